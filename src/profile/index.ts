@@ -1,0 +1,7 @@
+export * from './diagnostics.js'
+export * from './kubernetes.js'
+export {LIMITS, type LoadResult, loadProfile} from './load.js'
+export * from './model.js'
+export * from './net.js'
+export * from './schema.js'
+export {formatDuration, parseDuration} from './text.js'

@@ -1,0 +1,119 @@
+/**
+ * The one internal model every later stage reads: the profile validated, defaulted and with its
+ * derived values (ordinals, subnets, the endpoint, the Kubernetes target) worked out once.
+ */
+import type {FieldPath} from './diagnostics.js'
+import type {KubernetesTarget} from './kubernetes.js'
+import type {CniType, KeyAlgorithm, LoadBalancerType, OsId, PlatformType, Profile, Role, Taint} from './schema.js'
+
+export type OsFamily = 'rhel' | 'debian' | 'flatcar'
+export type Format = 'cloud-init' | 'ignition'
+
+export const OS_INFO: Readonly<Record<OsId, {family: OsFamily; pretty: string; packageFormat: 'rpm' | 'deb' | 'sysext'}>> = Object.freeze({
+  'almalinux-9': {family: 'rhel', pretty: 'AlmaLinux 9', packageFormat: 'rpm'},
+  'almalinux-10': {family: 'rhel', pretty: 'AlmaLinux 10', packageFormat: 'rpm'},
+  'rocky-9': {family: 'rhel', pretty: 'Rocky Linux 9', packageFormat: 'rpm'},
+  'centos-stream-9': {family: 'rhel', pretty: 'CentOS Stream 9', packageFormat: 'rpm'},
+  'centos-stream-10': {family: 'rhel', pretty: 'CentOS Stream 10', packageFormat: 'rpm'},
+  'debian-12': {family: 'debian', pretty: 'Debian 12', packageFormat: 'deb'},
+  'debian-13': {family: 'debian', pretty: 'Debian 13', packageFormat: 'deb'},
+  'ubuntu-24.04': {family: 'debian', pretty: 'Ubuntu 24.04', packageFormat: 'deb'},
+  flatcar: {family: 'flatcar', pretty: 'Flatcar Container Linux', packageFormat: 'sysext'},
+})
+
+export interface ClusterNode {
+  /** Position in spec.nodes: the order of everything node-shaped nodegen writes. */
+  index: number
+  /** Field path of this node in the profile, for diagnostics about its output. */
+  path: FieldPath
+  name: string
+  role: Role
+  /** 0-based position among the nodes of the same role, in profile order. Control plane 0 inits. */
+  ordinal: number
+  os: OsId
+  family: OsFamily
+  format: Format
+  /** Address without prefix. */
+  ip: string
+  prefix: number
+  /** `10.0.0.0/24` */
+  subnet: string
+  gateway?: string
+  mac?: string
+  uuid?: string
+  interface: string
+  labels: Record<string, string>
+  taints: Taint[]
+  kubeletExtraArgs: Record<string, string>
+  instanceType?: string
+  subnetId?: string
+  zone?: string
+}
+
+export interface Endpoint {
+  host: string
+  port: number
+  /** vip: keepalived/kube-vip on the control planes; external: a load balancer or DNS name; node: control plane 0 itself. */
+  kind: 'vip' | 'external' | 'node'
+}
+
+export interface Cluster {
+  name: string
+  /** The profile file as given, for headers and diagnostics. */
+  source: string
+  kubernetes: KubernetesTarget & {
+    imageRepository: string
+    /** Base URL of pkgs.k8s.io or its mirror, without a trailing slash. */
+    packageRepository: string
+    featureGates: Record<string, boolean>
+  }
+  topology: 'stacked' | 'external'
+  endpoint: Endpoint
+  loadBalancer: {
+    type: LoadBalancerType
+    interface?: string
+    virtualRouterId: number
+    unicast: boolean
+    authPass?: string
+    apiServerPort: number
+    kubeVipImage: string
+  }
+  networking: {
+    podSubnet: string
+    serviceSubnet: string
+    dnsDomain: string
+    /** The 10th address of the service subnet, as kubeadm picks it. */
+    clusterDns: string
+    cni: {type: CniType; version: string; manifestUrl?: string; manifestFile?: string}
+    gateway?: string
+    dnsServers: string[]
+    searchDomains: string[]
+    interface: string
+    ntpServers: string[]
+  }
+  runtime: Profile['spec']['containerRuntime']
+  image: {baked: boolean}
+  pki: {keyAlgorithm: KeyAlgorithm; caValiditySeconds: number; certValiditySeconds: number}
+  bootstrapToken: {ttlSeconds: number; windowSeconds: number}
+  users: Profile['spec']['users']
+  proxy?: {http?: string; https?: string; noProxy: string[]}
+  firewall: 'open-ports' | 'disabled'
+  selinux: 'permissive' | 'enforcing' | 'disabled'
+  files: Profile['spec']['files']
+  kubelet: Profile['spec']['kubelet']
+  bootstrap: {timeoutSeconds: number; statusUrl?: string; keepSecrets: boolean}
+  platform: Profile['spec']['platform'] & {type: PlatformType}
+  nodes: ClusterNode[]
+}
+
+export function controlPlanes(c: Cluster): ClusterNode[] {
+  return c.nodes.filter((n) => n.role === 'control-plane')
+}
+
+export function etcdMembers(c: Cluster): ClusterNode[] {
+  return c.nodes.filter((n) => n.role === 'etcd')
+}
+
+export function workers(c: Cluster): ClusterNode[] {
+  return c.nodes.filter((n) => n.role === 'worker')
+}

@@ -1,0 +1,492 @@
+/**
+ * Semantic checks over a schema-valid profile, and its normalisation into the {@link Cluster}
+ * model. Pure: every problem goes into the report with its field path; nothing throws.
+ */
+import {CNI_INFO} from './cni.js'
+import type {FieldPath, Report} from './diagnostics.js'
+import {isSupported, kubernetesTarget, parseVersion, SUPPORTED_RANGE} from './kubernetes.js'
+import {type Cluster, type ClusterNode, type Endpoint, type Format, OS_INFO} from './model.js'
+import {
+  type Cidr,
+  cidrContains,
+  cidrString,
+  cidrsOverlap,
+  ipToInt,
+  isDnsName,
+  isHostnameLabel,
+  isIPv4,
+  normaliseMac,
+  nthAddress,
+  parseCidr,
+} from './net.js'
+import type {Profile, Taint} from './schema.js'
+import {
+  isFlagName,
+  isImageRef,
+  isImageRepository,
+  isLabelKey,
+  isLabelValue,
+  isOwner,
+  isSafeFlagValue,
+  isSafePath,
+  isSafeUrl,
+  isSshPublicKey,
+  isUserName,
+  parseDuration,
+  unsafeChar,
+} from './text.js'
+
+const PKGS_K8S_IO = 'https://pkgs.k8s.io'
+
+/** Seconds a machine typically needs from launch to `kubeadm join`, per platform, for the TTL warning. */
+const PROVISIONING_SECONDS = {nocloud: 1800, configdrive: 1800, pxe: 3600, aws: 900, gcp: 900} as const
+
+/** Validates and normalises. Returns undefined when the report has errors. */
+export function buildCluster(p: Profile, source: string, report: Report): Cluster | undefined {
+  const s = p.spec
+  const spec: FieldPath = ['spec']
+
+  if (!isHostnameLabel(p.metadata.name)) report.error(['metadata', 'name'], 'NG0300', {value: p.metadata.name})
+
+  // Kubernetes version
+  const v = parseVersion(s.kubernetes.version)
+  const vPath = [...spec, 'kubernetes', 'version']
+  if (!v) report.error(vPath, 'NG0407', {value: s.kubernetes.version})
+  else if (!isSupported(v)) report.error(vPath, 'NG0406', {version: s.kubernetes.version, range: SUPPORTED_RANGE})
+  const target = kubernetesTarget(v ?? {major: 1, minor: 34, patch: 0})
+  if (!isImageRepository(s.kubernetes.imageRepository))
+    report.error([...spec, 'kubernetes', 'imageRepository'], 'NG0311', {value: s.kubernetes.imageRepository})
+  if (s.kubernetes.packageRepository !== undefined)
+    checkUrl(report, [...spec, 'kubernetes', 'packageRepository'], s.kubernetes.packageRepository)
+  if (s.containerRuntime.dockerRepository !== undefined)
+    checkUrl(report, [...spec, 'containerRuntime', 'dockerRepository'], s.containerRuntime.dockerRepository)
+  for (const gate of Object.keys(s.kubernetes.featureGates)) {
+    const gPath = [...spec, 'kubernetes', 'featureGates', gate]
+    if (!/^[A-Za-z0-9]+$/.test(gate)) report.error(gPath, 'NG0301', {value: gate, what: 'feature gate', why: 'letters and digits only'})
+    if (gate === 'EtcdLearnerMode' && v && !target.learnerGateAllowed)
+      report.error(gPath, 'NG0301', {
+        value: gate,
+        what: 'feature gate',
+        why: `kubeadm ${target.channel} rejects it: etcd learner mode is always on since 1.33`,
+      })
+  }
+  if (s.pki.keyAlgorithm === 'ECDSA-P384' && v && !target.ecdsaP384)
+    report.error([...spec, 'pki', 'keyAlgorithm'], 'NG0419', {
+      what: 'key algorithm',
+      value: 'ECDSA-P384',
+      why: `kubeadm accepts it from 1.34, the profile has ${target.version}`,
+    })
+
+  // Durations
+  const durations: Array<[FieldPath, string]> = [
+    [[...spec, 'pki', 'caValidity'], s.pki.caValidity],
+    [[...spec, 'pki', 'certValidity'], s.pki.certValidity],
+    [[...spec, 'bootstrapToken', 'ttl'], s.bootstrapToken.ttl],
+    [[...spec, 'bootstrapToken', 'window'], s.bootstrapToken.window],
+    [[...spec, 'bootstrap', 'timeout'], s.bootstrap.timeout],
+  ]
+  const secs = durations.map(([path, val]) => {
+    const d = parseDuration(val)
+    if (d === undefined || d <= 0) report.error(path, 'NG0307', {value: val})
+    return d ?? 1
+  })
+  const [caSecs, certSecs, ttlSecs, windowSecs, timeoutSecs] = secs as [number, number, number, number, number]
+  if (ttlSecs < PROVISIONING_SECONDS[s.platform.type])
+    report.warn([...spec, 'bootstrapToken', 'ttl'], 'NG0420', {
+      ttl: s.bootstrapToken.ttl,
+      expected: `${PROVISIONING_SECONDS[s.platform.type] / 60}m`,
+      platform: s.platform.type,
+    })
+
+  // Networks
+  const netPath = [...spec, 'networking']
+  const cniType = s.networking.cni.type
+  const cniInfo = cniType === 'none' ? undefined : CNI_INFO[cniType]
+  let podSubnet = s.networking.podSubnet
+  if (podSubnet === undefined) {
+    if (!cniInfo) report.error([...netPath, 'podSubnet'], 'NG0412')
+    podSubnet = cniInfo?.defaultPodSubnet ?? '10.244.0.0/16'
+  } else if (cniInfo && parseCidr(podSubnet) && cidrString(parseCidr(podSubnet) as Cidr) !== cniInfo.defaultPodSubnet) {
+    report.warn([...netPath, 'podSubnet'], 'NG0411', {subnet: podSubnet, cni: cniType, expected: cniInfo.defaultPodSubnet})
+  }
+  const pod = checkCidr(report, [...netPath, 'podSubnet'], podSubnet)
+  const svc = checkCidr(report, [...netPath, 'serviceSubnet'], s.networking.serviceSubnet)
+  if (pod && svc && cidrsOverlap(pod, svc))
+    report.error([...netPath, 'serviceSubnet'], 'NG0204', {
+      what: 'service subnet',
+      a: s.networking.serviceSubnet,
+      otherWhat: 'pod subnet',
+      b: podSubnet,
+    })
+  if (!isDnsName(s.networking.dnsDomain))
+    report.error([...netPath, 'dnsDomain'], 'NG0301', {
+      value: s.networking.dnsDomain,
+      what: 'DNS domain',
+      why: 'lowercase RFC 1123 labels separated by dots',
+    })
+  if (s.networking.gateway !== undefined && !isIPv4(s.networking.gateway))
+    report.error([...netPath, 'gateway'], 'NG0200', {value: s.networking.gateway})
+  s.networking.dnsServers.forEach((d, i) => {
+    if (!isIPv4(d)) report.error([...netPath, 'dnsServers', i], 'NG0200', {value: d})
+  })
+  s.networking.searchDomains.forEach((d, i) => {
+    if (!isDnsName(d))
+      report.error([...netPath, 'searchDomains', i], 'NG0301', {
+        value: d,
+        what: 'search domain',
+        why: 'lowercase RFC 1123 labels separated by dots',
+      })
+  })
+  s.networking.ntpServers.forEach((d, i) => {
+    if (!isIPv4(d) && !isDnsName(d))
+      report.error([...netPath, 'ntpServers', i], 'NG0301', {value: d, what: 'NTP server', why: 'an IPv4 address or a DNS name'})
+  })
+  checkInterface(report, [...netPath, 'interface'], s.networking.interface)
+  const cniPath = [...netPath, 'cni']
+  if (s.networking.cni.manifestUrl !== undefined) checkUrl(report, [...cniPath, 'manifestUrl'], s.networking.cni.manifestUrl)
+  if (s.networking.cni.manifestFile !== undefined && unsafeChar(s.networking.cni.manifestFile))
+    report.error([...cniPath, 'manifestFile'], 'NG0302', {char: unsafeChar(s.networking.cni.manifestFile), what: 'a file name'})
+  if (s.networking.cni.version !== undefined && !/^v?[0-9]+\.[0-9]+\.[0-9]+$/.test(s.networking.cni.version))
+    report.error([...cniPath, 'version'], 'NG0301', {value: s.networking.cni.version, what: 'CNI version', why: 'like v0.26.4'})
+  if (cniType === 'cilium' && s.networking.cni.manifestUrl === undefined && s.networking.cni.manifestFile === undefined)
+    report.error([...cniPath], 'NG0419', {
+      what: 'CNI',
+      value: 'cilium',
+      why: 'cilium publishes no plain manifest: render one with `helm template cilium cilium/cilium --namespace kube-system` and set manifestFile (or manifestUrl)',
+    })
+
+  // Nodes
+  const nodes: ClusterNode[] = []
+  const byName = new Map<string, number>()
+  const byIp = new Map<string, number>()
+  const byMac = new Map<string, number>()
+  const ordinals = {'control-plane': 0, worker: 0, etcd: 0}
+  let nodeSubnet: Cidr | undefined
+  s.nodes.forEach((n, i) => {
+    const np: FieldPath = [...spec, 'nodes', i]
+    if (!isHostnameLabel(n.name)) report.error([...np, 'name'], 'NG0300', {value: n.name})
+    const dupName = byName.get(n.name)
+    if (dupName !== undefined) report.error([...np, 'name'], 'NG0205', {what: 'node name', value: n.name, other: `spec.nodes[${dupName}]`})
+    else byName.set(n.name, i)
+
+    let ip = '0.0.0.0'
+    let prefix = 32
+    let subnet: Cidr | undefined
+    if (n.ip === undefined) {
+      report.error([...np, 'ip'], 'NG0208', {
+        node: n.name,
+        why: 'nodegen writes /etc/hosts and static addressing for every node, so every node needs ip (like 10.0.0.110/24)',
+      })
+    } else {
+      const c = parseCidr(n.ip)
+      if (!c) {
+        const bare = n.ip.split('/')[0] as string
+        report.error([...np, 'ip'], isIPv4(bare) ? 'NG0201' : 'NG0200', {value: isIPv4(bare) ? n.ip : bare})
+      } else {
+        ip = c.address
+        prefix = c.prefix
+        subnet = c
+        const off = ipToInt(ip) - c.network
+        if (c.prefix < 31 && (off === 0 || off === c.size - 1)) report.error([...np, 'ip'], 'NG0202', {ip, subnet: cidrString(c)})
+        const dupIp = byIp.get(ip)
+        if (dupIp !== undefined)
+          report.error([...np, 'ip'], 'NG0205', {what: 'IP', value: ip, other: `spec.nodes[${dupIp}] (${s.nodes[dupIp]?.name})`})
+        else byIp.set(ip, i)
+        for (const [what, other, otherName] of [
+          ['node subnet', pod, 'pod subnet'],
+          ['node subnet', svc, 'service subnet'],
+        ] as const) {
+          if (other && cidrsOverlap(c, other))
+            report.error([...np, 'ip'], 'NG0204', {what, a: cidrString(c), otherWhat: otherName, b: cidrString(other)})
+        }
+        if (nodeSubnet === undefined) nodeSubnet = c
+      }
+    }
+    const gateway = n.gateway ?? s.networking.gateway
+    if (n.gateway !== undefined && !isIPv4(n.gateway)) report.error([...np, 'gateway'], 'NG0200', {value: n.gateway})
+    else if (gateway !== undefined && isIPv4(gateway) && subnet && !cidrContains(subnet, gateway))
+      report.error(n.gateway !== undefined ? [...np, 'gateway'] : [...netPath, 'gateway'], 'NG0203', {gateway, subnet: cidrString(subnet)})
+
+    let mac: string | undefined
+    if (n.mac !== undefined) {
+      mac = normaliseMac(n.mac)
+      if (!mac) report.error([...np, 'mac'], 'NG0206', {value: n.mac})
+      else {
+        const dup = byMac.get(mac)
+        if (dup !== undefined)
+          report.error([...np, 'mac'], 'NG0205', {what: 'MAC', value: mac, other: `spec.nodes[${dup}] (${s.nodes[dup]?.name})`})
+        else byMac.set(mac, i)
+      }
+    }
+    if (n.uuid !== undefined && !/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(n.uuid))
+      report.error([...np, 'uuid'], 'NG0301', {value: n.uuid, what: 'SMBIOS UUID', why: 'like 4c4c4544-0042-3510-8052-b4c04f4e4d32'})
+    if (n.interface !== undefined) checkInterface(report, [...np, 'interface'], n.interface)
+    for (const [key, val] of [
+      ['instanceType', n.instanceType],
+      ['subnetId', n.subnetId],
+      ['zone', n.zone],
+    ] as const) {
+      if (val !== undefined && !/^[A-Za-z0-9._-]+$/.test(val))
+        report.error([...np, key], 'NG0301', {value: val, what: key, why: 'letters, digits, ".", "_" and "-"'})
+    }
+
+    const os = n.os ?? s.os
+    const family = OS_INFO[os].family
+    const format: Format = n.format ?? s.format ?? (family === 'flatcar' ? 'ignition' : 'cloud-init')
+    if (family === 'flatcar' && format !== 'ignition')
+      report.error([...np, n.format !== undefined ? 'format' : 'os'], 'NG0413', {os, need: 'Ignition', format})
+    if (family !== 'flatcar' && format === 'ignition')
+      report.error([...np, n.format !== undefined ? 'format' : 'os'], 'NG0413', {os, need: 'cloud-init', format})
+    if (family === 'flatcar' && s.containerRuntime.type === 'cri-o') report.error([...spec, 'containerRuntime', 'type'], 'NG0415', {os})
+
+    checkLabels(report, [...np, 'labels'], n.labels)
+    if (n.taints) checkTaints(report, [...np, 'taints'], n.taints)
+    checkExtraArgs(report, [...np, 'kubeletExtraArgs'], n.kubeletExtraArgs)
+    if (n.role === 'etcd' && (Object.keys(n.labels).length > 0 || n.taints?.length))
+      report.error([...np, Object.keys(n.labels).length > 0 ? 'labels' : 'taints'], 'NG0423', {
+        role: 'etcd',
+        what: 'Kubernetes labels or taints (an etcd member is not a Kubernetes node)',
+      })
+
+    const ordinal = ordinals[n.role]++
+    const taints =
+      n.taints ?? (n.role === 'control-plane' ? [{key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' as const}] : [])
+    nodes.push({
+      index: i,
+      path: np,
+      name: n.name,
+      role: n.role,
+      ordinal,
+      os,
+      family,
+      format,
+      ip,
+      prefix,
+      subnet: subnet ? cidrString(subnet) : '0.0.0.0/32',
+      ...(gateway !== undefined ? {gateway} : {}),
+      ...(mac !== undefined ? {mac} : {}),
+      ...(n.uuid !== undefined ? {uuid: n.uuid.toLowerCase()} : {}),
+      interface: n.interface ?? s.networking.interface,
+      labels: {...s.kubelet.labels, ...n.labels},
+      taints: [...s.kubelet.taints, ...taints],
+      kubeletExtraArgs: {...s.kubelet.extraArgs, ...n.kubeletExtraArgs},
+      ...(n.instanceType !== undefined ? {instanceType: n.instanceType} : {}),
+      ...(n.subnetId !== undefined ? {subnetId: n.subnetId} : {}),
+      ...(n.zone !== undefined ? {zone: n.zone} : {}),
+    })
+  })
+
+  // Cluster shape
+  const cps = nodes.filter((n) => n.role === 'control-plane')
+  const etcds = nodes.filter((n) => n.role === 'etcd')
+  if (cps.length === 0) report.error([...spec, 'nodes'], 'NG0400')
+  if (cps.length > 1 && cps.length % 2 === 0) report.warn([...spec, 'nodes'], 'NG0405', {count: cps.length, less: cps.length - 1})
+  if (s.topology === 'external') {
+    if (etcds.length === 0) report.error([...spec, 'topology'], 'NG0402')
+    else if (etcds.length < 3)
+      report.warn([...spec, 'topology'], 'NG0403', {count: etcds.length, why: 'fewer than 3 members tolerate no failure'})
+    else if (etcds.length % 2 === 0)
+      report.warn([...spec, 'topology'], 'NG0403', {
+        count: etcds.length,
+        why: `an even number adds no fault tolerance over ${etcds.length - 1}`,
+      })
+  } else if (etcds.length > 0) {
+    report.error(etcds[0]?.path.concat('role') ?? [...spec, 'nodes'], 'NG0404')
+  }
+
+  // Endpoint and load balancer
+  const lb = s.loadBalancer
+  const lbPath = [...spec, 'loadBalancer']
+  const epPath = [...spec, 'controlPlaneEndpoint']
+  let endpoint: Endpoint
+  const cp0 = cps[0]
+  if (s.controlPlaneEndpoint === undefined) {
+    if (cps.length > 1) report.error(epPath, 'NG0401', {count: cps.length})
+    else if (cps.length === 1) report.warn([...spec], 'NG0422')
+    endpoint = {host: cp0?.ip ?? '0.0.0.0', port: lb.apiServerPort, kind: 'node'}
+  } else {
+    const host = s.controlPlaneEndpoint.host
+    const usesVip = lb.type !== 'external'
+    if (!isIPv4(host) && !isDnsName(host))
+      report.error([...epPath, 'host'], 'NG0301', {value: host, what: 'endpoint host', why: 'an IPv4 address or a DNS name'})
+    if (usesVip) {
+      if (s.platform.type === 'aws' || s.platform.type === 'gcp') report.error([...lbPath, 'type'], 'NG0414', {platform: s.platform.type})
+      if (!isIPv4(host)) report.error([...epPath, 'host'], 'NG0410', {lb: lb.type, host})
+      else {
+        const owner = nodes.find((n) => n.ip === host)
+        if (owner) report.error([...epPath, 'host'], 'NG0408', {vip: host, node: owner.name})
+        const cpSubnets = cps.map((n) => parseCidr(`${n.ip}/${n.prefix}`)).filter((c): c is Cidr => c !== undefined)
+        const first = cpSubnets[0]
+        if (first && !cidrContains(first, host)) report.error([...epPath, 'host'], 'NG0409', {vip: host, subnet: cidrString(first)})
+        const other = cpSubnets.find((c) => first && cidrString(c) !== cidrString(first))
+        if (first && other) report.error([...spec, 'nodes'], 'NG0209', {a: cidrString(first), b: cidrString(other)})
+      }
+      if (lb.authPass !== undefined) {
+        if (lb.authPass.length > 8) report.warn([...lbPath, 'authPass'], 'NG0417')
+        if (!/^[A-Za-z0-9._+-]+$/.test(lb.authPass))
+          report.error([...lbPath, 'authPass'], 'NG0301', {
+            value: '(hidden)',
+            what: 'VRRP password',
+            why: 'letters, digits, ".", "_", "+" and "-"',
+          })
+      }
+      if (lb.interface !== undefined) checkInterface(report, [...lbPath, 'interface'], lb.interface)
+    }
+    if (lb.type === 'kube-vip' && !isImageRef(lb.kubeVipImage))
+      report.error([...lbPath, 'kubeVipImage'], 'NG0301', {value: lb.kubeVipImage, what: 'image', why: 'a container image reference'})
+    endpoint = {host, port: s.controlPlaneEndpoint.port, kind: usesVip ? 'vip' : 'external'}
+  }
+  if (s.platform.type === 'aws' && !s.platform.aws) report.error([...spec, 'platform'], 'NG0421', {platform: 'aws'})
+  if (s.platform.type === 'gcp' && !s.platform.gcp) report.error([...spec, 'platform'], 'NG0421', {platform: 'gcp'})
+
+  // Free text
+  checkLabels(report, [...spec, 'kubelet', 'labels'], s.kubelet.labels)
+  checkTaints(report, [...spec, 'kubelet', 'taints'], s.kubelet.taints)
+  checkExtraArgs(report, [...spec, 'kubelet', 'extraArgs'], s.kubelet.extraArgs)
+  const userNames = new Set<string>()
+  s.users.forEach((u, i) => {
+    const up: FieldPath = [...spec, 'users', i]
+    if (!isUserName(u.name))
+      report.error([...up, 'name'], 'NG0301', {
+        value: u.name,
+        what: 'user name',
+        why: 'lowercase letters, digits, "_" and "-", starting with a letter or "_", at most 32',
+      })
+    if (userNames.has(u.name)) report.error([...up, 'name'], 'NG0205', {what: 'user', value: u.name, other: 'an earlier entry'})
+    userNames.add(u.name)
+    u.sshAuthorizedKeys.forEach((k, j) => {
+      if (!isSshPublicKey(k)) report.error([...up, 'sshAuthorizedKeys', j], 'NG0309', {value: k.length > 40 ? `${k.slice(0, 40)}…` : k})
+    })
+    u.groups.forEach((g, j) => {
+      if (!isUserName(g))
+        report.error([...up, 'groups', j], 'NG0301', {value: g, what: 'group name', why: 'lowercase letters, digits, "_" and "-"'})
+    })
+    if (!isSafePath(u.shell)) report.error([...up, 'shell'], 'NG0305', {value: u.shell})
+  })
+  if (s.proxy) {
+    const pp = [...spec, 'proxy']
+    if (s.proxy.http !== undefined) checkUrl(report, [...pp, 'http'], s.proxy.http)
+    if (s.proxy.https !== undefined) checkUrl(report, [...pp, 'https'], s.proxy.https)
+    s.proxy.noProxy.forEach((e, i) => {
+      if (!/^[A-Za-z0-9.*/:_-]+$/.test(e))
+        report.error([...pp, 'noProxy', i], 'NG0301', {value: e, what: 'no_proxy entry', why: 'a host, domain, IP or CIDR'})
+    })
+  }
+  const filePaths = new Set<string>()
+  s.files.forEach((f, i) => {
+    const fp: FieldPath = [...spec, 'files', i]
+    if (!isSafePath(f.path)) report.error([...fp, 'path'], 'NG0305', {value: f.path})
+    if (filePaths.has(f.path)) report.error([...fp, 'path'], 'NG0205', {what: 'file path', value: f.path, other: 'an earlier entry'})
+    filePaths.add(f.path)
+    if (!/^0?[0-7]{3,4}$/.test(f.mode)) report.error([...fp, 'mode'], 'NG0306', {value: f.mode})
+    if (!isOwner(f.owner)) report.error([...fp, 'owner'], 'NG0301', {value: f.owner, what: 'owner', why: 'user or user:group'})
+    const bad = unsafeChar(f.content, '\n\t\r')
+    if (bad) report.error([...fp, 'content'], 'NG0302', {char: bad, what: 'file content'})
+  })
+  if (s.bootstrap.statusUrl !== undefined) checkUrl(report, [...spec, 'bootstrap', 'statusUrl'], s.bootstrap.statusUrl)
+  if (s.platform.pxe?.serverUrl !== undefined) checkUrl(report, [...spec, 'platform', 'pxe', 'serverUrl'], s.platform.pxe.serverUrl)
+
+  if (!report.ok) return undefined
+
+  const clusterDns = nthAddress(svc as Cidr, 10)
+  return {
+    name: p.metadata.name,
+    source,
+    kubernetes: {
+      ...target,
+      imageRepository: s.kubernetes.imageRepository,
+      packageRepository: (s.kubernetes.packageRepository ?? PKGS_K8S_IO).replace(/\/+$/, ''),
+      featureGates: s.kubernetes.featureGates,
+    },
+    topology: s.topology,
+    endpoint,
+    loadBalancer: {
+      type: s.controlPlaneEndpoint === undefined ? 'external' : lb.type,
+      ...(lb.interface !== undefined ? {interface: lb.interface} : {}),
+      virtualRouterId: lb.virtualRouterId,
+      unicast: lb.unicast,
+      ...(lb.authPass !== undefined ? {authPass: lb.authPass} : {}),
+      apiServerPort: lb.apiServerPort,
+      kubeVipImage: lb.kubeVipImage,
+    },
+    networking: {
+      podSubnet: cidrString(pod as Cidr),
+      serviceSubnet: cidrString(svc as Cidr),
+      dnsDomain: s.networking.dnsDomain,
+      clusterDns,
+      cni: {
+        type: cniType,
+        version: s.networking.cni.version ?? cniInfo?.defaultVersion ?? '',
+        ...(s.networking.cni.manifestUrl !== undefined
+          ? {manifestUrl: s.networking.cni.manifestUrl}
+          : cniInfo?.manifestUrl && s.networking.cni.manifestFile === undefined
+            ? {manifestUrl: cniInfo.manifestUrl(s.networking.cni.version ?? cniInfo.defaultVersion)}
+            : {}),
+        ...(s.networking.cni.manifestFile !== undefined ? {manifestFile: s.networking.cni.manifestFile} : {}),
+      },
+      ...(s.networking.gateway !== undefined ? {gateway: s.networking.gateway} : {}),
+      dnsServers: s.networking.dnsServers,
+      searchDomains: s.networking.searchDomains,
+      interface: s.networking.interface,
+      ntpServers: s.networking.ntpServers,
+    },
+    runtime: s.containerRuntime,
+    image: s.image,
+    pki: {keyAlgorithm: s.pki.keyAlgorithm, caValiditySeconds: caSecs, certValiditySeconds: certSecs},
+    bootstrapToken: {ttlSeconds: ttlSecs, windowSeconds: windowSecs},
+    users: s.users,
+    ...(s.proxy ? {proxy: s.proxy} : {}),
+    firewall: s.firewall,
+    selinux: s.selinux,
+    files: s.files,
+    kubelet: s.kubelet,
+    bootstrap: {
+      timeoutSeconds: timeoutSecs,
+      ...(s.bootstrap.statusUrl !== undefined ? {statusUrl: s.bootstrap.statusUrl} : {}),
+      keepSecrets: s.bootstrap.keepSecrets,
+    },
+    platform: s.platform,
+    nodes,
+  }
+}
+
+function checkCidr(report: Report, path: FieldPath, value: string): Cidr | undefined {
+  const c = parseCidr(value)
+  if (!c) report.error(path, 'NG0207', {value})
+  return c
+}
+
+function checkUrl(report: Report, path: FieldPath, value: string): void {
+  if (!isSafeUrl(value)) report.error(path, 'NG0308', {value: unsafeChar(value) ? JSON.stringify(value) : value})
+}
+
+function checkInterface(report: Report, path: FieldPath, value: string): void {
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(value))
+    report.error(path, 'NG0301', {value, what: 'interface name', why: 'at most 15 letters, digits, ".", "_" or "-"'})
+}
+
+function checkLabels(report: Report, path: FieldPath, labels: Record<string, string>): void {
+  for (const [k, v] of Object.entries(labels)) {
+    if (!isLabelKey(k)) report.error([...path, k], 'NG0303', {value: JSON.stringify(k)})
+    else if (!isLabelValue(v)) report.error([...path, k], 'NG0304', {value: JSON.stringify(v)})
+  }
+}
+
+function checkTaints(report: Report, path: FieldPath, taints: Taint[]): void {
+  taints.forEach((t, i) => {
+    if (!isLabelKey(t.key)) report.error([...path, i, 'key'], 'NG0303', {value: JSON.stringify(t.key)})
+    if (t.value !== undefined && !isLabelValue(t.value)) report.error([...path, i, 'value'], 'NG0304', {value: JSON.stringify(t.value)})
+  })
+}
+
+function checkExtraArgs(report: Report, path: FieldPath, args: Record<string, string>): void {
+  for (const [k, v] of Object.entries(args)) {
+    if (!isFlagName(k)) report.error([...path, k], 'NG0310', {value: JSON.stringify(k)})
+    else if (!isSafeFlagValue(v))
+      report.error([...path, k], 'NG0301', {
+        value: JSON.stringify(v),
+        what: 'flag value',
+        why: 'letters, digits and . _ : / = , @ % + * ~ - only (kubeadm writes kubelet flags into a shell-quoted env file)',
+      })
+  }
+}
