@@ -1,0 +1,624 @@
+#!/usr/bin/env bash
+# nodegen bootstrap program: the same on every node of every cluster.
+#
+# It brings this node into its cluster with no central step, in phases (host preparation,
+# packages, role, report). Every phase that finishes leaves a marker under $STATE_DIR/done, so the
+# program is safe to re-run after a reboot or a failure: done phases are skipped.
+#
+# Nothing in this file comes from a profile. Every parameter is read from a data file
+# (bootstrap.env: KEY=VALUE lines, nodes.tsv: one node per line) by a loop that assigns values
+# verbatim; values are only ever used quoted. The file is never sourced or evaluated.
+set -Eeuo pipefail
+umask 077
+
+NODEGEN_ETC=${NODEGEN_ETC:-/etc/nodegen}
+STATE_DIR=${NODEGEN_STATE_DIR:-/var/lib/nodegen}
+LOG_DIR=${NODEGEN_LOG_DIR:-/var/log/nodegen}
+PARAMS_FILE=${NODEGEN_PARAMS:-$NODEGEN_ETC/bootstrap.env}
+NODES_FILE=${NODEGEN_NODES:-$NODEGEN_ETC/nodes.tsv}
+KUBE_DIR=${NODEGEN_KUBE_DIR:-/etc/kubernetes}
+BAKED_MARKER=${NODEGEN_BAKED_MARKER:-$NODEGEN_ETC/image.json}
+INSTALL_SCRIPT=${NODEGEN_INSTALL_SCRIPT:-/usr/local/lib/nodegen/install-packages.sh}
+# Seconds between retries start here and double up to BACKOFF_MAX; tests shorten them.
+BACKOFF_START=${NODEGEN_BACKOFF_START:-5}
+BACKOFF_MAX=${NODEGEN_BACKOFF_MAX:-60}
+POLL_INTERVAL=${NODEGEN_POLL_INTERVAL:-5}
+
+mkdir -p "$STATE_DIR/done" "$LOG_DIR"
+chmod 0700 "$STATE_DIR"
+LOG_FILE="$LOG_DIR/bootstrap.log"
+STATUS_FILE="$STATE_DIR/status.json"
+exec > >(tee -a "$LOG_FILE") 2>&1
+
+log() { printf '%s nodegen: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
+
+# ---------------------------------------------------------------------------------------------
+# Parameters
+# ---------------------------------------------------------------------------------------------
+declare -A P=()
+read_params() {
+  local line key value n=0
+  [ -r "$PARAMS_FILE" ] || { log "parameter file $PARAMS_FILE is missing"; exit 2; }
+  while IFS= read -r line || [ -n "$line" ]; do
+    n=$((n + 1))
+    case "$line" in '' | '#'*) continue ;; esac
+    key=${line%%=*}
+    value=${line#*=}
+    if [[ ! "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] || [ "$key" = "$line" ]; then
+      log "parameter file $PARAMS_FILE line $n is not KEY=VALUE"
+      exit 2
+    fi
+    P[$key]=$value
+  done <"$PARAMS_FILE"
+}
+param() { printf '%s' "${P[$1]-}"; }
+require_param() {
+  local k
+  for k in "$@"; do
+    [ -n "${P[$k]-}" ] || { log "parameter $k is missing from $PARAMS_FILE"; exit 2; }
+  done
+}
+
+read_params
+require_param NODE_NAME NODE_ROLE NODE_ORDINAL NODE_IP CLUSTER_NAME KUBERNETES_VERSION ENDPOINT_HOST ENDPOINT_PORT
+for var in HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+  value=$(param "PROXY_$var")
+  if [ -n "$value" ]; then
+    export "$var=$value"
+    export "${var,,}=$value"
+  fi
+done
+NODE=$(param NODE_NAME)
+ROLE=$(param NODE_ROLE)
+ORDINAL=$(param NODE_ORDINAL)
+TIMEOUT=$(param TIMEOUT_SECONDS)
+TIMEOUT=${TIMEOUT:-3600}
+START_TIME=$(date +%s)
+DEADLINE=$((START_TIME + TIMEOUT))
+ENDPOINT="$(param ENDPOINT_HOST):$(param ENDPOINT_PORT)"
+CA_CERT="$NODEGEN_ETC/pki/ca.crt"
+
+# ---------------------------------------------------------------------------------------------
+# Status and reporting
+# ---------------------------------------------------------------------------------------------
+json_string() {
+  local s=$1 out='' ch i
+  for ((i = 0; i < ${#s}; i++)); do
+    ch=${s:i:1}
+    case "$ch" in
+      '"') out+='\"' ;;
+      \\) out+="\\\\" ;;
+      $'\n') out+='\n' ;;
+      $'\r') out+='\r' ;;
+      $'\t') out+='\t' ;;
+      *)
+        if [[ "$ch" < ' ' ]]; then printf -v ch '\\u%04x' "'$ch"; fi
+        out+=$ch
+        ;;
+    esac
+  done
+  printf '"%s"' "$out"
+}
+
+CURRENT_PHASE=start
+write_status() {
+  local state=$1 reason=${2-} tmp
+  tmp="$STATUS_FILE.tmp"
+  {
+    printf '{"node":%s,"role":%s,"ordinal":%s,"phase":%s,"state":%s,"reason":%s,' \
+      "$(json_string "$NODE")" "$(json_string "$ROLE")" "$ORDINAL" "$(json_string "$CURRENT_PHASE")" \
+      "$(json_string "$state")" "$(json_string "$reason")"
+    printf '"time":%s,"elapsedSeconds":%s}\n' "$(json_string "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" "$(($(date +%s) - START_TIME))"
+  } >"$tmp"
+  chmod 0644 "$tmp"
+  mv -f "$tmp" "$STATUS_FILE"
+  post_status
+}
+
+post_status() {
+  local url
+  url=$(param STATUS_URL)
+  [ -n "$url" ] || return 0
+  curl -fsS -m 5 -X POST -H 'Content-Type: application/json' --data-binary "@$STATUS_FILE" \
+    "$url/status/$NODE" >/dev/null 2>&1 || true
+}
+
+console() {
+  # One line for the operator on the console, whatever the unit's output settings are.
+  printf '%s\n' "$*"
+  if [ -w /dev/console ]; then printf '%s\n' "$*" >/dev/console 2>/dev/null || true; fi
+}
+
+FAIL_REASON_FILE="$STATE_DIR/.fail-reason"
+die() {
+  printf '%s' "$*" >"$FAIL_REASON_FILE"
+  log "error: $*"
+  exit 1
+}
+
+fail() {
+  local reason=$1
+  write_status failed "$reason"
+  console "nodegen: $NODE $ROLE failed at $CURRENT_PHASE: $reason"
+  exit 1
+}
+
+# Runs one phase in a subshell with errexit in force (bash ignores errexit inside functions called
+# from a condition, so a phase is never called from one). A done phase is skipped.
+run_phase() {
+  local name=$1 fn=$2 rc
+  if [ -e "$STATE_DIR/done/$name" ]; then
+    log "phase $name: done before, skipped"
+    return 0
+  fi
+  CURRENT_PHASE=$name
+  write_status running
+  log "phase $name: start"
+  rm -f "$FAIL_REASON_FILE"
+  set +e
+  (
+    set -Eeuo pipefail
+    trap 'rc=$?; [ -s "$FAIL_REASON_FILE" ] || printf "command failed (exit %s): %s" "$rc" "$BASH_COMMAND" >"$FAIL_REASON_FILE"' ERR
+    "$fn"
+  )
+  rc=$?
+  set -e
+  if [ "$rc" -ne 0 ]; then
+    local reason="exit $rc"
+    [ -s "$FAIL_REASON_FILE" ] && reason=$(head -c 500 "$FAIL_REASON_FILE")
+    fail "$reason"
+  fi
+  : >"$STATE_DIR/done/$name"
+  log "phase $name: done"
+}
+
+time_left() { echo $((DEADLINE - $(date +%s))); }
+
+# wait_until DESCRIPTION COMMAND... — polls until the command succeeds or the overall deadline.
+wait_until() {
+  local what=$1 n=0
+  shift
+  while ! "$@" >/dev/null 2>&1; do
+    if [ "$(time_left)" -le 0 ]; then die "timed out waiting for $what"; fi
+    n=$((n + 1))
+    if [ $((n % 12)) -eq 1 ]; then log "waiting for $what"; fi
+    sleep "$POLL_INTERVAL"
+  done
+  log "$what: ok"
+}
+
+# Sleeps for the attempt's backoff with up to 50 % jitter, so nodes that failed together retry apart.
+backoff() {
+  local attempt=$1 delay jitter
+  delay=$BACKOFF_START
+  while [ "$attempt" -gt 1 ] && [ "$delay" -lt "$BACKOFF_MAX" ]; do
+    delay=$((delay * 2))
+    attempt=$((attempt - 1))
+  done
+  [ "$delay" -gt "$BACKOFF_MAX" ] && delay=$BACKOFF_MAX
+  jitter=$((RANDOM % (delay / 2 + 1)))
+  sleep $((delay + jitter))
+}
+
+# ---------------------------------------------------------------------------------------------
+# Phase 1: host preparation
+# ---------------------------------------------------------------------------------------------
+is_family() { [ "$(param OS_FAMILY)" = "$1" ]; }
+
+prepare_host() {
+  if [ "$(hostname)" != "$NODE" ]; then
+    if command -v hostnamectl >/dev/null 2>&1; then hostnamectl set-hostname "$NODE" || hostname "$NODE"; else hostname "$NODE"; fi
+  fi
+  update_hosts
+  disable_swap
+  set_selinux
+  load_modules
+  apply_sysctls
+  configure_firewall
+  start_time_sync
+}
+
+update_hosts() {
+  local hosts=/etc/hosts block="$NODEGEN_ETC/hosts" tmp
+  [ -r "$block" ] || return 0
+  tmp=$(mktemp "$hosts.nodegen.XXXXXX")
+  # Keep everything outside nodegen's block, then append the block afresh.
+  awk '/^# BEGIN nodegen/{skip=1; next} /^# END nodegen/{skip=0; next} !skip' "$hosts" >"$tmp"
+  {
+    echo '# BEGIN nodegen (managed by the bootstrap program)'
+    cat "$block"
+    echo '# END nodegen'
+  } >>"$tmp"
+  chmod 0644 "$tmp"
+  mv -f "$tmp" "$hosts"
+}
+
+disable_swap() {
+  swapoff -a || true
+  if [ -f /etc/fstab ] && grep -Eq '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab; then
+    sed -i -E 's/^([^#].*[[:space:]]swap[[:space:]].*)$/# disabled by nodegen: \1/' /etc/fstab
+  fi
+  # zram swap (Fedora-style zram-generator, and systemd's zram units) must not come back at boot.
+  local unit
+  for unit in $(systemctl list-units --all --plain --no-legend 'dev-zram*.swap' 'systemd-zram-setup@*' 2>/dev/null | awk '{print $1}'); do
+    systemctl mask --now "$unit" >/dev/null 2>&1 || true
+  done
+  systemctl mask swap.target >/dev/null 2>&1 || true
+}
+
+set_selinux() {
+  is_family rhel || return 0
+  local mode
+  mode=$(param SELINUX)
+  command -v getenforce >/dev/null 2>&1 || return 0
+  case "$mode" in
+    permissive | disabled)
+      if [ "$(getenforce)" = Enforcing ]; then setenforce 0; fi
+      ;;
+    enforcing) ;;
+    *) die "unknown SELinux mode in parameters" ;;
+  esac
+  if [ -f /etc/selinux/config ]; then
+    case "$mode" in
+      permissive) sed -i -E 's/^SELINUX=.*/SELINUX=permissive/' /etc/selinux/config ;;
+      disabled) sed -i -E 's/^SELINUX=.*/SELINUX=disabled/' /etc/selinux/config ;;
+      enforcing) sed -i -E 's/^SELINUX=.*/SELINUX=enforcing/' /etc/selinux/config ;;
+    esac
+  fi
+}
+
+load_modules() {
+  local m
+  for m in overlay br_netfilter; do
+    modprobe "$m" || die "cannot load kernel module $m"
+  done
+}
+
+apply_sysctls() {
+  sysctl --system >/dev/null
+  local key
+  for key in net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables net.ipv4.ip_forward; do
+    [ "$(sysctl -n "$key")" = 1 ] || die "sysctl $key is not 1 after sysctl --system"
+  done
+}
+
+configure_firewall() {
+  local mode ports port
+  mode=$(param FIREWALL)
+  ports=$(param FIREWALL_PORTS)
+  if [ "$mode" = disabled ]; then
+    if systemctl list-unit-files firewalld.service >/dev/null 2>&1; then systemctl disable --now firewalld >/dev/null 2>&1 || true; fi
+    return 0
+  fi
+  if command -v firewall-cmd >/dev/null 2>&1; then
+    systemctl enable --now firewalld >/dev/null 2>&1 || true
+    for port in $ports; do
+      [[ "$port" =~ ^[0-9]+(-[0-9]+)?/(tcp|udp)$ ]] || die "bad port $port in parameters"
+      firewall-cmd --quiet --permanent --add-port="$port"
+    done
+    if [ "$(param FIREWALL_VRRP)" = 1 ]; then
+      firewall-cmd --quiet --permanent --add-rich-rule='rule protocol value="vrrp" accept'
+    fi
+    firewall-cmd --quiet --reload
+  elif command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q 'Status: active'; then
+    for port in $ports; do
+      [[ "$port" =~ ^[0-9]+(-[0-9]+)?/(tcp|udp)$ ]] || die "bad port $port in parameters"
+      ufw allow "${port/-/:}" >/dev/null
+    done
+    if [ "$(param FIREWALL_VRRP)" = 1 ]; then ufw allow proto vrrp from any to any >/dev/null 2>&1 || true; fi
+  else
+    log "no firewalld or active ufw: no ports to open"
+  fi
+}
+
+start_time_sync() {
+  local unit
+  for unit in chronyd.service chrony.service systemd-timesyncd.service; do
+    if systemctl list-unit-files "$unit" 2>/dev/null | grep -q "^$unit"; then
+      systemctl enable "$unit" >/dev/null 2>&1 || true
+      systemctl restart "$unit" >/dev/null 2>&1 || log "could not start $unit"
+      return 0
+    fi
+  done
+  log "no time synchronisation service found"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Phase 2: packages (skipped on a baked image)
+# ---------------------------------------------------------------------------------------------
+baked_value() {
+  # Reads one string field of the baked-image marker without a JSON tool.
+  sed -n -E "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"([^\"]*)\".*/\\1/p" "$BAKED_MARKER" | head -n 1
+}
+
+check_baked_image() {
+  local want have
+  want=$(param KUBERNETES_VERSION)
+  have=$(baked_value kubernetesVersion)
+  have=${have#v}
+  if [ "$have" != "$want" ]; then
+    die "this image was baked for Kubernetes ${have:-unknown} but the profile asks for $want: rebuild the image (nodegen image build) or set spec.kubernetes.version to $have"
+  fi
+  have=$(baked_value containerRuntime)
+  if [ -n "$have" ] && [ "$have" != "$(param RUNTIME)" ]; then
+    die "this image was baked with runtime $have but the profile asks for $(param RUNTIME)"
+  fi
+  log "baked image ($BAKED_MARKER): packages present, installation skipped"
+}
+
+install_packages() {
+  if [ -e "$BAKED_MARKER" ]; then
+    check_baked_image
+  else
+    case "$(param OS_FAMILY)" in
+      flatcar) log "Flatcar: Kubernetes comes from systemd-sysext images placed by Ignition" ;;
+      *)
+        [ -x "$INSTALL_SCRIPT" ] || die "no baked-image marker ($BAKED_MARKER) and no $INSTALL_SCRIPT: this node cannot install packages"
+        "$INSTALL_SCRIPT" "$PARAMS_FILE"
+        ;;
+    esac
+  fi
+  configure_runtime
+  systemctl enable kubelet >/dev/null 2>&1 || true
+}
+
+configure_runtime() {
+  case "$(param RUNTIME)" in
+    containerd)
+      systemctl enable containerd >/dev/null 2>&1 || true
+      systemctl restart containerd
+      ;;
+    cri-o)
+      systemctl enable crio >/dev/null 2>&1 || true
+      systemctl restart crio
+      ;;
+  esac
+}
+
+pull_images() {
+  [ "$ROLE" = control-plane ] || return 0
+  local attempt=1
+  until kubeadm config images pull --config "$NODEGEN_ETC/kubeadm/config.yaml"; do
+    [ "$attempt" -ge 3 ] && { log "image pre-pull failed; kubeadm will pull during init/join"; return 0; }
+    backoff "$attempt"
+    attempt=$((attempt + 1))
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Phase 3: role
+# ---------------------------------------------------------------------------------------------
+# Nodes of a role from nodes.tsv: "name<TAB>role<TAB>ordinal<TAB>ip".
+node_ips() {
+  local want=$1 role ip
+  while IFS=$'\t' read -r _ role _ ip; do
+    [ "$role" = "$want" ] && printf '%s\n' "$ip"
+  done <"$NODES_FILE"
+  return 0
+}
+
+endpoint_ready() {
+  curl -fsS -m 5 --cacert "$CA_CERT" "https://$ENDPOINT/readyz" 2>/dev/null | grep -qx ok
+}
+
+ETCD_PKI="$KUBE_DIR/pki/etcd"
+etcd_client_args() {
+  if [ "$(param TOPOLOGY)" = external ]; then
+    printf '%s\n' --cacert "$ETCD_PKI/ca.crt" --cert "$KUBE_DIR/pki/apiserver-etcd-client.crt" --key "$KUBE_DIR/pki/apiserver-etcd-client.key"
+  else
+    printf '%s\n' --cacert "$ETCD_PKI/ca.crt" --cert "$ETCD_PKI/healthcheck-client.crt" --key "$ETCD_PKI/healthcheck-client.key"
+  fi
+}
+
+etcd_healthy_at() {
+  local ip=$1 args
+  mapfile -t args < <(etcd_client_args)
+  curl -fsS -m 5 "${args[@]}" "https://$ip:2379/health" 2>/dev/null | grep -q '"health":"true"'
+}
+
+# Started voting members of the etcd cluster, asked of any member that answers. A member that is
+# still a learner or has not started (no name yet) does not count.
+etcd_started_members() {
+  local ip args body
+  mapfile -t args < <(etcd_client_args)
+  for ip in $(node_ips control-plane) $(node_ips etcd); do
+    body=$(curl -fsS -m 5 "${args[@]}" -X POST -d '{}' "https://$ip:2379/v3/cluster/member/list" 2>/dev/null) || continue
+    # Each member is a flat JSON object (its arrays hold only strings), so objects can be split out.
+    printf '%s' "$body" | tr -d '\n' | grep -o '{[^{}]*}' | grep '"peerURLs"' | grep '"name":"[^"]' | grep -vc '"isLearner":true' || true
+    return 0
+  done
+  echo 0
+}
+
+etcd_has_members() { [ "$(etcd_started_members)" -ge "$1" ]; }
+
+etcd_quorum() {
+  local ip healthy=0 total=0
+  for ip in $(node_ips etcd); do
+    total=$((total + 1))
+    if etcd_healthy_at "$ip"; then healthy=$((healthy + 1)); fi
+  done
+  [ "$total" -gt 0 ] && [ "$healthy" -gt $((total / 2)) ]
+}
+
+start_endpoint_services() {
+  case "$(param LB_TYPE)" in
+    keepalived-haproxy)
+      systemctl enable haproxy keepalived >/dev/null 2>&1 || true
+      systemctl restart haproxy
+      systemctl restart keepalived
+      ;;
+    keepalived)
+      systemctl enable keepalived >/dev/null 2>&1 || true
+      systemctl restart keepalived
+      ;;
+    kube-vip)
+      mkdir -p "$KUBE_DIR/manifests"
+      if [ "$ROLE" = control-plane ] && [ "$ORDINAL" = 0 ] && [ -r "$NODEGEN_ETC/kube-vip-init.yaml" ] && [ ! -e "$KUBE_DIR/admin.conf" ]; then
+        install -m 0600 "$NODEGEN_ETC/kube-vip-init.yaml" "$KUBE_DIR/manifests/kube-vip.yaml"
+      else
+        install -m 0600 "$NODEGEN_ETC/kube-vip.yaml" "$KUBE_DIR/manifests/kube-vip.yaml"
+      fi
+      ;;
+  esac
+}
+
+role_etcd() {
+  systemctl daemon-reload
+  systemctl enable kubelet >/dev/null 2>&1 || true
+  systemctl restart kubelet
+  wait_until "local etcd member healthy" etcd_healthy_local
+}
+etcd_healthy_local() {
+  curl -fsS -m 5 --cacert "$ETCD_PKI/ca.crt" --cert "$ETCD_PKI/healthcheck-client.crt" --key "$ETCD_PKI/healthcheck-client.key" \
+    https://127.0.0.1:2379/health 2>/dev/null | grep -q '"health":"true"'
+}
+
+kubeadm_config() { printf '%s' "$NODEGEN_ETC/kubeadm/config.yaml"; }
+
+role_init() {
+  if [ "$(param TOPOLOGY)" = external ]; then wait_until "external etcd quorum" etcd_quorum; fi
+  start_endpoint_services
+  if [ -e "$KUBE_DIR/admin.conf" ] && [ -e "$STATE_DIR/done/kubeadm-init" ]; then return 0; fi
+  local attempt=1
+  until kubeadm init --config "$(kubeadm_config)" --skip-token-print; do
+    [ "$(time_left)" -le 0 ] && die "kubeadm init failed until the deadline"
+    [ "$attempt" -ge 5 ] && die "kubeadm init failed $attempt times"
+    log "kubeadm init failed (attempt $attempt); resetting and retrying"
+    kubeadm reset -f || true
+    start_endpoint_services
+    backoff "$attempt"
+    attempt=$((attempt + 1))
+  done
+  : >"$STATE_DIR/done/kubeadm-init"
+  if [ "$(param LB_TYPE)" = kube-vip ]; then
+    # kube-vip needed super-admin.conf only until admin.conf's RBAC existed (kubeadm >= 1.29).
+    install -m 0600 "$NODEGEN_ETC/kube-vip.yaml" "$KUBE_DIR/manifests/kube-vip.yaml"
+  fi
+}
+
+kubectl_admin() { kubectl --kubeconfig "$KUBE_DIR/admin.conf" "$@"; }
+
+install_cni() {
+  local cni file url tmp content from to
+  cni=$(param CNI)
+  [ "$cni" = none ] && return 0
+  file=$(param CNI_MANIFEST_FILE)
+  url=$(param CNI_MANIFEST_URL)
+  tmp="$STATE_DIR/cni.yaml"
+  if [ -n "$file" ]; then
+    cp "$file" "$tmp"
+  else
+    local attempt=1
+    until curl -fsSL --retry 3 -m 120 "$url" -o "$tmp"; do
+      [ "$attempt" -ge 5 ] && die "cannot download the $cni manifest from $url"
+      backoff "$attempt"
+      attempt=$((attempt + 1))
+    done
+  fi
+  from=$(param CNI_DEFAULT_POD_SUBNET)
+  to=$(param POD_SUBNET)
+  if [ -n "$from" ] && [ "$from" != "$to" ]; then
+    # The manifest hard-codes its default pod network (flannel's net-conf.json): substitute ours
+    # as plain text, no regular expression or evaluation involved.
+    content=$(<"$tmp")
+    printf '%s\n' "${content//"$from"/"$to"}" >"$tmp"
+  fi
+  local attempt=1
+  until kubectl_admin apply -f "$tmp"; do
+    [ "$attempt" -ge 10 ] && die "kubectl apply of the $cni manifest failed"
+    backoff "$attempt"
+    attempt=$((attempt + 1))
+  done
+}
+
+apply_labels() {
+  [ -r "$NODEGEN_ETC/labels.tsv" ] || return 0
+  systemctl daemon-reload
+  systemctl enable --now nodegen-labels.timer >/dev/null 2>&1 || true
+}
+
+role_join() {
+  wait_until "API endpoint https://$ENDPOINT/readyz (TLS verified against the cluster CA)" endpoint_ready
+  if [ "$ROLE" = control-plane ] && [ "$(param TOPOLOGY)" != external ]; then
+    wait_until "etcd to have $ORDINAL started members (control planes join in ordinal order)" etcd_has_members "$ORDINAL"
+  fi
+  [ "$ROLE" = control-plane ] && start_endpoint_services
+  if [ -e "$STATE_DIR/done/kubeadm-join" ]; then return 0; fi
+  local attempt=1 out
+  while :; do
+    if out=$(kubeadm join --config "$(kubeadm_config)" 2>&1); then
+      printf '%s\n' "$out"
+      break
+    fi
+    printf '%s\n' "$out"
+    [ "$(time_left)" -le 0 ] && die "kubeadm join failed until the deadline: $(printf '%s' "$out" | tail -n 1)"
+    if printf '%s' "$out" | grep -q 'too many learner members'; then
+      log "etcd has a learner being promoted; waiting before retrying (attempt $attempt)"
+    else
+      log "kubeadm join failed (attempt $attempt); resetting and retrying"
+    fi
+    kubeadm reset -f >/dev/null 2>&1 || true
+    [ "$ROLE" = control-plane ] && start_endpoint_services
+    backoff "$attempt"
+    attempt=$((attempt + 1))
+    if [ "$ROLE" = control-plane ] && [ "$(param TOPOLOGY)" != external ]; then
+      wait_until "etcd to have $ORDINAL started members" etcd_has_members "$ORDINAL"
+    fi
+  done
+  : >"$STATE_DIR/done/kubeadm-join"
+}
+
+role_phase() {
+  case "$ROLE" in
+    etcd) role_etcd ;;
+    control-plane)
+      if [ "$ORDINAL" = 0 ]; then
+        role_init
+        install_cni
+      else
+        role_join
+      fi
+      apply_labels
+      ;;
+    worker) role_join ;;
+    *) die "unknown role" ;;
+  esac
+}
+
+# ---------------------------------------------------------------------------------------------
+# Phase 4: clean-up and report
+# ---------------------------------------------------------------------------------------------
+cleanup_secrets() {
+  if [ "$(param KEEP_SECRETS)" = 1 ]; then
+    log "keepSecrets is set: cloud-init's user-data and the parameter files are kept"
+    return 0
+  fi
+  # cloud-init keeps the raw user-data (with the token and, on control planes, CA keys) for the
+  # instance's life; kubeadm needs only what it placed under /etc/kubernetes.
+  local f
+  for f in /var/lib/cloud/instance/user-data.txt /var/lib/cloud/instance/user-data.txt.i \
+    /var/lib/cloud/instance/cloud-config.txt /var/lib/cloud/instance/obj.pkl; do
+    [ -e "$f" ] && rm -f "$f"
+  done
+  if [ -d /var/lib/cloud/instances ]; then
+    find /var/lib/cloud/instances -maxdepth 2 \( -name 'user-data.txt*' -o -name 'cloud-config.txt' -o -name 'obj.pkl' \) -delete 2>/dev/null || true
+  fi
+  [ -e /var/lib/cloud/instance/scripts ] && rm -rf /var/lib/cloud/instance/scripts
+  rm -f "$NODEGEN_ETC/kubeadm/config.yaml"
+  return 0
+}
+
+main() {
+  log "bootstrap of $NODE ($ROLE $ORDINAL) in cluster $(param CLUSTER_NAME) starts"
+  run_phase prepare prepare_host
+  run_phase packages install_packages
+  run_phase images pull_images
+  run_phase role role_phase
+  run_phase cleanup cleanup_secrets
+  CURRENT_PHASE=ready
+  write_status ready
+  console "nodegen: $NODE $ROLE ready"
+}
+
+main "$@"
