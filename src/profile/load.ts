@@ -28,7 +28,7 @@ export interface LoadResult {
 /** Loads a profile from its bytes; `file` is the name used in diagnostics. */
 export function loadProfile(input: string | Uint8Array, file: string): LoadResult {
   const report = new Report()
-  const done = (): LoadResult => ({diagnostics: report.items})
+  const done = (): LoadResult => ({diagnostics: report.items.map((d) => ({...d, position: d.position ?? {file, line: 1, col: 1}}))})
   const size = typeof input === 'string' ? Buffer.byteLength(input) : input.byteLength
   if (size > LIMITS.maxBytes) {
     report.error([], 'NG0002', {limit: LIMITS.maxBytes, size})
@@ -56,7 +56,9 @@ export function loadProfile(input: string | Uint8Array, file: string): LoadResul
     docs = parseAllDocuments(text, {lineCounter: lines, prettyErrors: false, uniqueKeys: true, strict: true}) as Document.Parsed[]
     if (!Array.isArray(docs)) docs = [docs as unknown as Document.Parsed]
   } catch (e) {
-    report.error([], 'NG0004', {reason: (e as Error).message})
+    // The parser recurses on nested flow collections: a stack overflow is a nesting problem.
+    if (e instanceof RangeError) report.error([], 'NG0006', {limit: LIMITS.maxDepth})
+    else report.error([], 'NG0004', {reason: (e as Error).message})
     return positioned(report, file, text, lines, undefined)
   }
   const real = docs.filter((d) => d.contents !== null || d.errors.length > 0)
@@ -89,7 +91,8 @@ export function loadProfile(input: string | Uint8Array, file: string): LoadResul
   try {
     data = doc.toJS({maxAliasCount: LIMITS.maxAliases})
   } catch (e) {
-    if (/alias/i.test((e as Error).message)) report.error([], 'NG0005', {limit: LIMITS.maxAliases})
+    if (e instanceof RangeError) report.error([], 'NG0006', {limit: LIMITS.maxDepth})
+    else if (/alias/i.test((e as Error).message)) report.error([], 'NG0005', {limit: LIMITS.maxAliases})
     else report.error([], 'NG0004', {reason: (e as Error).message})
     return positioned(report, file, text, lines, doc, offsets)
   }
@@ -98,7 +101,7 @@ export function loadProfile(input: string | Uint8Array, file: string): LoadResul
     return positioned(report, file, text, lines, doc, offsets)
   }
 
-  const parsed = profileSchema.safeParse(data)
+  const parsed = profileSchema.safeParse(data, {reportInput: true})
   if (!parsed.success) {
     for (const issue of parsed.error.issues) addZodIssue(report, issue)
     return positioned(report, file, text, lines, doc, offsets)

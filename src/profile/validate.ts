@@ -106,8 +106,14 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
   if (podSubnet === undefined) {
     if (!cniInfo) report.error([...netPath, 'podSubnet'], 'NG0412')
     podSubnet = cniInfo?.defaultPodSubnet ?? '10.244.0.0/16'
-  } else if (cniInfo && parseCidr(podSubnet) && cidrString(parseCidr(podSubnet) as Cidr) !== cniInfo.defaultPodSubnet) {
-    report.warn([...netPath, 'podSubnet'], 'NG0411', {subnet: podSubnet, cni: cniType, expected: cniInfo.defaultPodSubnet})
+  } else if (
+    cniType === 'cilium' &&
+    parseCidr(podSubnet) &&
+    cidrString(parseCidr(podSubnet) as Cidr) !== CNI_INFO.cilium.defaultPodSubnet
+  ) {
+    // flannel's manifest is rewritten by the bootstrap and calico reads kubeadm's podSubnet; a
+    // cilium manifest comes from the user, so only they can make it agree.
+    report.warn([...netPath, 'podSubnet'], 'NG0411', {subnet: podSubnet, cni: cniType})
   }
   const pod = checkCidr(report, [...netPath, 'podSubnet'], podSubnet)
   const svc = checkCidr(report, [...netPath, 'serviceSubnet'], s.networking.serviceSubnet)
