@@ -11,18 +11,23 @@
 set -Eeuo pipefail
 umask 077
 
-NODEGEN_ETC=${NODEGEN_ETC:-/etc/nodegen}
-STATE_DIR=${NODEGEN_STATE_DIR:-/var/lib/nodegen}
-LOG_DIR=${NODEGEN_LOG_DIR:-/var/log/nodegen}
-PARAMS_FILE=${NODEGEN_PARAMS:-$NODEGEN_ETC/bootstrap.env}
-NODES_FILE=${NODEGEN_NODES:-$NODEGEN_ETC/nodes.tsv}
-KUBE_DIR=${NODEGEN_KUBE_DIR:-/etc/kubernetes}
-BAKED_MARKER=${NODEGEN_BAKED_MARKER:-$NODEGEN_ETC/image.json}
-INSTALL_SCRIPT=${NODEGEN_INSTALL_SCRIPT:-/usr/local/lib/nodegen/install-packages.sh}
+# NODEGEN_ROOT prefixes every path the program touches; only the tests set it (a temporary root).
+ROOT=${NODEGEN_ROOT:-}
+NODEGEN_ETC="$ROOT/etc/nodegen"
+STATE_DIR="$ROOT/var/lib/nodegen"
+LOG_DIR="$ROOT/var/log/nodegen"
+PARAMS_FILE="$NODEGEN_ETC/bootstrap.env"
+NODES_FILE="$NODEGEN_ETC/nodes.tsv"
+KUBE_DIR="$ROOT/etc/kubernetes"
+BAKED_MARKER="$NODEGEN_ETC/image.json"
+INSTALL_SCRIPT="$ROOT/usr/local/lib/nodegen/install-packages.sh"
+CONSOLE=${NODEGEN_CONSOLE:-/dev/console}
 # Seconds between retries start here and double up to BACKOFF_MAX; tests shorten them.
 BACKOFF_START=${NODEGEN_BACKOFF_START:-5}
 BACKOFF_MAX=${NODEGEN_BACKOFF_MAX:-60}
 POLL_INTERVAL=${NODEGEN_POLL_INTERVAL:-5}
+# etcd's client port is kubeadm's fixed 2379; only the tests move it.
+ETCD_PORT=${NODEGEN_ETCD_PORT:-2379}
 
 mkdir -p "$STATE_DIR/done" "$LOG_DIR"
 chmod 0700 "$STATE_DIR"
@@ -126,7 +131,7 @@ post_status() {
 console() {
   # One line for the operator on the console, whatever the unit's output settings are.
   printf '%s\n' "$*"
-  if [ -w /dev/console ]; then printf '%s\n' "$*" >/dev/console 2>/dev/null || true; fi
+  if [ -w "$CONSOLE" ]; then printf '%s\n' "$*" >"$CONSOLE" 2>/dev/null || true; fi
 }
 
 FAIL_REASON_FILE="$STATE_DIR/.fail-reason"
@@ -219,7 +224,7 @@ prepare_host() {
 }
 
 update_hosts() {
-  local hosts=/etc/hosts block="$NODEGEN_ETC/hosts" tmp
+  local hosts="$ROOT/etc/hosts" block="$NODEGEN_ETC/hosts" tmp
   [ -r "$block" ] || return 0
   tmp=$(mktemp "$hosts.nodegen.XXXXXX")
   # Keep everything outside nodegen's block, then append the block afresh.
@@ -235,8 +240,9 @@ update_hosts() {
 
 disable_swap() {
   swapoff -a || true
-  if [ -f /etc/fstab ] && grep -Eq '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab; then
-    sed -i -E 's/^([^#].*[[:space:]]swap[[:space:]].*)$/# disabled by nodegen: \1/' /etc/fstab
+  local fstab="$ROOT/etc/fstab"
+  if [ -f "$fstab" ] && grep -Eq '^[^#].*[[:space:]]swap[[:space:]]' "$fstab"; then
+    sed -i -E 's/^([^#].*[[:space:]]swap[[:space:]].*)$/# disabled by nodegen: \1/' "$fstab"
   fi
   # zram swap (Fedora-style zram-generator, and systemd's zram units) must not come back at boot.
   local unit
@@ -258,11 +264,12 @@ set_selinux() {
     enforcing) ;;
     *) die "unknown SELinux mode in parameters" ;;
   esac
-  if [ -f /etc/selinux/config ]; then
+  local conf="$ROOT/etc/selinux/config"
+  if [ -f "$conf" ]; then
     case "$mode" in
-      permissive) sed -i -E 's/^SELINUX=.*/SELINUX=permissive/' /etc/selinux/config ;;
-      disabled) sed -i -E 's/^SELINUX=.*/SELINUX=disabled/' /etc/selinux/config ;;
-      enforcing) sed -i -E 's/^SELINUX=.*/SELINUX=enforcing/' /etc/selinux/config ;;
+      permissive) sed -i -E 's/^SELINUX=.*/SELINUX=permissive/' "$conf" ;;
+      disabled) sed -i -E 's/^SELINUX=.*/SELINUX=disabled/' "$conf" ;;
+      enforcing) sed -i -E 's/^SELINUX=.*/SELINUX=enforcing/' "$conf" ;;
     esac
   fi
 }
@@ -413,7 +420,7 @@ etcd_client_args() {
 etcd_healthy_at() {
   local ip=$1 args
   mapfile -t args < <(etcd_client_args)
-  curl -fsS -m 5 "${args[@]}" "https://$ip:2379/health" 2>/dev/null | grep -q '"health":"true"'
+  curl -fsS -m 5 "${args[@]}" "https://$ip:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"'
 }
 
 # Started voting members of the etcd cluster, asked of any member that answers. A member that is
@@ -422,7 +429,7 @@ etcd_started_members() {
   local ip args body
   mapfile -t args < <(etcd_client_args)
   for ip in $(node_ips control-plane) $(node_ips etcd); do
-    body=$(curl -fsS -m 5 "${args[@]}" -X POST -d '{}' "https://$ip:2379/v3/cluster/member/list" 2>/dev/null) || continue
+    body=$(curl -fsS -m 5 "${args[@]}" -X POST -d '{}' "https://$ip:$ETCD_PORT/v3/cluster/member/list" 2>/dev/null) || continue
     # Each member is a flat JSON object (its arrays hold only strings), so objects can be split out.
     printf '%s' "$body" | tr -d '\n' | grep -o '{[^{}]*}' | grep '"peerURLs"' | grep '"name":"[^"]' | grep -vc '"isLearner":true' || true
     return 0
@@ -471,7 +478,7 @@ role_etcd() {
 }
 etcd_healthy_local() {
   curl -fsS -m 5 --cacert "$ETCD_PKI/ca.crt" --cert "$ETCD_PKI/healthcheck-client.crt" --key "$ETCD_PKI/healthcheck-client.key" \
-    https://127.0.0.1:2379/health 2>/dev/null | grep -q '"health":"true"'
+    "https://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"'
 }
 
 kubeadm_config() { printf '%s' "$NODEGEN_ETC/kubeadm/config.yaml"; }
@@ -596,15 +603,15 @@ cleanup_secrets() {
   fi
   # cloud-init keeps the raw user-data (with the token and, on control planes, CA keys) for the
   # instance's life; kubeadm needs only what it placed under /etc/kubernetes.
-  local f
-  for f in /var/lib/cloud/instance/user-data.txt /var/lib/cloud/instance/user-data.txt.i \
-    /var/lib/cloud/instance/cloud-config.txt /var/lib/cloud/instance/obj.pkl; do
-    [ -e "$f" ] && rm -f "$f"
+  local f cloud="$ROOT/var/lib/cloud"
+  for f in "$cloud/instance/user-data.txt" "$cloud/instance/user-data.txt.i" \
+    "$cloud/instance/cloud-config.txt" "$cloud/instance/obj.pkl"; do
+    if [ -e "$f" ]; then rm -f "$f"; fi
   done
-  if [ -d /var/lib/cloud/instances ]; then
-    find /var/lib/cloud/instances -maxdepth 2 \( -name 'user-data.txt*' -o -name 'cloud-config.txt' -o -name 'obj.pkl' \) -delete 2>/dev/null || true
+  if [ -d "$cloud/instances" ]; then
+    find "$cloud/instances" -maxdepth 2 \( -name 'user-data.txt*' -o -name 'cloud-config.txt' -o -name 'obj.pkl' \) -delete 2>/dev/null || true
   fi
-  [ -e /var/lib/cloud/instance/scripts ] && rm -rf /var/lib/cloud/instance/scripts
+  if [ -e "$cloud/instance/scripts" ]; then rm -rf "$cloud/instance/scripts"; fi
   rm -f "$NODEGEN_ETC/kubeadm/config.yaml"
   return 0
 }
