@@ -65,8 +65,12 @@ export function planSummary(c: Cluster): PlanResult {
 
 export default class Plan extends BaseCommand {
   static override summary = 'Show what nodegen will make of a profile: every node, its role, ordinal, OS and format.'
-  static override description = 'Reads and validates the profile, then lists the nodes in bootstrap order with the endpoint and topology. Writes nothing.'
-  static override examples = ['<%= config.bin %> plan profiles/quickstart.yaml', '<%= config.bin %> plan cluster.yaml --json | jq ".nodes[].ip"']
+  static override description =
+    'Reads and validates the profile, then lists the nodes in bootstrap order with the endpoint and topology. Writes nothing.'
+  static override examples = [
+    '<%= config.bin %> plan profiles/quickstart.yaml',
+    '<%= config.bin %> plan cluster.yaml --json | jq ".nodes[].ip"',
+  ]
   static override args = {profile: Args.string({description: 'Cluster profile (YAML).', required: true})}
 
   async run(): Promise<PlanResult> {
@@ -82,10 +86,14 @@ export default class Plan extends BaseCommand {
       )
       const c = result.cluster
       this.log('')
-      this.log(`endpoint   ${c.endpoint.host}:${c.endpoint.port} (${c.endpoint.kind === 'vip' ? `VIP, ${c.loadBalancer}` : c.endpoint.kind})`)
+      this.log(
+        `endpoint   ${c.endpoint.host}:${c.endpoint.port} (${c.endpoint.kind === 'vip' ? `VIP, ${c.loadBalancer}` : c.endpoint.kind})`,
+      )
       this.log(`topology   ${c.topology} etcd`)
       this.log(`kubernetes ${c.kubernetes.version} (kubeadm ${c.kubernetes.kubeadmApi}), images from ${c.kubernetes.imageRepository}`)
-      this.log(`network    pods ${c.networking.podSubnet} (${c.networking.cni}), services ${c.networking.serviceSubnet}, ${c.networking.dnsDomain}`)
+      this.log(
+        `network    pods ${c.networking.podSubnet} (${c.networking.cni}), services ${c.networking.serviceSubnet}, ${c.networking.dnsDomain}`,
+      )
       this.log(`platform   ${c.platform}`)
     }
     return result

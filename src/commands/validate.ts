@@ -36,7 +36,10 @@ every problem at once. Exit status: 0 valid (warnings allowed), 1 errors found, 
       profile: args.profile,
       valid: errors === 0 && loaded.cluster !== undefined,
       ...(loaded.cluster
-        ? {cluster: loaded.cluster.name, kubernetes: {version: loaded.cluster.kubernetes.version, kubeadmApi: loaded.cluster.kubernetes.kubeadmApi}}
+        ? {
+            cluster: loaded.cluster.name,
+            kubernetes: {version: loaded.cluster.kubernetes.version, kubeadmApi: loaded.cluster.kubernetes.kubeadmApi},
+          }
         : {}),
       errors,
       warnings: loaded.diagnostics.length - errors,
