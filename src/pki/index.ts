@@ -1,0 +1,42 @@
+/**
+ * The cluster's PKI: kubeadm's certificate table, offline issuance, the state dir that keeps it,
+ * and which node gets which file. Render calls {@link loadOrCreateState} ("the PKI state is created
+ * on first render and reused after") and hands the secrets to the planners, which call
+ * {@link secretFilesForNode}.
+ */
+export {
+  BOOTSTRAP_TOKEN_DEFAULTS,
+  CAS,
+  type CaId,
+  type CaSpec,
+  CERTIFICATE_BACKDATE_SECONDS,
+  KEY_ALGORITHM_INFO,
+  KEY_USAGES,
+  LEAVES,
+  type LeafId,
+  type LeafSpec,
+  SERVICE_ACCOUNT,
+} from './certs.js'
+export {generateKeyPair, PASSPHRASE_ENV, passphraseFrom, systemPkiContext} from './context.js'
+export {NODE_PKI_DIR, type NodeSecretSummary, nodeSecretsSummary, secretFilesForNode} from './distribute.js'
+export {formatPkiMessage, PKI_CATALOGUE, type PkiCode, PkiError} from './errors.js'
+export {type CertificateInfo, describeCertificate, type Expiring, expirations} from './inspect.js'
+export {caCertHash, type IssuedPki, issueClusterPki} from './issue.js'
+export {buildKubeconfig, type KubeconfigSpec, serverUrl} from './kubeconfig.js'
+export {
+  ADMIN_CONF,
+  type CreateTokenOptions,
+  createToken,
+  inventoryState,
+  type LoadOrCreateResult,
+  loadOrCreateState,
+  loadState,
+  readStateInfo,
+  renderStateFiles,
+  STATE_SCHEMA_VERSION,
+  type StateInventory,
+  type StateOptions,
+  TOKENS_JSON,
+} from './state.js'
+export {newBootstrapToken, parseWindow, redactToken, TOKEN_PATTERN} from './token.js'
+export type {BootstrapToken, CertKeyPem, ClusterSecrets, CryptoKeyPair, NodeSecretFile, PkiContext, StateInfo} from './types.js'

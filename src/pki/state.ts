@@ -1,0 +1,517 @@
+/**
+ * The state dir: the I/O adapter that keeps the cluster's secrets. Layout (every file 0600, every
+ * directory 0700):
+ *
+ * ```
+ * state.json      cluster, created, key algorithm, topology, encrypted, caCertHash (written once)
+ * tokens.json     bootstrap tokens, oldest first; the first is the init token
+ * admin.conf      the operator's kubeconfig
+ * pki/            kubeadm's names: ca.*, front-proxy-ca.*, etcd/ca.*, sa.key, sa.pub and, for
+ *                 external etcd, apiserver-etcd-client.*, etcd/healthcheck-client.*,
+ *                 etcd/<member>/{server,peer}.*
+ * ```
+ *
+ * A state is created once: issued in memory, written into a temporary directory beside it, fsynced
+ * and renamed into place, so a crash leaves no state or a whole one. Nothing in it is ever replaced.
+ * Later additions are atomic too: a new external etcd member's directory is renamed into place
+ * whole, and `tokens.json` is replaced by a temp-file rename that only ever appends a token.
+ */
+import {createPublicKey, X509Certificate} from 'node:crypto'
+import {promises as fs} from 'node:fs'
+import path from 'node:path'
+import type {Cluster, ClusterNode, KeyAlgorithm} from '../profile/index.js'
+import {CAS, type CaId, KEY_ALGORITHM_INFO, leafFile, leafSpec} from './certs.js'
+import {
+  ensureParent,
+  FILE_MODE,
+  publishDir,
+  removeStaleTemps,
+  replaceFile,
+  type TreeHooks,
+  tempName,
+  withLock,
+  writeTree,
+} from './durable.js'
+import {PkiError} from './errors.js'
+import {type CertificateInfo, describeCertificate} from './inspect.js'
+import {
+  adminKubeconfig,
+  caCertHash,
+  externalEtcdMembers,
+  type IssuedPair,
+  type IssuedPki,
+  issueClusterPki,
+  issueEtcdMember,
+} from './issue.js'
+import {decodePrivateKey, encodePrivateKey, KeyDecodeError, keyAlgorithmOf, kubeadmKeyPem, publicKeyPem} from './keys.js'
+import {parseKubeconfigCredentials, replaceClientKey} from './kubeconfig.js'
+import {newBootstrapToken, redactToken, TOKEN_PATTERN, wholeSeconds} from './token.js'
+import type {BootstrapToken, CertKeyPem, ClusterSecrets, PkiContext, StateInfo} from './types.js'
+
+export const STATE_SCHEMA_VERSION = 1
+export const STATE_JSON = 'state.json'
+export const TOKENS_JSON = 'tokens.json'
+export const ADMIN_CONF = 'admin.conf'
+const ENCRYPTED_ADMIN_NOTE =
+  '# client-key-data holds an encrypted PKCS#8 key (NODEGEN_PKI_PASSPHRASE): nodegen decrypts it, kubectl cannot use this file as is.\n'
+
+/** Options of the state functions. `onWrite` is a test seam: it runs after each file is written. */
+export type StateOptions = TreeHooks
+
+export interface LoadOrCreateResult {
+  secrets: ClusterSecrets
+  /** True when this call created the state. */
+  created: boolean
+  /** Files added to an existing state (a new external etcd member's pairs), relative to the state dir. */
+  added: string[]
+  /** Things the profile asks for that the state cannot give (it is never rewritten). */
+  warnings: string[]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering a new state (pure)
+
+const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`
+
+function memberFiles(pair: {server: IssuedPair; peer: IssuedPair}, passphrase: string | undefined): Map<string, string> {
+  return new Map([
+    ['server.crt', pair.server.cert],
+    ['server.key', encodePrivateKey(pair.server.key, passphrase)],
+    ['peer.crt', pair.peer.cert],
+    ['peer.key', encodePrivateKey(pair.peer.key, passphrase)],
+  ])
+}
+
+/** Every file of a new state, relative path → content. Keys are encrypted when `passphrase` is set. */
+export function renderStateFiles(cluster: Cluster, issued: IssuedPki, created: Date, passphrase: string | undefined): Map<string, string> {
+  const files = new Map<string, string>()
+  const pair = (file: string, p: IssuedPair) => {
+    files.set(`pki/${file}.crt`, p.cert)
+    files.set(`pki/${file}.key`, encodePrivateKey(p.key, passphrase))
+  }
+  for (const spec of CAS) pair(spec.file, issued.cas[spec.id])
+  files.set('pki/sa.key', encodePrivateKey(issued.serviceAccount, passphrase))
+  files.set('pki/sa.pub', publicKeyPem(issued.serviceAccount))
+  if (issued.apiserverEtcdClient) pair(leafFile(leafSpec('apiserver-etcd-client')), issued.apiserverEtcdClient)
+  if (issued.etcdHealthcheckClient) pair(leafFile(leafSpec('etcd-healthcheck-client')), issued.etcdHealthcheckClient)
+  for (const [member, p] of Object.entries(issued.etcdMembers)) {
+    for (const [name, content] of memberFiles(p, passphrase)) files.set(`pki/etcd/${member}/${name}`, content)
+  }
+  const admin = adminKubeconfig(cluster, issued.cas.ca.cert, {
+    cert: issued.admin.cert,
+    keyPem: encodePrivateKey(issued.admin.key, passphrase),
+  })
+  files.set(ADMIN_CONF, passphrase === undefined ? admin : ENCRYPTED_ADMIN_NOTE + admin)
+  files.set(TOKENS_JSON, json({schemaVersion: STATE_SCHEMA_VERSION, tokens: [issued.token]}))
+  const info: StateInfo = {
+    schemaVersion: STATE_SCHEMA_VERSION,
+    cluster: cluster.name,
+    created: wholeSeconds(created).toISOString(),
+    keyAlgorithm: issued.keyAlgorithm,
+    topology: cluster.topology,
+    encrypted: passphrase !== undefined,
+    caCertHash: issued.caCertHash,
+    kubernetesVersion: cluster.kubernetes.version,
+  }
+  files.set(STATE_JSON, json(info))
+  return files
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+type Probe = 'absent' | 'empty' | 'state' | 'foreign'
+
+async function probe(dir: string): Promise<Probe> {
+  let names: string[]
+  try {
+    names = await fs.readdir(dir)
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return 'absent'
+    if (code === 'ENOTDIR') return 'foreign'
+    throw new PkiError('NG0912', {dir, reason: (e as Error).message})
+  }
+  if (names.includes(STATE_JSON)) return 'state'
+  return names.length === 0 ? 'empty' : 'foreign'
+}
+
+async function readText(dir: string, rel: string): Promise<string> {
+  try {
+    return await fs.readFile(path.join(dir, rel), 'utf8')
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    throw new PkiError('NG0904', {dir, reason: code === 'ENOENT' ? `${rel} is missing` : `${rel}: ${(e as Error).message}`})
+  }
+}
+
+function damaged(dir: string, reason: string): PkiError {
+  return new PkiError('NG0904', {dir, reason})
+}
+
+const KEY_ALGORITHMS = Object.keys(KEY_ALGORITHM_INFO)
+
+/** state.json, checked against the cluster: its name (and, when given, topology) must match. */
+export async function readStateInfo(
+  dir: string,
+  cluster: Pick<Cluster, 'name'> & Partial<Pick<Cluster, 'topology'>>,
+  profile = 'PROFILE',
+): Promise<StateInfo> {
+  const p = await probe(dir)
+  if (p === 'absent' || p === 'empty') throw new PkiError('NG0901', {dir, profile})
+  if (p === 'foreign') throw new PkiError('NG0903', {dir})
+  let raw: unknown
+  try {
+    raw = JSON.parse(await readText(dir, STATE_JSON))
+  } catch (e) {
+    if (e instanceof PkiError) throw e
+    throw damaged(dir, `${STATE_JSON} is not JSON`)
+  }
+  const s = raw as Partial<StateInfo>
+  if (typeof s !== 'object' || s === null || typeof s.schemaVersion !== 'number') throw damaged(dir, `${STATE_JSON} has no schemaVersion`)
+  if (s.schemaVersion !== STATE_SCHEMA_VERSION)
+    throw new PkiError('NG0907', {dir, version: s.schemaVersion, supported: STATE_SCHEMA_VERSION})
+  if (typeof s.cluster !== 'string') throw damaged(dir, `${STATE_JSON} has no cluster name`)
+  if (s.cluster !== cluster.name) throw new PkiError('NG0902', {dir, stateCluster: s.cluster, cluster: cluster.name})
+  if (!KEY_ALGORITHMS.includes(s.keyAlgorithm as string)) throw damaged(dir, `${STATE_JSON} has no valid keyAlgorithm`)
+  if (s.topology !== 'stacked' && s.topology !== 'external') throw damaged(dir, `${STATE_JSON} has no valid topology`)
+  if (cluster.topology !== undefined && s.topology !== cluster.topology)
+    throw new PkiError('NG0908', {dir, stateTopology: s.topology, topology: cluster.topology})
+  if (typeof s.caCertHash !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(s.caCertHash))
+    throw damaged(dir, `${STATE_JSON} has no valid caCertHash`)
+  return {
+    schemaVersion: s.schemaVersion,
+    cluster: s.cluster,
+    created: String(s.created),
+    keyAlgorithm: s.keyAlgorithm as KeyAlgorithm,
+    topology: s.topology,
+    encrypted: s.encrypted === true,
+    caCertHash: s.caCertHash,
+    kubernetesVersion: String(s.kubernetesVersion ?? ''),
+  }
+}
+
+/** The external etcd members the state has certificates for, sorted by name. */
+async function stateMembers(dir: string, info: StateInfo): Promise<string[]> {
+  if (info.topology !== 'external') return []
+  const entries = await fs.readdir(path.join(dir, 'pki', 'etcd'), {withFileTypes: true}).catch(() => [])
+  return entries
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort()
+}
+
+function decode(dir: string, rel: string, pem: string, passphrase: string | undefined) {
+  try {
+    return decodePrivateKey(pem, passphrase)
+  } catch (e) {
+    if (!(e instanceof KeyDecodeError)) throw e
+    if (e.reason === 'missing-passphrase') throw new PkiError('NG0905', {dir})
+    if (e.reason === 'bad-passphrase') throw new PkiError('NG0906', {dir, file: rel})
+    throw damaged(dir, `${rel} is not a private key`)
+  }
+}
+
+function parseCert(dir: string, rel: string, pem: string): X509Certificate {
+  try {
+    return new X509Certificate(pem)
+  } catch {
+    throw damaged(dir, `${rel} is not a certificate`)
+  }
+}
+
+/** Reads a certificate and its key, checks they match and that the CA (if given) issued it. */
+async function readPair(
+  dir: string,
+  file: string,
+  passphrase: string | undefined,
+  ca?: X509Certificate,
+): Promise<{pem: CertKeyPem; cert: X509Certificate}> {
+  const certPem = await readText(dir, `pki/${file}.crt`)
+  const cert = parseCert(dir, `pki/${file}.crt`, certPem)
+  const key = decode(dir, `pki/${file}.key`, await readText(dir, `pki/${file}.key`), passphrase)
+  if (!cert.checkPrivateKey(key)) throw damaged(dir, `pki/${file}.key does not belong to pki/${file}.crt`)
+  const issuer = ca ?? cert
+  if (!cert.checkIssued(issuer) || !cert.verify(issuer.publicKey)) throw damaged(dir, `pki/${file}.crt is not signed by its CA`)
+  if (!ca && !cert.ca) throw damaged(dir, `pki/${file}.crt is not a CA certificate`)
+  return {pem: {cert: certPem, key: kubeadmKeyPem(key)}, cert}
+}
+
+interface TokensFile {
+  schemaVersion: number
+  tokens: BootstrapToken[]
+  [other: string]: unknown
+}
+
+function parseTokens(dir: string, text: string): TokensFile {
+  let raw: TokensFile
+  try {
+    raw = JSON.parse(text) as TokensFile
+  } catch {
+    throw damaged(dir, `${TOKENS_JSON} is not JSON`)
+  }
+  if (!raw || !Array.isArray(raw.tokens) || raw.tokens.length === 0) throw damaged(dir, `${TOKENS_JSON} holds no token`)
+  for (const t of raw.tokens) {
+    if (!TOKEN_PATTERN.test(`${t?.tokenId}.${t?.tokenSecret}`) || t.token !== `${t.tokenId}.${t.tokenSecret}`)
+      throw damaged(dir, `${TOKENS_JSON} holds a malformed token`)
+  }
+  return raw
+}
+
+/** Reads and checks every file of a state; private keys come back decrypted, in kubeadm's format. */
+async function readSecrets(dir: string, info: StateInfo, passphrase: string | undefined): Promise<ClusterSecrets> {
+  const pass = info.encrypted ? passphrase : undefined
+  if (info.encrypted && passphrase === undefined) throw new PkiError('NG0905', {dir})
+  const cas = {} as Record<CaId, CertKeyPem>
+  const caCerts = {} as Record<CaId, X509Certificate>
+  for (const spec of CAS) {
+    const {pem, cert} = await readPair(dir, spec.file, pass)
+    cas[spec.id] = pem
+    caCerts[spec.id] = cert
+  }
+  if (caCertHash(cas.ca.cert) !== info.caCertHash) throw damaged(dir, `pki/ca.crt does not match the caCertHash in ${STATE_JSON}`)
+  const saKey = decode(dir, 'pki/sa.key', await readText(dir, 'pki/sa.key'), pass)
+  const saPub = await readText(dir, 'pki/sa.pub')
+  if (publicKeyPem(saKey) !== saPub) throw damaged(dir, 'pki/sa.pub does not belong to pki/sa.key')
+
+  const external = info.topology === 'external'
+  const etcdCa = caCerts['etcd-ca']
+  const leafPair = async (id: 'apiserver-etcd-client' | 'etcd-healthcheck-client') =>
+    (await readPair(dir, leafFile(leafSpec(id)), pass, etcdCa)).pem
+  const etcdMembers: Record<string, {server: CertKeyPem; peer: CertKeyPem}> = {}
+  for (const m of await stateMembers(dir, info)) {
+    etcdMembers[m] = {
+      server: (await readPair(dir, leafFile(leafSpec('etcd-server'), m), pass, etcdCa)).pem,
+      peer: (await readPair(dir, leafFile(leafSpec('etcd-peer'), m), pass, etcdCa)).pem,
+    }
+  }
+
+  const adminText = await readText(dir, ADMIN_CONF)
+  const creds = parseKubeconfigCredentials(adminText)
+  if (!creds.clientCert || !creds.clientKey) throw damaged(dir, `${ADMIN_CONF} has no client certificate`)
+  const adminCert = parseCert(dir, ADMIN_CONF, creds.clientCert)
+  const adminKey = decode(dir, ADMIN_CONF, creds.clientKey, pass)
+  if (!adminCert.checkPrivateKey(adminKey) || !adminCert.verify(caCerts.ca.publicKey))
+    throw damaged(dir, `${ADMIN_CONF}'s client certificate is not valid for pki/ca.crt`)
+  const adminConf = replaceClientKey(adminText.replace(ENCRYPTED_ADMIN_NOTE, ''), kubeadmKeyPem(adminKey))
+
+  const tokens = parseTokens(dir, await readText(dir, TOKENS_JSON)).tokens
+  return {
+    ...info,
+    cas,
+    serviceAccount: {key: kubeadmKeyPem(saKey), pub: saPub},
+    ...(external
+      ? {apiserverEtcdClient: await leafPair('apiserver-etcd-client'), etcdHealthcheckClient: await leafPair('etcd-healthcheck-client')}
+      : {}),
+    etcdMembers,
+    adminConf,
+    bootstrapToken: tokens[tokens.length - 1] as BootstrapToken,
+    tokens,
+  }
+}
+
+function driftWarnings(cluster: Cluster, secrets: ClusterSecrets): string[] {
+  const w: string[] = []
+  if (cluster.pki.keyAlgorithm !== secrets.keyAlgorithm)
+    w.push(
+      `the profile asks for ${cluster.pki.keyAlgorithm} keys; this state's are ${secrets.keyAlgorithm} (fixed when it was created) and stay so`,
+    )
+  const members = externalEtcdMembers(cluster)
+  for (const m of members) {
+    const pair = secrets.etcdMembers[m.name]
+    if (!pair) continue
+    for (const kind of ['server', 'peer'] as const) {
+      const c = new X509Certificate(pair[kind].cert)
+      if (!c.checkIP(m.ip))
+        w.push(
+          `etcd member ${m.name}: pki/etcd/${m.name}/${kind}.crt was issued without its current IP ${m.ip}; certificates are never replaced`,
+        )
+    }
+  }
+  for (const name of Object.keys(secrets.etcdMembers)) {
+    if (!members.some((m) => m.name === name))
+      w.push(`the state has certificates for etcd member ${name}, which the profile no longer lists`)
+  }
+  return w
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+
+/**
+ * Loads the cluster's state, or creates it when the directory does not exist (or is empty). An
+ * existing state is never replaced: it must belong to the same cluster and topology. External etcd
+ * members the profile lists but the state lacks get their server and peer pairs added.
+ */
+export async function loadOrCreateState(
+  dir: string,
+  cluster: Cluster,
+  ctx: PkiContext,
+  options: StateOptions = {},
+): Promise<LoadOrCreateResult> {
+  const p = await probe(dir)
+  let created = false
+  if (p === 'foreign') throw new PkiError('NG0903', {dir})
+  if (p === 'absent' || p === 'empty') created = await createState(dir, cluster, ctx, options)
+  const info = await readStateInfo(dir, cluster)
+  const added = await addMissingMembers(dir, cluster, info, ctx, options)
+  const secrets = await readSecrets(dir, info, ctx.passphrase)
+  return {secrets, created, added, warnings: driftWarnings(cluster, secrets)}
+}
+
+/**
+ * Loads an existing state without changing it. Fails when it is missing, belongs to another cluster
+ * or topology, cannot be decrypted, or lacks an external etcd member the profile lists.
+ */
+export async function loadState(
+  dir: string,
+  cluster: Cluster,
+  ctx: Pick<PkiContext, 'passphrase'>,
+  profile = 'PROFILE',
+): Promise<ClusterSecrets> {
+  const info = await readStateInfo(dir, cluster, profile)
+  const secrets = await readSecrets(dir, info, ctx.passphrase)
+  for (const m of externalEtcdMembers(cluster)) {
+    if (!secrets.etcdMembers[m.name]) throw new PkiError('NG0911', {dir, member: m.name, profile})
+  }
+  return secrets
+}
+
+async function createState(dir: string, cluster: Cluster, ctx: PkiContext, options: StateOptions): Promise<boolean> {
+  const issued = await issueClusterPki(cluster, ctx)
+  const files = renderStateFiles(cluster, issued, ctx.now, ctx.passphrase)
+  const parent = path.dirname(path.resolve(dir))
+  const base = path.basename(path.resolve(dir))
+  try {
+    await ensureParent(path.resolve(dir))
+    await removeStaleTemps(parent, base)
+    const tmp = path.join(parent, tempName(base))
+    try {
+      await writeTree(tmp, files, options)
+    } catch (e) {
+      await fs.rm(tmp, {recursive: true, force: true})
+      throw e
+    }
+    return await publishDir(tmp, path.resolve(dir))
+  } catch (e) {
+    if (e instanceof PkiError) throw e
+    throw new PkiError('NG0912', {dir, reason: (e as Error).message})
+  }
+}
+
+async function addMissingMembers(
+  dir: string,
+  cluster: Cluster,
+  info: StateInfo,
+  ctx: PkiContext,
+  options: StateOptions,
+): Promise<string[]> {
+  const etcdDir = path.join(dir, 'pki', 'etcd')
+  const have = new Set(await stateMembers(dir, info))
+  if (externalEtcdMembers(cluster).every((m) => have.has(m.name))) return []
+  const pass = info.encrypted ? ctx.passphrase : undefined
+  if (info.encrypted && pass === undefined) throw new PkiError('NG0905', {dir})
+  return withLock(
+    dir,
+    async () => {
+      await removeStaleTemps(etcdDir)
+      const present = new Set(await stateMembers(dir, info))
+      const missing: ClusterNode[] = externalEtcdMembers(cluster).filter((m) => !present.has(m.name))
+      if (missing.length === 0) return []
+      const etcdCa = {
+        cert: await readText(dir, 'pki/etcd/ca.crt'),
+        key: decode(dir, 'pki/etcd/ca.key', await readText(dir, 'pki/etcd/ca.key'), pass),
+      }
+      const added: string[] = []
+      for (const m of missing) {
+        const pair = await issueEtcdMember(cluster, m, etcdCa, info.keyAlgorithm, ctx)
+        const files = memberFiles(pair, pass)
+        const tmp = path.join(etcdDir, tempName(m.name))
+        try {
+          await writeTree(tmp, files, options)
+        } catch (e) {
+          await fs.rm(tmp, {recursive: true, force: true})
+          throw new PkiError('NG0912', {dir, reason: (e as Error).message})
+        }
+        if (await publishDir(tmp, path.join(etcdDir, m.name))) added.push(...[...files.keys()].map((f) => `pki/etcd/${m.name}/${f}`))
+      }
+      return added
+    },
+    (pid, lock) => new PkiError('NG0909', {dir, pid, lock}),
+  )
+}
+
+export interface CreateTokenOptions {
+  ttlSeconds: number
+  /** @default 'nodegen token create' */
+  description?: string
+}
+
+/** Records a new bootstrap token in the state (it becomes the current one) and returns it. */
+export async function createToken(
+  dir: string,
+  cluster: Pick<Cluster, 'name'>,
+  ctx: Pick<PkiContext, 'now' | 'randomBytes'>,
+  options: CreateTokenOptions,
+): Promise<BootstrapToken> {
+  await readStateInfo(dir, cluster)
+  return withLock(
+    dir,
+    async () => {
+      await removeStaleTemps(dir, TOKENS_JSON)
+      const file = parseTokens(dir, await readText(dir, TOKENS_JSON))
+      let token: BootstrapToken
+      do token = newBootstrapToken(ctx, options.ttlSeconds, options.description ?? 'nodegen token create')
+      while (file.tokens.some((t) => t.tokenId === token.tokenId))
+      try {
+        await replaceFile(path.join(dir, TOKENS_JSON), json({...file, tokens: [...file.tokens, token]}), FILE_MODE)
+      } catch (e) {
+        throw new PkiError('NG0912', {dir, reason: (e as Error).message})
+      }
+      return token
+    },
+    (pid, lock) => new PkiError('NG0909', {dir, pid, lock}),
+  )
+}
+
+export interface StateInventory {
+  dir: string
+  info: StateInfo
+  certificates: CertificateInfo[]
+  serviceAccount: {file: string; keyAlgorithm: string}
+  /** Tokens without their secrets. */
+  tokens: Array<ReturnType<typeof redactToken>>
+}
+
+/** The state's public side (certificates, key algorithms, token ids): no passphrase needed. */
+export async function inventoryState(dir: string, cluster: Pick<Cluster, 'name'>, profile = 'PROFILE'): Promise<StateInventory> {
+  const info = await readStateInfo(dir, cluster, profile)
+  const certificates: CertificateInfo[] = []
+  const add = async (rel: string, name: string, member?: string) => {
+    const pem = await readText(dir, rel)
+    try {
+      certificates.push(describeCertificate(rel, name, pem, member))
+    } catch {
+      throw damaged(dir, `${rel} is not a certificate`)
+    }
+  }
+  for (const spec of CAS) await add(`pki/${spec.file}.crt`, spec.id)
+  if (info.topology === 'external') {
+    for (const id of ['apiserver-etcd-client', 'etcd-healthcheck-client'] as const) await add(`pki/${leafFile(leafSpec(id))}.crt`, id)
+    for (const m of await stateMembers(dir, info)) {
+      for (const id of ['etcd-server', 'etcd-peer'] as const) await add(`pki/${leafFile(leafSpec(id), m)}.crt`, id, m)
+    }
+  }
+  const admin = parseKubeconfigCredentials(await readText(dir, ADMIN_CONF))
+  if (!admin.clientCert) throw damaged(dir, `${ADMIN_CONF} has no client certificate`)
+  certificates.push(describeCertificate(ADMIN_CONF, 'admin', admin.clientCert))
+  const sa = await readText(dir, 'pki/sa.pub')
+  let saAlg: string
+  try {
+    saAlg = keyAlgorithmOf(createPublicKey(sa)) ?? 'unknown'
+  } catch {
+    throw damaged(dir, 'pki/sa.pub is not a public key')
+  }
+  const tokens = parseTokens(dir, await readText(dir, TOKENS_JSON)).tokens.map(redactToken)
+  return {dir, info, certificates, serviceAccount: {file: 'pki/sa.pub', keyAlgorithm: saAlg}, tokens}
+}
