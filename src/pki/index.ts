@@ -29,6 +29,7 @@ export {
   createToken,
   inventoryState,
   type LoadOrCreateResult,
+  listStateFiles,
   loadOrCreateState,
   loadState,
   readStateInfo,

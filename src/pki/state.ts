@@ -515,3 +515,18 @@ export async function inventoryState(dir: string, cluster: Pick<Cluster, 'name'>
   const tokens = parseTokens(dir, await readText(dir, TOKENS_JSON)).tokens.map(redactToken)
   return {dir, info, certificates, serviceAccount: {file: 'pki/sa.pub', keyAlgorithm: saAlg}, tokens}
 }
+
+/** Every file of a state, relative and sorted (temporary and lock files left out). */
+export async function listStateFiles(dir: string): Promise<string[]> {
+  const out: string[] = []
+  const walk = async (rel: string) => {
+    for (const e of await fs.readdir(path.join(dir, rel), {withFileTypes: true})) {
+      if (e.name.startsWith('.')) continue
+      const r = rel ? `${rel}/${e.name}` : e.name
+      if (e.isDirectory()) await walk(r)
+      else out.push(r)
+    }
+  }
+  await walk('')
+  return out.sort()
+}

@@ -1,0 +1,98 @@
+import {Args, Flags} from '@oclif/core'
+import {table} from '../../app/table.js'
+import {type Expiring, expirations, inventoryState, PkiError, parseWindow} from '../../pki/index.js'
+import {BaseCommand} from '../base.js'
+
+export interface CheckExpirationResult {
+  cluster: string
+  state: string
+  now: string
+  within: string
+  withinSeconds: number
+  /** Certificates that expire inside the window (or have expired). */
+  expiring: number
+  certificates: Expiring[]
+}
+
+/** `400d`, `23h`, `expired`: the time left, coarse like `kubeadm certs check-expiration`. */
+export function residual(seconds: number): string {
+  if (seconds <= 0) return 'expired'
+  if (seconds >= 365 * 86400) return `${Math.floor(seconds / (365 * 86400))}y`
+  if (seconds >= 86400) return `${Math.floor(seconds / 86400)}d`
+  if (seconds >= 3600) return `${Math.floor(seconds / 3600)}h`
+  return `${Math.ceil(seconds / 60)}m`
+}
+
+export default class PkiCheckExpiration extends BaseCommand {
+  static override summary = "Check when the state's certificates expire; exit 1 when one expires inside the window."
+  static override description = `Lists every certificate nodegen issued (CAs, external etcd certificates, admin.conf's client
+certificate) with its expiry and time left. Exit status: 0 when none expires within --within, 1 when at
+least one does (or has expired). Certificates kubeadm issues on the nodes are checked there, with
+\`kubeadm certs check-expiration\`.`
+
+  static override examples = [
+    '<%= config.bin %> pki check-expiration profiles/quickstart.yaml',
+    '<%= config.bin %> pki check-expiration cluster.yaml --within 90d',
+    '<%= config.bin %> pki check-expiration cluster.yaml --within 720h --json',
+  ]
+
+  static override args = {profile: Args.string({description: 'Cluster profile (YAML).', required: true})}
+  static override flags = {
+    state: BaseCommand.stateFlag,
+    within: Flags.string({
+      description: 'Window to check: Go durations (720h, 1h30m) or days (30d).',
+      default: '30d',
+      helpValue: 'DURATION',
+    }),
+  }
+
+  async run(): Promise<CheckExpirationResult> {
+    const {args, flags} = await this.parse(PkiCheckExpiration)
+    const withinSeconds = parseWindow(flags.within)
+    if (withinSeconds === undefined) this.error(`NG0910: ${flags.within} is not a duration (like 30d, 720h, 1h30m)`, {exit: 2})
+    const {cluster, profile} = this.loadCluster(args.profile)
+    const dir = this.stateDir(flags.state, profile, cluster)
+    const now = new Date()
+    let certificates: Expiring[]
+    try {
+      certificates = expirations((await inventoryState(dir, cluster, args.profile)).certificates, now, withinSeconds)
+    } catch (e) {
+      if (e instanceof PkiError) this.error(`${e.code}: ${e.message}`, {exit: 1})
+      throw e
+    }
+    const result: CheckExpirationResult = {
+      cluster: cluster.name,
+      state: dir,
+      now: now.toISOString(),
+      within: flags.within,
+      withinSeconds,
+      expiring: certificates.filter((c) => c.within).length,
+      certificates,
+    }
+    if (this.jsonEnabled()) {
+      if (result.expiring > 0) {
+        this.logJson(result)
+        this.exit(1)
+      }
+      return result
+    }
+    this.log(
+      table(
+        ['FILE', 'CERTIFICATE', 'EXPIRES', 'RESIDUAL', 'STATUS'],
+        certificates.map((c) => [
+          c.file,
+          c.member ? `${c.name} (${c.member})` : c.name,
+          c.notAfter,
+          residual(c.remainingSeconds),
+          c.expired ? 'EXPIRED' : c.within ? `expires within ${flags.within}` : 'ok',
+        ]),
+      ),
+    )
+    if (result.expiring > 0) {
+      this.log('')
+      this.log(`${result.expiring} certificate(s) expire within ${flags.within}.`)
+      this.exit(1)
+    }
+    return result
+  }
+}

@@ -1,0 +1,87 @@
+import {Args} from '@oclif/core'
+import {listStateFiles, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../../pki/index.js'
+import {BaseCommand} from '../base.js'
+
+export interface PkiInitResult {
+  cluster: string
+  state: string
+  /** True when this run created the state; false when it existed (and was left as it was). */
+  created: boolean
+  /** Files added to an existing state (a new external etcd member's pairs). */
+  added: string[]
+  warnings: string[]
+  keyAlgorithm: string
+  encrypted: boolean
+  caCertHash: string
+  /** The current bootstrap token's public id (the secret stays in tokens.json). */
+  tokenId: string
+  /** Every file of the state, relative to it. */
+  files: string[]
+}
+
+export default class PkiInit extends BaseCommand {
+  static override summary = "Create the cluster's PKI offline: CAs, service-account key, etcd certificates, admin.conf and the init token."
+  static override description = `Issues kubeadm's certificate set for the profile's key algorithm and writes it to the state dir
+(default .nodegen/<cluster>/ beside the profile) in one atomic step: a crash leaves no state or a whole one.
+An existing state is never replaced: running it again changes nothing and says so, and a state that belongs
+to another cluster is refused. External etcd members added to the profile later get their certificates added.
+
+With NODEGEN_PKI_PASSPHRASE set when the state is created, private keys are stored encrypted (PKCS#8,
+AES-256-CBC) and the same passphrase is needed whenever nodegen reads them.`
+
+  static override examples = [
+    '<%= config.bin %> pki init profiles/quickstart.yaml',
+    '<%= config.bin %> pki init cluster.yaml --state /srv/nodegen/prod',
+    'NODEGEN_PKI_PASSPHRASE=... <%= config.bin %> pki init cluster.yaml',
+  ]
+
+  static override args = {profile: Args.string({description: 'Cluster profile (YAML).', required: true})}
+  static override flags = {state: BaseCommand.stateFlag}
+
+  async run(): Promise<PkiInitResult> {
+    const {args, flags} = await this.parse(PkiInit)
+    const {cluster, profile} = this.loadCluster(args.profile)
+    const dir = this.stateDir(flags.state, profile, cluster)
+    const passphrase = passphraseFrom(process.env)
+    try {
+      const r = await loadOrCreateState(dir, cluster, systemPkiContext({passphrase}))
+      const s = r.secrets
+      const warnings = [...r.warnings]
+      if (passphrase !== undefined && !s.encrypted)
+        warnings.push('NODEGEN_PKI_PASSPHRASE is set, but this state was created without it: its keys stay unencrypted')
+      const result: PkiInitResult = {
+        cluster: cluster.name,
+        state: dir,
+        created: r.created,
+        added: r.added,
+        warnings,
+        keyAlgorithm: s.keyAlgorithm,
+        encrypted: s.encrypted,
+        caCertHash: s.caCertHash,
+        tokenId: s.bootstrapToken.tokenId,
+        files: await listStateFiles(dir),
+      }
+      for (const w of warnings) this.warn(w)
+      if (!this.jsonEnabled()) this.report(result)
+      return result
+    } catch (e) {
+      if (e instanceof PkiError) this.error(`${e.code}: ${e.message}`, {exit: 1})
+      throw e
+    }
+  }
+
+  private report(r: PkiInitResult): void {
+    if (r.created) {
+      this.log(
+        `Created the PKI of cluster ${r.cluster} in ${r.state}: ${r.files.length} files, ${r.keyAlgorithm} keys, ${r.encrypted ? 'encrypted' : 'unencrypted'}.`,
+      )
+    } else if (r.added.length > 0) {
+      this.log(`The PKI of cluster ${r.cluster} exists in ${r.state}; added ${r.added.length} files, changed none:`)
+      for (const f of r.added) this.log(`  ${f}`)
+    } else {
+      this.log(`The PKI of cluster ${r.cluster} already exists in ${r.state}: nothing changed.`)
+    }
+    this.log(`discovery hash  ${r.caCertHash}`)
+    this.log(`bootstrap token ${r.tokenId}.<secret in tokens.json>`)
+  }
+}
