@@ -413,8 +413,26 @@ etcd_client_args() {
   if [ "$(param TOPOLOGY)" = external ]; then
     printf '%s\n' --cacert "$ETCD_PKI/ca.crt" --cert "$KUBE_DIR/pki/apiserver-etcd-client.crt" --key "$KUBE_DIR/pki/apiserver-etcd-client.key"
   else
-    printf '%s\n' --cacert "$ETCD_PKI/ca.crt" --cert "$ETCD_PKI/healthcheck-client.crt" --key "$ETCD_PKI/healthcheck-client.key"
+    ensure_etcd_probe_cert
+    printf '%s\n' --cacert "$ETCD_PKI/ca.crt" --cert "$STATE_DIR/etcd-probe.crt" --key "$STATE_DIR/etcd-probe.key"
   fi
+}
+
+# A stacked control plane holds the etcd CA (kubeadm's manual certificate distribution), so before
+# it joins it can make itself a short-lived client certificate to ask etcd how many members run.
+ensure_etcd_probe_cert() {
+  [ -s "$STATE_DIR/etcd-probe.crt" ] && return 0
+  local tmp
+  tmp=$(mktemp -d "$STATE_DIR/probe.XXXXXX")
+  printf 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n' >"$tmp/ext"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=nodegen-etcd-probe" \
+    -keyout "$tmp/probe.key" -out "$tmp/probe.csr" >/dev/null 2>&1
+  openssl x509 -req -in "$tmp/probe.csr" -CA "$ETCD_PKI/ca.crt" -CAkey "$ETCD_PKI/ca.key" -set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" \
+    -days 2 -extfile "$tmp/ext" -out "$tmp/probe.crt" >/dev/null 2>&1
+  chmod 0600 "$tmp/probe.key" "$tmp/probe.crt"
+  mv -f "$tmp/probe.key" "$STATE_DIR/etcd-probe.key"
+  mv -f "$tmp/probe.crt" "$STATE_DIR/etcd-probe.crt"
+  rm -rf "$tmp"
 }
 
 etcd_healthy_at() {
@@ -612,7 +630,7 @@ cleanup_secrets() {
     find "$cloud/instances" -maxdepth 2 \( -name 'user-data.txt*' -o -name 'cloud-config.txt' -o -name 'obj.pkl' \) -delete 2>/dev/null || true
   fi
   if [ -e "$cloud/instance/scripts" ]; then rm -rf "$cloud/instance/scripts"; fi
-  rm -f "$NODEGEN_ETC/kubeadm/config.yaml"
+  rm -f "$NODEGEN_ETC/kubeadm/config.yaml" "$STATE_DIR/etcd-probe.key" "$STATE_DIR/etcd-probe.crt"
   return 0
 }
 

@@ -1,0 +1,87 @@
+/**
+ * The output writer: a render builds into a temporary directory beside the target and swaps it in
+ * at the end, so an interrupted render (Ctrl-C, SIGKILL, a full disk) leaves the previous output
+ * whole. Secrets are written 0600 from the first byte (the mode is set at open, not after).
+ */
+import {closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync} from 'node:fs'
+import path from 'node:path'
+
+export class OutputDir {
+  readonly final: string
+  readonly tmp: string
+  private readonly prev: string
+  private committed = false
+  bytes = 0
+  files = 0
+
+  constructor(finalDir: string) {
+    this.final = path.resolve(finalDir)
+    const parent = path.dirname(this.final)
+    const base = path.basename(this.final)
+    mkdirSync(parent, {recursive: true})
+    this.prev = path.join(parent, `.${base}.previous`)
+    recoverInterruptedSwap(this.final, this.prev)
+    // Leftovers of renders that were killed: never the output, safe to remove.
+    for (const e of readdirSync(parent)) {
+      if (e.startsWith(`.${base}.tmp-`)) rmSync(path.join(parent, e), {recursive: true, force: true})
+    }
+    this.tmp = path.join(parent, `.${base}.tmp-${process.pid}`)
+    mkdirSync(this.tmp, {mode: 0o755})
+  }
+
+  /** Absolute path inside the temporary directory, creating parents. */
+  pathFor(rel: string): string {
+    const p = path.join(this.tmp, rel)
+    if (!p.startsWith(this.tmp + path.sep)) throw new Error(`internal: output path ${rel} escapes the output directory`)
+    mkdirSync(path.dirname(p), {recursive: true, mode: 0o755})
+    return p
+  }
+
+  writeFile(rel: string, data: string | Uint8Array, mode = 0o644): void {
+    const p = this.pathFor(rel)
+    const fd = openSync(p, 'w', mode)
+    try {
+      const buf = typeof data === 'string' ? Buffer.from(data) : data
+      let off = 0
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off)
+      fsyncSync(fd)
+      this.bytes += buf.length
+      this.files++
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  /** Swaps the new output in: old → .previous, new → final, then the old one is removed. */
+  commit(): void {
+    fsyncDir(this.tmp)
+    if (existsSync(this.final)) renameSync(this.final, this.prev)
+    renameSync(this.tmp, this.final)
+    fsyncDir(path.dirname(this.final))
+    rmSync(this.prev, {recursive: true, force: true})
+    this.committed = true
+  }
+
+  abort(): void {
+    if (!this.committed) rmSync(this.tmp, {recursive: true, force: true})
+  }
+}
+
+/** A render killed between the two renames of commit() left the old output under .previous. */
+function recoverInterruptedSwap(finalDir: string, prev: string): void {
+  if (!existsSync(finalDir) && existsSync(prev)) renameSync(prev, finalDir)
+  else if (existsSync(finalDir) && existsSync(prev)) rmSync(prev, {recursive: true, force: true})
+}
+
+function fsyncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r')
+    try {
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    // Some filesystems refuse fsync on directories; the renames are still atomic.
+  }
+}

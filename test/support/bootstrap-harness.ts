@@ -1,0 +1,169 @@
+/**
+ * Runs the real bootstrap program in temporary roots against recording stand-ins and a fake API
+ * endpoint / etcd (an HTTPS server with a certificate from a test CA), so the protocol's ordering,
+ * waits, retries and reports can be checked without Kubernetes.
+ */
+import {spawn} from 'node:child_process'
+import {chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import https from 'node:https'
+import type {AddressInfo} from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import type {NodePlan} from '../../src/plan/types.js'
+import {REPO_ROOT} from './profiles.js'
+import {run} from './tools.js'
+
+export interface TestCa {
+  dir: string
+  caCert: string
+  caKey: string
+  serverCert: string
+  serverKey: string
+  clientCert: string
+  clientKey: string
+}
+
+/** A CA, a server certificate for the given IPs and a client certificate, made with openssl. */
+export function makeTestCa(ips: string[]): TestCa {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'nodegen-ca-'))
+  const p = (f: string) => path.join(dir, f)
+  run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.crt'), '-subj', '/CN=test-ca', '-days', '2'])
+  writeFileSync(p('san.ext'), `subjectAltName=${ips.map((i) => `IP:${i}`).join(',')}\nextendedKeyUsage=serverAuth\n`)
+  run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', '/CN=fake-endpoint'])
+  run('openssl', ['x509', '-req', '-in', p('server.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('server.crt'), '-days', '2', '-extfile', p('san.ext')])
+  writeFileSync(p('client.ext'), 'extendedKeyUsage=clientAuth\n')
+  run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('client.key'), '-out', p('client.csr'), '-subj', '/CN=probe'])
+  run('openssl', ['x509', '-req', '-in', p('client.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('client.crt'), '-days', '2', '-extfile', p('client.ext')])
+  const r = (f: string) => readFileSync(p(f), 'utf8')
+  return {dir, caCert: r('ca.crt'), caKey: r('ca.key'), serverCert: r('server.crt'), serverKey: r('server.key'), clientCert: r('client.crt'), clientKey: r('client.key')}
+}
+
+/** The fake API endpoint and etcd: /readyz once kubeadm init ran; the member list grows with joins. */
+export class FakeCluster {
+  ready = false
+  members: string[] = []
+  readonly events: string[] = []
+  private servers: https.Server[] = []
+
+  constructor(private readonly ca: TestCa) {}
+
+  async listen(host: string, port: number): Promise<number> {
+    const server = https.createServer({cert: this.ca.serverCert, key: this.ca.serverKey}, (req, res) => {
+      const url = new URL(req.url ?? '/', 'https://x')
+      if (url.pathname === '/readyz') {
+        res.writeHead(this.ready ? 200 : 503).end(this.ready ? 'ok' : 'not ready')
+      } else if (url.pathname === '/health') {
+        res.writeHead(200).end('{"health":"true","reason":""}')
+      } else if (url.pathname === '/v3/cluster/member/list') {
+        const members = this.members.map((m, i) => `{"ID":"${i + 1}","name":"${m}","peerURLs":["https://${m}:2380"],"clientURLs":["https://${m}:2379"]}`)
+        res.writeHead(200, {'content-type': 'application/json'}).end(`{"header":{"cluster_id":"1","member_id":"1","revision":"1","raft_term":"2"},"members":[${members.join(',')}]}`)
+      } else if (url.pathname === '/test/ready') {
+        this.ready = true
+        this.events.push('ready')
+        res.writeHead(200).end()
+      } else if (url.pathname === '/test/member') {
+        const name = url.searchParams.get('name') ?? '?'
+        this.members.push(name)
+        this.events.push(`member ${name}`)
+        res.writeHead(200).end()
+      } else {
+        res.writeHead(404).end()
+      }
+    })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, host, () => resolve())
+    })
+    this.servers.push(server)
+    return (server.address() as AddressInfo).port
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))))
+    for (const s of this.servers) s.closeAllConnections()
+  }
+}
+
+/** Writes a plan's files into a temporary root with their modes; returns the root. */
+export function materialise(plan: NodePlan, parent: string): string {
+  const root = path.join(parent, plan.node)
+  for (const f of plan.files) {
+    const p = path.join(root, f.path)
+    mkdirSync(path.dirname(p), {recursive: true})
+    writeFileSync(p, f.content)
+    chmodSync(p, f.mode)
+  }
+  for (const u of plan.units) {
+    if (u.content === undefined) continue
+    const p = path.join(root, 'etc/systemd/system', u.name)
+    mkdirSync(path.dirname(p), {recursive: true})
+    writeFileSync(p, u.content)
+  }
+  mkdirSync(path.join(root, 'etc'), {recursive: true})
+  writeFileSync(path.join(root, 'etc/hosts'), '127.0.0.1 localhost\n')
+  writeFileSync(path.join(root, 'etc/fstab'), 'UUID=abc / ext4 defaults 0 1\n/swap.img none swap sw 0 0\n')
+  return root
+}
+
+/** A PATH directory with the stand-ins under every command name the bootstrap program runs. */
+export function standinBin(parent: string): string {
+  const bin = path.join(parent, 'bin')
+  mkdirSync(bin, {recursive: true})
+  const src = path.join(REPO_ROOT, 'test/fixtures/standins/standin.sh')
+  for (const name of ['systemctl', 'modprobe', 'sysctl', 'swapoff', 'hostname', 'hostnamectl', 'getenforce', 'setenforce', 'firewall-cmd', 'kubeadm', 'kubectl', 'dnf', 'apt-get', 'apt-mark']) {
+    copyFileSync(src, path.join(bin, name))
+    chmodSync(path.join(bin, name), 0o755)
+  }
+  return bin
+}
+
+export interface BootstrapRun {
+  node: string
+  code: number
+  output: string
+}
+
+export function runBootstrap(root: string, env: Record<string, string>, timeoutMs = 90_000): Promise<BootstrapRun> {
+  const node = path.basename(root)
+  return new Promise((resolve) => {
+    const child = spawn('bash', [path.join(root, 'usr/local/lib/nodegen/bootstrap.sh')], {
+      env: {...process.env, NODEGEN_ROOT: root, NODEGEN_CONSOLE: '/dev/null', ...env},
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    child.stdout.on('data', (d) => {
+      output += d
+    })
+    child.stderr.on('data', (d) => {
+      output += d
+    })
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({node, code: code ?? -1, output})
+    })
+  })
+}
+
+export interface LogLine {
+  time: number
+  node: string
+  call: string
+}
+
+export function readCallLog(file: string): LogLine[] {
+  let text = ''
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch {
+    return []
+  }
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [t, node, call] = l.split('\t')
+      return {time: Number(t), node: node ?? '', call: call ?? ''}
+    })
+    .sort((a, b) => a.time - b.time)
+}
