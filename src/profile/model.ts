@@ -66,6 +66,8 @@ export interface Cluster {
     /** Base URL of pkgs.k8s.io or its mirror, without a trailing slash. */
     packageRepository: string
     featureGates: Record<string, boolean>
+    /** Flatcar sysext images, without a trailing slash. */
+    sysextRepository: string
   }
   topology: 'stacked' | 'external'
   endpoint: Endpoint

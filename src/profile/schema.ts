@@ -140,6 +140,9 @@ export const profileSchema = z.strictObject({
         .optional()
         .meta({description: 'Base URL of a pkgs.k8s.io mirror; nodegen appends core:/stable:/vX.Y/{rpm,deb}/.'}),
       featureGates: z.record(z.string(), z.boolean()).default({}),
+      sysextRepository: str()
+        .optional()
+        .meta({description: 'Flatcar: base URL of the systemd-sysext images (a mirror of https://extensions.flatcar.org/extensions).'}),
     }),
     topology: z.enum(['stacked', 'external']).default('stacked'),
     controlPlaneEndpoint: z

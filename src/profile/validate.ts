@@ -58,6 +58,8 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
     report.error([...spec, 'kubernetes', 'imageRepository'], 'NG0311', {value: s.kubernetes.imageRepository})
   if (s.kubernetes.packageRepository !== undefined)
     checkUrl(report, [...spec, 'kubernetes', 'packageRepository'], s.kubernetes.packageRepository)
+  if (s.kubernetes.sysextRepository !== undefined)
+    checkUrl(report, [...spec, 'kubernetes', 'sysextRepository'], s.kubernetes.sysextRepository)
   if (s.containerRuntime.dockerRepository !== undefined)
     checkUrl(report, [...spec, 'containerRuntime', 'dockerRepository'], s.containerRuntime.dockerRepository)
   for (const gate of Object.keys(s.kubernetes.featureGates)) {
@@ -403,6 +405,7 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
       imageRepository: s.kubernetes.imageRepository,
       packageRepository: (s.kubernetes.packageRepository ?? PKGS_K8S_IO).replace(/\/+$/, ''),
       featureGates: s.kubernetes.featureGates,
+      sysextRepository: (s.kubernetes.sysextRepository ?? 'https://extensions.flatcar.org/extensions').replace(/\/+$/, ''),
     },
     topology: s.topology,
     endpoint,

@@ -1,0 +1,87 @@
+/** The bootstrap program, its data files and the systemd units that run it. */
+import type {Cluster, ClusterNode} from '../../profile/index.js'
+import {file, header} from '../files.js'
+import {bootstrapParams, encodeParams, hostsBlock, labelsTsv, nodesTsv} from '../params.js'
+import {type Assets, BOOTSTRAP_UNIT, libDir, NODEGEN_LIB, PARAMS_FILE, type PlanFile, type PlanUnit} from '../types.js'
+
+export function buildBootstrapFiles(cluster: Cluster, node: ClusterNode, assets: Assets, caCert: string): PlanFile[] {
+  const h = header(cluster, node)
+  const files: PlanFile[] = [
+    file(`${libDir(node.family)}/bootstrap.sh`, assets.bootstrapScript, 'bootstrap:program', {mode: 0o755}),
+    file(PARAMS_FILE, encodeParams(bootstrapParams(cluster, node), h), 'bootstrap:parameters', {mode: 0o600}),
+    file('/etc/nodegen/nodes.tsv', nodesTsv(cluster), 'bootstrap:nodes'),
+    file('/etc/nodegen/hosts', hostsBlock(cluster), 'bootstrap:hosts'),
+  ]
+  if (node.role !== 'etcd') files.push(file('/etc/nodegen/pki/ca.crt', caCert, 'pki:ca-certificate'))
+  if (!cluster.image.baked && node.family !== 'flatcar')
+    files.push(file(`${NODEGEN_LIB}/install-packages.sh`, assets.installScript, 'bootstrap:packages', {mode: 0o755}))
+  if (node.role === 'control-plane') {
+    files.push(file(`${libDir(node.family)}/labels.sh`, assets.labelsScript, 'bootstrap:labels', {mode: 0o755}))
+    const labels = labelsTsv(cluster)
+    if (labels) files.push(file('/etc/nodegen/labels.tsv', labels, 'bootstrap:labels'))
+  }
+  return files
+}
+
+export function buildBootstrapUnits(cluster: Cluster, node: ClusterNode): PlanUnit[] {
+  const h = header(cluster, node)
+  const units: PlanUnit[] = [
+    {
+      name: BOOTSTRAP_UNIT,
+      enabled: true,
+      dropIns: [],
+      content: `${h}[Unit]
+Description=nodegen bootstrap: bring ${node.name} into cluster ${cluster.name}
+Documentation=file://${libDir(node.family)}/bootstrap.sh
+Wants=network-online.target
+After=network-online.target cloud-final.service ignition-firstboot-complete.service
+ConditionPathExists=${PARAMS_FILE}
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=${libDir(node.family)}/bootstrap.sh
+StandardOutput=journal+console
+StandardError=journal+console
+TimeoutStartSec=0
+
+[Install]
+WantedBy=multi-user.target
+`,
+    },
+  ]
+  if (node.role === 'control-plane') {
+    units.push(
+      {
+        name: 'nodegen-labels.service',
+        enabled: false,
+        dropIns: [],
+        content: `${h}[Unit]
+Description=nodegen: apply the profile's node labels
+After=${BOOTSTRAP_UNIT}
+ConditionPathExists=/etc/kubernetes/admin.conf
+
+[Service]
+Type=oneshot
+ExecStart=${libDir(node.family)}/labels.sh
+`,
+      },
+      {
+        name: 'nodegen-labels.timer',
+        enabled: false,
+        dropIns: [],
+        content: `${h}[Unit]
+Description=nodegen: apply node labels as nodes register
+
+[Timer]
+OnActiveSec=30s
+OnUnitActiveSec=2min
+
+[Install]
+WantedBy=timers.target
+`,
+      },
+    )
+  }
+  return units
+}

@@ -1,0 +1,45 @@
+/**
+ * Kubernetes on Flatcar the way Flatcar documents it: the kubernetes systemd-sysext image at the
+ * profile's version, fetched by Ignition from extensions.flatcar.org (or a mirror) and activated by
+ * a link in /etc/extensions; containerd is part of the OS and gets nodegen's configuration through
+ * the CONTAINERD_CONFIG drop-in Flatcar documents. No package manager steps apply.
+ */
+import type {Cluster, ClusterNode} from '../../profile/index.js'
+import {file, header} from '../files.js'
+import {sandboxImage} from '../os/index.js'
+import type {PlanFile, PlanLink, PlanUnit} from '../types.js'
+
+export function buildFlatcarFiles(cluster: Cluster, node: ClusterNode): {files: PlanFile[]; links: PlanLink[]; units: PlanUnit[]} {
+  const h = header(cluster, node)
+  const v = cluster.kubernetes.version
+  const base = cluster.kubernetes.sysextRepository
+  const image = `/opt/extensions/kubernetes/kubernetes-v${v}-x86-64.raw`
+  const files: PlanFile[] = [
+    {...file(image, '', 'flatcar:sysext'), remote: {url: `${base}/kubernetes-v${v}-x86-64.raw`}},
+    file(
+      '/etc/containerd/config.toml',
+      `${h}version = 2
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "${sandboxImage(cluster)}"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+  SystemdCgroup = true
+`,
+      'os:runtime',
+    ),
+  ]
+  const units: PlanUnit[] = [
+    {
+      name: 'containerd.service',
+      enabled: true,
+      dropIns: [{name: '10-nodegen-config.conf', content: `${h}[Service]\nEnvironment=CONTAINERD_CONFIG=/etc/containerd/config.toml\n`}],
+    },
+    // The kubelet unit ships inside the sysext; enabling it happens in the bootstrap program.
+    {name: 'systemd-sysext.service', enabled: true, dropIns: []},
+  ]
+  return {files, links: [{path: '/etc/extensions/kubernetes.raw', target: image}], units}
+}

@@ -1,0 +1,166 @@
+/**
+ * OS preparation as files: what the manual guides do by hand (modules, sysctls, repositories, the
+ * container runtime's configuration, proxies, time sync), per OS family. The bootstrap program
+ * applies them (modprobe, sysctl --system, package installation); a baked image has them already.
+ */
+import type {Cluster, ClusterNode} from '../../profile/index.js'
+import {file, header, systemdEscape} from '../files.js'
+import {noProxy, runtimeSource} from '../params.js'
+import type {PlanFile} from '../types.js'
+
+const DEB_CODENAME: Record<string, string> = {'debian-12': 'bookworm', 'debian-13': 'trixie', 'ubuntu-24.04': 'noble'}
+
+export function sandboxImage(cluster: Cluster): string {
+  return `${cluster.kubernetes.imageRepository}/pause:${cluster.kubernetes.pauseVersion}`
+}
+
+export function buildOsFiles(cluster: Cluster, node: ClusterNode): PlanFile[] {
+  const h = header(cluster, node)
+  const files: PlanFile[] = [
+    file('/etc/modules-load.d/nodegen-kubernetes.conf', `${h}overlay\nbr_netfilter\n`, 'os:modules'),
+    file(
+      '/etc/sysctl.d/99-nodegen-kubernetes.conf',
+      `${h}net.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\nnet.ipv4.ip_forward = 1\n`,
+      'os:sysctl',
+    ),
+    // zram-generator (Fedora, CentOS Stream 10) creates zram swap from this file: an empty one creates none.
+    file('/etc/systemd/zram-generator.conf', `${h}# no zram swap: the kubelet requires swap off\n`, 'os:swap'),
+  ]
+  if (node.family !== 'flatcar') files.push(...runtimeConfig(cluster, node, h))
+  if (!cluster.image.baked && node.family !== 'flatcar') files.push(...repositories(cluster, node, h))
+  if (cluster.proxy) files.push(...proxyDropIns(cluster, node, h))
+  if (cluster.networking.ntpServers.length > 0 && node.family !== 'flatcar') files.push(chrony(cluster, node, h))
+  return files
+}
+
+function runtimeConfig(cluster: Cluster, node: ClusterNode, h: string): PlanFile[] {
+  if (cluster.runtime.type === 'cri-o') {
+    return [
+      file(
+        '/etc/crio/crio.conf.d/10-nodegen.conf',
+        `${h}[crio.runtime]\ncgroup_manager = "systemd"\n\n[crio.image]\npause_image = "${sandboxImage(cluster)}"\n`,
+        'os:runtime',
+      ),
+    ]
+  }
+  // A whole config (format version 2, read by containerd 1.6, 1.7 and 2.x): Docker's containerd.io
+  // ships one that disables the CRI plugin, so it is replaced rather than patched.
+  const toml = `${h}version = 2
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "${sandboxImage(cluster)}"
+
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  default_runtime_name = "runc"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+  SystemdCgroup = true
+`
+  void node
+  return [file('/etc/containerd/config.toml', toml, 'os:runtime')]
+}
+
+function repositories(cluster: Cluster, node: ClusterNode, h: string): PlanFile[] {
+  const k = cluster.kubernetes
+  const base = k.packageRepository
+  const files: PlanFile[] = []
+  const docker = (cluster.runtime.dockerRepository ?? 'https://download.docker.com').replace(/\/+$/, '')
+  const wantDocker = cluster.runtime.type === 'containerd' && runtimeSource(cluster, node) === 'docker'
+  if (node.family === 'rhel') {
+    files.push(
+      file(
+        '/etc/yum.repos.d/kubernetes.repo',
+        `${h}[kubernetes]
+name=Kubernetes ${k.channel}
+baseurl=${base}/core:/stable:/${k.channel}/rpm/
+enabled=1
+gpgcheck=1
+gpgkey=${base}/core:/stable:/${k.channel}/rpm/repodata/repomd.xml.key
+exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni
+`,
+        'os:repositories',
+      ),
+    )
+    if (cluster.runtime.type === 'cri-o')
+      files.push(
+        file(
+          '/etc/yum.repos.d/cri-o.repo',
+          `${h}[cri-o]
+name=CRI-O ${k.channel}
+baseurl=${base}/addons:/cri-o:/stable:/${k.channel}/rpm/
+enabled=1
+gpgcheck=1
+gpgkey=${base}/addons:/cri-o:/stable:/${k.channel}/rpm/repodata/repomd.xml.key
+`,
+          'os:repositories',
+        ),
+      )
+    if (wantDocker)
+      files.push(
+        file(
+          '/etc/yum.repos.d/docker-ce.repo',
+          `${h}[docker-ce-stable]
+name=Docker CE Stable - $basearch
+baseurl=${docker}/linux/centos/$releasever/$basearch/stable
+enabled=1
+gpgcheck=1
+gpgkey=${docker}/linux/centos/gpg
+`,
+          'os:repositories',
+        ),
+      )
+  } else if (node.family === 'debian') {
+    files.push(
+      file(
+        '/etc/apt/sources.list.d/kubernetes.list',
+        `${h}deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.asc] ${base}/core:/stable:/${k.channel}/deb/ /\n`,
+        'os:repositories',
+      ),
+    )
+    if (cluster.runtime.type === 'cri-o')
+      files.push(
+        file(
+          '/etc/apt/sources.list.d/cri-o.list',
+          `${h}deb [signed-by=/etc/apt/keyrings/cri-o-apt-keyring.asc] ${base}/addons:/cri-o:/stable:/${k.channel}/deb/ /\n`,
+          'os:repositories',
+        ),
+      )
+    if (wantDocker) {
+      const distro = node.os.startsWith('ubuntu') ? 'ubuntu' : 'debian'
+      files.push(
+        file(
+          '/etc/apt/sources.list.d/docker.list',
+          `${h}deb [signed-by=/etc/apt/keyrings/docker.asc] ${docker}/linux/${distro} ${DEB_CODENAME[node.os]} stable\n`,
+          'os:repositories',
+        ),
+      )
+    }
+  }
+  return files
+}
+
+function proxyDropIns(cluster: Cluster, node: ClusterNode, h: string): PlanFile[] {
+  const p = cluster.proxy
+  if (!p) return []
+  const env: string[] = []
+  if (p.http) env.push(`Environment="HTTP_PROXY=${systemdEscape(p.http)}"`)
+  if (p.https) env.push(`Environment="HTTPS_PROXY=${systemdEscape(p.https)}"`)
+  env.push(`Environment="NO_PROXY=${systemdEscape(noProxy(cluster))}"`)
+  const body = `${h}[Service]\n${env.join('\n')}\n`
+  const units = node.family === 'flatcar' ? ['containerd'] : [cluster.runtime.type === 'cri-o' ? 'crio' : 'containerd']
+  return units.map((u) => file(`/etc/systemd/system/${u}.service.d/10-nodegen-proxy.conf`, body, 'os:proxy'))
+}
+
+function chrony(cluster: Cluster, node: ClusterNode, h: string): PlanFile {
+  const servers = cluster.networking.ntpServers.map((s) => `server ${s} iburst`).join('\n')
+  if (node.family === 'debian') return file('/etc/chrony/conf.d/nodegen.conf', `${h}${servers}\n`, 'os:time')
+  // RHEL's chrony.conf has no include directory: the whole file, with the distribution's directives.
+  return file(
+    '/etc/chrony.conf',
+    `${h}${servers}\ndriftfile /var/lib/chrony/drift\nmakestep 1.0 3\nrtcsync\nkeyfile /etc/chrony.keys\nleapsectz right/UTC\nlogdir /var/log/chrony\n`,
+    'os:time',
+  )
+}

@@ -1,0 +1,142 @@
+/**
+ * The bootstrap program's data files. Values are written verbatim, one KEY=VALUE per line; the
+ * program reads them with a loop that assigns without evaluating, so a value needs no quoting —
+ * but it must not contain a newline, which validation guarantees and this module asserts.
+ */
+import {CNI_INFO} from '../profile/cni.js'
+import type {Cluster, ClusterNode} from '../profile/index.js'
+
+export type Params = Record<string, string | number | boolean | undefined>
+
+export function encodeParams(params: Params, headerText: string): string {
+  const lines = [headerText.trimEnd()]
+  for (const key of Object.keys(params).sort()) {
+    const v = params[key]
+    if (v === undefined) continue
+    const s = typeof v === 'boolean' ? (v ? '1' : '0') : String(v)
+    if (!/^[A-Z][A-Z0-9_]*$/.test(key)) throw new Error(`internal: bad parameter name ${key}`)
+    if (/[\n\r\0]/.test(s)) throw new Error(`internal: parameter ${key} has a line break (validation should have refused it)`)
+    lines.push(`${key}=${s}`)
+  }
+  return `${lines.join('\n')}\n`
+}
+
+/** Ports the node's firewall opens, by role, plus what the CNI and the endpoint need. */
+export function firewallPorts(cluster: Cluster, node: ClusterNode): string[] {
+  const ports = new Set<string>()
+  if (node.role === 'control-plane') {
+    ports.add(`${cluster.loadBalancer.apiServerPort}/tcp`)
+    if (cluster.endpoint.kind === 'vip') ports.add(`${cluster.endpoint.port}/tcp`)
+    if (cluster.topology === 'stacked') ports.add('2379-2380/tcp')
+    for (const p of ['10250/tcp', '10257/tcp', '10259/tcp']) ports.add(p)
+  } else if (node.role === 'worker') {
+    for (const p of ['10250/tcp', '10256/tcp', '30000-32767/tcp', '30000-32767/udp']) ports.add(p)
+  } else {
+    ports.add('2379-2380/tcp')
+  }
+  if (node.role !== 'etcd') {
+    switch (cluster.networking.cni.type) {
+      case 'flannel':
+        ports.add('8472/udp')
+        break
+      case 'calico':
+        ports.add('179/tcp')
+        ports.add('4789/udp')
+        ports.add('5473/tcp')
+        break
+      case 'cilium':
+        ports.add('8472/udp')
+        ports.add('4240/tcp')
+        break
+    }
+  }
+  return [...ports].sort()
+}
+
+const DOCKER_DISTRO: Record<string, string> = {'debian-12': 'debian', 'debian-13': 'debian', 'ubuntu-24.04': 'ubuntu'}
+
+export function noProxy(cluster: Cluster): string {
+  const entries = new Set<string>(['localhost', '127.0.0.1', '::1', `.svc`, `.${cluster.networking.dnsDomain}`])
+  entries.add(cluster.networking.podSubnet)
+  entries.add(cluster.networking.serviceSubnet)
+  entries.add(cluster.endpoint.host)
+  for (const n of cluster.nodes) {
+    entries.add(n.subnet)
+    entries.add(n.name)
+  }
+  for (const e of cluster.proxy?.noProxy ?? []) entries.add(e)
+  return [...entries].join(',')
+}
+
+export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
+  const k = cluster.kubernetes
+  const cni = cluster.networking.cni
+  const cniInfo = cni.type === 'none' ? undefined : CNI_INFO[cni.type]
+  const isCp0 = node.role === 'control-plane' && node.ordinal === 0
+  return {
+    CLUSTER_NAME: cluster.name,
+    NODE_NAME: node.name,
+    NODE_ROLE: node.role,
+    NODE_ORDINAL: node.ordinal,
+    NODE_IP: node.ip,
+    OS_ID: node.os,
+    OS_FAMILY: node.family,
+    KUBERNETES_VERSION: k.version,
+    KUBERNETES_CHANNEL: k.channel,
+    PACKAGE_REPO: k.packageRepository,
+    IMAGE_REPOSITORY: k.imageRepository,
+    TOPOLOGY: cluster.topology,
+    ENDPOINT_HOST: cluster.endpoint.host,
+    ENDPOINT_PORT: cluster.endpoint.port,
+    API_SERVER_PORT: cluster.loadBalancer.apiServerPort,
+    LB_TYPE: cluster.loadBalancer.type,
+    RUNTIME: cluster.runtime.type,
+    RUNTIME_SOURCE: runtimeSource(cluster, node),
+    DOCKER_REPO: (cluster.runtime.dockerRepository ?? 'https://download.docker.com').replace(/\/+$/, ''),
+    DOCKER_DISTRO: DOCKER_DISTRO[node.os],
+    CRIO_CHANNEL: cluster.runtime.type === 'cri-o' ? k.channel : undefined,
+    FIREWALL: cluster.firewall,
+    FIREWALL_PORTS: firewallPorts(cluster, node).join(' '),
+    FIREWALL_VRRP:
+      node.role === 'control-plane' && (cluster.loadBalancer.type === 'keepalived' || cluster.loadBalancer.type === 'keepalived-haproxy'),
+    SELINUX: cluster.selinux,
+    CNI: isCp0 ? cni.type : undefined,
+    CNI_MANIFEST_URL: isCp0 && !cni.manifestFile ? cni.manifestUrl : undefined,
+    CNI_MANIFEST_FILE: isCp0 && cni.manifestFile ? '/etc/nodegen/cni.yaml' : undefined,
+    CNI_DEFAULT_POD_SUBNET: isCp0 && cniInfo?.podSubnetInManifest ? cniInfo.defaultPodSubnet : undefined,
+    POD_SUBNET: cluster.networking.podSubnet,
+    CONTROL_PLANE_COUNT: cluster.nodes.filter((n) => n.role === 'control-plane').length,
+    ETCD_COUNT: cluster.nodes.filter((n) => n.role === 'etcd').length,
+    TIMEOUT_SECONDS: cluster.bootstrap.timeoutSeconds,
+    STATUS_URL: cluster.bootstrap.statusUrl?.replace(/\/+$/, ''),
+    KEEP_SECRETS: cluster.bootstrap.keepSecrets,
+    PROXY_HTTP_PROXY: cluster.proxy?.http,
+    PROXY_HTTPS_PROXY: cluster.proxy?.https,
+    PROXY_NO_PROXY: cluster.proxy ? noProxy(cluster) : undefined,
+  }
+}
+
+/** containerd from Docker's repository on the RHEL family (the distributions ship none), the distribution's on Debian/Ubuntu. */
+export function runtimeSource(cluster: Cluster, node: ClusterNode): 'docker' | 'distribution' {
+  return cluster.runtime.source ?? (node.family === 'rhel' ? 'docker' : 'distribution')
+}
+
+/** `name<TAB>role<TAB>ordinal<TAB>ip` for every node, in profile order. */
+export function nodesTsv(cluster: Cluster): string {
+  return cluster.nodes.map((n) => `${n.name}\t${n.role}\t${n.ordinal}\t${n.ip}\n`).join('')
+}
+
+/** The /etc/hosts block: every node, and the endpoint name when it is a DNS name. */
+export function hostsBlock(cluster: Cluster): string {
+  return cluster.nodes.map((n) => `${n.ip}\t${n.name}\n`).join('')
+}
+
+/** `node<TAB>key<TAB>value` for every label of every Kubernetes node; control planes apply them. */
+export function labelsTsv(cluster: Cluster): string {
+  const lines: string[] = []
+  for (const n of cluster.nodes) {
+    if (n.role === 'etcd') continue
+    for (const key of Object.keys(n.labels).sort()) lines.push(`${n.name}\t${key}\t${n.labels[key]}\n`)
+  }
+  return lines.join('')
+}

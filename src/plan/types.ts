@@ -1,0 +1,111 @@
+/**
+ * The NodePlan: what one machine must have after first boot, in no particular format. Builders in
+ * plan/ produce it; emitters in emit/ only translate it (cloud-init, Ignition). An emitter that
+ * needs to invent content means the content belongs here.
+ */
+import type {FieldPath, Format, OsFamily, OsId, Role} from '../profile/index.js'
+
+export interface PlanFile {
+  /** Absolute path on the node. */
+  path: string
+  content: string
+  /** POSIX mode, e.g. 0o644. */
+  mode: number
+  /** `user:group` */
+  owner: string
+  /** CA keys, tokens, kubeconfigs: written 0600 root-owned and redacted from logs and --json. */
+  secret: boolean
+  /** What produced the file, for size reports and for tracing a problem back to the profile. */
+  origin: string
+  /**
+   * Fetched by the node at provisioning time instead of carried inline (Flatcar's sysext images,
+   * hundreds of megabytes). Only Ignition can express this; planners use it for Ignition nodes only.
+   */
+  remote?: {url: string}
+}
+
+export interface PlanLink {
+  path: string
+  target: string
+}
+
+export interface PlanUnit {
+  /** `nodegen-bootstrap.service` */
+  name: string
+  /** Unit file content; undefined for an existing unit that only gets drop-ins or is enabled/masked. */
+  content?: string
+  enabled: boolean
+  mask?: boolean
+  dropIns: Array<{name: string; content: string}>
+}
+
+export interface PlanUser {
+  name: string
+  sshAuthorizedKeys: string[]
+  sudo: boolean
+  groups: string[]
+  shell: string
+}
+
+export interface PlanNetwork {
+  interface: string
+  mac?: string
+  address: string
+  prefix: number
+  gateway?: string
+  dns: string[]
+  search: string[]
+}
+
+export interface NodePlan {
+  cluster: string
+  node: string
+  role: Role
+  ordinal: number
+  os: OsId
+  family: OsFamily
+  format: Format
+  /** Profile file and the node's field path, so output problems point back at the profile. */
+  source: {profile: string; path: FieldPath}
+  hostname: string
+  network?: PlanNetwork
+  users: PlanUser[]
+  /** Sorted by path. */
+  files: PlanFile[]
+  /** Symbolic links (Flatcar: activating a sysext image). */
+  links: PlanLink[]
+  /** Directories to create (with modes) beyond those implied by files. */
+  directories: Array<{path: string; mode: number}>
+  /** Sorted by name. */
+  units: PlanUnit[]
+  /** The bootstrap unit that runs after the seed's files are in place. */
+  bootstrapUnit: string
+  /** Size limit of the user-data on the node's platform, in bytes (Infinity: none). */
+  sizeBudget: number
+}
+
+/**
+ * Contents nodegen ships beside its code (the bootstrap program), passed in by the caller so that
+ * plan/ stays pure. See src/app/assets.ts.
+ */
+export interface Assets {
+  /** assets/bootstrap/bootstrap.sh */
+  bootstrapScript: string
+  /** assets/bootstrap/install-packages.sh (not shipped to baked images; Packer runs it) */
+  installScript: string
+  /** assets/bootstrap/labels.sh */
+  labelsScript: string
+}
+
+export const NODEGEN_ETC = '/etc/nodegen'
+export const NODEGEN_LIB = '/usr/local/lib/nodegen'
+export const NODEGEN_STATE = '/var/lib/nodegen'
+/** Written by `nodegen image build` (and the test image): packages are installed. */
+export const BAKED_MARKER = '/etc/nodegen/image.json'
+export const PARAMS_FILE = '/etc/nodegen/bootstrap.env'
+
+/** Where the programs live: /usr is read-only on Flatcar, so there they go to /opt. */
+export function libDir(family: OsFamily): string {
+  return family === 'flatcar' ? '/opt/nodegen' : NODEGEN_LIB
+}
+export const BOOTSTRAP_UNIT = 'nodegen-bootstrap.service'
