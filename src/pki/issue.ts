@@ -21,7 +21,7 @@ import {
 import {keyAlgorithmOf, keyObjectOf, signingKey} from './keys.js'
 import {buildKubeconfig, serverUrl} from './kubeconfig.js'
 import {newBootstrapToken, wholeSeconds} from './token.js'
-import type {BootstrapToken, PkiContext} from './types.js'
+import type {BootstrapToken, CryptoKeyPair, PkiContext} from './types.js'
 import {x509} from './x509.js'
 
 /** A certificate with its private key, as issued (the key is not encoded yet). */
@@ -117,8 +117,10 @@ function signingAlgorithm(caKeyAlg: KeyAlgorithm): webcrypto.EcdsaParams | webcr
 }
 
 /** A self-signed CA as kubeadm's `NewSelfSignedCACert` makes it. */
-export async function issueCa(spec: CaSpec, alg: KeyAlgorithm, ctx: PkiContext, validitySeconds: number): Promise<IssuedPair> {
-  const keys = await ctx.generateKey(alg)
+export async function issueCa(spec: CaSpec, keys: CryptoKeyPair, ctx: PkiContext, validitySeconds: number): Promise<IssuedPair> {
+  const key = keyObjectOf(keys.privateKey)
+  const alg = keyAlgorithmOf(key)
+  if (!alg) throw new Error(`${spec.id}: the key is not one of the supported algorithms`)
   const v = validityFor(ctx.now, validitySeconds)
   const pub = new x509.PublicKey(await webcrypto.subtle.exportKey('spki', keys.publicKey))
   const name = subjectName(spec.cn, [])
@@ -138,7 +140,7 @@ export async function issueCa(spec: CaSpec, alg: KeyAlgorithm, ctx: PkiContext, 
       new x509.SubjectAlternativeNameExtension([{type: 'dns', value: spec.cn}]),
     ],
   })
-  return {cert: cert.toString('pem'), key: keyObjectOf(keys.privateKey)}
+  return {cert: cert.toString('pem'), key}
 }
 
 export interface LeafSubject {
@@ -167,12 +169,11 @@ export function leafSubject(
 export async function issueLeaf(
   spec: LeafSpec,
   subject: LeafSubject,
+  keys: CryptoKeyPair,
   ca: SigningCa,
-  alg: KeyAlgorithm,
   ctx: PkiContext,
   validitySeconds: number,
 ): Promise<IssuedPair> {
-  const keys = await ctx.generateKey(alg)
   const v = validityFor(ctx.now, validitySeconds)
   const caCert = new x509.X509Certificate(ca.cert)
   const caSki = caCert.getExtension(x509.SubjectKeyIdentifierExtension)
@@ -216,11 +217,34 @@ export async function issueEtcdMember(
   alg: KeyAlgorithm,
   ctx: PkiContext,
 ): Promise<{server: IssuedPair; peer: IssuedPair}> {
-  const one = (id: LeafId) => {
+  const [serverKeys, peerKeys] = requestKeys(ctx, alg, 2)
+  return issueMemberPairs(cluster, member, etcdCa, ctx, await serverKeys!, await peerKeys!)
+}
+
+async function issueMemberPairs(
+  cluster: Cluster,
+  member: ClusterNode,
+  etcdCa: SigningCa,
+  ctx: PkiContext,
+  serverKeys: CryptoKeyPair,
+  peerKeys: CryptoKeyPair,
+): Promise<{server: IssuedPair; peer: IssuedPair}> {
+  const one = (id: LeafId, keys: CryptoKeyPair) => {
     const spec = leafSpec(id)
-    return issueLeaf(spec, leafSubject(spec, cluster.kubernetes, member), etcdCa, alg, ctx, cluster.pki.certValiditySeconds)
+    return issueLeaf(spec, leafSubject(spec, cluster.kubernetes, member), keys, etcdCa, ctx, cluster.pki.certValiditySeconds)
   }
-  return {server: await one('etcd-server'), peer: await one('etcd-peer')}
+  return {server: await one('etcd-server', serverKeys), peer: await one('etcd-peer', peerKeys)}
+}
+
+/**
+ * Asks for `n` key pairs at once, in order: key generation (slow for RSA) runs on libuv's thread
+ * pool in parallel, while signing stays sequential, so serials are drawn in a fixed order.
+ */
+function requestKeys(ctx: PkiContext, alg: KeyAlgorithm, n: number): Array<Promise<CryptoKeyPair>> {
+  const keys = Array.from({length: n}, () => ctx.generateKey(alg))
+  // Nobody awaits the later ones if an earlier step fails: keep their rejections from going unhandled.
+  for (const k of keys) k.catch(() => undefined)
+  return keys
 }
 
 /** admin.conf's text for an issued admin pair, with the client key as given (clear or encrypted). */
@@ -242,25 +266,31 @@ export function adminKubeconfig(cluster: Cluster, caCert: string, admin: {cert: 
  */
 export async function issueClusterPki(cluster: Cluster, ctx: PkiContext): Promise<IssuedPki> {
   const alg = cluster.pki.keyAlgorithm
+  const external = cluster.topology === 'external'
+  const members = externalEtcdMembers(cluster)
+  // Keys in a fixed order: the CAs, sa, admin, the two etcd clients, then each member's server and peer.
+  const keys = requestKeys(ctx, alg, CAS.length + 2 + (external ? 2 : 0) + 2 * members.length)
+  let next = 0
+  const key = () => keys[next++] as Promise<CryptoKeyPair>
   const cas = {} as Record<CaId, IssuedPair>
-  for (const spec of CAS) cas[spec.id] = await issueCa(spec, alg, ctx, cluster.pki.caValiditySeconds)
-  const serviceAccount = keyObjectOf((await ctx.generateKey(alg)).privateKey)
-  const leaf = (id: LeafId) => {
+  for (const spec of CAS) cas[spec.id] = await issueCa(spec, await key(), ctx, cluster.pki.caValiditySeconds)
+  const serviceAccount = keyObjectOf((await key()).privateKey)
+  const leaf = async (id: LeafId) => {
     const spec = leafSpec(id)
-    return issueLeaf(spec, leafSubject(spec, cluster.kubernetes), cas[spec.ca], alg, ctx, cluster.pki.certValiditySeconds)
+    return issueLeaf(spec, leafSubject(spec, cluster.kubernetes), await key(), cas[spec.ca], ctx, cluster.pki.certValiditySeconds)
   }
   const admin = await leaf('admin')
-  const external = cluster.topology === 'external'
+  const clients = external
+    ? {apiserverEtcdClient: await leaf('apiserver-etcd-client'), etcdHealthcheckClient: await leaf('etcd-healthcheck-client')}
+    : {}
   const etcdMembers: IssuedPki['etcdMembers'] = {}
-  for (const m of externalEtcdMembers(cluster)) etcdMembers[m.name] = await issueEtcdMember(cluster, m, cas['etcd-ca'], alg, ctx)
+  for (const m of members) etcdMembers[m.name] = await issueMemberPairs(cluster, m, cas['etcd-ca'], ctx, await key(), await key())
   return {
     keyAlgorithm: alg,
     cas,
     serviceAccount,
     admin,
-    ...(external
-      ? {apiserverEtcdClient: await leaf('apiserver-etcd-client'), etcdHealthcheckClient: await leaf('etcd-healthcheck-client')}
-      : {}),
+    ...clients,
     etcdMembers,
     token: newBootstrapToken(ctx, cluster.bootstrapToken.ttlSeconds, 'init token (kubeadm init)'),
     caCertHash: caCertHash(cas.ca.cert),

@@ -435,7 +435,7 @@ async function addMissingMembers(
         }
         if (await publishDir(tmp, path.join(etcdDir, m.name))) added.push(...[...files.keys()].map((f) => `pki/etcd/${m.name}/${f}`))
       }
-      return added
+      return added.sort()
     },
     (pid, lock) => new PkiError('NG0909', {dir, pid, lock}),
   )

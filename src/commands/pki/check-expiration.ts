@@ -69,13 +69,9 @@ least one does (or has expired). Certificates kubeadm issues on the nodes are ch
       expiring: certificates.filter((c) => c.within).length,
       certificates,
     }
-    if (this.jsonEnabled()) {
-      if (result.expiring > 0) {
-        this.logJson(result)
-        this.exit(1)
-      }
-      return result
-    }
+    // Exit 1 without throwing: oclif would print an error object after the --json result.
+    if (result.expiring > 0) process.exitCode = 1
+    if (this.jsonEnabled()) return result
     this.log(
       table(
         ['FILE', 'CERTIFICATE', 'EXPIRES', 'RESIDUAL', 'STATUS'],
@@ -91,7 +87,6 @@ least one does (or has expired). Certificates kubeadm issues on the nodes are ch
     if (result.expiring > 0) {
       this.log('')
       this.log(`${result.expiring} certificate(s) expire within ${flags.within}.`)
-      this.exit(1)
     }
     return result
   }
