@@ -79,6 +79,9 @@ function pooled(alg: KeyAlgorithm, i: number): Promise<CryptoKeyPair> {
  * Key generation from a process-wide pool: the first three keys a context asks for (the three CAs,
  * which issueClusterPki makes first) are distinct, later ones cycle through `leafKeys` others. So
  * no leaf shares its CA's key, and a whole set costs six key generations per algorithm per process.
+ * The pool is shared by every context of the process: two states made from it have CAs with the
+ * same keys (and names), which verify each other's certificates. A test that needs a *different*
+ * CA uses `freshKeys`.
  */
 export function keyPool(leafKeys = 3): (alg: KeyAlgorithm) => Promise<CryptoKeyPair> {
   let n = 0

@@ -1,0 +1,43 @@
+/**
+ * The CLI as users run it, built from the current sources into a private temporary package (so the
+ * tests neither depend on a stale dist/ nor race other tests writing it). Built once per process.
+ */
+import {spawnSync} from 'node:child_process'
+import {cpSync, existsSync, mkdtempSync, rmSync, symlinkSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {REPO_ROOT} from '../../support/profiles.js'
+import {run} from '../../support/tools.js'
+
+let built: {root: string; bin: string} | undefined
+
+/** Path of bin/run.js of a fresh build; removed when the process exits. */
+export function builtCli(): string {
+  if (built) return built.bin
+  const root = mkdtempSync(path.join(os.tmpdir(), 'nodegen-cli-'))
+  process.on('exit', () => rmSync(root, {recursive: true, force: true}))
+  const tsc = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsc')
+  // Type errors elsewhere in the tree must not stop the PKI tests: tsc still emits.
+  spawnSync(tsc, ['-p', path.join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', path.join(root, 'dist')], {
+    cwd: REPO_ROOT,
+    stdio: 'ignore',
+  })
+  if (!existsSync(path.join(root, 'dist', 'commands', 'pki', 'init.js'))) throw new Error('the CLI did not build')
+  cpSync(path.join(REPO_ROOT, 'package.json'), path.join(root, 'package.json'))
+  cpSync(path.join(REPO_ROOT, 'bin'), path.join(root, 'bin'), {recursive: true})
+  symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(root, 'node_modules'))
+  built = {root, bin: path.join(root, 'bin', 'run.js')}
+  return built.bin
+}
+
+export interface CliRun {
+  status: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs `nodegen <args>`; never throws on a non-zero exit. */
+export function nodegen(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
+  const r = run(process.execPath, [builtCli(), ...args], {env: {...process.env, NODEGEN_PKI_PASSPHRASE: '', ...env}, allowFail: true})
+  return {status: r.status, stdout: r.stdout, stderr: r.stderr}
+}
