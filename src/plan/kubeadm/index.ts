@@ -1,0 +1,56 @@
+/**
+ * The kubeadm configuration of one node: `/etc/nodegen/kubeadm/config.yaml` for `kubeadm init` (control
+ * plane 0) or `kubeadm join` (every other control plane and worker), plus its patches under
+ * `/etc/nodegen/kubeadm/patches/`. Pure; the API version comes from src/plan/target.ts.
+ */
+import type {Cluster, ClusterNode} from '../../profile/index.js'
+import {file, header} from '../files.js'
+import {kubeadmApiFor} from '../target.js'
+import type {PlanFile} from '../types.js'
+import {buildClusterSpec, buildInitSpec, buildJoinSpec, type KubeadmSecrets} from './build.js'
+import {kubeletConfiguration, kubeProxyConfiguration} from './component-config.js'
+import {buildKubeadmPatches} from './patches.js'
+import {KUBEADM_CONFIG} from './paths.js'
+import {type YamlDoc, yamlStream} from './yaml.js'
+
+export {certSANs, DEFAULT_TOKEN_GROUPS, DEFAULT_TOKEN_USAGES, endpointAddress, type KubeadmSecrets} from './build.js'
+export {apiServerSharesHaproxyPort} from './patches.js'
+export * from './paths.js'
+export type {KubeadmApiModule} from './spec.js'
+export {canonical, yamlStream} from './yaml.js'
+
+const PREPULL_NOTE = [
+  ' Read only by `kubeadm config images pull` (the image pre-pull, which needs the version and the',
+  " image repository); `kubeadm join` ignores this document and uses the cluster's configuration",
+  ' from the kubeadm-config ConfigMap.',
+].join('\n')
+
+/** The documents of config.yaml for one node, in the order kubeadm's docs show them. */
+export function kubeadmDocuments(cluster: Cluster, node: ClusterNode, secrets: KubeadmSecrets): YamlDoc[] {
+  const api = kubeadmApiFor(cluster.kubernetes)
+  if (node.role === 'etcd') return []
+  if (node.role === 'control-plane' && node.ordinal === 0)
+    return [
+      {value: api.initConfiguration(buildInitSpec(cluster, node, secrets))},
+      {value: api.clusterConfiguration(buildClusterSpec(cluster))},
+      {value: kubeletConfiguration(cluster)},
+      {value: kubeProxyConfiguration(cluster)},
+    ]
+  const join: YamlDoc = {value: api.joinConfiguration(buildJoinSpec(cluster, node, secrets))}
+  // The bootstrap program pre-pulls control-plane images with `kubeadm config images pull --config`,
+  // which fails on a file without an Init- or ClusterConfiguration.
+  if (node.role === 'control-plane') return [join, {value: api.clusterConfiguration(buildClusterSpec(cluster)), comment: PREPULL_NOTE}]
+  return [join]
+}
+
+/**
+ * `/etc/nodegen/kubeadm/config.yaml` (0600, secret: it carries the bootstrap token) and the node's
+ * kubeadm patches. Nothing for etcd members, which never run kubeadm.
+ */
+export function buildKubeadmFiles(cluster: Cluster, node: ClusterNode, s: KubeadmSecrets): PlanFile[] {
+  const docs = kubeadmDocuments(cluster, node, s)
+  if (docs.length === 0) return []
+  const files = [file(KUBEADM_CONFIG, yamlStream(header(cluster, node), docs), 'kubeadm:config', {secret: true})]
+  for (const p of buildKubeadmPatches(cluster, node)) files.push(file(p.path, p.content, 'kubeadm:patches', {mode: 0o644}))
+  return files
+}

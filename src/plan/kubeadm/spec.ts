@@ -1,0 +1,83 @@
+/**
+ * What nodegen asks of kubeadm, in no API version: built once from the Cluster by build.ts, then
+ * written as `kubeadm.k8s.io/v1beta3` or `/v1beta4` by the output module src/plan/target.ts picks.
+ * Fields a version lacks are dropped by that version's module, never by the builder.
+ */
+import type {KeyAlgorithm, KubeadmApi, Taint} from '../../profile/index.js'
+
+/** A command-line flag without its leading dashes; v1beta4 writes a list of these, v1beta3 a map. */
+export interface Arg {
+  name: string
+  value: string
+}
+
+export interface NodeRegistrationSpec {
+  name: string
+  criSocket: string
+  /** Always written, even empty: kubeadm reads a missing list as "the default control-plane taint". */
+  taints: Taint[]
+  /** Sorted by name, no duplicates. */
+  kubeletExtraArgs: Arg[]
+  ignorePreflightErrors: string[]
+  imagePullPolicy: 'IfNotPresent'
+}
+
+export interface ApiEndpointSpec {
+  /** Omitted when the node's address is only known at boot (clouds): kubeadm detects it. */
+  advertiseAddress?: string
+  bindPort: number
+}
+
+export interface BootstrapTokenSpec {
+  token: string
+  description: string
+  ttlSeconds: number
+  usages: string[]
+  groups: string[]
+}
+
+export interface InitSpec {
+  bootstrapTokens: BootstrapTokenSpec[]
+  nodeRegistration: NodeRegistrationSpec
+  localAPIEndpoint: ApiEndpointSpec
+  patchesDirectory?: string
+}
+
+export type EtcdSpec = {local: {dataDir: string}} | {external: {endpoints: string[]; caFile: string; certFile: string; keyFile: string}}
+
+export interface ClusterSpec {
+  clusterName: string
+  /** `v1.34.2` */
+  kubernetesVersion: string
+  /** `host:port` */
+  controlPlaneEndpoint: string
+  imageRepository: string
+  certificatesDir: string
+  networking: {podSubnet: string; serviceSubnet: string; dnsDomain: string}
+  /** Sorted, no duplicates. */
+  certSANs: string[]
+  etcd: EtcdSpec
+  featureGates: Record<string, boolean>
+  /** Written by APIs that have the field (v1beta4); v1beta3 kubeadm always uses RSA-2048 for what it issues. */
+  encryptionAlgorithm: KeyAlgorithm
+  certificateValiditySeconds: number
+  caCertificateValiditySeconds: number
+}
+
+export interface JoinSpec {
+  discovery: {apiServerEndpoint: string; token: string; caCertHashes: string[]}
+  nodeRegistration: NodeRegistrationSpec
+  /** Present for control planes: the node runs an API server. No certificateKey: nodegen pre-places the shared CAs. */
+  controlPlane?: {localAPIEndpoint: ApiEndpointSpec}
+  patchesDirectory?: string
+}
+
+/** One kubeadm config API version as an output module (`kubeadm.k8s.io/<api>`). */
+export interface KubeadmApiModule {
+  readonly api: KubeadmApi
+  /** `kubeadm.k8s.io/v1beta4` */
+  readonly apiVersion: string
+  initConfiguration(spec: InitSpec): Record<string, unknown>
+  clusterConfiguration(spec: ClusterSpec): Record<string, unknown>
+  joinConfiguration(spec: JoinSpec): Record<string, unknown>
+}

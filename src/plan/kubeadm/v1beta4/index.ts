@@ -1,0 +1,63 @@
+/**
+ * kubeadm.k8s.io/v1beta4 (Kubernetes 1.31+): extra arguments are lists of `{name, value}`, and
+ * ClusterConfiguration carries `encryptionAlgorithm` and the certificate validity periods.
+ */
+import {formatDuration} from '../../../profile/index.js'
+import {apiEndpoint, bootstrapTokens, discovery, nodeRegistrationBase, patches} from '../shared.js'
+import type {Arg, ClusterSpec, InitSpec, JoinSpec, KubeadmApiModule, NodeRegistrationSpec} from '../spec.js'
+
+const API_VERSION = 'kubeadm.k8s.io/v1beta4'
+
+function args(list: Arg[]): Array<{name: string; value: string}> | undefined {
+  return list.length > 0 ? list.map((a) => ({name: a.name, value: a.value})) : undefined
+}
+
+function nodeRegistration(n: NodeRegistrationSpec): Record<string, unknown> {
+  return {...nodeRegistrationBase(n), kubeletExtraArgs: args(n.kubeletExtraArgs)}
+}
+
+export const v1beta4: KubeadmApiModule = Object.freeze({
+  api: 'v1beta4' as const,
+  apiVersion: API_VERSION,
+
+  initConfiguration(spec: InitSpec) {
+    return {
+      apiVersion: API_VERSION,
+      kind: 'InitConfiguration',
+      bootstrapTokens: bootstrapTokens(spec.bootstrapTokens),
+      nodeRegistration: nodeRegistration(spec.nodeRegistration),
+      localAPIEndpoint: apiEndpoint(spec.localAPIEndpoint),
+      patches: patches(spec.patchesDirectory),
+    }
+  },
+
+  clusterConfiguration(spec: ClusterSpec) {
+    return {
+      apiVersion: API_VERSION,
+      kind: 'ClusterConfiguration',
+      clusterName: spec.clusterName,
+      kubernetesVersion: spec.kubernetesVersion,
+      controlPlaneEndpoint: spec.controlPlaneEndpoint,
+      imageRepository: spec.imageRepository,
+      certificatesDir: spec.certificatesDir,
+      networking: spec.networking,
+      apiServer: {certSANs: spec.certSANs},
+      etcd: spec.etcd,
+      featureGates: Object.keys(spec.featureGates).length > 0 ? spec.featureGates : undefined,
+      encryptionAlgorithm: spec.encryptionAlgorithm,
+      certificateValidityPeriod: formatDuration(spec.certificateValiditySeconds),
+      caCertificateValidityPeriod: formatDuration(spec.caCertificateValiditySeconds),
+    }
+  },
+
+  joinConfiguration(spec: JoinSpec) {
+    return {
+      apiVersion: API_VERSION,
+      kind: 'JoinConfiguration',
+      discovery: discovery(spec.discovery),
+      nodeRegistration: nodeRegistration(spec.nodeRegistration),
+      controlPlane: spec.controlPlane ? {localAPIEndpoint: apiEndpoint(spec.controlPlane.localAPIEndpoint)} : undefined,
+      patches: patches(spec.patchesDirectory),
+    }
+  },
+})

@@ -1,0 +1,18 @@
+/**
+ * Which output module writes each versioned format for a cluster — the one place that answers
+ * "which kubeadm API for 1.30?". The version-to-API table itself is the profile's
+ * (`KubernetesTarget.kubeadmApi`, src/profile/kubernetes.ts); builders ask here for the module and
+ * never test a version themselves.
+ */
+import type {KubeadmApi, KubernetesTarget} from '../profile/index.js'
+import type {KubeadmApiModule} from './kubeadm/spec.js'
+import {v1beta3} from './kubeadm/v1beta3/index.js'
+import {v1beta4} from './kubeadm/v1beta4/index.js'
+
+/** Every kubeadm config API nodegen can write. */
+export const KUBEADM_APIS: Readonly<Record<KubeadmApi, KubeadmApiModule>> = Object.freeze({v1beta3, v1beta4})
+
+/** The kubeadm config API module for a Kubernetes version: v1beta3 for 1.29–1.30, v1beta4 from 1.31. */
+export function kubeadmApiFor(kubernetes: Pick<KubernetesTarget, 'kubeadmApi'>): KubeadmApiModule {
+  return KUBEADM_APIS[kubernetes.kubeadmApi]
+}
