@@ -4,7 +4,15 @@
  */
 import {Command, Flags} from '@oclif/core'
 import {defaultStateDir, type LoadedProfile, QUICKSTART_PROFILE, readProfile} from '../app/profile-file.js'
-import {type Cluster, type Diagnostic, formatDiagnostic} from '../profile/index.js'
+import {type Cluster, type Diagnostic, formatDiagnostic, formatPath} from '../profile/index.js'
+
+/** A profile with errors, in --json mode: the error object carries every diagnostic. */
+export class InvalidProfileError extends Error {
+  readonly exitCode = 1
+  constructor(readonly diagnostics: Diagnostic[]) {
+    super(`the profile has ${diagnostics.filter((d) => d.severity === 'error').length} error(s)`)
+  }
+}
 
 export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true
@@ -26,11 +34,20 @@ export abstract class BaseCommand extends Command {
   protected loadCluster(file: string | undefined): {cluster: Cluster; profile: LoadedProfile} {
     const profile = readProfile(file ?? QUICKSTART_PROFILE)
     const errors = profile.diagnostics.filter((d) => d.severity === 'error')
-    if (!this.jsonEnabled() || errors.length > 0) this.printDiagnostics(profile.diagnostics)
     if (!profile.cluster || errors.length > 0) {
+      if (this.jsonEnabled()) throw new InvalidProfileError(profile.diagnostics)
+      this.printDiagnostics(profile.diagnostics)
       this.exit(1)
     }
+    if (!this.jsonEnabled()) this.printDiagnostics(profile.diagnostics)
     return {cluster: profile.cluster as Cluster, profile}
+  }
+
+  protected override toErrorJson(err: unknown): unknown {
+    if (err instanceof InvalidProfileError) {
+      return {error: {code: 'INVALID_PROFILE', message: err.message, diagnostics: err.diagnostics.map((d) => ({...d, path: formatPath(d.path)}))}}
+    }
+    return super.toErrorJson(err)
   }
 
   protected stateDir(flag: string | undefined, profile: LoadedProfile, cluster: Cluster): string {

@@ -46,10 +46,8 @@ every problem at once. Exit status: 0 valid (warnings allowed), 1 errors found, 
       diagnostics: loaded.diagnostics.map((d) => ({...d, path: formatPath(d.path)})),
     }
     if (this.jsonEnabled()) {
-      if (!result.valid) {
-        this.logJson(result)
-        this.exit(1)
-      }
+      // The result is the report; the exit status says whether it found errors.
+      if (!result.valid) process.exitCode = 1
       return result
     }
     this.printDiagnostics(loaded.diagnostics)
