@@ -532,7 +532,7 @@ install_cni() {
   url=$(param CNI_MANIFEST_URL)
   tmp="$STATE_DIR/cni.yaml"
   if [ -n "$file" ]; then
-    cp "$file" "$tmp"
+    cp "$ROOT$file" "$tmp"
   else
     local attempt=1
     until curl -fsSL --retry 3 -m 120 "$url" -o "$tmp"; do

@@ -27,15 +27,97 @@ export interface TestCa {
 export function makeTestCa(ips: string[]): TestCa {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'nodegen-ca-'))
   const p = (f: string) => path.join(dir, f)
-  run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.crt'), '-subj', '/CN=test-ca', '-days', '2'])
+  run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    p('ca.key'),
+    '-out',
+    p('ca.crt'),
+    '-subj',
+    '/CN=test-ca',
+    '-days',
+    '2',
+  ])
   writeFileSync(p('san.ext'), `subjectAltName=${ips.map((i) => `IP:${i}`).join(',')}\nextendedKeyUsage=serverAuth\n`)
-  run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', '/CN=fake-endpoint'])
-  run('openssl', ['x509', '-req', '-in', p('server.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('server.crt'), '-days', '2', '-extfile', p('san.ext')])
+  run('openssl', [
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    p('server.key'),
+    '-out',
+    p('server.csr'),
+    '-subj',
+    '/CN=fake-endpoint',
+  ])
+  run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    p('server.csr'),
+    '-CA',
+    p('ca.crt'),
+    '-CAkey',
+    p('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    p('server.crt'),
+    '-days',
+    '2',
+    '-extfile',
+    p('san.ext'),
+  ])
   writeFileSync(p('client.ext'), 'extendedKeyUsage=clientAuth\n')
-  run('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('client.key'), '-out', p('client.csr'), '-subj', '/CN=probe'])
-  run('openssl', ['x509', '-req', '-in', p('client.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('client.crt'), '-days', '2', '-extfile', p('client.ext')])
+  run('openssl', [
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    p('client.key'),
+    '-out',
+    p('client.csr'),
+    '-subj',
+    '/CN=probe',
+  ])
+  run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    p('client.csr'),
+    '-CA',
+    p('ca.crt'),
+    '-CAkey',
+    p('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    p('client.crt'),
+    '-days',
+    '2',
+    '-extfile',
+    p('client.ext'),
+  ])
   const r = (f: string) => readFileSync(p(f), 'utf8')
-  return {dir, caCert: r('ca.crt'), caKey: r('ca.key'), serverCert: r('server.crt'), serverKey: r('server.key'), clientCert: r('client.crt'), clientKey: r('client.key')}
+  return {
+    dir,
+    caCert: r('ca.crt'),
+    caKey: r('ca.key'),
+    serverCert: r('server.crt'),
+    serverKey: r('server.key'),
+    clientCert: r('client.crt'),
+    clientKey: r('client.key'),
+  }
 }
 
 /** The fake API endpoint and etcd: /readyz once kubeadm init ran; the member list grows with joins. */
@@ -55,8 +137,12 @@ export class FakeCluster {
       } else if (url.pathname === '/health') {
         res.writeHead(200).end('{"health":"true","reason":""}')
       } else if (url.pathname === '/v3/cluster/member/list') {
-        const members = this.members.map((m, i) => `{"ID":"${i + 1}","name":"${m}","peerURLs":["https://${m}:2380"],"clientURLs":["https://${m}:2379"]}`)
-        res.writeHead(200, {'content-type': 'application/json'}).end(`{"header":{"cluster_id":"1","member_id":"1","revision":"1","raft_term":"2"},"members":[${members.join(',')}]}`)
+        const members = this.members.map(
+          (m, i) => `{"ID":"${i + 1}","name":"${m}","peerURLs":["https://${m}:2380"],"clientURLs":["https://${m}:2379"]}`,
+        )
+        res
+          .writeHead(200, {'content-type': 'application/json'})
+          .end(`{"header":{"cluster_id":"1","member_id":"1","revision":"1","raft_term":"2"},"members":[${members.join(',')}]}`)
       } else if (url.pathname === '/test/ready') {
         this.ready = true
         this.events.push('ready')
@@ -110,7 +196,22 @@ export function standinBin(parent: string): string {
   const bin = path.join(parent, 'bin')
   mkdirSync(bin, {recursive: true})
   const src = path.join(REPO_ROOT, 'test/fixtures/standins/standin.sh')
-  for (const name of ['systemctl', 'modprobe', 'sysctl', 'swapoff', 'hostname', 'hostnamectl', 'getenforce', 'setenforce', 'firewall-cmd', 'kubeadm', 'kubectl', 'dnf', 'apt-get', 'apt-mark']) {
+  for (const name of [
+    'systemctl',
+    'modprobe',
+    'sysctl',
+    'swapoff',
+    'hostname',
+    'hostnamectl',
+    'getenforce',
+    'setenforce',
+    'firewall-cmd',
+    'kubeadm',
+    'kubectl',
+    'dnf',
+    'apt-get',
+    'apt-mark',
+  ]) {
     copyFileSync(src, path.join(bin, name))
     chmodSync(path.join(bin, name), 0o755)
   }

@@ -1,0 +1,152 @@
+/**
+ * The render use case: profile + state → every node's plan → cloud-init / Ignition → media, written
+ * atomically into the output directory. The only place that strings the stages together.
+ */
+import {readFileSync} from 'node:fs'
+import path from 'node:path'
+import {type BudgetProblem, type FittedUserData, fitUserData, isBudgetProblem} from '../emit/budget.js'
+import {emitCloudInit} from '../emit/cloud-init/index.js'
+import {buildNodePlan, type ClusterMaterial} from '../plan/build.js'
+import type {NodePlan} from '../plan/types.js'
+import type {Cluster, ClusterNode} from '../profile/index.js'
+import {loadAssets} from './assets.js'
+import {OutputDir} from './output.js'
+import type {Progress} from './progress.js'
+
+export type MediaKind = 'iso' | 'configdrive' | 'bundle' | 'none'
+
+export interface RenderOptions {
+  cluster: Cluster
+  /** Absolute path of the profile (relative profile references resolve against it). */
+  profilePath: string
+  outDir: string
+  material: ClusterMaterial
+  adminConf: string
+  /** Only these nodes (default all). */
+  nodes?: string[]
+  media: MediaKind
+  /** Seconds since the epoch for timestamps inside media (SOURCE_DATE_EPOCH). */
+  epoch: number
+  progress?: Progress
+}
+
+export interface RenderedNode {
+  name: string
+  role: string
+  ordinal: number
+  format: string
+  files: number
+  secretFiles: number
+  userData: {encoding: string; rawSize: number; size: number; budget: number | null}
+  artifacts: string[]
+}
+
+export interface RenderResult {
+  cluster: string
+  outDir: string
+  nodes: RenderedNode[]
+  bytes: number
+}
+
+export class RenderError extends Error {
+  constructor(
+    message: string,
+    readonly problems: BudgetProblem[] = [],
+  ) {
+    super(message)
+    this.name = 'RenderError'
+  }
+}
+
+export function selectNodes(cluster: Cluster, names: string[] | undefined): ClusterNode[] {
+  if (!names || names.length === 0) return cluster.nodes
+  const unknown = names.filter((n) => !cluster.nodes.some((x) => x.name === n))
+  if (unknown.length > 0)
+    throw new RenderError(`no node named ${unknown.join(', ')} in the profile (nodes: ${cluster.nodes.map((n) => n.name).join(', ')})`)
+  return cluster.nodes.filter((n) => names.includes(n.name))
+}
+
+export function readCniManifest(cluster: Cluster, profilePath: string): string | undefined {
+  const f = cluster.networking.cni.manifestFile
+  if (f === undefined) return undefined
+  const p = path.resolve(path.dirname(profilePath), f)
+  try {
+    return readFileSync(p, 'utf8')
+  } catch (e) {
+    throw new RenderError(
+      `spec.networking.cni.manifestFile: cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    )
+  }
+}
+
+/** Plans and emits one node; pure apart from reading nothing. */
+export function renderNode(cluster: Cluster, node: ClusterNode, material: ClusterMaterial, cniManifest: string | undefined) {
+  const plan: NodePlan = buildNodePlan(cluster, node, {assets: loadAssets(), material, ...(cniManifest !== undefined ? {cniManifest} : {})})
+  const ci = emitCloudInit(plan)
+  const fitted = fitUserData(ci.userData, plan, cluster.platform.type)
+  return {plan, ci, fitted}
+}
+
+export function render(opts: RenderOptions): RenderResult {
+  const {cluster} = opts
+  const nodes = selectNodes(cluster, opts.nodes)
+  const cniManifest = readCniManifest(cluster, opts.profilePath)
+  const out = new OutputDir(opts.outDir)
+  const rendered: RenderedNode[] = []
+  const problems: BudgetProblem[] = []
+  try {
+    for (const node of nodes) {
+      const {plan, ci, fitted} = renderNode(cluster, node, opts.material, cniManifest)
+      if (isBudgetProblem(fitted)) {
+        problems.push(fitted)
+        opts.progress?.tick(node.name)
+        continue
+      }
+      const f = fitted as FittedUserData
+      const dir = node.name
+      const artifacts: string[] = []
+      const secretMode = plan.files.some((x) => x.secret) ? 0o600 : 0o644
+      out.writeFile(`${dir}/user-data`, f.data, secretMode)
+      out.writeFile(`${dir}/meta-data`, ci.metaData, 0o644)
+      artifacts.push(`${dir}/user-data`, `${dir}/meta-data`)
+      if (ci.networkConfig !== undefined) {
+        out.writeFile(`${dir}/network-config`, ci.networkConfig, 0o644)
+        artifacts.push(`${dir}/network-config`)
+      }
+      rendered.push({
+        name: node.name,
+        role: node.role,
+        ordinal: node.ordinal,
+        format: node.format,
+        files: plan.files.length,
+        secretFiles: plan.files.filter((x) => x.secret).length,
+        userData: {encoding: f.encoding, rawSize: f.rawSize, size: f.size, budget: Number.isFinite(f.budget) ? f.budget : null},
+        artifacts,
+      })
+      opts.progress?.tick(node.name)
+    }
+    if (problems.length > 0) {
+      throw new RenderError(
+        problems
+          .map(
+            (p) =>
+              `node ${p.node}: user-data is ${p.size} bytes after compression, over the ${cluster.platform.type} limit of ${p.budget}; largest parts: ${p.largest.map((l) => `${l.path} (${l.bytes} B)`).join(', ')}`,
+          )
+          .join('\n'),
+        problems,
+      )
+    }
+    out.writeFile('admin.conf', opts.adminConf, 0o600)
+    const result: RenderResult = {cluster: cluster.name, outDir: out.final, nodes: rendered, bytes: 0}
+    out.writeFile(
+      'cluster.json',
+      `${JSON.stringify({cluster: cluster.name, kubernetes: cluster.kubernetes.version, endpoint: cluster.endpoint, nodes: rendered}, null, 2)}\n`,
+    )
+    result.bytes = out.bytes
+    out.commit()
+    return result
+  } catch (e) {
+    out.abort()
+    throw e
+  }
+}

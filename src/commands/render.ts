@@ -1,0 +1,84 @@
+import {Args, Flags} from '@oclif/core'
+import {materialFromSecrets} from '../app/material.js'
+import {progress} from '../app/progress.js'
+import {type MediaKind, RenderError, type RenderResult, render} from '../app/render.js'
+import {loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
+import {BaseCommand} from './base.js'
+
+export default class Render extends BaseCommand {
+  static override summary = 'Render every node of a profile: cloud-init (or Ignition) seeds and boot media.'
+  static override description = `Builds one NodePlan per node from the profile and the cluster's state, emits it as cloud-init
+user-data, meta-data and network-config (Ignition for Flatcar), fits it into the platform's size
+budget and writes the boot media. With no PROFILE it renders the bundled quickstart profile.
+
+The PKI state is created on the first render and reused after. Output is built beside DIR and
+swapped in at the end: an interrupted render leaves the previous output whole.
+
+Output: DIR/cluster.json, DIR/admin.conf (0600), DIR/<node>/user-data, meta-data, network-config,
+and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso (config drive) or a bundle.`
+
+  static override examples = [
+    '<%= config.bin %> render -o out',
+    '<%= config.bin %> render profiles/quickstart.yaml -o out --node kube-alma-n-01',
+    '<%= config.bin %> render cluster.yaml -o out --media bundle --json',
+  ]
+
+  static override args = {profile: Args.string({description: 'Cluster profile (YAML). Default: the bundled quickstart.', required: false})}
+  static override flags = {
+    output: Flags.string({char: 'o', description: 'Output directory.', default: 'out', helpValue: 'DIR'}),
+    node: Flags.string({description: 'Render only this node (repeatable).', multiple: true}),
+    media: Flags.string({
+      description: 'Boot media per node. Default: iso for NoCloud nodes, configdrive for config-drive nodes, none elsewhere.',
+      options: ['iso', 'configdrive', 'bundle', 'none'],
+    }),
+    state: BaseCommand.stateFlag,
+  }
+
+  async run(): Promise<RenderResult> {
+    const {args, flags} = await this.parse(Render)
+    const {cluster, profile} = this.loadCluster(args.profile)
+    const dir = this.stateDir(flags.state, profile, cluster)
+    let result: RenderResult
+    try {
+      const state = await loadOrCreateState(dir, cluster, systemPkiContext({passphrase: passphraseFrom(process.env)}))
+      for (const w of state.warnings) this.warn(w)
+      if (state.created && !this.jsonEnabled()) this.log(`created the cluster's PKI in ${dir}`)
+      const count = flags.node?.length ?? cluster.nodes.length
+      const bar = progress(count, 'render', process.stderr, !this.jsonEnabled())
+      const defaultMedia: MediaKind =
+        cluster.platform.type === 'nocloud' ? 'iso' : cluster.platform.type === 'configdrive' ? 'configdrive' : 'none'
+      result = render({
+        cluster,
+        profilePath: profile.path,
+        outDir: flags.output,
+        material: materialFromSecrets(cluster, state.secrets),
+        adminConf: state.secrets.adminConf,
+        ...(flags.node ? {nodes: flags.node} : {}),
+        media: (flags.media as MediaKind | undefined) ?? defaultMedia,
+        epoch: sourceDateEpoch(),
+        progress: bar,
+      })
+      bar.done(`rendered ${result.nodes.length} node(s) into ${flags.output} (${result.bytes} bytes)`)
+    } catch (e) {
+      if (e instanceof PkiError) this.error(`${e.code}: ${e.message}`, {exit: 1})
+      if (e instanceof RenderError) this.error(e.message, {exit: 1})
+      throw e
+    }
+    if (!this.jsonEnabled()) {
+      for (const n of result.nodes) {
+        const budget = n.userData.budget === null ? 'no limit' : `limit ${n.userData.budget}`
+        this.log(
+          `  ${n.name.padEnd(24)} ${n.role.padEnd(14)} ${n.format.padEnd(10)} user-data ${n.userData.size} B (${n.userData.encoding}, ${budget})`,
+        )
+      }
+    }
+    return result
+  }
+}
+
+/** SOURCE_DATE_EPOCH when set (reproducible builds), else a fixed epoch: media never carry the clock. */
+function sourceDateEpoch(): number {
+  const v = process.env.SOURCE_DATE_EPOCH
+  if (v && /^[0-9]+$/.test(v)) return Number(v)
+  return 1_700_000_000
+}

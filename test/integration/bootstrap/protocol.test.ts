@@ -1,0 +1,250 @@
+/**
+ * The bootstrap protocol, run for real: five bootstrap programs (3 control planes, 2 workers) in
+ * temporary roots, concurrently, against recording stand-ins for kubeadm/kubectl/systemctl and a
+ * fake endpoint and etcd. Checks the ordering, the waits, retries after reset, the reports, and
+ * that a second run after success does nothing.
+ */
+import assert from 'node:assert/strict'
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import {after, before, describe, it} from 'node:test'
+import {loadAssets} from '../../../src/app/assets.js'
+import {buildNodePlan, type ClusterMaterial} from '../../../src/plan/build.js'
+import type {Cluster} from '../../../src/profile/index.js'
+import {FakeCluster, makeTestCa, materialise, readCallLog, runBootstrap, standinBin, type TestCa} from '../../support/bootstrap-harness.js'
+import {loadCluster} from '../../support/profiles.js'
+import {findTool} from '../../support/tools.js'
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.once('error', reject)
+    s.listen(0, host, () => {
+      const port = (s.address() as net.AddressInfo).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+function profile(opts: {port: number; baked: boolean}): string {
+  return `apiVersion: nodegen.dev/v1alpha1
+kind: Cluster
+metadata: {name: proto}
+spec:
+  kubernetes: {version: 1.34.2}
+  os: almalinux-9
+  controlPlaneEndpoint: {host: 127.0.0.100, port: ${opts.port}}
+  loadBalancer: {type: keepalived-haproxy, apiServerPort: ${opts.port}}
+  image: {baked: ${opts.baked}}
+  bootstrap: {timeout: 60s}
+  networking: {cni: {type: flannel, manifestFile: flannel.yaml}}
+  nodes:
+    - {name: cp0, role: control-plane, ip: 127.0.0.110/24}
+    - {name: cp1, role: control-plane, ip: 127.0.0.111/24}
+    - {name: cp2, role: control-plane, ip: 127.0.0.112/24}
+    - {name: w0, role: worker, ip: 127.0.0.120/24, labels: {node-role.kubernetes.io/worker: ""}}
+    - {name: w1, role: worker, ip: 127.0.0.121/24}
+`
+}
+
+function material(ca: TestCa): ClusterMaterial {
+  return {
+    caCert: ca.caCert,
+    caCertHash: `sha256:${'0'.repeat(64)}`,
+    token: 'abcdef.0123456789abcdef',
+    tokenTtlSeconds: 86400,
+    pkiFiles: (node) =>
+      node.role === 'control-plane'
+        ? [
+            {path: '/etc/kubernetes/pki/etcd/ca.crt', content: ca.caCert, mode: 0o600, secret: false},
+            {path: '/etc/kubernetes/pki/etcd/ca.key', content: ca.caKey, mode: 0o600, secret: true},
+          ]
+        : [],
+  }
+}
+
+const BAKED = '{"schema": 1, "os": "almalinux-9", "kubernetesVersion": "1.34.2", "containerRuntime": "containerd"}\n'
+
+describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('curl') ? 'openssl/curl missing' : false}, () => {
+  let ca: TestCa
+  let tmp: string
+  before(() => {
+    if (process.env.CI && (!findTool('openssl') || !findTool('curl'))) throw new Error('openssl and curl are required under CI=true')
+    ca = makeTestCa(['127.0.0.1', '127.0.0.100', '127.0.0.110', '127.0.0.111', '127.0.0.112'])
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'nodegen-proto-'))
+  })
+  after(() => {
+    rmSync(tmp, {recursive: true, force: true})
+    rmSync(ca.dir, {recursive: true, force: true})
+  })
+
+  async function setup(name: string, opts: {baked?: boolean} = {}) {
+    const dir = path.join(tmp, name)
+    const port = await freePort('127.0.0.100')
+    const etcdPort = await freePort('127.0.0.110')
+    const text = profile({port, baked: opts.baked ?? true})
+    const cluster: Cluster = loadCluster(path.join(dir, 'proto.yaml'), text)
+    const fake = new FakeCluster(ca)
+    await fake.listen('127.0.0.100', port)
+    await fake.listen('127.0.0.110', etcdPort)
+    const log = path.join(dir, 'calls.log')
+    const bin = standinBin(dir)
+    const roots = cluster.nodes.map((n) => {
+      const plan = buildNodePlan(cluster, n, {
+        assets: loadAssets(),
+        material: material(ca),
+        cniManifest: 'kind: ConfigMap # net-conf 10.244.0.0/16\n',
+      })
+      const root = materialise(plan, dir)
+      if (opts.baked ?? true) writeFileSync(path.join(root, 'etc/nodegen/image.json'), BAKED)
+      return root
+    })
+    const env = {
+      PATH: `${bin}:${process.env.PATH}`,
+      NODEGEN_TEST_LOG: log,
+      NODEGEN_TEST_FAKE: `https://127.0.0.100:${port}`,
+      NODEGEN_ETCD_PORT: String(etcdPort),
+      NODEGEN_POLL_INTERVAL: '0.2',
+      NODEGEN_BACKOFF_START: '1',
+      NODEGEN_BACKOFF_MAX: '1',
+    }
+    return {cluster, fake, log, roots, env, root: (n: string) => roots.find((r) => path.basename(r) === n) as string}
+  }
+
+  it('3 control planes and 2 workers come up in order with no central step', async () => {
+    const s = await setup('order')
+    try {
+      // Start them in the "wrong" order: workers and later control planes first.
+      const runs = await Promise.all([...s.roots].reverse().map((r) => runBootstrap(r, s.env)))
+      for (const r of runs) assert.equal(r.code, 0, `${r.node} failed:\n${r.output}`)
+      for (const r of runs) {
+        const role = r.node.startsWith('cp') ? 'control-plane' : 'worker'
+        assert.match(r.output, new RegExp(`^nodegen: ${r.node} ${role} ready$`, 'm'))
+        const status = JSON.parse(readFileSync(path.join(s.root(r.node), 'var/lib/nodegen/status.json'), 'utf8'))
+        assert.equal(status.state, 'ready')
+        assert.equal(status.node, r.node)
+        for (const phase of ['prepare', 'packages', 'images', 'role', 'cleanup'])
+          assert.ok(existsSync(path.join(s.root(r.node), 'var/lib/nodegen/done', phase)), `${r.node} ${phase}`)
+        assert.match(readFileSync(path.join(s.root(r.node), 'var/log/nodegen/bootstrap.log'), 'utf8'), /phase role: done/)
+      }
+      const calls = readCallLog(s.log)
+      const at = (node: string, re: RegExp) => calls.findIndex((c) => c.node === node && re.test(c.call))
+      const init = at('cp0', /^kubeadm init --config \S+\/etc\/nodegen\/kubeadm\/config\.yaml/)
+      const j1 = at('cp1', /^kubeadm join --config/)
+      const j2 = at('cp2', /^kubeadm join --config/)
+      const w0 = at('w0', /^kubeadm join --config/)
+      const w1 = at('w1', /^kubeadm join --config/)
+      for (const [n, i] of Object.entries({init, j1, j2, w0, w1}))
+        assert.ok(i >= 0, `${n} missing:\n${calls.map((c) => `${c.node} ${c.call}`).join('\n')}`)
+      assert.ok(init < j1 && j1 < j2, 'control planes join in ordinal order, after init')
+      assert.ok(init < w0 && init < w1, 'workers join only after the endpoint answers')
+      assert.deepEqual(s.fake.members, ['cp0', 'cp1', 'cp2'])
+      // haproxy and keepalived started on every control plane before it inits or joins
+      for (const cp of ['cp0', 'cp1', 'cp2']) {
+        const lb = at(cp, /^systemctl restart haproxy/)
+        assert.ok(lb >= 0 && lb < at(cp, /^kubeadm (init|join)/), `${cp} starts haproxy before kubeadm`)
+      }
+      // control plane 0 applies the CNI with the admin kubeconfig, and enables the labeller
+      assert.ok(at('cp0', /^kubectl --kubeconfig \S+\/etc\/kubernetes\/admin\.conf apply -f/) > init)
+      assert.ok(at('cp0', /^systemctl enable --now nodegen-labels\.timer/) > init)
+      // host preparation happened on every node
+      for (const n of ['cp0', 'w1']) {
+        assert.ok(at(n, /^modprobe br_netfilter/) >= 0)
+        assert.ok(at(n, /^swapoff -a/) >= 0)
+        assert.ok(at(n, /^sysctl --system/) >= 0)
+        assert.match(
+          readFileSync(path.join(s.root(n), 'etc/hosts'), 'utf8'),
+          /# BEGIN nodegen[\s\S]*127\.0\.0\.112\tcp2[\s\S]*# END nodegen/,
+        )
+        assert.match(readFileSync(path.join(s.root(n), 'etc/fstab'), 'utf8'), /^# disabled by nodegen: \/swap\.img none swap/m)
+      }
+      // the secret-bearing kubeadm config is gone after joining
+      assert.equal(existsSync(path.join(s.root('w0'), 'etc/nodegen/kubeadm/config.yaml')), false)
+      // the join config kubeadm got carries the discovery token and CA hash
+      assert.match(readFileSync(path.join(s.root('w0'), 'standin-join.yaml'), 'utf8'), /caCertHashes/)
+
+      // A second run after success does nothing.
+      const before = readCallLog(s.log).length
+      const again = await runBootstrap(s.root('cp1'), s.env)
+      assert.equal(again.code, 0)
+      assert.match(again.output, /nodegen: cp1 control-plane ready/)
+      const newCalls = readCallLog(s.log).slice(before)
+      assert.deepEqual(newCalls, [], `second run called: ${newCalls.map((c) => c.call).join('; ')}`)
+    } finally {
+      await s.fake.close()
+    }
+  })
+
+  it('a failing control-plane join is reset and retried ("too many learner members")', async () => {
+    const s = await setup('retry')
+    try {
+      writeFileSync(path.join(s.root('cp1'), 'standin-fail-join'), '2')
+      const cp0 = await runBootstrap(s.root('cp0'), s.env)
+      assert.equal(cp0.code, 0, cp0.output)
+      const cp1 = await runBootstrap(s.root('cp1'), s.env)
+      assert.equal(cp1.code, 0, cp1.output)
+      const seq = readCallLog(s.log)
+        .filter((c) => c.node === 'cp1' && /^kubeadm (join|reset)/.test(c.call))
+        .map((c) => c.call.split(' ').slice(0, 2).join(' '))
+      assert.deepEqual(seq, ['kubeadm join', 'kubeadm reset', 'kubeadm join', 'kubeadm reset', 'kubeadm join'])
+      assert.match(cp1.output, /learner being promoted/)
+    } finally {
+      await s.fake.close()
+    }
+  })
+
+  it('reports where it stopped when the endpoint never answers', async () => {
+    const s = await setup('timeout')
+    try {
+      const params = path.join(s.root('w0'), 'etc/nodegen/bootstrap.env')
+      writeFileSync(params, readFileSync(params, 'utf8').replace(/^TIMEOUT_SECONDS=.*$/m, 'TIMEOUT_SECONDS=2'))
+      const w0 = await runBootstrap(s.root('w0'), s.env)
+      assert.equal(w0.code, 1)
+      assert.match(
+        w0.output,
+        /^nodegen: w0 worker failed at role: timed out waiting for API endpoint https:\/\/127\.0\.0\.100:\d+\/readyz/m,
+      )
+      const status = JSON.parse(readFileSync(path.join(s.root('w0'), 'var/lib/nodegen/status.json'), 'utf8'))
+      assert.equal(status.state, 'failed')
+      assert.equal(status.phase, 'role')
+      assert.match(status.reason, /timed out waiting for API endpoint/)
+      assert.equal(readCallLog(s.log).filter((c) => c.node === 'w0' && c.call.startsWith('kubeadm join')).length, 0)
+    } finally {
+      await s.fake.close()
+    }
+  })
+
+  it('refuses a baked image of another Kubernetes version, with the fix in the message', async () => {
+    const s = await setup('mismatch')
+    try {
+      writeFileSync(path.join(s.root('w1'), 'etc/nodegen/image.json'), BAKED.replace('1.34.2', '1.33.0'))
+      const w1 = await runBootstrap(s.root('w1'), s.env)
+      assert.equal(w1.code, 1)
+      assert.match(w1.output, /failed at packages: this image was baked for Kubernetes 1\.33\.0 but the profile asks for 1\.34\.2/)
+    } finally {
+      await s.fake.close()
+    }
+  })
+
+  it('installs pinned packages on a node without a baked image', async () => {
+    const s = await setup('packages', {baked: false})
+    try {
+      const w0 = await runBootstrap(s.root('w0'), {...s.env, NODEGEN_POLL_INTERVAL: '0.2'}, 8000)
+      // The endpoint never comes up here; the packages phase is what this test is about.
+      assert.ok(existsSync(path.join(s.root('w0'), 'var/lib/nodegen/done/packages')), w0.output)
+      const calls = readCallLog(s.log)
+        .filter((c) => c.node === 'w0')
+        .map((c) => c.call)
+      assert.ok(
+        calls.some((c) => c === 'dnf -y install --disableexcludes=kubernetes kubelet-1.34.2 kubeadm-1.34.2 kubectl-1.34.2'),
+        calls.join('\n'),
+      )
+      assert.ok(calls.some((c) => /^dnf -y install containerd\.io /.test(c)))
+      assert.ok(existsSync(path.join(s.root('w0'), 'etc/yum.repos.d/kubernetes.repo')))
+    } finally {
+      await s.fake.close()
+    }
+  })
+})
