@@ -1,0 +1,36 @@
+/** Renders profiles in tests: a state made with the fast fixture context, then the real pipeline. */
+import {mkdtempSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {materialFromSecrets} from '../../src/app/material.js'
+import {readCniManifest, renderNode} from '../../src/app/render.js'
+import {type ClusterSecrets, loadOrCreateState} from '../../src/pki/index.js'
+import type {Cluster} from '../../src/profile/index.js'
+import {fixturePkiContext} from './pki-fixture.js'
+import {loadCluster} from './profiles.js'
+
+export interface RenderedForTest {
+  cluster: Cluster
+  secrets: ClusterSecrets
+  nodes: Array<ReturnType<typeof renderNode>>
+}
+
+const cache = new Map<string, Promise<RenderedForTest>>()
+
+/** Renders every node of a profile in memory (cached per profile path within a test process). */
+export function renderProfile(profilePath: string, stateDir?: string): Promise<RenderedForTest> {
+  const key = `${profilePath}|${stateDir ?? ''}`
+  let p = cache.get(key)
+  if (!p) {
+    p = (async () => {
+      const cluster = loadCluster(profilePath)
+      const dir = stateDir ?? path.join(mkdtempSync(path.join(os.tmpdir(), 'ng-state-')), cluster.name)
+      const {secrets} = await loadOrCreateState(dir, cluster, fixturePkiContext())
+      const material = materialFromSecrets(cluster, secrets)
+      const cni = readCniManifest(cluster, profilePath)
+      return {cluster, secrets, nodes: cluster.nodes.map((n) => renderNode(cluster, n, material, cni))}
+    })()
+    cache.set(key, p)
+  }
+  return p
+}
