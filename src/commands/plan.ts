@@ -1,5 +1,12 @@
+import {existsSync, mkdtempSync, rmSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import {Args} from '@oclif/core'
+import {materialFromSecrets} from '../app/material.js'
+import {readCniManifest, renderNode} from '../app/render.js'
 import {table} from '../app/table.js'
+import {isBudgetProblem} from '../emit/budget.js'
+import {type ClusterSecrets, loadOrCreateState, loadState, passphraseFrom, systemPkiContext} from '../pki/index.js'
 import type {Cluster} from '../profile/index.js'
 import {BaseCommand} from './base.js'
 
@@ -13,6 +20,8 @@ export interface PlanNode {
   prefix: number
   mac?: string
   gateway?: string
+  /** The node's user-data against its platform's budget (bytes as the platform counts them). */
+  userData?: {size: number; rawSize: number; encoding: string; budget: number | null; fits: boolean}
 }
 
 export interface PlanResult {
@@ -26,6 +35,8 @@ export interface PlanResult {
     platform: string
   }
   nodes: PlanNode[]
+  /** Sizes come from the cluster's state, or from a throwaway PKI of the same algorithm when there is none yet. */
+  sizes?: 'state' | 'estimated'
 }
 
 export function planSummary(c: Cluster): PlanResult {
@@ -72,16 +83,29 @@ export default class Plan extends BaseCommand {
     '<%= config.bin %> plan cluster.yaml --json | jq ".nodes[].ip"',
   ]
   static override args = {profile: Args.string({description: 'Cluster profile (YAML).', required: true})}
+  static override flags = {state: BaseCommand.stateFlag}
 
   async run(): Promise<PlanResult> {
-    const {args} = await this.parse(Plan)
-    const {cluster} = this.loadCluster(args.profile)
+    const {args, flags} = await this.parse(Plan)
+    const {cluster, profile} = this.loadCluster(args.profile)
     const result = planSummary(cluster)
+    const sized = await this.sizes(cluster, this.stateDir(flags.state, profile, cluster), profile.path)
+    if (sized) {
+      result.sizes = sized.kind
+      for (const n of result.nodes) {
+        const u = sized.byNode.get(n.name)
+        if (u) n.userData = u
+      }
+    }
     if (!this.jsonEnabled()) {
+      const fmt = (n: PlanNode) =>
+        n.userData
+          ? `${n.userData.size} B ${n.userData.encoding}${n.userData.budget === null ? '' : ` / ${n.userData.budget}`}${n.userData.fits ? '' : ' OVER'}`
+          : '-'
       this.log(
         table(
-          ['NODE', 'ROLE', 'ORDINAL', 'OS', 'FORMAT', 'IP', 'MAC'],
-          result.nodes.map((n) => [n.name, n.role, n.ordinal, n.os, n.format, `${n.ip}/${n.prefix}`, n.mac]),
+          ['NODE', 'ROLE', 'ORDINAL', 'OS', 'FORMAT', 'IP', 'MAC', 'USER-DATA'],
+          result.nodes.map((n) => [n.name, n.role, n.ordinal, n.os, n.format, `${n.ip}/${n.prefix}`, n.mac, fmt(n)]),
         ),
       )
       const c = result.cluster
@@ -95,7 +119,46 @@ export default class Plan extends BaseCommand {
         `network    pods ${c.networking.podSubnet} (${c.networking.cni}), services ${c.networking.serviceSubnet}, ${c.networking.dnsDomain}`,
       )
       this.log(`platform   ${c.platform}`)
+      if (result.sizes === 'estimated') this.log("sizes      estimated with a throwaway PKI of the profile's key algorithm (no state yet)")
     }
     return result
+  }
+
+  /** Each node's user-data size, from the state when it exists, else from a throwaway PKI. */
+  private async sizes(cluster: Cluster, stateDir: string, profilePath: string) {
+    let secrets: ClusterSecrets | undefined
+    let kind: 'state' | 'estimated' = 'state'
+    let scratch: string | undefined
+    try {
+      if (existsSync(path.join(stateDir, 'state.json'))) {
+        secrets = await loadState(stateDir, cluster, {passphrase: passphraseFrom(process.env)})
+      } else {
+        kind = 'estimated'
+        scratch = mkdtempSync(path.join(os.tmpdir(), 'nodegen-plan-'))
+        secrets = (await loadOrCreateState(path.join(scratch, cluster.name), cluster, systemPkiContext())).secrets
+      }
+      const material = materialFromSecrets(cluster, secrets)
+      const cni = readCniManifest(cluster, profilePath)
+      const byNode = new Map<string, NonNullable<PlanNode['userData']>>()
+      for (const node of cluster.nodes) {
+        const {fitted} = renderNode(cluster, node, material, cni)
+        if (isBudgetProblem(fitted))
+          byNode.set(node.name, {size: fitted.size, rawSize: fitted.size, encoding: 'gzip', budget: fitted.budget, fits: false})
+        else
+          byNode.set(node.name, {
+            size: fitted.size,
+            rawSize: fitted.rawSize,
+            encoding: fitted.encoding,
+            budget: Number.isFinite(fitted.budget) ? fitted.budget : null,
+            fits: true,
+          })
+      }
+      return {kind, byNode}
+    } catch (e) {
+      this.warn(`user-data sizes unavailable: ${(e as Error).message}`)
+      return undefined
+    } finally {
+      if (scratch) rmSync(scratch, {recursive: true, force: true})
+    }
   }
 }
