@@ -7,7 +7,7 @@ import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {fixtureProfilePath} from '../../support/pki-fixture.js'
 import {REPO_ROOT} from '../../support/profiles.js'
-import {builtCli, nodegen} from './built-cli.js'
+import {builtCli, nodegen} from '../../support/cli.js'
 
 const QUICKSTART = path.join(REPO_ROOT, 'profiles', 'quickstart.yaml')
 

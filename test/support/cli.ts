@@ -6,8 +6,8 @@ import {spawnSync} from 'node:child_process'
 import {cpSync, existsSync, mkdtempSync, rmSync, symlinkSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import {REPO_ROOT} from '../../support/profiles.js'
-import {run} from '../../support/tools.js'
+import {REPO_ROOT} from './profiles.js'
+import {run} from './tools.js'
 
 let built: {root: string; bin: string} | undefined
 
@@ -17,7 +17,7 @@ export function builtCli(): string {
   const root = mkdtempSync(path.join(os.tmpdir(), 'nodegen-cli-'))
   process.on('exit', () => rmSync(root, {recursive: true, force: true}))
   const tsc = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsc')
-  // Type errors elsewhere in the tree must not stop the PKI tests: tsc still emits.
+  // Type errors elsewhere in the tree must not stop these tests: tsc still emits.
   spawnSync(tsc, ['-p', path.join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', path.join(root, 'dist')], {
     cwd: REPO_ROOT,
     stdio: 'ignore',
@@ -25,7 +25,7 @@ export function builtCli(): string {
   if (!existsSync(path.join(root, 'dist', 'commands', 'pki', 'init.js'))) throw new Error('the CLI did not build')
   cpSync(path.join(REPO_ROOT, 'package.json'), path.join(root, 'package.json'))
   cpSync(path.join(REPO_ROOT, 'bin'), path.join(root, 'bin'), {recursive: true})
-  symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(root, 'node_modules'))
+  for (const d of ['node_modules', 'assets', 'profiles', 'schema']) symlinkSync(path.join(REPO_ROOT, d), path.join(root, d))
   built = {root, bin: path.join(root, 'bin', 'run.js')}
   return built.bin
 }
