@@ -72,6 +72,12 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
         why: `kubeadm ${target.channel} rejects it: etcd learner mode is always on since 1.33`,
       })
   }
+  if ((s.pki.keyAlgorithm === 'RSA-3072' || s.pki.keyAlgorithm === 'RSA-4096') && v && !target.encryptionAlgorithmField)
+    report.warn([...spec, 'pki', 'keyAlgorithm'], 'NG0419', {
+      what: 'key algorithm',
+      value: s.pki.keyAlgorithm,
+      why: `kubeadm ${target.channel} (v1beta3) has no encryptionAlgorithm: nodegen issues the CAs with ${s.pki.keyAlgorithm}, but kubeadm signs the leaves it makes on the nodes with RSA-2048`,
+    })
   if (s.pki.keyAlgorithm === 'ECDSA-P384' && v && !target.ecdsaP384)
     report.error([...spec, 'pki', 'keyAlgorithm'], 'NG0419', {
       what: 'key algorithm',
@@ -340,6 +346,12 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
       }
       if (lb.interface !== undefined) checkInterface(report, [...lbPath, 'interface'], lb.interface)
     }
+    if ((lb.type === 'keepalived' || lb.type === 'kube-vip') && s.controlPlaneEndpoint.port !== lb.apiServerPort)
+      report.error([...epPath, 'port'], 'NG0419', {
+        what: 'endpoint port',
+        value: s.controlPlaneEndpoint.port,
+        why: `with ${lb.type} the VIP forwards to no proxy, so clients reach the API server's own port ${lb.apiServerPort} (set both to the same value)`,
+      })
     if (lb.type === 'kube-vip' && !isImageRef(lb.kubeVipImage))
       report.error([...lbPath, 'kubeVipImage'], 'NG0301', {value: lb.kubeVipImage, what: 'image', why: 'a container image reference'})
     endpoint = {host, port: s.controlPlaneEndpoint.port, kind: usesVip ? 'vip' : 'external'}

@@ -127,6 +127,12 @@ const CASES: Array<[string, (s: string) => string, string, string, number?]> = [
     'spec.pki.keyAlgorithm',
   ],
   [
+    'kube-vip with the endpoint on another port than the API server',
+    (s) => s.replace('type: keepalived-haproxy', 'type: kube-vip').replace('port: 6443', 'port: 8443'),
+    'NG0419',
+    'spec.controlPlaneEndpoint.port',
+  ],
+  [
     'image repository with a space',
     (s) => s.replace('imageRepository: registry.k8s.io', 'imageRepository: "registry.k8s.io; rm"'),
     'NG0311',
@@ -202,7 +208,7 @@ spec:
   })
 
   it('chooses the kubeadm API by version: v1beta3 before 1.31, v1beta4 from 1.31', () => {
-    for (const [v, api] of [
+    for (const [v, api] of <Array<[string, string]>>[
       ['1.29.0', 'v1beta3'],
       ['1.30.9', 'v1beta3'],
       ['1.31.0', 'v1beta4'],
