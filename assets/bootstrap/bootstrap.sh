@@ -499,7 +499,30 @@ etcd_healthy_local() {
     "https://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"'
 }
 
-kubeadm_config() { printf '%s' "$NODEGEN_ETC/kubeadm/config.yaml"; }
+# The join configuration with the token of the window we are in: a node rendered for one window
+# that boots after it ends uses the next window's token (see the token calendar).
+kubeadm_config() {
+  local next="$NODEGEN_ETC/kubeadm/config-next.yaml" from
+  from=$(param TOKEN_NEXT_FROM)
+  if [ -r "$next" ] && [ -n "$from" ] && [ "${NODEGEN_NOW:-$(date +%s)}" -ge "$from" ]; then
+    printf '%s' "$next"
+  else
+    printf '%s' "$NODEGEN_ETC/kubeadm/config.yaml"
+  fi
+}
+
+# Control planes keep the token calendar's tokens registered; right after init, so that nodes
+# rendered for this window can join at once.
+start_token_calendar() {
+  local lib
+  lib="$ROOT$(param LIB_DIR)"
+  [ -r "$NODEGEN_ETC/calendar.env" ] || return 0
+  if [ "$ROLE" = control-plane ] && [ "$ORDINAL" = 0 ]; then
+    "$lib/token-calendar.sh" sync || die "registering the token calendar's tokens failed"
+  fi
+  systemctl daemon-reload
+  systemctl enable --now nodegen-tokens.timer >/dev/null 2>&1 || true
+}
 
 role_init() {
   if [ "$(param TOPOLOGY)" = external ]; then wait_until "external etcd quorum" etcd_quorum; fi
@@ -600,9 +623,11 @@ role_phase() {
     control-plane)
       if [ "$ORDINAL" = 0 ]; then
         role_init
+        start_token_calendar
         install_cni
       else
         role_join
+        start_token_calendar
       fi
       apply_labels
       ;;
@@ -630,7 +655,7 @@ cleanup_secrets() {
     find "$cloud/instances" -maxdepth 2 \( -name 'user-data.txt*' -o -name 'cloud-config.txt' -o -name 'obj.pkl' \) -delete 2>/dev/null || true
   fi
   if [ -e "$cloud/instance/scripts" ]; then rm -rf "$cloud/instance/scripts"; fi
-  rm -f "$NODEGEN_ETC/kubeadm/config.yaml" "$STATE_DIR/etcd-probe.key" "$STATE_DIR/etcd-probe.crt"
+  rm -f "$NODEGEN_ETC/kubeadm/config.yaml" "$NODEGEN_ETC/kubeadm/config-next.yaml" "$STATE_DIR/etcd-probe.key" "$STATE_DIR/etcd-probe.crt"
   return 0
 }
 

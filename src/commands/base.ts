@@ -45,7 +45,9 @@ export abstract class BaseCommand extends Command {
 
   protected override toErrorJson(err: unknown): unknown {
     if (err instanceof InvalidProfileError) {
-      return {error: {code: 'INVALID_PROFILE', message: err.message, diagnostics: err.diagnostics.map((d) => ({...d, path: formatPath(d.path)}))}}
+      return {
+        error: {code: 'INVALID_PROFILE', message: err.message, diagnostics: err.diagnostics.map((d) => ({...d, path: formatPath(d.path)}))},
+      }
     }
     return super.toErrorJson(err)
   }

@@ -1,14 +1,25 @@
 import {existsSync, mkdtempSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import {Args} from '@oclif/core'
+import {Args, Flags} from '@oclif/core'
 import {materialFromSecrets} from '../app/material.js'
 import {readCniManifest, renderNode} from '../app/render.js'
 import {table} from '../app/table.js'
 import {isBudgetProblem} from '../emit/budget.js'
-import {type ClusterSecrets, loadOrCreateState, loadState, passphraseFrom, systemPkiContext} from '../pki/index.js'
+import {
+  type Calendar,
+  type ClusterSecrets,
+  deriveWindowToken,
+  loadOrCreateCalendar,
+  loadOrCreateState,
+  loadState,
+  passphraseFrom,
+  systemPkiContext,
+  windowOf,
+} from '../pki/index.js'
 import type {Cluster} from '../profile/index.js'
 import {BaseCommand} from './base.js'
+import {parseAt} from './render.js'
 
 export interface PlanNode {
   name: string
@@ -22,6 +33,8 @@ export interface PlanNode {
   gateway?: string
   /** The node's user-data against its platform's budget (bytes as the platform counts them). */
   userData?: {size: number; rawSize: number; encoding: string; budget: number | null; fits: boolean}
+  /** Joining nodes: the token-calendar window their token belongs to (the id only; never the secret). */
+  token?: {window: number; tokenId: string; validFrom: string; expires: string}
 }
 
 export interface PlanResult {
@@ -83,18 +96,24 @@ export default class Plan extends BaseCommand {
     '<%= config.bin %> plan cluster.yaml --json | jq ".nodes[].ip"',
   ]
   static override args = {profile: Args.string({description: 'Cluster profile (YAML).', required: true})}
-  static override flags = {state: BaseCommand.stateFlag}
+  static override flags = {
+    state: BaseCommand.stateFlag,
+    at: Flags.string({description: 'When the nodes will boot (ISO 8601): decides the token window. Default: now.', helpValue: 'TIME'}),
+  }
 
   async run(): Promise<PlanResult> {
     const {args, flags} = await this.parse(Plan)
     const {cluster, profile} = this.loadCluster(args.profile)
     const result = planSummary(cluster)
-    const sized = await this.sizes(cluster, this.stateDir(flags.state, profile, cluster), profile.path)
+    const at = parseAt(flags.at, (m) => this.error(m, {exit: 2}))
+    const sized = await this.sizes(cluster, this.stateDir(flags.state, profile, cluster), profile.path, at)
     if (sized) {
       result.sizes = sized.kind
       for (const n of result.nodes) {
         const u = sized.byNode.get(n.name)
         if (u) n.userData = u
+        const t = sized.tokens.get(n.name)
+        if (t) n.token = t
       }
     }
     if (!this.jsonEnabled()) {
@@ -104,8 +123,18 @@ export default class Plan extends BaseCommand {
           : '-'
       this.log(
         table(
-          ['NODE', 'ROLE', 'ORDINAL', 'OS', 'FORMAT', 'IP', 'MAC', 'USER-DATA'],
-          result.nodes.map((n) => [n.name, n.role, n.ordinal, n.os, n.format, `${n.ip}/${n.prefix}`, n.mac, fmt(n)]),
+          ['NODE', 'ROLE', 'ORDINAL', 'OS', 'FORMAT', 'IP', 'MAC', 'USER-DATA', 'TOKEN (WINDOW, EXPIRES)'],
+          result.nodes.map((n) => [
+            n.name,
+            n.role,
+            n.ordinal,
+            n.os,
+            n.format,
+            `${n.ip}/${n.prefix}`,
+            n.mac,
+            fmt(n),
+            n.token ? `${n.token.tokenId} (${n.token.window}, ${n.token.expires})` : undefined,
+          ]),
         ),
       )
       const c = result.cluster
@@ -125,19 +154,36 @@ export default class Plan extends BaseCommand {
   }
 
   /** Each node's user-data size, from the state when it exists, else from a throwaway PKI. */
-  private async sizes(cluster: Cluster, stateDir: string, profilePath: string) {
+  private async sizes(cluster: Cluster, stateDir: string, profilePath: string, at: Date) {
     let secrets: ClusterSecrets | undefined
+    let calendar: Calendar | undefined
     let kind: 'state' | 'estimated' = 'state'
     let scratch: string | undefined
     try {
       if (existsSync(path.join(stateDir, 'state.json'))) {
         secrets = await loadState(stateDir, cluster, {passphrase: passphraseFrom(process.env)})
+        calendar = existsSync(path.join(stateDir, 'calendar.json')) ? await loadOrCreateCalendar(stateDir, systemPkiContext()) : undefined
       } else {
         kind = 'estimated'
         scratch = mkdtempSync(path.join(os.tmpdir(), 'nodegen-plan-'))
         secrets = (await loadOrCreateState(path.join(scratch, cluster.name), cluster, systemPkiContext())).secrets
+        calendar = await loadOrCreateCalendar(path.join(scratch, cluster.name), systemPkiContext())
       }
-      const material = materialFromSecrets(cluster, secrets)
+      const material = materialFromSecrets(cluster, secrets, calendar, at)
+      const tokens = new Map<string, NonNullable<PlanNode['token']>>()
+      if (calendar && kind === 'state') {
+        const ws = cluster.bootstrapToken.windowSeconds
+        const t = deriveWindowToken(calendar.secret, windowOf(Math.floor(at.getTime() / 1000), ws), ws)
+        for (const n of cluster.nodes) {
+          if (n.role === 'etcd' || (n.role === 'control-plane' && n.ordinal === 0)) continue
+          tokens.set(n.name, {
+            window: t.window,
+            tokenId: t.tokenId,
+            validFrom: new Date(t.start * 1000).toISOString(),
+            expires: new Date(t.end * 1000).toISOString(),
+          })
+        }
+      }
       const cni = readCniManifest(cluster, profilePath)
       const byNode = new Map<string, NonNullable<PlanNode['userData']>>()
       for (const node of cluster.nodes) {
@@ -153,7 +199,7 @@ export default class Plan extends BaseCommand {
             fits: true,
           })
       }
-      return {kind, byNode}
+      return {kind, byNode, tokens}
     } catch (e) {
       this.warn(`user-data sizes unavailable: ${(e as Error).message}`)
       return undefined

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {materialFromSecrets} from '../app/material.js'
 import {progress} from '../app/progress.js'
 import {type MediaKind, RenderError, type RenderResult, render} from '../app/render.js'
-import {loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
+import {loadOrCreateCalendar, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
 import {BaseCommand} from './base.js'
 
 export default class Render extends BaseCommand {
@@ -21,6 +21,7 @@ and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso 
     '<%= config.bin %> render -o out',
     '<%= config.bin %> render profiles/quickstart.yaml -o out --node kube-alma-n-01',
     '<%= config.bin %> render cluster.yaml -o out --media bundle --json',
+    '<%= config.bin %> render cluster.yaml -o out --node worker-7 --at 2026-12-24T08:00:00Z',
   ]
 
   static override args = {profile: Args.string({description: 'Cluster profile (YAML). Default: the bundled quickstart.', required: false})}
@@ -31,6 +32,11 @@ and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso 
       description: 'Boot media per node. Default: iso for NoCloud nodes, configdrive for config-drive nodes, none elsewhere.',
       options: ['iso', 'configdrive', 'bundle', 'none'],
     }),
+    at: Flags.string({
+      description:
+        "When the nodes will boot (ISO 8601). Joining nodes get the bootstrap token of that time's window, and the next one's. Default: now.",
+      helpValue: 'TIME',
+    }),
     state: BaseCommand.stateFlag,
   }
 
@@ -40,7 +46,10 @@ and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso 
     const dir = this.stateDir(flags.state, profile, cluster)
     let result: RenderResult
     try {
-      const state = await loadOrCreateState(dir, cluster, systemPkiContext({passphrase: passphraseFrom(process.env)}))
+      const at = parseAt(flags.at, (m) => this.error(m, {exit: 2}))
+      const ctx = systemPkiContext({passphrase: passphraseFrom(process.env)})
+      const state = await loadOrCreateState(dir, cluster, ctx)
+      const calendar = await loadOrCreateCalendar(dir, ctx)
       for (const w of state.warnings) this.warn(w)
       if (state.created && !this.jsonEnabled()) this.log(`created the cluster's PKI in ${dir}`)
       const count = flags.node?.length ?? cluster.nodes.length
@@ -51,7 +60,7 @@ and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso 
         cluster,
         profilePath: profile.path,
         outDir: flags.output,
-        material: materialFromSecrets(cluster, state.secrets),
+        material: materialFromSecrets(cluster, state.secrets, calendar, at),
         adminConf: state.secrets.adminConf,
         ...(flags.node ? {nodes: flags.node} : {}),
         media: (flags.media as MediaKind | undefined) ?? defaultMedia,
@@ -74,6 +83,15 @@ and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso 
     }
     return result
   }
+}
+
+/** `--at`: an ISO 8601 time; default now (the command layer owns the clock). */
+export function parseAt(value: string | undefined, fail: (message: string) => never): Date {
+  if (value === undefined) return new Date()
+  const d = new Date(value)
+  if (Number.isNaN(d.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(value))
+    fail(`--at ${value} is not an ISO 8601 time (like 2026-12-24 or 2026-12-24T08:00:00Z)`)
+  return d
 }
 
 /** SOURCE_DATE_EPOCH when set (reproducible builds), else a fixed epoch: media never carry the clock. */

@@ -4,6 +4,16 @@
  * on first render and reused after") and hands the secrets to the planners, which call
  * {@link secretFilesForNode}.
  */
+
+export {
+  CALENDAR_JSON,
+  type Calendar,
+  deriveWindowToken,
+  loadOrCreateCalendar,
+  rotateCalendar,
+  type WindowToken,
+  windowOf,
+} from './calendar.js'
 export {
   BOOTSTRAP_TOKEN_DEFAULTS,
   CAS,

@@ -3,14 +3,14 @@
  * at come in as arguments.
  */
 import type {Cluster, ClusterNode, PlatformType} from '../profile/index.js'
-import {buildBootstrapFiles, buildBootstrapUnits} from './bootstrap/index.js'
+import {buildBootstrapFiles, buildBootstrapUnits, buildCalendarFiles} from './bootstrap/index.js'
 import {buildEtcdMemberFiles} from './etcd/index.js'
 import {file} from './files.js'
 import {buildFlatcarFiles} from './flatcar/index.js'
 import {buildEndpointFiles} from './ha/index.js'
-import {buildKubeadmFiles} from './kubeadm/index.js'
+import {buildKubeadmFiles, KUBEADM_CONFIG} from './kubeadm/index.js'
 import {buildOsFiles} from './os/index.js'
-import {type Assets, BOOTSTRAP_UNIT, type NodePlan, type PlanFile, type PlanLink, type PlanUnit} from './types.js'
+import {type Assets, BOOTSTRAP_UNIT, KUBEADM_NEXT_CONFIG_PATH, type NodePlan, type PlanFile, type PlanLink, type PlanUnit} from './types.js'
 
 /** A file from the cluster's PKI destined for one node (see pki/distribute). */
 export interface NodeSecretFile {
@@ -26,9 +26,13 @@ export interface ClusterMaterial {
   caCert: string
   /** `sha256:<hex>` of the CA's SubjectPublicKeyInfo, for join discovery. */
   caCertHash: string
-  /** The bootstrap token `abcdef.0123456789abcdef` nodes are rendered with. */
+  /** The bootstrap token `abcdef.0123456789abcdef` nodes are rendered with (the render time's window). */
   token: string
   tokenTtlSeconds: number
+  /** The next window's token and the Unix second it takes over: a boot that straddles the boundary uses it. */
+  nextToken?: {token: string; from: number}
+  /** The token calendar, for control planes (never workers): they register the tokens of each window. */
+  calendar?: {secret: string; windowSeconds: number; windowsAhead: number}
   /** The PKI files this node receives: exactly what kubeadm's manual distribution requires. */
   pkiFiles(node: ClusterNode): NodeSecretFile[]
 }
@@ -62,8 +66,8 @@ export function buildNodePlan(cluster: Cluster, node: ClusterNode, inputs: PlanI
     links.push(...fc.links)
     units.push(...fc.units)
   }
-  files.push(...buildBootstrapFiles(cluster, node, inputs.assets, material.caCert))
-  units.push(...buildBootstrapUnits(cluster, node))
+  files.push(...buildBootstrapFiles(cluster, node, inputs.assets, material.caCert, material.nextToken?.from))
+  units.push(...buildBootstrapUnits(cluster, node, material.calendar !== undefined))
   for (const f of material.pkiFiles(node)) {
     files.push({path: f.path, content: f.content, mode: f.secret ? 0o600 : f.mode, owner: 'root:root', secret: f.secret, origin: 'pki'})
   }
@@ -72,15 +76,17 @@ export function buildNodePlan(cluster: Cluster, node: ClusterNode, inputs: PlanI
     files.push(...etcd.files)
     units.push(...etcd.units)
   } else {
-    files.push(
-      ...buildKubeadmFiles(cluster, node, {
-        token: material.token,
-        tokenTtlSeconds: material.tokenTtlSeconds,
-        caCertHash: material.caCertHash,
-      }),
-    )
+    const kubeadm = (token: string) =>
+      buildKubeadmFiles(cluster, node, {token, tokenTtlSeconds: material.tokenTtlSeconds, caCertHash: material.caCertHash})
+    files.push(...kubeadm(material.token))
+    // A joining node also carries the next window's join configuration, for a boot that straddles
+    // the window boundary; the bootstrap program picks by its clock.
+    const joins = !(node.role === 'control-plane' && node.ordinal === 0)
+    const next = joins && material.nextToken ? kubeadm(material.nextToken.token).find((f) => f.path === KUBEADM_CONFIG) : undefined
+    if (next) files.push({...next, path: KUBEADM_NEXT_CONFIG_PATH, origin: 'kubeadm:next-window'})
   }
   if (node.role === 'control-plane') {
+    if (material.calendar) files.push(...buildCalendarFiles(cluster, node, material.calendar, inputs.assets))
     const ep = buildEndpointFiles(cluster, node)
     files.push(...ep.files)
     // Units of packages installed later (keepalived, haproxy) are started by the bootstrap program.

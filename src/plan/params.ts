@@ -5,6 +5,7 @@
  */
 import {CNI_INFO} from '../profile/cni.js'
 import type {Cluster, ClusterNode} from '../profile/index.js'
+import {libDir} from './types.js'
 
 export type Params = Record<string, string | number | boolean | undefined>
 
@@ -75,6 +76,7 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
   const isCp0 = node.role === 'control-plane' && node.ordinal === 0
   return {
     CLUSTER_NAME: cluster.name,
+    LIB_DIR: libDir(node.family),
     NODE_NAME: node.name,
     NODE_ROLE: node.role,
     NODE_ORDINAL: node.ordinal,

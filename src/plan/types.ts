@@ -95,6 +95,8 @@ export interface Assets {
   installScript: string
   /** assets/bootstrap/labels.sh */
   labelsScript: string
+  /** assets/bootstrap/token-calendar.sh */
+  tokenCalendarScript: string
 }
 
 export const NODEGEN_ETC = '/etc/nodegen'
@@ -103,6 +105,8 @@ export const NODEGEN_STATE = '/var/lib/nodegen'
 /** Written by `nodegen image build` (and the test image): packages are installed. */
 export const BAKED_MARKER = '/etc/nodegen/image.json'
 export const PARAMS_FILE = '/etc/nodegen/bootstrap.env'
+/** The join configuration with the next window's token (see the token calendar). */
+export const KUBEADM_NEXT_CONFIG_PATH = '/etc/nodegen/kubeadm/config-next.yaml'
 
 /** Where the programs live: /usr is read-only on Flatcar, so there they go to /opt. */
 export function libDir(family: OsFamily): string {

@@ -4,14 +4,15 @@ import os from 'node:os'
 import path from 'node:path'
 import {materialFromSecrets} from '../../src/app/material.js'
 import {readCniManifest, renderNode} from '../../src/app/render.js'
-import {type ClusterSecrets, loadOrCreateState} from '../../src/pki/index.js'
+import {type ClusterSecrets, loadOrCreateCalendar, loadOrCreateState} from '../../src/pki/index.js'
 import type {Cluster} from '../../src/profile/index.js'
-import {fixturePkiContext} from './pki-fixture.js'
+import {FIXTURE_NOW, fixturePkiContext} from './pki-fixture.js'
 import {loadCluster} from './profiles.js'
 
 export interface RenderedForTest {
   cluster: Cluster
   secrets: ClusterSecrets
+  material: ReturnType<typeof materialFromSecrets>
   nodes: Array<ReturnType<typeof renderNode>>
 }
 
@@ -26,9 +27,10 @@ export function renderProfile(profilePath: string, stateDir?: string): Promise<R
       const cluster = loadCluster(profilePath)
       const dir = stateDir ?? path.join(mkdtempSync(path.join(os.tmpdir(), 'ng-state-')), cluster.name)
       const {secrets} = await loadOrCreateState(dir, cluster, fixturePkiContext())
-      const material = materialFromSecrets(cluster, secrets)
+      const calendar = await loadOrCreateCalendar(dir, fixturePkiContext({seed: 'calendar'}))
+      const material = materialFromSecrets(cluster, secrets, calendar, FIXTURE_NOW)
       const cni = readCniManifest(cluster, profilePath)
-      return {cluster, secrets, nodes: cluster.nodes.map((n) => renderNode(cluster, n, material, cni))}
+      return {cluster, secrets, material, nodes: cluster.nodes.map((n) => renderNode(cluster, n, material, cni))}
     })()
     cache.set(key, p)
   }

@@ -10,9 +10,13 @@ const cache = new Map<string, string | undefined>()
 /** Absolute path of a tool on PATH (or in /usr/sbin, /sbin), or undefined. */
 export function findTool(name: string): string | undefined {
   if (cache.has(name)) return cache.get(name)
-  const r = spawnSync('sh', ['-c', 'command -v "$1" || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } || { [ -x "/sbin/$1" ] && echo "/sbin/$1"; }', 'sh', name], {
-    encoding: 'utf8',
-  })
+  const r = spawnSync(
+    'sh',
+    ['-c', 'command -v "$1" || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } || { [ -x "/sbin/$1" ] && echo "/sbin/$1"; }', 'sh', name],
+    {
+      encoding: 'utf8',
+    },
+  )
   const found = r.status === 0 ? r.stdout.trim() || undefined : undefined
   cache.set(name, found)
   return found
@@ -35,7 +39,11 @@ export function requireTool(t: TestContext, name: string): string {
 export class SkipSignal extends Error {}
 
 /** Runs a command and returns its output; throws with stderr when it fails. */
-export function run(cmd: string, args: string[], opts: {input?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv; allowFail?: boolean} = {}) {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: {input?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv; allowFail?: boolean} = {},
+) {
   const r = spawnSync(cmd, args, {
     input: opts.input,
     cwd: opts.cwd,

@@ -4,11 +4,18 @@ import {file, header} from '../files.js'
 import {bootstrapParams, encodeParams, hostsBlock, labelsTsv, nodesTsv} from '../params.js'
 import {type Assets, BOOTSTRAP_UNIT, libDir, NODEGEN_LIB, PARAMS_FILE, type PlanFile, type PlanUnit} from '../types.js'
 
-export function buildBootstrapFiles(cluster: Cluster, node: ClusterNode, assets: Assets, caCert: string): PlanFile[] {
+export function buildBootstrapFiles(
+  cluster: Cluster,
+  node: ClusterNode,
+  assets: Assets,
+  caCert: string,
+  nextTokenFrom?: number,
+): PlanFile[] {
   const h = header(cluster, node)
+  const params = {...bootstrapParams(cluster, node), TOKEN_NEXT_FROM: nextTokenFrom}
   const files: PlanFile[] = [
     file(`${libDir(node.family)}/bootstrap.sh`, assets.bootstrapScript, 'bootstrap:program', {mode: 0o755}),
-    file(PARAMS_FILE, encodeParams(bootstrapParams(cluster, node), h), 'bootstrap:parameters', {mode: 0o600}),
+    file(PARAMS_FILE, encodeParams(params, h), 'bootstrap:parameters', {mode: 0o600}),
     file('/etc/nodegen/nodes.tsv', nodesTsv(cluster), 'bootstrap:nodes'),
     file('/etc/nodegen/hosts', hostsBlock(cluster), 'bootstrap:hosts'),
   ]
@@ -23,7 +30,26 @@ export function buildBootstrapFiles(cluster: Cluster, node: ClusterNode, assets:
   return files
 }
 
-export function buildBootstrapUnits(cluster: Cluster, node: ClusterNode): PlanUnit[] {
+/** Control planes: the calendar secret and the program that registers each window's token. */
+export function buildCalendarFiles(
+  cluster: Cluster,
+  node: ClusterNode,
+  calendar: {secret: string; windowSeconds: number; windowsAhead: number},
+  assets: Assets,
+): PlanFile[] {
+  const h = header(cluster, node)
+  return [
+    file(
+      '/etc/nodegen/calendar.env',
+      encodeParams({CALENDAR_SECRET: calendar.secret, WINDOW_SECONDS: calendar.windowSeconds, WINDOWS_AHEAD: calendar.windowsAhead}, h),
+      'pki:token-calendar',
+      {secret: true},
+    ),
+    file(`${libDir(node.family)}/token-calendar.sh`, assets.tokenCalendarScript, 'bootstrap:token-calendar', {mode: 0o755}),
+  ]
+}
+
+export function buildBootstrapUnits(cluster: Cluster, node: ClusterNode, calendar = false): PlanUnit[] {
   const h = header(cluster, node)
   const units: PlanUnit[] = [
     {
@@ -66,6 +92,40 @@ Type=oneshot
 ExecStart=${libDir(node.family)}/labels.sh
 `,
       },
+      ...(calendar
+        ? [
+            {
+              name: 'nodegen-tokens.service',
+              enabled: false,
+              dropIns: [],
+              content: `${h}[Unit]
+Description=nodegen: keep the token calendar's bootstrap tokens registered
+After=${BOOTSTRAP_UNIT}
+ConditionPathExists=/etc/kubernetes/admin.conf
+
+[Service]
+Type=oneshot
+ExecStart=${libDir(node.family)}/token-calendar.sh sync
+`,
+            },
+            {
+              name: 'nodegen-tokens.timer',
+              enabled: false,
+              dropIns: [],
+              content: `${h}[Unit]
+Description=nodegen: register each window's bootstrap token in time
+
+[Timer]
+OnActiveSec=1min
+OnUnitActiveSec=15min
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+`,
+            },
+          ]
+        : []),
       {
         name: 'nodegen-labels.timer',
         enabled: false,

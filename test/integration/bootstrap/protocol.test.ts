@@ -5,12 +5,14 @@
  * that a second run after success does nothing.
  */
 import assert from 'node:assert/strict'
+import {spawnSync} from 'node:child_process'
 import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {loadAssets} from '../../../src/app/assets.js'
+import {deriveWindowToken, windowOf} from '../../../src/pki/index.js'
 import {buildNodePlan, type ClusterMaterial} from '../../../src/plan/build.js'
 import type {Cluster} from '../../../src/profile/index.js'
 import {FakeCluster, makeTestCa, materialise, readCallLog, runBootstrap, standinBin, type TestCa} from '../../support/bootstrap-harness.js'
@@ -49,12 +51,16 @@ spec:
 `
 }
 
-function material(ca: TestCa): ClusterMaterial {
+const CALENDAR_SECRET = 'c0ffee'.repeat(11).slice(0, 64)
+
+function material(ca: TestCa, at?: number): ClusterMaterial {
+  const calendar = at === undefined ? {} : calendarMaterial(at)
   return {
     caCert: ca.caCert,
     caCertHash: `sha256:${'0'.repeat(64)}`,
     token: 'abcdef.0123456789abcdef',
     tokenTtlSeconds: 86400,
+    ...calendar,
     pkiFiles: (node) =>
       node.role === 'control-plane'
         ? [
@@ -62,6 +68,16 @@ function material(ca: TestCa): ClusterMaterial {
             {path: '/etc/kubernetes/pki/etcd/ca.key', content: ca.caKey, mode: 0o600, secret: true},
           ]
         : [],
+  }
+}
+
+function calendarMaterial(at: number): Pick<ClusterMaterial, 'token' | 'tokenTtlSeconds' | 'nextToken' | 'calendar'> {
+  const w = windowOf(at, 86400)
+  return {
+    token: deriveWindowToken(CALENDAR_SECRET, w, 86400).token,
+    tokenTtlSeconds: 86400,
+    nextToken: {token: deriveWindowToken(CALENDAR_SECRET, w + 1, 86400).token, from: (w + 1) * 86400},
+    calendar: {secret: CALENDAR_SECRET, windowSeconds: 86400, windowsAhead: 2},
   }
 }
 
@@ -80,7 +96,7 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
     rmSync(ca.dir, {recursive: true, force: true})
   })
 
-  async function setup(name: string, opts: {baked?: boolean} = {}) {
+  async function setup(name: string, opts: {baked?: boolean; at?: (node: string) => number | undefined} = {}) {
     const dir = path.join(tmp, name)
     const port = await freePort('127.0.0.100')
     const etcdPort = await freePort('127.0.0.110')
@@ -90,11 +106,12 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
     await fake.listen('127.0.0.100', port)
     await fake.listen('127.0.0.110', etcdPort)
     const log = path.join(dir, 'calls.log')
+    const tokens = path.join(dir, 'tokens.registry')
     const bin = standinBin(dir)
     const roots = cluster.nodes.map((n) => {
       const plan = buildNodePlan(cluster, n, {
         assets: loadAssets(),
-        material: material(ca),
+        material: material(ca, opts.at?.(n.name)),
         cniManifest: 'kind: ConfigMap # net-conf 10.244.0.0/16\n',
       })
       const root = materialise(plan, dir)
@@ -104,13 +121,14 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
     const env = {
       PATH: `${bin}:${process.env.PATH}`,
       NODEGEN_TEST_LOG: log,
+      NODEGEN_TEST_TOKENS: tokens,
       NODEGEN_TEST_FAKE: `https://127.0.0.100:${port}`,
       NODEGEN_ETCD_PORT: String(etcdPort),
       NODEGEN_POLL_INTERVAL: '0.2',
       NODEGEN_BACKOFF_START: '1',
       NODEGEN_BACKOFF_MAX: '1',
     }
-    return {cluster, fake, log, roots, env, root: (n: string) => roots.find((r) => path.basename(r) === n) as string}
+    return {cluster, fake, log, tokens, roots, env, root: (n: string) => roots.find((r) => path.basename(r) === n) as string}
   }
 
   it('3 control planes and 2 workers come up in order with no central step', async () => {
@@ -243,6 +261,85 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
       )
       assert.ok(calls.some((c) => /^dnf -y install containerd\.io /.test(c)))
       assert.ok(existsSync(path.join(s.root('w0'), 'etc/yum.repos.d/kubernetes.repo')))
+    } finally {
+      await s.fake.close()
+    }
+  })
+
+  it('the token calendar: a worker rendered three days ahead joins when its window comes; an expired window is refused', async () => {
+    const day = 86400
+    const t0 = (windowOf(Math.floor(Date.now() / 1000), day) + 10) * day + 3600
+    const late = t0 + 3 * day
+    const s = await setup('calendar', {at: (n) => (n === 'w1' ? late : t0)})
+    try {
+      const at = (now: number) => ({...s.env, NODEGEN_NOW: String(now)})
+      const cp0 = await runBootstrap(s.root('cp0'), at(t0))
+      assert.equal(cp0.code, 0, cp0.output)
+      const w = windowOf(t0, day)
+      const tokenOf = (win: number) => deriveWindowToken(CALENDAR_SECRET, win, day)
+      const creates = readCallLog(s.log).filter((c) => c.node === 'cp0' && c.call.startsWith('kubeadm token create'))
+      // init registered window w's token; the calendar added w+1 and w+2 with TTLs ending with their windows
+      assert.deepEqual(
+        creates.map((c) =>
+          c.call
+            .split(' ')
+            .slice(3, 4)
+            .concat(c.call.match(/--ttl (\d+)s/)?.[1] ?? ''),
+        ),
+        [
+          [tokenOf(w + 1).token, String((w + 2) * day - t0)],
+          [tokenOf(w + 2).token, String((w + 3) * day - t0)],
+        ],
+      )
+      assert.ok(!cp0.output.includes(tokenOf(w + 1).tokenSecret), 'the calendar logged a token secret')
+      assert.ok(readCallLog(s.log).some((c) => c.node === 'cp0' && c.call === 'systemctl enable --now nodegen-tokens.timer'))
+
+      // a worker rendered for now joins; the one rendered three days ahead cannot yet
+      const w0 = await runBootstrap(s.root('w0'), at(t0))
+      assert.equal(w0.code, 0, w0.output)
+      const params = path.join(s.root('w1'), 'etc/nodegen/bootstrap.env')
+      writeFileSync(params, readFileSync(params, 'utf8').replace(/^TIMEOUT_SECONDS=.*$/m, 'TIMEOUT_SECONDS=3'))
+      const early = await runBootstrap(s.root('w1'), at(t0))
+      assert.equal(early.code, 1)
+      assert.match(early.output, /is invalid for this cluster or it has expired/)
+
+      const sync = (now: number) =>
+        spawnSync('bash', [path.join(s.root('cp0'), 'usr/local/lib/nodegen/token-calendar.sh'), 'sync'], {
+          env: {...process.env, ...at(now), NODEGEN_ROOT: s.root('cp0')},
+          encoding: 'utf8',
+        })
+      // a minute into the next window: the init token (kubeadm counts its TTL from init) outlived
+      // its window, so the timer deletes it, and registers the window two ahead
+      const next = sync((w + 1) * day + 60)
+      assert.equal(next.status, 0, next.stderr)
+      assert.match(next.stdout, new RegExp(`deleted token ${tokenOf(w).tokenId} of past window ${w}\\b`))
+      assert.match(
+        next.stdout,
+        new RegExp(`registered token ${tokenOf(w + 3).tokenId} for window ${w + 3} \\(expires in ${2 * day + day - 60}s\\)`),
+      )
+      // three days on, the timer registers the new windows (the old ones have expired)
+      const later = sync(late)
+      assert.equal(later.status, 0, later.stderr)
+      assert.match(later.stdout, new RegExp(`registered token ${tokenOf(w + 4).tokenId} for window ${w + 4}`))
+      assert.doesNotMatch(later.stdout + next.stdout, new RegExp(`${tokenOf(w + 3).tokenSecret}|${tokenOf(w + 4).tokenSecret}`))
+      const late1 = await runBootstrap(s.root('w1'), at(late))
+      assert.equal(late1.code, 0, late1.output)
+      assert.match(late1.output, /nodegen: w1 worker ready/)
+
+      // a worker rendered for the first window, booting three days later, is refused
+      const stale = materialise(
+        buildNodePlan(s.cluster, s.cluster.nodes.find((n) => n.name === 'w0') as Cluster['nodes'][number], {
+          assets: loadAssets(),
+          material: material(ca, t0),
+        }),
+        path.join(tmp, 'calendar-stale'),
+      )
+      writeFileSync(path.join(stale, 'etc/nodegen/image.json'), BAKED)
+      const p2 = path.join(stale, 'etc/nodegen/bootstrap.env')
+      writeFileSync(p2, readFileSync(p2, 'utf8').replace(/^TIMEOUT_SECONDS=.*$/m, 'TIMEOUT_SECONDS=3'))
+      const refused = await runBootstrap(stale, at(late))
+      assert.equal(refused.code, 1)
+      assert.match(refused.output, /failed at role/)
     } finally {
       await s.fake.close()
     }

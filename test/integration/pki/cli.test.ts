@@ -5,9 +5,9 @@ import {mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync}
 import os from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
+import {builtCli, nodegen} from '../../support/cli.js'
 import {fixtureProfilePath} from '../../support/pki-fixture.js'
 import {REPO_ROOT} from '../../support/profiles.js'
-import {builtCli, nodegen} from '../../support/cli.js'
 
 const QUICKSTART = path.join(REPO_ROOT, 'profiles', 'quickstart.yaml')
 

@@ -9,7 +9,6 @@ import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
-import {materialFromSecrets} from '../../../src/app/material.js'
 import {renderNode} from '../../../src/app/render.js'
 import {isBudgetProblem} from '../../../src/emit/budget.js'
 import {exampleProfiles} from '../../support/profiles.js'
@@ -122,7 +121,7 @@ for (const profile of cloudInitProfiles) {
 
     it('two renders of the same profile and state are byte-identical', async () => {
       const r = await renderProfile(profile)
-      const material = materialFromSecrets(r.cluster, r.secrets)
+      const material = r.material
       for (const n of r.nodes.slice(0, 2)) {
         const node = r.cluster.nodes.find((x) => x.name === n.plan.node)
         assert.ok(node)
@@ -141,6 +140,37 @@ describe('render aws.yaml', () => {
     for (const n of r.nodes) {
       assert.ok(!isBudgetProblem(n.fitted), `${n.plan.node}: ${JSON.stringify(n.fitted)}`)
       assert.ok(n.fitted.size <= 16384, `${n.plan.node}: ${n.fitted.size}`)
+    }
+  })
+})
+
+describe('render: the token calendar', () => {
+  it("joining nodes carry this window's and the next window's join configuration; control planes the calendar, workers never", async () => {
+    const r = await renderProfile(exampleProfiles().find((p) => p.endsWith('quickstart.yaml')) as string)
+    const cal = r.material.calendar
+    assert.ok(cal && r.material.nextToken)
+    for (const n of r.nodes) {
+      const config = n.plan.files.find((f) => f.path === '/etc/nodegen/kubeadm/config.yaml')
+      const next = n.plan.files.find((f) => f.path === '/etc/nodegen/kubeadm/config-next.yaml')
+      const calendar = n.plan.files.find((f) => f.path === '/etc/nodegen/calendar.env')
+      assert.ok(config?.content.includes(r.material.token))
+      if (n.plan.role === 'control-plane' && n.plan.ordinal === 0) assert.equal(next, undefined)
+      else {
+        assert.ok(next?.content.includes(r.material.nextToken.token), n.plan.node)
+        assert.equal(next?.mode, 0o600)
+        assert.match(
+          n.plan.files.find((f) => f.path === '/etc/nodegen/bootstrap.env')?.content ?? '',
+          new RegExp(`^TOKEN_NEXT_FROM=${r.material.nextToken.from}$`, 'm'),
+        )
+      }
+      if (n.plan.role === 'control-plane') {
+        assert.equal(calendar?.mode, 0o600)
+        assert.equal(calendar?.secret, true)
+        assert.ok(calendar?.content.includes(cal.secret))
+      } else {
+        assert.equal(calendar, undefined)
+        assert.ok(!n.ci.userData.toString().includes(cal.secret), `${n.plan.node} carries the calendar secret`)
+      }
     }
   })
 })
