@@ -1,5 +1,5 @@
 /** Renders profiles in tests: a state made with the fast fixture context, then the real pipeline. */
-import {mkdtempSync} from 'node:fs'
+import {mkdtempSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {materialFromSecrets} from '../../src/app/material.js'
@@ -17,6 +17,10 @@ export interface RenderedForTest {
 }
 
 const cache = new Map<string, Promise<RenderedForTest>>()
+const scratch: string[] = []
+process.on('exit', () => {
+  for (const d of scratch) rmSync(d, {recursive: true, force: true})
+})
 
 /** Renders every node of a profile in memory (cached per profile path within a test process). */
 export function renderProfile(profilePath: string, stateDir?: string): Promise<RenderedForTest> {
@@ -25,7 +29,12 @@ export function renderProfile(profilePath: string, stateDir?: string): Promise<R
   if (!p) {
     p = (async () => {
       const cluster = loadCluster(profilePath)
-      const dir = stateDir ?? path.join(mkdtempSync(path.join(os.tmpdir(), 'ng-state-')), cluster.name)
+      let dir = stateDir
+      if (!dir) {
+        const tmp = mkdtempSync(path.join(os.tmpdir(), 'ng-state-'))
+        scratch.push(tmp)
+        dir = path.join(tmp, cluster.name)
+      }
       const {secrets} = await loadOrCreateState(dir, cluster, fixturePkiContext())
       const calendar = await loadOrCreateCalendar(dir, fixturePkiContext({seed: 'calendar'}))
       const material = materialFromSecrets(cluster, secrets, calendar, FIXTURE_NOW)
