@@ -3,7 +3,9 @@
  * at the end, so an interrupted render (Ctrl-C, SIGKILL, a full disk) leaves the previous output
  * whole. Secrets are written 0600 from the first byte (the mode is set at open, not after).
  */
-import {closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync} from 'node:fs'
+
+import type {WriteStream} from 'node:fs'
+import {closeSync, createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync} from 'node:fs'
 import path from 'node:path'
 
 export class OutputDir {
@@ -38,18 +40,30 @@ export class OutputDir {
   }
 
   writeFile(rel: string, data: string | Uint8Array, mode = 0o644): void {
+    this.writeChunks(rel, [typeof data === 'string' ? Buffer.from(data) : data], mode)
+  }
+
+  /** Streams chunks (an ISO image, sector by sector) into one file. */
+  writeChunks(rel: string, chunks: Iterable<Uint8Array>, mode = 0o644): void {
     const p = this.pathFor(rel)
     const fd = openSync(p, 'w', mode)
     try {
-      const buf = typeof data === 'string' ? Buffer.from(data) : data
-      let off = 0
-      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off)
+      for (const buf of chunks) {
+        let off = 0
+        while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off)
+        this.bytes += buf.length
+      }
       fsyncSync(fd)
-      this.bytes += buf.length
       this.files++
     } finally {
       closeSync(fd)
     }
+  }
+
+  /** A write stream for a file (bundles); the caller awaits its close. */
+  createStream(rel: string, mode = 0o644): WriteStream {
+    this.files++
+    return createWriteStream(this.pathFor(rel), {mode})
   }
 
   /** Swaps the new output in: old → .previous, new → final, then the old one is removed. */

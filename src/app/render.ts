@@ -5,13 +5,70 @@
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import {type BudgetProblem, type FittedUserData, fitUserData, isBudgetProblem} from '../emit/budget.js'
+import type {CloudInitOutput} from '../emit/cloud-init/index.js'
 import {emitCloudInit} from '../emit/cloud-init/index.js'
+import {type BundleEntry, type BundleFormat, writeBundle} from '../media/bundle.js'
+import {CONFIG_DRIVE_VOLUME_ID, configDriveEntries} from '../media/configdrive.js'
+import {isoChunks, planIso} from '../media/iso/index.js'
+import {NOCLOUD_VOLUME_ID, nocloudEntries} from '../media/nocloud.js'
 import {buildNodePlan, type ClusterMaterial} from '../plan/build.js'
 import type {NodePlan} from '../plan/types.js'
 import type {Cluster, ClusterNode} from '../profile/index.js'
 import {loadAssets} from './assets.js'
 import {OutputDir} from './output.js'
 import type {Progress} from './progress.js'
+
+function read(out: OutputDir, rel: string): Buffer {
+  return readFileSync(out.pathFor(rel))
+}
+
+/** The node's boot medium: a NoCloud ISO, a config drive, or a per-node bundle. */
+async function writeMedia(
+  out: OutputDir,
+  opts: RenderOptions,
+  plan: NodePlan,
+  ci: CloudInitOutput,
+  userData: Uint8Array,
+): Promise<string[]> {
+  const name = plan.node
+  switch (opts.media) {
+    case 'iso': {
+      const layout = planIso(
+        nocloudEntries({userData, metaData: ci.metaData, ...(ci.networkConfig !== undefined ? {networkConfig: ci.networkConfig} : {})}),
+        {volumeId: NOCLOUD_VOLUME_ID, epoch: opts.epoch},
+      )
+      out.writeChunks(`${name}.iso`, isoChunks(layout), 0o600)
+      return [`${name}.iso`]
+    }
+    case 'configdrive': {
+      const sshKeys = plan.users.flatMap((u) => u.sshAuthorizedKeys)
+      const layout = planIso(
+        configDriveEntries({
+          instanceId: ci.instanceId,
+          hostname: plan.hostname,
+          userData,
+          sshKeys,
+          ...(plan.network ? {network: plan.network} : {}),
+        }),
+        {volumeId: CONFIG_DRIVE_VOLUME_ID, epoch: opts.epoch},
+      )
+      out.writeChunks(`${name}.iso`, isoChunks(layout), 0o600)
+      return [`${name}.iso`]
+    }
+    case 'bundle': {
+      const fmt = opts.bundleFormat ?? 'tar.gz'
+      const entries: BundleEntry[] = [
+        {path: `${name}/user-data`, data: userData, mode: 0o600},
+        {path: `${name}/meta-data`, data: ci.metaData, mode: 0o644},
+        ...(ci.networkConfig !== undefined ? [{path: `${name}/network-config`, data: ci.networkConfig, mode: 0o644}] : []),
+      ]
+      await writeBundle(entries, fmt, opts.epoch, out.createStream(`${name}.${fmt}`, 0o600))
+      return [`${name}.${fmt}`]
+    }
+    case 'none':
+      return []
+  }
+}
 
 export type MediaKind = 'iso' | 'configdrive' | 'bundle' | 'none'
 
@@ -27,6 +84,8 @@ export interface RenderOptions {
   media: MediaKind
   /** Seconds since the epoch for timestamps inside media (SOURCE_DATE_EPOCH). */
   epoch: number
+  /** Bundle format with media `bundle`. @default 'tar.gz' */
+  bundleFormat?: BundleFormat
   progress?: Progress
 }
 
@@ -87,12 +146,13 @@ export function renderNode(cluster: Cluster, node: ClusterNode, material: Cluste
   return {plan, ci, fitted}
 }
 
-export function render(opts: RenderOptions): RenderResult {
+export async function render(opts: RenderOptions): Promise<RenderResult> {
   const {cluster} = opts
   const nodes = selectNodes(cluster, opts.nodes)
   const cniManifest = readCniManifest(cluster, opts.profilePath)
   const out = new OutputDir(opts.outDir)
   const rendered: RenderedNode[] = []
+  const bundle: BundleEntry[] = []
   const problems: BudgetProblem[] = []
   try {
     for (const node of nodes) {
@@ -113,6 +173,13 @@ export function render(opts: RenderOptions): RenderResult {
         out.writeFile(`${dir}/network-config`, ci.networkConfig, 0o644)
         artifacts.push(`${dir}/network-config`)
       }
+      artifacts.push(...(await writeMedia(out, opts, plan, ci, f.data)))
+      if (opts.media === 'bundle')
+        bundle.push(
+          ...artifacts
+            .filter((a) => a.startsWith(`${dir}/`))
+            .map((a) => ({path: a, data: read(out, a), mode: a.endsWith('user-data') ? secretMode : 0o644})),
+        )
       rendered.push({
         name: node.name,
         role: node.role,
@@ -137,6 +204,15 @@ export function render(opts: RenderOptions): RenderResult {
       )
     }
     out.writeFile('admin.conf', opts.adminConf, 0o600)
+    if (opts.media === 'bundle' && nodes.length === cluster.nodes.length) {
+      // The whole cluster in one archive, without admin.conf (it stays beside it, 0600).
+      await writeBundle(
+        bundle,
+        opts.bundleFormat ?? 'tar.gz',
+        opts.epoch,
+        out.createStream(`${cluster.name}.${opts.bundleFormat ?? 'tar.gz'}`, 0o600),
+      )
+    }
     const result: RenderResult = {cluster: cluster.name, outDir: out.final, nodes: rendered, bytes: 0}
     out.writeFile(
       'cluster.json',

@@ -32,6 +32,7 @@ and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso 
       description: 'Boot media per node. Default: iso for NoCloud nodes, configdrive for config-drive nodes, none elsewhere.',
       options: ['iso', 'configdrive', 'bundle', 'none'],
     }),
+    'bundle-format': Flags.string({description: 'Archive format with --media bundle.', options: ['tar.gz', 'zip'], default: 'tar.gz'}),
     at: Flags.string({
       description:
         "When the nodes will boot (ISO 8601). Joining nodes get the bootstrap token of that time's window, and the next one's. Default: now.",
@@ -56,7 +57,7 @@ and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso 
       const bar = progress(count, 'render', process.stderr, !this.jsonEnabled())
       const defaultMedia: MediaKind =
         cluster.platform.type === 'nocloud' ? 'iso' : cluster.platform.type === 'configdrive' ? 'configdrive' : 'none'
-      result = render({
+      result = await render({
         cluster,
         profilePath: profile.path,
         outDir: flags.output,
@@ -65,6 +66,7 @@ and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso 
         ...(flags.node ? {nodes: flags.node} : {}),
         media: (flags.media as MediaKind | undefined) ?? defaultMedia,
         epoch: sourceDateEpoch(),
+        bundleFormat: flags['bundle-format'] as 'tar.gz' | 'zip',
         progress: bar,
       })
       bar.done(`rendered ${result.nodes.length} node(s) into ${flags.output} (${result.bytes} bytes)`)
