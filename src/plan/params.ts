@@ -114,7 +114,7 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     KEEP_SECRETS: cluster.bootstrap.keepSecrets,
     PROXY_HTTP_PROXY: cluster.proxy?.http,
     PROXY_HTTPS_PROXY: cluster.proxy?.https,
-    PROXY_NO_PROXY: cluster.proxy ? noProxy(cluster) : undefined,
+    PROXY_NO_PROXY: cluster.proxy ? noProxyOnce(cluster) : undefined,
   }
 }
 
@@ -123,22 +123,58 @@ export function runtimeSource(cluster: Cluster, node: ClusterNode): 'docker' | '
   return cluster.runtime.source ?? (node.family === 'rhel' ? 'docker' : 'distribution')
 }
 
-/** `name<TAB>role<TAB>ordinal<TAB>ip` for every node, in profile order. */
-export function nodesTsv(cluster: Cluster): string {
-  return cluster.nodes.map((n) => `${n.name}\t${n.role}\t${n.ordinal}\t${n.ip}\n`).join('')
+/**
+ * Cluster-wide files are the same for every node: computed once per Cluster (a render of N nodes
+ * would otherwise build them N times, quadratic in the cluster's size). The cache is keyed by the
+ * Cluster object, so it is still a pure function of its argument.
+ */
+function perCluster<T>(fn: (c: Cluster) => T): (c: Cluster) => T {
+  const cache = new WeakMap<Cluster, T>()
+  return (c) => {
+    let v = cache.get(c)
+    if (v === undefined) {
+      v = fn(c)
+      cache.set(c, v)
+    }
+    return v
+  }
 }
 
-/** The /etc/hosts block: every node, and the endpoint name when it is a DNS name. */
-export function hostsBlock(cluster: Cluster): string {
-  return cluster.nodes.map((n) => `${n.ip}\t${n.name}\n`).join('')
+/**
+ * `name<TAB>role<TAB>ordinal<TAB>ip` for the control planes and etcd members, in profile order: all
+ * the bootstrap program looks up (workers join through the endpoint), so a node's seed does not
+ * grow with the number of workers.
+ */
+export const nodesTsv = perCluster((cluster) =>
+  cluster.nodes
+    .filter((n) => n.role !== 'worker')
+    .map((n) => `${n.name}\t${n.role}\t${n.ordinal}\t${n.ip}\n`)
+    .join(''),
+)
+
+const hostsAll = perCluster((cluster) => cluster.nodes.map((n) => `${n.ip}\t${n.name}\n`).join(''))
+const hostsInfrastructure = perCluster((cluster) =>
+  cluster.nodes
+    .filter((n) => n.role !== 'worker')
+    .map((n) => `${n.ip}\t${n.name}\n`)
+    .join(''),
+)
+
+/** The /etc/hosts block: every node, or (spec.networking.etcHosts) the control planes, etcd members and the node itself. */
+export function hostsBlock(cluster: Cluster, node: ClusterNode): string {
+  if (cluster.networking.etcHosts === 'all') return hostsAll(cluster)
+  return node.role === 'worker' ? `${hostsInfrastructure(cluster)}${node.ip}\t${node.name}\n` : hostsInfrastructure(cluster)
 }
 
 /** `node<TAB>key<TAB>value` for every label of every Kubernetes node; control planes apply them. */
-export function labelsTsv(cluster: Cluster): string {
+export const labelsTsv = perCluster((cluster) => {
   const lines: string[] = []
   for (const n of cluster.nodes) {
     if (n.role === 'etcd') continue
     for (const key of Object.keys(n.labels).sort()) lines.push(`${n.name}\t${key}\t${n.labels[key]}\n`)
   }
   return lines.join('')
-}
+})
+
+/** The noProxy list, once per cluster. */
+export const noProxyOnce = perCluster((cluster) => noProxy(cluster))

@@ -92,6 +92,8 @@ export interface Cluster {
     searchDomains: string[]
     interface: string
     ntpServers: string[]
+    /** Resolved from the profile's `auto`. */
+    etcHosts: 'all' | 'infrastructure'
   }
   runtime: Profile['spec']['containerRuntime']
   image: {baked: boolean}

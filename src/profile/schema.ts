@@ -184,6 +184,10 @@ export const profileSchema = z.strictObject({
         searchDomains: z.array(str()).default([]),
         interface: str().default('eth0'),
         ntpServers: z.array(str()).default([]),
+        etcHosts: z.enum(['auto', 'all', 'infrastructure']).default('auto').meta({
+          description:
+            "Which nodes each /etc/hosts lists: all, or only control planes and etcd members (plus the node itself), which is all kubeadm needs and keeps a large cluster's seeds small. auto: all up to 100 nodes.",
+        }),
       })
       .prefault({}),
     containerRuntime: z

@@ -450,6 +450,7 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
       searchDomains: s.networking.searchDomains,
       interface: s.networking.interface,
       ntpServers: s.networking.ntpServers,
+      etcHosts: s.networking.etcHosts === 'auto' ? (nodes.length <= 100 ? 'all' : 'infrastructure') : s.networking.etcHosts,
     },
     runtime: s.containerRuntime,
     image: s.image,

@@ -568,7 +568,9 @@ export function planIso(entries: IsoEntry[], o: IsoOptions): IsoLayout {
 
 /** The image, in order: the metadata, then each file padded to a sector. */
 export function* isoChunks(layout: IsoLayout): Generator<Uint8Array> {
-  yield layout.head
+  // The 16 sectors of the system area are zeros: yielded on their own so a writer can skip them.
+  yield layout.head.subarray(0, 16 * SECTOR)
+  yield layout.head.subarray(16 * SECTOR)
   let next = layout.head.length / SECTOR
   for (const f of layout.files) {
     if (f.lba > next) yield new Uint8Array((f.lba - next) * SECTOR)

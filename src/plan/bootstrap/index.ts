@@ -17,7 +17,7 @@ export function buildBootstrapFiles(
     file(`${libDir(node.family)}/bootstrap.sh`, assets.bootstrapScript, 'bootstrap:program', {mode: 0o755}),
     file(PARAMS_FILE, encodeParams(params, h), 'bootstrap:parameters', {mode: 0o600}),
     file('/etc/nodegen/nodes.tsv', nodesTsv(cluster), 'bootstrap:nodes'),
-    file('/etc/nodegen/hosts', hostsBlock(cluster), 'bootstrap:hosts'),
+    file('/etc/nodegen/hosts', hostsBlock(cluster, node), 'bootstrap:hosts'),
   ]
   if (node.role !== 'etcd') files.push(file('/etc/nodegen/pki/ca.crt', caCert, 'pki:ca-certificate'))
   if (!cluster.image.baked && node.family !== 'flatcar')
