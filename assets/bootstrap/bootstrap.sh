@@ -227,8 +227,13 @@ update_hosts() {
   local hosts="$ROOT/etc/hosts" block="$NODEGEN_ETC/hosts" tmp
   [ -r "$block" ] || return 0
   tmp=$(mktemp "$hosts.nodegen.XXXXXX")
-  # Keep everything outside nodegen's block, then append the block afresh.
-  awk '/^# BEGIN nodegen/{skip=1; next} /^# END nodegen/{skip=0; next} !skip' "$hosts" >"$tmp"
+  # Keep everything outside nodegen's block, then append the block afresh. A minimal image may
+  # have no /etc/hosts at all: start from the loopback names.
+  if [ -e "$hosts" ]; then
+    awk '/^# BEGIN nodegen/{skip=1; next} /^# END nodegen/{skip=0; next} !skip' "$hosts" >"$tmp"
+  else
+    printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$tmp"
+  fi
   {
     echo '# BEGIN nodegen (managed by the bootstrap program)'
     cat "$block"

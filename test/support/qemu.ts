@@ -1,0 +1,214 @@
+/**
+ * Boots the test VM image under qemu (software emulation: KVM does not work on these machines),
+ * with seed media attached, reads its serial console as it boots, powers it off cleanly through
+ * QMP, and reads files back from its disk with debugfs (no mounts). Test infrastructure only.
+ */
+import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
+import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import {REPO_ROOT} from './profiles.js'
+import {findTool} from './tools.js'
+
+export interface VmImage {
+  disk: string
+  kernel: string
+  initrd: string
+}
+
+let image: VmImage | undefined
+
+/** Builds (or finds in the cache) the test image; throws with the build log's tail on failure. */
+export function ensureVmImage(): VmImage {
+  if (image) return image
+  const r = spawnSync('bash', [path.join(REPO_ROOT, 'test/vm-image/build.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 30 * 60_000,
+  })
+  if (r.status !== 0) throw new Error(`building the VM image failed (exit ${r.status})`)
+  const dir = r.stdout.trim().split('\n').pop() as string
+  image = {disk: path.join(dir, 'disk.raw'), kernel: path.join(dir, 'vmlinuz'), initrd: path.join(dir, 'initrd.img')}
+  return image
+}
+
+/** The tools a VM test needs, for requireTool-style checks. */
+export const VM_TOOLS = ['qemu-system-x86_64', 'qemu-img', 'debugfs', 'debootstrap', 'mkfs.ext4']
+
+export function vmToolsMissing(): string[] {
+  return VM_TOOLS.filter((t) => !findTool(t))
+}
+
+export type VmNet = {kind: 'none'} | {kind: 'user'; mac?: string} | {kind: 'mcast'; mac: string; group?: string}
+
+export interface VmOptions {
+  name: string
+  image: VmImage
+  /** Seed media (ISO files), attached as virtio disks cloud-init finds by label. */
+  media: string[]
+  net?: VmNet
+  memMb?: number
+  kernelArgs?: string
+}
+
+const live = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const p of live) p.kill('SIGKILL')
+})
+
+export class Vm {
+  readonly dir: string
+  readonly consoleLog: string
+  private proc: ChildProcess | undefined
+  private exited: Promise<number | null> | undefined
+  private readonly overlay: string
+  private readonly qmp: string
+
+  constructor(readonly opts: VmOptions) {
+    this.dir = mkdtempSync(path.join(os.tmpdir(), `nodegen-vm-${opts.name}-`))
+    this.consoleLog = path.join(this.dir, 'console.log')
+    this.overlay = path.join(this.dir, 'disk.qcow2')
+    this.qmp = path.join(this.dir, 'qmp.sock')
+  }
+
+  start(): void {
+    const {image: img} = this.opts
+    const mk = spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', img.disk, '-F', 'raw', this.overlay], {encoding: 'utf8'})
+    if (mk.status !== 0) throw new Error(`qemu-img create failed: ${mk.stderr}`)
+    const args = [
+      '-machine',
+      'q35',
+      '-accel',
+      'tcg',
+      '-cpu',
+      'max',
+      '-smp',
+      '1',
+      '-m',
+      String(this.opts.memMb ?? 1024),
+      '-display',
+      'none',
+      '-monitor',
+      'none',
+      '-no-reboot',
+      '-serial',
+      `file:${this.consoleLog}`,
+      '-qmp',
+      `unix:${this.qmp},server=on,wait=off`,
+      '-kernel',
+      img.kernel,
+      '-initrd',
+      img.initrd,
+      '-append',
+      `root=/dev/vda rw console=ttyS0 net.ifnames=0 biosdevname=0 panic=-1 ${this.opts.kernelArgs ?? ''}`.trim(),
+      '-drive',
+      `file=${this.overlay},if=virtio,format=qcow2`,
+    ]
+    for (const m of this.opts.media) args.push('-drive', `file=${m},if=virtio,format=raw,readonly=on`)
+    const n = this.opts.net ?? {kind: 'none'}
+    if (n.kind === 'none') args.push('-nic', 'none')
+    else if (n.kind === 'user') args.push('-netdev', 'user,id=n0', '-device', `virtio-net-pci,netdev=n0${n.mac ? `,mac=${n.mac}` : ''}`)
+    else
+      args.push(
+        '-netdev',
+        `socket,id=n0,mcast=${n.group ?? '230.0.0.1:1234'},localaddr=127.0.0.1`,
+        '-device',
+        `virtio-net-pci,netdev=n0,mac=${n.mac}`,
+      )
+    const p = spawn('qemu-system-x86_64', args, {stdio: ['ignore', 'ignore', 'pipe']})
+    let stderr = ''
+    p.stderr?.on('data', (d) => {
+      stderr += d
+    })
+    live.add(p)
+    this.proc = p
+    this.exited = new Promise((resolve) =>
+      p.on('exit', (code) => {
+        live.delete(p)
+        if (code !== 0 && code !== null && stderr) process.stderr.write(`qemu ${this.opts.name}: ${stderr}\n`)
+        resolve(code)
+      }),
+    )
+  }
+
+  console(): string {
+    return existsSync(this.consoleLog) ? readFileSync(this.consoleLog, 'latin1') : ''
+  }
+
+  /** Waits until the console shows a line matching `re`; throws with the console's tail on timeout. */
+  async waitFor(re: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const m = this.console().match(re)
+      if (m) return m
+      if (this.proc?.exitCode !== null && this.proc?.exitCode !== undefined)
+        throw new Error(`${this.opts.name} exited before ${re}:\n${this.tail()}`)
+      if (Date.now() > deadline) throw new Error(`${this.opts.name}: no ${re} within ${timeoutMs / 1000} s; console tail:\n${this.tail()}`)
+      await new Promise((r) => setTimeout(r, 500))
+    }
+  }
+
+  tail(lines = 40): string {
+    return this.console().split('\n').slice(-lines).join('\n')
+  }
+
+  /** ACPI power-off through QMP (the guest flushes its disks); kill after `timeoutMs`. */
+  async powerOff(timeoutMs = 60_000): Promise<void> {
+    if (!this.proc || this.proc.exitCode !== null) return
+    await new Promise<void>((resolve) => {
+      const s = net.createConnection(this.qmp)
+      s.on('error', () => resolve())
+      s.on('connect', () => {
+        s.write('{"execute":"qmp_capabilities"}\n{"execute":"system_powerdown"}\n')
+        setTimeout(() => {
+          s.destroy()
+          resolve()
+        }, 500)
+      })
+    })
+    const timer = setTimeout(() => this.proc?.kill('SIGKILL'), timeoutMs)
+    await this.exited
+    clearTimeout(timer)
+  }
+
+  kill(): void {
+    this.proc?.kill('SIGKILL')
+  }
+
+  async waitExit(): Promise<number | null | undefined> {
+    return this.exited
+  }
+
+  private rawDisk: string | undefined
+
+  /** The disk after the VM stopped, as a raw image debugfs can read. */
+  private raw(): string {
+    if (this.rawDisk) return this.rawDisk
+    const out = path.join(this.dir, 'disk.raw')
+    const r = spawnSync('qemu-img', ['convert', '-O', 'raw', this.overlay, out], {encoding: 'utf8'})
+    if (r.status !== 0) throw new Error(`qemu-img convert failed: ${r.stderr}`)
+    this.rawDisk = out
+    return out
+  }
+
+  readFile(p: string): string | undefined {
+    const r = spawnSync(findTool('debugfs') ?? 'debugfs', ['-R', `cat ${p}`, this.raw()], {encoding: 'latin1'})
+    if (r.status !== 0 || /File not found/.test(r.stderr)) return undefined
+    return r.stdout
+  }
+
+  /** Mode bits, uid and gid of a path on the disk. */
+  stat(p: string): {mode: number; uid: number; gid: number} | undefined {
+    const r = spawnSync(findTool('debugfs') ?? 'debugfs', ['-R', `stat ${p}`, this.raw()], {encoding: 'utf8'})
+    const mode = /Mode:\s+([0-7]+)/.exec(r.stdout)
+    const user = /User:\s+(\d+)\s+Group:\s+(\d+)/.exec(r.stdout)
+    if (!mode || !user) return undefined
+    return {mode: Number.parseInt(mode[1] as string, 8) & 0o7777, uid: Number(user[1]), gid: Number(user[2])}
+  }
+
+  cleanup(): void {
+    this.kill()
+    rmSync(this.dir, {recursive: true, force: true})
+  }
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Builds the Debian 12 test VM image the VM tests boot: debootstrap + systemd + cloud-init + kernel,
+# written to a raw ext4 disk with `mkfs.ext4 -d` (no loop mounts). Cached: rebuilt only when this
+# script or the stand-ins change. Kubernetes binaries cannot be installed here, so kubeadm, kubelet
+# and kubectl are recording stand-ins (test image only; never in the product). The image carries
+# nodegen's baked-image marker, so the bootstrap program skips package installation.
+#
+# Prints the cache directory holding disk.raw, vmlinuz and initrd.img.
+set -Eeuo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+KUBERNETES_VERSION=${NODEGEN_VM_K8S_VERSION:-1.34.2}
+MIRROR=${NODEGEN_VM_MIRROR:-http://deb.debian.org/debian}
+cache_root=${NODEGEN_VM_CACHE:-$HOME/.cache/nodegen-vm}
+hash=$( (cat "$here/build.sh" "$here"/standins/*; echo "$KUBERNETES_VERSION") | sha256sum | cut -c1-16)
+cache=$cache_root/image-$hash
+if [ -s "$cache/disk.raw" ] && [ -s "$cache/vmlinuz" ] && [ -s "$cache/initrd.img" ]; then
+  echo "$cache"
+  exit 0
+fi
+log() { echo "vm-image: $*" >&2; }
+for tool in debootstrap mkfs.ext4 qemu-img; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || { log "$tool is missing (npm run test:tools)"; exit 1; }
+done
+mkdir -p "$cache_root"
+work=$(mktemp -d "$cache_root/build.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+root="$work/rootfs"
+packages=(
+  systemd systemd-sysv udev dbus kmod procps iproute2 iputils-ping ifupdown isc-dhcp-client
+  cloud-init python3-cffi-backend ca-certificates curl openssl
+  linux-image-amd64 initramfs-tools e2fsprogs
+  chrony containerd keepalived haproxy etcd-server etcd-client jq
+)
+# The debootstrapped base is cached on its own (keyed by the package list and mirror), so changing
+# a stand-in or a setting rebuilds in seconds, not minutes.
+base_hash=$(printf '%s\n' "$MIRROR" "${packages[@]}" | sha256sum | cut -c1-16)
+base=$cache_root/base-$base_hash
+if [ ! -d "$base/rootfs" ]; then
+  log "debootstrap bookworm (this takes a few minutes)"
+  rm -rf "$base.tmp"
+  mkdir -p "$base.tmp"
+  PATH=/usr/sbin:/sbin:$PATH debootstrap --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" bookworm "$base.tmp/rootfs" "$MIRROR" >"$work/debootstrap.log" 2>&1 || {
+    tail -n 30 "$work/debootstrap.log" >&2
+    exit 1
+  }
+  rm -rf "$base.tmp/rootfs/var/cache/apt/archives"/*.deb "$base.tmp/rootfs/var/lib/apt/lists"/*
+  mv "$base.tmp" "$base"
+fi
+log "configuring a copy of the base"
+cp -a "$base/rootfs" "$root"
+echo nodegen-test >"$root/etc/hostname"
+cat >"$root/etc/fstab" <<'FSTAB'
+/dev/vda / ext4 defaults,errors=remount-ro 0 1
+FSTAB
+# cloud-init: NoCloud or ConfigDrive seeds only; never wait for a metadata service.
+mkdir -p "$root/etc/cloud/cloud.cfg.d"
+cat >"$root/etc/cloud/cloud.cfg.d/90-nodegen-test.cfg" <<'CFG'
+datasource_list: [NoCloud, ConfigDrive, None]
+# minbase has no locales package; C.UTF-8 is built into glibc.
+locale: C.UTF-8
+CFG
+echo 'LANG=C.UTF-8' >"$root/etc/default/locale"
+# Quick boots: no network-online wait beyond a few seconds, no getty on the serial console.
+mkdir -p "$root/etc/systemd/system/systemd-networkd-wait-online.service.d" "$root/etc/systemd/system/networking.service.d"
+printf '[Service]\nExecStart=\nExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=5\n' >"$root/etc/systemd/system/systemd-networkd-wait-online.service.d/override.conf"
+printf '[Service]\nTimeoutStartSec=20\n' >"$root/etc/systemd/system/networking.service.d/override.conf"
+ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
+ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"
+# The image does not start services its packages enable until nodegen's program asks for them.
+for unit in etcd keepalived haproxy; do rm -f "$root/etc/systemd/system/multi-user.target.wants/$unit.service"; done
+# Root's password stays locked; the console is for reading, not logging in.
+sed -i 's/^root:[^:]*:/root:*:/' "$root/etc/shadow"
+# Kubernetes stand-ins (test image only) and the kubelet unit that runs the stand-in kubelet.
+install -m 0755 "$here/standins/kubeadm" "$root/usr/bin/kubeadm"
+install -m 0755 "$here/standins/kubectl" "$root/usr/bin/kubectl"
+install -m 0755 "$here/standins/kubelet" "$root/usr/bin/kubelet"
+cat >"$root/etc/systemd/system/kubelet.service" <<'UNIT'
+[Unit]
+Description=kubelet (nodegen test stand-in)
+[Service]
+ExecStart=/usr/bin/kubelet
+Restart=always
+[Install]
+WantedBy=multi-user.target
+UNIT
+mkdir -p "$root/etc/nodegen-standin" "$root/etc/nodegen"
+echo "v$KUBERNETES_VERSION" >"$root/etc/nodegen-standin/version"
+# nodegen's baked-image marker (the same schema `nodegen image build` writes).
+printf '{"schema": 1, "os": "debian-12", "kubernetesVersion": "%s", "containerRuntime": "containerd", "builtBy": "nodegen-test-image"}\n' \
+  "$KUBERNETES_VERSION" >"$root/etc/nodegen/image.json"
+mkdir -p "$cache.tmp"
+cp "$(readlink -f "$root/vmlinuz")" "$cache.tmp/vmlinuz"
+cp "$(readlink -f "$root/initrd.img")" "$cache.tmp/initrd.img"
+log "writing the ext4 disk"
+truncate -s 3G "$cache.tmp/disk.raw"
+PATH=/usr/sbin:/sbin:$PATH mkfs.ext4 -q -F -L nodegen-root -d "$root" "$cache.tmp/disk.raw"
+rm -rf "$cache"
+mv "$cache.tmp" "$cache"
+log "image ready in $cache"
+echo "$cache"
