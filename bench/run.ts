@@ -1,0 +1,214 @@
+/**
+ * `npm run bench`: how nodegen's render cost grows with the cluster, beside the tools people use
+ * instead, in one run on one machine (ratios are the figures that travel between machines).
+ *
+ * For 10, 100, 1000 and 5000 nodes (3 control planes, the rest workers; cloud-init and Ignition
+ * profiles) it renders with boot media through the built CLI and records wall time, CPU time, peak
+ * RSS, output bytes, nodes per second and the largest user-data against EC2's 16 KB; then
+ * cloud-localds writes the same NoCloud seeds node by node, and an openssl script issues the same
+ * PKI set. Medians of several repetitions. Writes bench/results.json and bench/plot.svg.
+ *
+ *   npm run bench                 # all sizes, 3 repetitions
+ *   BENCH_SIZES=10,100 BENCH_REPS=1 npm run bench
+ */
+import {execFileSync, spawnSync} from 'node:child_process'
+import {mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {syntheticProfile} from './profiles.js'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const cli = path.join(root, 'bin', 'run.js')
+const SIZES = (process.env.BENCH_SIZES ?? '10,100,1000,5000').split(',').map(Number)
+const REPS = Number(process.env.BENCH_REPS ?? 3)
+const PEER_MAX = Number(process.env.BENCH_PEER_MAX ?? 1000)
+const work = mkdtempSync(path.join(os.tmpdir(), 'nodegen-bench-'))
+
+interface Measure {
+  wallMs: number
+  cpuMs: number
+  maxRssKb: number
+}
+
+/** Runs a command under GNU time for its CPU and peak RSS. */
+function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Measure {
+  const t0 = process.hrtime.bigint()
+  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', cmd, ...args], {encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024})
+  const wallMs = Number(process.hrtime.bigint() - t0) / 1e6
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.slice(-2000)}`)
+  const last = r.stderr.trim().split('\n').pop() ?? ''
+  const [u, s, m] = last.split(' ').map(Number)
+  return {wallMs, cpuMs: ((u ?? 0) + (s ?? 0)) * 1000, maxRssKb: m ?? 0}
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+
+function dirBytes(dir: string): number {
+  let n = 0
+  for (const e of readdirSync(dir, {withFileTypes: true})) {
+    const p = path.join(dir, e.name)
+    n += e.isDirectory() ? dirBytes(p) : statSync(p).size
+  }
+  return n
+}
+
+function largestUserData(out: string): number {
+  let max = 0
+  for (const e of readdirSync(out, {withFileTypes: true})) {
+    if (!e.isDirectory()) continue
+    for (const f of ['user-data', 'config.ign']) {
+      try {
+        max = Math.max(max, statSync(path.join(out, e.name, f)).size)
+      } catch {
+        // not this format
+      }
+    }
+  }
+  return max
+}
+
+interface Row {
+  format: 'cloud-init' | 'ignition'
+  nodes: number
+  wallMs: number
+  cpuMs: number
+  maxRssMb: number
+  outputBytes: number
+  nodesPerSecond: number
+  largestUserData: number
+  ec2Budget: number
+  peer?: {tool: string; wallMs: number; ratio: number}
+}
+
+const rows: Row[] = []
+for (const format of ['cloud-init', 'ignition'] as const) {
+  for (const n of SIZES) {
+    const profile = path.join(work, `${format}-${n}.yaml`)
+    writeFileSync(profile, syntheticProfile(n, format))
+    const state = path.join(work, `state-${format}-${n}`)
+    // The PKI is made once per cluster; the benchmark measures rendering.
+    execFileSync(process.execPath, [cli, 'pki', 'init', profile, '--state', state], {stdio: 'ignore'})
+    const ms: Measure[] = []
+    let out = ''
+    for (let i = 0; i < REPS; i++) {
+      out = path.join(work, `out-${format}-${n}`)
+      rmSync(out, {recursive: true, force: true})
+      ms.push(
+        measure(process.execPath, [
+          cli,
+          'render',
+          profile,
+          '-o',
+          out,
+          '--state',
+          state,
+          '--media',
+          format === 'ignition' ? 'configdrive' : 'iso',
+        ]),
+      )
+    }
+    const wallMs = median(ms.map((m) => m.wallMs))
+    const row: Row = {
+      format,
+      nodes: n,
+      wallMs,
+      cpuMs: median(ms.map((m) => m.cpuMs)),
+      maxRssMb: median(ms.map((m) => m.maxRssKb)) / 1024,
+      outputBytes: dirBytes(out),
+      nodesPerSecond: n / (wallMs / 1000),
+      largestUserData: largestUserData(out),
+      ec2Budget: 16384,
+    }
+    if (format === 'cloud-init' && n <= PEER_MAX) {
+      // cloud-localds writing the same seeds from the files nodegen rendered, node by node.
+      const script = path.join(work, `localds-${n}.sh`)
+      const seeds = path.join(work, `localds-${n}`)
+      mkdirSync(seeds, {recursive: true})
+      writeFileSync(
+        script,
+        `set -e\ncd ${JSON.stringify(out)}\nfor d in */; do d=\${d%/}; cloud-localds -N "$d/network-config" ${JSON.stringify(seeds)}/"$d.iso" "$d/user-data" "$d/meta-data"; done\n`,
+      )
+      const peer = median(Array.from({length: REPS}, () => measure('bash', [script]).wallMs))
+      row.peer = {tool: 'cloud-localds', wallMs: peer, ratio: peer / wallMs}
+      rmSync(seeds, {recursive: true, force: true})
+    }
+    rows.push(row)
+    process.stdout.write(
+      `${format.padEnd(10)} ${String(n).padStart(5)} nodes: ${(wallMs / 1000).toFixed(2)} s wall, ${(row.cpuMs / 1000).toFixed(2)} s CPU, ` +
+        `${row.maxRssMb.toFixed(0)} MB RSS, ${(row.outputBytes / 1e6).toFixed(1)} MB out, ${row.nodesPerSecond.toFixed(0)} nodes/s, ` +
+        `largest user-data ${row.largestUserData} B${row.peer ? `; cloud-localds ${(row.peer.wallMs / 1000).toFixed(2)} s (${row.peer.ratio.toFixed(1)}x)` : ''}\n`,
+    )
+    rmSync(out, {recursive: true, force: true})
+  }
+}
+
+// The same PKI set issued by the openssl CLI, for the issuance ratio (bench/pki.ts has the details).
+const pkiRows: Array<{tool: string; wallMs: number}> = []
+{
+  const profile = path.join(work, 'pki.yaml')
+  writeFileSync(profile, syntheticProfile(5, 'cloud-init', 'pki-bench'))
+  const times = Array.from(
+    {length: REPS},
+    (_, i) => measure(process.execPath, [cli, 'pki', 'init', profile, '--state', path.join(work, `pki-${i}`)]).wallMs,
+  )
+  pkiRows.push({tool: 'nodegen pki init (RSA-2048, quickstart set)', wallMs: median(times)})
+  const script = path.join(work, 'openssl-pki.sh')
+  writeFileSync(
+    script,
+    `set -e\ncd "$1"\nfor ca in ca front-proxy-ca etcd-ca; do openssl req -x509 -newkey rsa:2048 -nodes -keyout $ca.key -out $ca.crt -subj "/CN=$ca" -days 3650 2>/dev/null; done\nopenssl genrsa -out sa.key 2048 2>/dev/null\nopenssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null\nopenssl req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr -subj "/O=kubeadm:cluster-admins/CN=kubernetes-admin" 2>/dev/null\nopenssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out admin.crt -days 365 2>/dev/null\n`,
+  )
+  const ot = Array.from({length: REPS}, (_, i) => {
+    const d = path.join(work, `openssl-${i}`)
+    mkdirSync(d)
+    return measure('bash', [script, d]).wallMs
+  })
+  pkiRows.push({tool: 'openssl CLI script (same set)', wallMs: median(ot)})
+  for (const r of pkiRows) process.stdout.write(`pki: ${r.tool}: ${(r.wallMs / 1000).toFixed(2)} s\n`)
+}
+
+const machine = {
+  cpus: os.cpus().length,
+  model: os.cpus()[0]?.model ?? '?',
+  memoryGb: Math.round(os.totalmem() / 2 ** 30),
+  node: process.version,
+  platform: `${os.platform()} ${os.release()}`,
+}
+writeFileSync(
+  path.join(root, 'bench', 'results.json'),
+  `${JSON.stringify({date: new Date().toISOString(), machine, reps: REPS, rows, pki: pkiRows}, null, 2)}\n`,
+)
+writeFileSync(path.join(root, 'bench', 'plot.svg'), plot(rows))
+process.stdout.write('wrote bench/results.json and bench/plot.svg\n')
+rmSync(work, {recursive: true, force: true})
+
+/** Time and peak memory against node count, log-log, one line per format. */
+function plot(data: Row[]): string {
+  const W = 720
+  const H = 360
+  const pad = 60
+  const xs = [...new Set(data.map((r) => r.nodes))].sort((a, b) => a - b)
+  const lx = (n: number) =>
+    pad +
+    ((Math.log10(n) - Math.log10(xs[0] as number)) /
+      Math.max(1e-9, Math.log10(xs[xs.length - 1] as number) - Math.log10(xs[0] as number))) *
+      (W - 2 * pad)
+  const series = (key: 'wallMs' | 'maxRssMb', format: string) =>
+    data.filter((r) => r.format === format).map((r) => [r.nodes, r[key]] as const)
+  const maxT = Math.max(...data.map((r) => r.wallMs))
+  const maxM = Math.max(...data.map((r) => r.maxRssMb))
+  const ly = (v: number, max: number) => H - pad - (v / max) * (H - 2 * pad)
+  const line = (pts: ReadonlyArray<readonly [number, number]>, max: number, color: string, dash = '') =>
+    `<polyline fill="none" stroke="${color}" stroke-width="2" ${dash ? `stroke-dasharray="${dash}"` : ''} points="${pts.map(([x, y]) => `${lx(x).toFixed(1)},${ly(y, max).toFixed(1)}`).join(' ')}"/>`
+  const ticks = xs.map((n) => `<text x="${lx(n).toFixed(1)}" y="${H - pad + 18}" font-size="12" text-anchor="middle">${n}</text>`).join('')
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<text x="${W / 2}" y="22" font-size="15" text-anchor="middle">nodegen render with boot media: time (solid, max ${(maxT / 1000).toFixed(1)} s) and peak RSS (dashed, max ${maxM.toFixed(0)} MB)</text>
+<line x1="${pad}" y1="${H - pad}" x2="${W - pad}" y2="${H - pad}" stroke="black"/><line x1="${pad}" y1="${pad}" x2="${pad}" y2="${H - pad}" stroke="black"/>
+${ticks}<text x="${W / 2}" y="${H - 15}" font-size="12" text-anchor="middle">nodes (log scale)</text>
+${line(series('wallMs', 'cloud-init'), maxT, '#1f77b4')}${line(series('wallMs', 'ignition'), maxT, '#ff7f0e')}
+${line(series('maxRssMb', 'cloud-init'), maxM, '#1f77b4', '6 4')}${line(series('maxRssMb', 'ignition'), maxM, '#ff7f0e', '6 4')}
+<text x="${W - pad}" y="${pad}" font-size="12" text-anchor="end" fill="#1f77b4">cloud-init</text><text x="${W - pad}" y="${pad + 16}" font-size="12" text-anchor="end" fill="#ff7f0e">ignition</text>
+</svg>
+`
+}
