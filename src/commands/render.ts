@@ -73,6 +73,12 @@ and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso 
     } catch (e) {
       if (e instanceof PkiError) this.error(`${e.code}: ${e.message}`, {exit: 1})
       if (e instanceof RenderError) this.error(e.message, {exit: 1})
+      const io = e as NodeJS.ErrnoException
+      if (io.code && io.syscall)
+        this.error(
+          `cannot write the output to ${flags.output}: ${io.code} (${io.syscall}${io.path ? ` ${io.path}` : ''}); the previous output, if any, is unchanged`,
+          {exit: 1},
+        )
       throw e
     }
     if (!this.jsonEnabled()) {

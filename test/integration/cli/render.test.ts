@@ -1,7 +1,7 @@
 /** `nodegen render` as users run it: the built CLI in a temporary directory. */
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
@@ -92,6 +92,16 @@ describe('nodegen render (built CLI)', () => {
       readdirSync(tmp).filter((e) => e.includes('.tmp-')),
       [],
     )
+  })
+
+  it('an output path that cannot be written is a clear error, not a stack trace', () => {
+    const blocker = path.join(tmp, 'a-file')
+    writeFileSync(blocker, 'x')
+    const r = nodegen(['render', '-o', path.join(blocker, 'out'), '--state', state, '--media', 'none'])
+    assert.equal(r.status, 1)
+    const message = r.stderr.replace(/\s*\n\s*›\s*/g, ' ')
+    assert.match(message, /cannot write the output to \S*a-file\/out: (EEXIST|ENOTDIR)/)
+    assert.doesNotMatch(r.stderr, /at .*\.js:\d+/)
   })
 
   it('a render killed midway leaves the previous output whole', async () => {
