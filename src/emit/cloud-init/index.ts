@@ -109,7 +109,9 @@ function writeFilesEntry(entry: Record<string, unknown> & {content: string}): st
   // A one-item sequence at column 0 ("- path: ..."): YAML allows a mapping's sequence value at the
   // key's own indentation, so entries concatenate under "write_files:" unchanged.
   const text = stringify([entry])
-  if (entry.content.length > 256) {
+  // Only large contents are worth keeping: the per-node files (parameters, kubeadm config) are small
+  // and unique, and caching them would grow memory with the cluster.
+  if (entry.content.length > 2048) {
     if (entryCache.size >= ENTRY_CACHE_LIMIT) entryCache.clear()
     if (!byMeta) {
       byMeta = new Map()
