@@ -202,6 +202,7 @@ function plot(data: Row[]): string {
     `<polyline fill="none" stroke="${color}" stroke-width="2" ${dash ? `stroke-dasharray="${dash}"` : ''} points="${pts.map(([x, y]) => `${lx(x).toFixed(1)},${ly(y, max).toFixed(1)}`).join(' ')}"/>`
   const ticks = xs.map((n) => `<text x="${lx(n).toFixed(1)}" y="${H - pad + 18}" font-size="12" text-anchor="middle">${n}</text>`).join('')
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
+<title>nodegen render time and peak memory against node count</title>
 <rect width="100%" height="100%" fill="white"/>
 <text x="${W / 2}" y="22" font-size="15" text-anchor="middle">nodegen render with boot media: time (solid, max ${(maxT / 1000).toFixed(1)} s) and peak RSS (dashed, max ${maxM.toFixed(0)} MB)</text>
 <line x1="${pad}" y1="${H - pad}" x2="${W - pad}" y2="${H - pad}" stroke="black"/><line x1="${pad}" y1="${pad}" x2="${pad}" y2="${H - pad}" stroke="black"/>
