@@ -42,7 +42,8 @@ export async function removeStaleTemps(dir: string, base?: string): Promise<void
     if (!name.startsWith('.') || i < 0) continue
     if (base !== undefined && name.slice(1, i) !== base) continue
     const pid = Number(name.slice(i + TMP_MARK.length).split('-')[0])
-    if (processAlive(pid) && pid !== process.pid) continue
+    // A live process's temporaries are in use, this process's own included (two concurrent callers).
+    if (processAlive(pid)) continue
     await fs.rm(path.join(dir, name), {recursive: true, force: true})
   }
 }
