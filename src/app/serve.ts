@@ -13,10 +13,12 @@
  * Unknown machines get 404. With a token required, per-node URLs carry ?token=<hmac>.
  */
 import {createHmac, timingSafeEqual} from 'node:crypto'
-import {readFileSync, statSync} from 'node:fs'
+import {createReadStream, readFileSync, statSync} from 'node:fs'
 import http, {type IncomingMessage, type ServerResponse} from 'node:http'
 import https from 'node:https'
 import type {AddressInfo} from 'node:net'
+import path from 'node:path'
+import {pipeline} from 'node:stream/promises'
 import {emitIgnition} from '../emit/ignition/index.js'
 import type {ClusterMaterial} from '../plan/build.js'
 import type {Cluster, ClusterNode} from '../profile/index.js'
@@ -34,6 +36,8 @@ export interface ServeOptions {
   /** Require a per-node token in node URLs: the HMAC key. */
   tokenKey?: string
   tls?: {cert: string; key: string}
+  /** A directory served under /assets/ (kernels and initrds for iPXE). */
+  assetsDir?: string
   log?: (line: string) => void
 }
 
@@ -126,6 +130,20 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     if (req.method !== 'GET') return send(405, 'method not allowed\n')
     if (url.pathname === '/status') return send(200, `${JSON.stringify([...status.values()], null, 2)}\n`, 'application/json')
     if (url.pathname === '/boot.ipxe') return send(200, `#!ipxe\nchain ${base()}/ipxe/\${mac:hexhyp}\n`)
+    if (parts[0] === 'assets' && o.assetsDir) {
+      const rel = parts.slice(1)
+      if (rel.length === 0 || rel.some((x) => x === '..' || x.startsWith('.'))) return send(404, 'not found\n')
+      const file = path.join(o.assetsDir, ...rel)
+      try {
+        const st = statSync(file)
+        if (!st.isFile()) return send(404, 'not found\n')
+        res.writeHead(200, {'content-type': 'application/octet-stream', 'content-length': String(st.size)})
+        await pipeline(createReadStream(file), res)
+        return 200
+      } catch {
+        return send(404, 'not found\n')
+      }
+    }
 
     const {cluster, material} = await load()
     const id = parts[1]
@@ -148,7 +166,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       const args =
         node.format === 'ignition'
           ? `ignition.firstboot ignition.platform.id=metal ignition.config.url=${base()}/ignition/${node.mac ?? node.name}${q}`
-          : `ds=nocloud;s=${base()}/nocloud/${node.mac ?? node.name}/${token ? `${token}/` : ''}`
+          : // cloud-init before 24.1 claims an http seed only as nocloud-net; newer ones accept both names.
+            `ds=nocloud-net;s=${base()}/nocloud/${node.mac ?? node.name}/${token ? `${token}/` : ''}`
       const initrds = boot.initrd.map((i) => `initrd ${abs(i)}\n`).join('')
       return send(200, `#!ipxe\nkernel ${abs(boot.kernel)} ${boot.args} ${args}\n${initrds}boot\n`)
     }

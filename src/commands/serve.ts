@@ -9,7 +9,7 @@ export default class Serve extends BaseCommand {
   static override enableJsonFlag = false
   static override summary = 'Serve iPXE scripts, NoCloud-net and Ignition seeds to network-booting machines, chosen by MAC.'
   static override description = `Machines boot iPXE (DHCP/proxy-DHCP points them at /boot.ipxe), which chains to a script for
-their MAC: the kernel and initrd of spec.platform.pxe.kernel[<os>] with ds=nocloud;s=<this server>/nocloud/<mac>/
+their MAC: the kernel and initrd of spec.platform.pxe.kernel[<os>] with ds=nocloud-net;s=<this server>/nocloud/<mac>/
 (cloud-init) or ignition.config.url=<this server>/ignition/<mac> (Flatcar). Seeds are rendered per
 request from the profile and the state, and the profile is re-read when it changes. Nodes whose
 profile names this server in spec.bootstrap.statusUrl POST their phases; the table of the fleet is
@@ -26,6 +26,10 @@ shown on a terminal and at GET /status. Unknown machines get 404. Stop with Ctrl
     }),
     'tls-cert': Flags.string({description: 'Serve HTTPS with this certificate (PEM).', dependsOn: ['tls-key']}),
     'tls-key': Flags.string({description: 'Private key of --tls-cert (PEM).', dependsOn: ['tls-cert']}),
+    assets: Flags.string({
+      description: 'Directory served under /assets/ (the kernels and initrds spec.platform.pxe.kernel names).',
+      helpValue: 'DIR',
+    }),
     'require-token': Flags.boolean({
       description: 'Node URLs must carry a per-node token (derived from the cluster state).',
       default: false,
@@ -52,6 +56,7 @@ shown on a terminal and at GET /status. Unknown machines get 404. Stop with Ctrl
         ? {publicUrl: (flags['public-url'] ?? cluster.platform.pxe?.serverUrl) as string}
         : {}),
       ...(flags['require-token'] ? {tokenKey: calendar.secret} : {}),
+      ...(flags.assets ? {assetsDir: flags.assets} : {}),
       ...(readTls(flags['tls-cert'], flags['tls-key']) ? {tls: readTls(flags['tls-cert'], flags['tls-key'])} : {}),
       log: (line) => {
         if (!tty) process.stdout.write(`${new Date().toISOString()} ${line}\n`)

@@ -40,7 +40,10 @@ export function vmToolsMissing(): string[] {
   return VM_TOOLS.filter((t) => !findTool(t))
 }
 
-export type VmNet = {kind: 'none'} | {kind: 'user'; mac?: string} | {kind: 'mcast'; mac: string; group?: string}
+export type VmNet =
+  | {kind: 'none'}
+  | {kind: 'user'; mac?: string /** Network boot: slirp's DHCP hands iPXE this URL. */; bootfile?: string}
+  | {kind: 'mcast'; mac: string; group?: string}
 
 export interface VmOptions {
   name: string
@@ -96,19 +99,31 @@ export class Vm {
       `file:${this.consoleLog}`,
       '-qmp',
       `unix:${this.qmp},server=on,wait=off`,
-      '-kernel',
-      img.kernel,
-      '-initrd',
-      img.initrd,
-      '-append',
-      `root=/dev/vda rw console=ttyS0 net.ifnames=0 biosdevname=0 panic=-1 ${this.opts.kernelArgs ?? ''}`.trim(),
       '-drive',
       `file=${this.overlay},if=virtio,format=qcow2`,
     ]
+    const netboot = this.opts.net?.kind === 'user' && this.opts.net.bootfile !== undefined
+    // Network boot: the NIC's iPXE ROM fetches kernel and initrd; otherwise boot them directly.
+    if (netboot) args.push('-boot', 'n')
+    else
+      args.push(
+        '-kernel',
+        img.kernel,
+        '-initrd',
+        img.initrd,
+        '-append',
+        `root=/dev/vda rw console=ttyS0 net.ifnames=0 biosdevname=0 panic=-1 ${this.opts.kernelArgs ?? ''}`.trim(),
+      )
     for (const m of this.opts.media) args.push('-drive', `file=${m},if=virtio,format=raw,readonly=on`)
     const n = this.opts.net ?? {kind: 'none'}
     if (n.kind === 'none') args.push('-nic', 'none')
-    else if (n.kind === 'user') args.push('-netdev', 'user,id=n0', '-device', `virtio-net-pci,netdev=n0${n.mac ? `,mac=${n.mac}` : ''}`)
+    else if (n.kind === 'user')
+      args.push(
+        '-netdev',
+        `user,id=n0${n.bootfile ? `,bootfile=${n.bootfile}` : ''}`,
+        '-device',
+        `virtio-net-pci,netdev=n0${n.mac ? `,mac=${n.mac}` : ''}`,
+      )
     else
       args.push(
         '-netdev',

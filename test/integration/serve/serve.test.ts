@@ -71,7 +71,10 @@ describe('nodegen serve', () => {
     const r = await get('/ipxe/52-54-00-10-00-10')
     assert.equal(r.status, 200)
     const text = await r.text()
-    assert.match(text, new RegExp(`^kernel ${s.url}/assets/vmlinuz console=ttyS0 ds=nocloud;s=${s.url}/nocloud/52:54:00:10:00:10/$`, 'm'))
+    assert.match(
+      text,
+      new RegExp(`^kernel ${s.url}/assets/vmlinuz console=ttyS0 ds=nocloud-net;s=${s.url}/nocloud/52:54:00:10:00:10/$`, 'm'),
+    )
     assert.match(text, new RegExp(`^initrd ${s.url}/assets/initrd.img$`, 'm'))
     assert.match(text, /^boot$/m)
   })
