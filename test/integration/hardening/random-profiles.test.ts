@@ -15,7 +15,7 @@ import {stringify} from 'yaml'
 import {materialFromSecrets} from '../../../src/app/material.js'
 import {renderNode} from '../../../src/app/render.js'
 import {loadOrCreateCalendar, loadOrCreateState} from '../../../src/pki/index.js'
-import {loadProfile} from '../../../src/profile/index.js'
+import {loadProfile, OS_IDS} from '../../../src/profile/index.js'
 import {fixturePkiContext} from '../../support/pki-fixture.js'
 import {requireSchemas, validateKubeDocuments} from '../../support/schemas.js'
 import {requireTool, run} from '../../support/tools.js'
@@ -35,16 +35,7 @@ const profileArb = fc.record({
   external: fc.boolean(),
   lb: fc.constantFrom('keepalived-haproxy', 'keepalived', 'kube-vip', 'external'),
   unicast: fc.boolean(),
-  os: fc.constantFrom(
-    'almalinux-9',
-    'almalinux-10',
-    'rocky-9',
-    'centos-stream-9',
-    'centos-stream-10',
-    'debian-12',
-    'debian-13',
-    'ubuntu-24.04',
-  ),
+  os: fc.constantFrom(...OS_IDS.filter((o) => o !== 'flatcar')),
   runtime: fc.constantFrom('containerd', 'cri-o'),
   cni: fc.constantFrom('flannel', 'calico'),
   alg: fc.constantFrom('ECDSA-P256', 'RSA-2048'),
