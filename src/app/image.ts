@@ -4,7 +4,16 @@
  */
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
-import {type GeneratedFile, generateImageTree, IMAGE_OS_IDS, type ImageAssets, type ImageOs, type PackerFeatures} from '../image/index.js'
+import {
+  type GeneratedFile,
+  generateImageTree,
+  IMAGE_OS_IDS,
+  type ImageAssets,
+  type ImageOs,
+  imageForNode,
+  type PackerFeatures,
+  readImageRecords,
+} from '../image/index.js'
 import type {Cluster} from '../profile/index.js'
 import {OutputDir} from './output.js'
 import {PACKAGE_ROOT} from './profile-file.js'
@@ -56,4 +65,28 @@ export function writePackerTree(dir: string, tree: Map<string, GeneratedFile>): 
 /** `.nodegen-images/<cluster>/<os>-<builder>/` beside the profile: build directories and qemu's disks. */
 export function defaultBuildDir(profilePath: string, cluster: string, os: string, builder: string): string {
   return path.join(path.dirname(profilePath), '.nodegen-images', cluster, `${os}-${builder}`)
+}
+
+/**
+ * The recorded image of every node (what `render` writes into cluster.json and `launch` boots), and
+ * warnings for a profile that says its nodes boot baked images none of which fits.
+ */
+export async function nodeImages(cluster: Cluster, stateDir: string): Promise<{byNode: Record<string, string>; warnings: string[]}> {
+  const records = await readImageRecords(stateDir)
+  const byNode: Record<string, string> = {}
+  const warnings = new Set<string>()
+  for (const node of cluster.nodes) {
+    if (node.family === 'flatcar') continue
+    const found = imageForNode(cluster, node, records)
+    if (found.record && !found.problem) byNode[node.name] = found.record.artifact.id
+    else if (cluster.image.baked && found.problem && !platformImageSet(cluster)) warnings.add(`spec.image.baked: ${found.problem}`)
+  }
+  return {byNode, warnings: [...warnings]}
+}
+
+/** The profile names its image itself (platform.aws.ami, platform.gcp.image): nothing recorded is needed. */
+function platformImageSet(cluster: Cluster): boolean {
+  return (
+    (cluster.platform.type === 'aws' && !!cluster.platform.aws?.ami) || (cluster.platform.type === 'gcp' && !!cluster.platform.gcp?.image)
+  )
 }

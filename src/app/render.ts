@@ -87,6 +87,8 @@ export interface RenderOptions {
   /** Bundle format with media `bundle`. @default 'tar.gz' */
   bundleFormat?: BundleFormat
   progress?: Progress
+  /** The image each node boots (`nodegen image build`'s record), by node name. */
+  images?: Record<string, string>
 }
 
 export interface RenderedNode {
@@ -98,6 +100,8 @@ export interface RenderedNode {
   secretFiles: number
   userData: {encoding: string; rawSize: number; size: number; budget: number | null}
   artifacts: string[]
+  /** The baked image the node boots (qcow2 path, region:AMI id or GCE image), when one is recorded. */
+  image?: string
 }
 
 export interface RenderResult {
@@ -189,6 +193,7 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
         secretFiles: plan.files.filter((x) => x.secret).length,
         userData: {encoding: f.encoding, rawSize: f.rawSize, size: f.size, budget: Number.isFinite(f.budget) ? f.budget : null},
         artifacts,
+        ...(opts.images?.[node.name] !== undefined ? {image: opts.images[node.name]} : {}),
       })
       opts.progress?.tick(node.name)
     }

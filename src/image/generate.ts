@@ -153,7 +153,9 @@ export function generateImageTree(cluster: Cluster, os: ImageOs, opts: GenerateO
 
 /** An HCL string literal: JSON's escapes, and HCL's own template sequences doubled. */
 export function hclString(s: string): string {
-  return JSON.stringify(s).replace(/\$\{/g, '$${').replace(/%\{/g, '%%{')
+  return JSON.stringify(s)
+    .replace(/\$\{/g, () => '$${')
+    .replace(/%\{/g, () => '%%{')
 }
 
 function hclMap(m: Record<string, string>, indent: string): string {
