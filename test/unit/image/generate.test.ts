@@ -28,7 +28,8 @@ describe('the image generator', () => {
   })
 
   it('escapes HCL template sequences in strings', () => {
-    assert.equal(hclString('a${b}%{c}"\\'), '"a$${b}%%{c}\\"\\\\"')
+    const open = '$' + '{'
+    assert.equal(hclString(`a${open}b}%{c}"\\`), `"a$${open}b}%%{c}\\"\\\\"`)
   })
 
   it('follows the profile: version, mirrors, platform defaults, a CNI manifest file', () => {
