@@ -4,9 +4,12 @@
  * the builder it belongs to.
  */
 import assert from 'node:assert/strict'
+import {readdirSync} from 'node:fs'
+import path from 'node:path'
 import {describe, it} from 'node:test'
 import {nodegen} from '../../support/cli.js'
-import {requireTool} from '../../support/tools.js'
+import {REPO_ROOT} from '../../support/profiles.js'
+import {requireTool, run} from '../../support/tools.js'
 
 describe('nodegen image validate (real packer)', () => {
   it('every OS × builder is valid for the installed Packer', (t) => {
@@ -29,5 +32,18 @@ describe('nodegen image validate (real packer)', () => {
     assert.match(r.stdout, /debian-12\s+amazon-ebs\s+valid/)
     assert.match(r.stdout, /debian-12\s+googlecompute\s+valid/)
     assert.match(r.stdout, /2\/3 templates valid/)
+  })
+})
+
+describe('the provisioning scripts', () => {
+  it('every script under packer/ passes shellcheck', (t) => {
+    const sc = requireTool(t, 'shellcheck')
+    const dir = path.join(REPO_ROOT, 'packer')
+    const scripts = readdirSync(dir).flatMap((os) =>
+      readdirSync(path.join(dir, os, 'image', 'scripts')).map((f) => path.join(dir, os, 'image', 'scripts', f)),
+    )
+    assert.equal(scripts.length, 8 * 2)
+    const out = run(sc, ['-S', 'style', ...scripts], {allowFail: true})
+    assert.equal(out.status, 0, out.stdout)
   })
 })

@@ -292,6 +292,18 @@ describe('nodegen image build (built CLI, stand-in packer)', () => {
     assert.equal(out.record.artifact.ami, 'ami-0123456789abcdef0')
     assert.equal(out.records.length, 2)
     assert.equal(j.stderr, '')
+
+    // render finds the recorded qcow2 for the (nocloud, AlmaLinux) nodes and writes it into cluster.json
+    const out2 = path.join(s.dir, 'out')
+    const rr = nodegen(['render', fixtureProfilePath('quickstart'), '--state', s.state, '-o', out2, '--media', 'none'], env)
+    assert.equal(rr.status, 0, rr.stderr)
+    const cluster = JSON.parse(readFileSync(path.join(out2, 'cluster.json'), 'utf8'))
+    const qcow = path.join(
+      path.resolve(s.buildDir),
+      readdirSync(s.buildDir).find((d) => d.startsWith('output-qemu-')) ?? '?',
+      'image.qcow2',
+    )
+    for (const n of cluster.nodes) assert.equal(n.image, qcow, n.name)
   })
 
   it('without packer: a clear error that says how to install it', () => {
