@@ -27,6 +27,19 @@ describe('the image generator', () => {
     assert.match(cur, /required_plugins \{[\s\S]*source {2}= "github.com\/hashicorp\/qemu"/)
   })
 
+  it('templates for Packer 1.6 and for current Packer differ only in versions.pkr.hcl', () => {
+    const c = loadCluster(QUICKSTART)
+    for (const os of ['almalinux-9', 'debian-13', 'ubuntu-24.04'] as const) {
+      const old = generateImageTree(c, os, {features: featuresFor(parsePackerVersion('Packer v1.6.6')!), assets: loadImageAssets()})
+      const cur = generateImageTree(c, os, {features: CURRENT_FEATURES, assets: loadImageAssets()})
+      assert.deepEqual([...old.keys()], [...cur.keys()])
+      assert.deepEqual(
+        [...old.keys()].filter((k) => old.get(k)?.content !== cur.get(k)?.content),
+        ['versions.pkr.hcl'],
+      )
+    }
+  })
+
   it('escapes HCL template sequences in strings', () => {
     const open = '$' + '{'
     assert.equal(hclString(`a${open}b}%{c}"\\`), `"a$${open}b}%%{c}\\"\\\\"`)

@@ -34,6 +34,13 @@ while IFS= read -r line || [ -n "$line" ]; do
   P[$key]=${line#*=}
 done <"$PARAMS_FILE"
 param() { printf '%s' "${P[$1]-}"; }
+for var in HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+  value=$(param "PROXY_$var")
+  if [ -n "$value" ]; then
+    export "$var=$value"
+    export "${var,,}=$value"
+  fi
+done
 
 json_string() {
   local s=$1 out='' ch i
@@ -75,6 +82,8 @@ step_files() {
     [[ "$path" == /* && "$path" != *..* ]] || die "files.tsv: bad path $path"
     install -D -m "$mode" "$DIR/files$path" "$ROOT$path"
   done <"$DIR/files.tsv"
+  # The runtime's proxy drop-in must be in force for the pre-pull.
+  systemctl daemon-reload >/dev/null 2>&1 || true
   log "placed $(grep -c . "$DIR/files.tsv") preparation file(s)"
 }
 
