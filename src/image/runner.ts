@@ -157,13 +157,22 @@ export function runPacker(bin: string, args: string[], cwd: string, log: string,
   })
 }
 
+/** Packer's error lines, without its summary's repetitions, most telling last. */
 function failure(r: RunResult): string {
-  const errs = errorLines(r.lines)
-  if (errs.length === 0) return 'no error message'
-  return errs
-    .slice(-4)
-    .map((e) => e.replace(/\s+/g, ' ').trim())
-    .join('; ')
+  const seen = new Set<string>()
+  const out: string[] = []
+  for (const e of errorLines(r.lines)) {
+    const text = e
+      .replace(/\s+/g, ' ')
+      .replace(/^(==>|-->) /, '')
+      .replace(/^nodegen\.[\w-]+\.[\w-]+: /, '')
+      .replace(/^Build '[^']*' errored after [^:]*: /, '')
+      .trim()
+    if (!text || /^Some builds didn't complete successfully/.test(text) || seen.has(text)) continue
+    seen.add(text)
+    out.push(text)
+  }
+  return out.length === 0 ? 'no error message' : out.slice(-3).join('; ')
 }
 
 export interface BuildOptions {

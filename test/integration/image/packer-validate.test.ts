@@ -1,13 +1,17 @@
 /**
  * `nodegen image validate` with the installed Packer (Debian's 1.6.6 in the test setup): every OS ×
  * builder template, generated for that version, passes `packer validate`; a bad value fails just
- * the builder it belongs to.
+ * the builder it belongs to; builds that cannot succeed here fail with Packer's own messages.
  */
 import assert from 'node:assert/strict'
-import {readdirSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync} from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
+import {loadImageAssets} from '../../../src/app/image.js'
+import {buildImage, detectPacker, ImageError} from '../../../src/image/index.js'
 import {nodegen} from '../../support/cli.js'
+import {copyFixtureState, fixtureCluster} from '../../support/pki-fixture.js'
 import {REPO_ROOT} from '../../support/profiles.js'
 import {requireTool, run} from '../../support/tools.js'
 
@@ -45,5 +49,70 @@ describe('the provisioning scripts', () => {
     assert.equal(scripts.length, 8 * 2)
     const out = run(sc, ['-S', 'style', ...scripts], {allowFail: true})
     assert.equal(out.status, 0, out.stdout)
+  })
+})
+
+describe('the runner with the real packer: failures are reported in its words', () => {
+  const noCloud = {
+    AWS_ACCESS_KEY_ID: '',
+    AWS_SECRET_ACCESS_KEY: '',
+    AWS_SESSION_TOKEN: '',
+    AWS_PROFILE: '',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+    AWS_CONFIG_FILE: '/nonexistent/config',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  }
+
+  async function failingBuild(builder: 'qemu' | 'amazon-ebs', vars: Record<string, string>) {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'ng-image-real-'))
+    const saved = Object.fromEntries(Object.keys(noCloud).map((k) => [k, process.env[k]]))
+    Object.assign(process.env, noCloud)
+    try {
+      const state = copyFixtureState('quickstart', path.join(tmp, 'state'))
+      const seen: string[] = []
+      const err = await buildImage({
+        cluster: fixtureCluster('quickstart'),
+        os: 'debian-12',
+        builder,
+        packer: detectPacker(),
+        buildDir: path.join(tmp, 'build'),
+        stateDir: state,
+        assets: loadImageAssets(),
+        vars,
+        now: () => new Date(),
+        onMilestone: (m) => seen.push(m),
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      assert.ok(err instanceof ImageError, String(err))
+      assert.equal(err.code, 'NG1003')
+      assert.equal(existsSync(path.join(state, 'images.json')), false)
+      return {message: err.message, log: readFileSync(path.join(tmp, 'build', 'packer.log'), 'utf8'), seen}
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k]
+        else process.env[k] = v
+      }
+      rmSync(tmp, {recursive: true, force: true})
+    }
+  }
+
+  it('qemu with a disk image that is not there', async (t) => {
+    requireTool(t, 'packer')
+    const r = await failingBuild('qemu', {
+      qemu_image_url: 'file:///nonexistent/nodegen-test.qcow2',
+      qemu_image_checksum: 'none',
+      qemu_accelerator: 'tcg',
+    })
+    assert.match(r.message, /^packer build failed for debian-12 \(qemu\) with exit 1: .*nodegen-test\.qcow2/)
+    assert.match(r.log, /,ui,/, 'the machine-readable output is in the log')
+  })
+
+  it('amazon-ebs without credentials', async (t) => {
+    requireTool(t, 'packer')
+    const r = await failingBuild('amazon-ebs', {aws_region: 'eu-west-1'})
+    assert.match(r.message, /packer build failed for debian-12 \(amazon-ebs\) with exit 1: .*NoCredentialProviders/)
+    assert.doesNotMatch(r.message, /Some builds didn't complete/)
   })
 })
