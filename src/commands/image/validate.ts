@@ -72,6 +72,8 @@ placeholder project (reported in the output).`
     if (!quiet) {
       for (const [k, v] of Object.entries(result.placeholders)) this.log(`note: ${k} was set to the placeholder ${v} for validation only`)
       if (result.offline) this.log("note: --offline: qemu's checksum lists were not fetched (qemu_image_checksum=none)")
+      if (!result.offline && bad.some((r) => r.messages.some((m) => /Error downloading checksum file/.test(m))))
+        this.log("note: Packer could not download a vendor's checksum list; without network, run with --offline")
       this.log(`${result.results.length - bad.length}/${result.results.length} templates valid`)
     }
     if (bad.length > 0) {
