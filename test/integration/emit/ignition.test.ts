@@ -38,6 +38,7 @@ import type {NodePlan} from '../../../src/plan/types.js'
 import type {Cluster} from '../../../src/profile/index.js'
 import {loadCluster, PROFILES_DIR} from '../../support/profiles.js'
 import {renderProfile} from '../../support/render.js'
+import {requireSchemas, validateKubeDocuments} from '../../support/schemas.js'
 import {requireTool, run, SkipSignal} from '../../support/tools.js'
 
 const PROFILE = path.join(PROFILES_DIR, 'flatcar.yaml')
@@ -277,6 +278,19 @@ describe('Ignition for profiles/flatcar.yaml', () => {
     // A config that fits stays as it is.
     const fits = fitIgnition(raw, {...plan, sizeBudget: 65536}, spec)
     assert.ok(!isBudgetProblem(fits) && fits.encoding === 'raw' && fits.data.equals(raw))
+  })
+
+  it("every node's kubeadm, kubelet and kube-proxy documents validate against the shared schemas", async (t) => {
+    requireSchemas(t)
+    const r = await renderProfile(PROFILE)
+    let docs = 0
+    for (const n of r.nodes)
+      for (const f of n.plan.files.filter((x) => /\/kubeadm\/config(-next)?\.yaml$/.test(x.path)))
+        for (const d of validateKubeDocuments(f.content)) {
+          docs++
+          assert.deepEqual(d.errors, [], `${n.plan.node} ${f.path} ${d.kind}`)
+        }
+    assert.ok(docs >= r.nodes.length)
   })
 
   it('spec.ignition.version selects 3.4.0 in one place; the body is the same as 3.3.0', async () => {
