@@ -101,7 +101,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
       for (const n of result.nodes) {
         const budget = n.userData.budget === null ? 'no limit' : `limit ${n.userData.budget}`
         this.log(
-          `  ${n.name.padEnd(24)} ${n.role.padEnd(14)} ${n.format.padEnd(10)} user-data ${n.userData.size} B (${n.userData.encoding}, ${budget})`,
+          `  ${n.name.padEnd(24)} ${n.role.padEnd(14)} ${n.format.padEnd(10)} ${n.format === 'ignition' ? 'config.ign' : 'user-data'} ${n.userData.size} B (${n.userData.encoding}, ${budget})`,
         )
       }
     }
