@@ -298,6 +298,11 @@ configure_firewall() {
   local mode ports port
   mode=$(param FIREWALL)
   ports=$(param FIREWALL_PORTS)
+  if [ -z "$mode" ]; then
+    # The planner leaves the firewall out where the OS has none to configure (Flatcar).
+    log "no firewall step planned for $(param OS_ID)"
+    return 0
+  fi
   if [ "$mode" = disabled ]; then
     if systemctl list-unit-files firewalld.service >/dev/null 2>&1; then systemctl disable --now firewalld >/dev/null 2>&1 || true; fi
     return 0
@@ -375,15 +380,32 @@ install_packages() {
     log "baked image ($BAKED_MARKER): packages present, installation skipped"
   else
     case "$(param OS_FAMILY)" in
-      flatcar) log "Flatcar: Kubernetes comes from systemd-sysext images placed by Ignition" ;;
+      flatcar) log "Flatcar: Kubernetes comes from the systemd-sysext image Ignition placed in /etc/extensions" ;;
       *)
         [ -x "$INSTALL_SCRIPT" ] || die "no baked-image marker ($BAKED_MARKER) and no $INSTALL_SCRIPT: this node cannot install packages"
         "$INSTALL_SCRIPT" "$PARAMS_FILE"
         ;;
     esac
   fi
+  if is_family flatcar; then
+    # systemd loaded its units before systemd-sysext merged the image: make kubelet.service known.
+    systemctl daemon-reload
+    check_sysext_kubernetes
+  fi
   configure_runtime
   systemctl enable kubelet >/dev/null 2>&1 || true
+}
+
+# Flatcar: kubeadm and kubelet are the merged sysext's (/usr/bin); /usr is read-only, so a missing
+# or wrong image can only be fixed by the profile (spec.kubernetes.version, sysextRepository).
+check_sysext_kubernetes() {
+  local want have
+  want=$(param KUBERNETES_VERSION)
+  if ! command -v kubeadm >/dev/null 2>&1 || ! command -v kubelet >/dev/null 2>&1; then
+    die "kubeadm/kubelet are not on PATH: the kubernetes sysext is not merged (see /etc/extensions/kubernetes.raw and systemd-sysext status)"
+  fi
+  have=$(kubeadm version -o short 2>/dev/null) || die "kubeadm version failed"
+  [ "${have#v}" = "$want" ] || die "the kubernetes sysext has kubeadm $have but the profile asks for $want"
 }
 
 configure_runtime() {

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {nodeImages} from '../app/image.js'
 import {materialFromSecrets} from '../app/material.js'
 import {progress} from '../app/progress.js'
-import {type MediaKind, RenderError, type RenderResult, render} from '../app/render.js'
+import {type MediaKind, mediaProblem, RenderError, type RenderResult, render, selectNodes} from '../app/render.js'
 import {nodeUrlToken} from '../app/serve.js'
 import {ImageError} from '../image/index.js'
 import {loadOrCreateCalendar, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
@@ -17,8 +17,10 @@ budget and writes the boot media. With no PROFILE it renders the bundled quickst
 The PKI state is created on the first render and reused after. Output is built beside DIR and
 swapped in at the end: an interrupted render leaves the previous output whole.
 
-Output: DIR/cluster.json, DIR/admin.conf (0600), DIR/<node>/user-data, meta-data, network-config,
-and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso (config drive) or a bundle.
+Output: DIR/cluster.json, DIR/admin.conf (0600), DIR/<node>/user-data, meta-data, network-config
+(Ignition nodes: DIR/<node>/config.ign), and per node DIR/<node>.iso (NoCloud, volume cidata, or with
+--media configdrive a config-2 drive, the one Ignition nodes can use) or a bundle. Ignition nodes
+cannot boot from a NoCloud ISO: --media iso is refused for them.
 With --media pxe (the default on the pxe platform): DIR/pxe/ is the tree to serve at
 spec.platform.pxe.serverUrl from any web server — boot.ipxe, ipxe/<machine>, nocloud/<machine>/…,
 ignition/<machine> — plus DIR/dnsmasq-proxy.conf (beside an existing DHCP server) and
@@ -61,6 +63,9 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
     const dir = this.stateDir(flags.state, profile, cluster)
     let result: RenderResult
     try {
+      // Refused before the state is created: a wrong medium changes nothing.
+      const refused = mediaProblem(selectNodes(cluster, flags.node), (flags.media as MediaKind | undefined) ?? defaultMediaFor(cluster))
+      if (refused) throw new RenderError(refused)
       const at = parseAt(flags.at, (m) => this.error(m, {exit: 2}))
       const ctx = systemPkiContext({passphrase: passphraseFrom(process.env)})
       const state = await loadOrCreateState(dir, cluster, ctx)
@@ -71,14 +76,6 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
       for (const w of images.warnings) this.warn(w)
       const count = flags.node?.length ?? cluster.nodes.length
       const bar = progress(count, 'render', process.stderr, !this.jsonEnabled())
-      const defaultMedia: MediaKind =
-        cluster.platform.type === 'nocloud'
-          ? 'iso'
-          : cluster.platform.type === 'configdrive'
-            ? 'configdrive'
-            : cluster.platform.type === 'pxe'
-              ? 'pxe'
-              : 'none'
       result = await render({
         cluster,
         profilePath: profile.path,
@@ -86,7 +83,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
         material: materialFromSecrets(cluster, state.secrets, calendar, at),
         adminConf: state.secrets.adminConf,
         ...(flags.node ? {nodes: flags.node} : {}),
-        media: (flags.media as MediaKind | undefined) ?? defaultMedia,
+        media: (flags.media as MediaKind | undefined) ?? defaultMediaFor(cluster),
         epoch: sourceDateEpoch(),
         bundleFormat: flags['bundle-format'] as 'tar.gz' | 'zip',
         progress: bar,
@@ -109,11 +106,24 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
       for (const n of result.nodes) {
         const budget = n.userData.budget === null ? 'no limit' : `limit ${n.userData.budget}`
         this.log(
-          `  ${n.name.padEnd(24)} ${n.role.padEnd(14)} ${n.format.padEnd(10)} user-data ${n.userData.size} B (${n.userData.encoding}, ${budget})`,
+          `  ${n.name.padEnd(24)} ${n.role.padEnd(14)} ${n.format.padEnd(10)} ${n.format === 'ignition' ? 'config.ign' : 'user-data'} ${n.userData.size} B (${n.userData.encoding}, ${budget})`,
         )
       }
     }
     return result
+  }
+}
+
+function defaultMediaFor(cluster: {platform: {type: string}}): MediaKind {
+  switch (cluster.platform.type) {
+    case 'nocloud':
+      return 'iso'
+    case 'configdrive':
+      return 'configdrive'
+    case 'pxe':
+      return 'pxe'
+    default:
+      return 'none'
   }
 }
 

@@ -97,6 +97,10 @@ export const CATALOGUE = Object.freeze({
   NG0421: 'platform {platform} needs spec.platform.{platform}',
   NG0422: 'a single control plane without an endpoint uses its own IP; adding control planes later needs an endpoint from the start',
   NG0423: 'role {role} cannot carry {what}',
+  NG0424: 'mode {mode} has setuid, setgid or sticky bits, which Ignition spec {version} ignores (node {node} boots with Ignition)',
+  NG0425: '{path} is under /usr, which Flatcar mounts read-only (node {node}): use /opt or /etc',
+  NG0426:
+    'load balancer {lb} runs keepalived/haproxy from OS packages, which Flatcar (control plane {node}) cannot install: use kube-vip (a static pod) or an external load balancer',
 })
 
 export type Code = keyof typeof CATALOGUE

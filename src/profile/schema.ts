@@ -202,6 +202,14 @@ export const profileSchema = z.strictObject({
       .prefault({}),
     os: z.enum(OS_IDS).default('almalinux-9'),
     format: z.enum(['cloud-init', 'ignition']).optional().meta({description: 'Defaults to ignition on flatcar and cloud-init elsewhere.'}),
+    ignition: z
+      .strictObject({
+        version: z.enum(['3.3.0', '3.4.0']).default('3.3.0').meta({
+          description:
+            'Ignition config spec of the Ignition nodes: 3.3.0 (read by Ignition 2.11 and later, Flatcar 3185 and later) or 3.4.0 (Ignition 2.15 and later).',
+        }),
+      })
+      .prefault({}),
     image: z
       .strictObject({
         baked: z

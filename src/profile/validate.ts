@@ -171,6 +171,7 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
 
   // Nodes
   const nodes: ClusterNode[] = []
+  let flatcarLbReported = false
   const byName = new Map<string, number>()
   const byIp = new Map<string, number>()
   const byMac = new Map<string, number>()
@@ -252,6 +253,17 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
     if (family !== 'flatcar' && format === 'ignition')
       report.error([...np, n.format !== undefined ? 'format' : 'os'], 'NG0413', {os, need: 'cloud-init', format})
     if (family === 'flatcar' && s.containerRuntime.type === 'cri-o') report.error([...spec, 'containerRuntime', 'type'], 'NG0415', {os})
+    const lbType = s.loadBalancer.type
+    if (
+      family === 'flatcar' &&
+      n.role === 'control-plane' &&
+      s.controlPlaneEndpoint !== undefined &&
+      (lbType === 'keepalived' || lbType === 'keepalived-haproxy') &&
+      !flatcarLbReported
+    ) {
+      flatcarLbReported = true
+      report.error([...spec, 'loadBalancer', 'type'], 'NG0426', {lb: lbType, node: n.name})
+    }
 
     checkLabels(report, [...np, 'labels'], n.labels)
     if (n.taints) checkTaints(report, [...np, 'taints'], n.taints)
@@ -402,6 +414,13 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
     if (!isOwner(f.owner)) report.error([...fp, 'owner'], 'NG0301', {value: f.owner, what: 'owner', why: 'user or user:group'})
     const bad = unsafeChar(f.content, '\n\t\r')
     if (bad) report.error([...fp, 'content'], 'NG0302', {char: bad, what: 'file content'})
+    const receivers = nodes.filter((n) => !f.roles || f.roles.includes(n.role))
+    const ign = receivers.find((n) => n.format === 'ignition')
+    // Ignition before spec 3.6.0 drops setuid, setgid and sticky bits: the file would differ from the profile.
+    if (ign && /^0?[0-7]{3,4}$/.test(f.mode) && (Number.parseInt(f.mode, 8) & 0o7000) !== 0)
+      report.error([...fp, 'mode'], 'NG0424', {mode: f.mode, version: s.ignition.version, node: ign.name})
+    const fc = receivers.find((n) => n.family === 'flatcar')
+    if (fc && (f.path === '/usr' || f.path.startsWith('/usr/'))) report.error([...fp, 'path'], 'NG0425', {path: f.path, node: fc.name})
   })
   if (s.bootstrap.statusUrl !== undefined) checkUrl(report, [...spec, 'bootstrap', 'statusUrl'], s.bootstrap.statusUrl)
   if (s.platform.pxe?.serverUrl !== undefined) checkUrl(report, [...spec, 'platform', 'pxe', 'serverUrl'], s.platform.pxe.serverUrl)
@@ -454,6 +473,7 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
     },
     runtime: s.containerRuntime,
     image: s.image,
+    ignition: s.ignition,
     pki: {keyAlgorithm: s.pki.keyAlgorithm, caValiditySeconds: caSecs, certValiditySeconds: certSecs},
     bootstrapToken: {ttlSeconds: ttlSecs, windowSeconds: windowSecs},
     users: s.users,

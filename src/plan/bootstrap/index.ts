@@ -60,7 +60,7 @@ export function buildBootstrapUnits(cluster: Cluster, node: ClusterNode, calenda
 Description=nodegen bootstrap: bring ${node.name} into cluster ${cluster.name}
 Documentation=file://${libDir(node.family)}/bootstrap.sh
 Wants=network-online.target
-After=network-online.target cloud-final.service ignition-firstboot-complete.service
+After=network-online.target cloud-final.service ignition-firstboot-complete.service${node.family === 'flatcar' ? ' systemd-sysext.service ensure-sysext.service' : ''}
 ConditionPathExists=${PARAMS_FILE}
 
 [Service]

@@ -21,6 +21,7 @@ import {buildNodePlan, type ClusterMaterial} from '../../../src/plan/build.js'
 import type {Cluster} from '../../../src/profile/index.js'
 import {FakeCluster, makeTestCa, materialise, readCallLog, runBootstrap, standinBin, type TestCa} from '../../support/bootstrap-harness.js'
 import {loadCluster, PROFILES_DIR, profileText} from '../../support/profiles.js'
+import {cloudInit} from '../../support/render.js'
 import {requireTool} from '../../support/tools.js'
 
 async function freePort(host: string): Promise<number> {
@@ -253,7 +254,9 @@ describe('a rendered node for a baked image', () => {
       const baked = loadCluster(file, withOs.replace(/^spec:\n/m, 'spec:\n  image: {baked: true}\n'))
       const plain = loadCluster(file, withOs)
       for (const node of baked.nodes) {
-        const {plan, ci} = renderNode(baked, node, m, undefined)
+        const r = renderNode(baked, node, m, undefined)
+        const {plan} = r
+        const ci = cloudInit(r)
         const paths = plan.files.map((f) => f.path)
         assert.ok(!paths.some((p) => p.endsWith('/install-packages.sh')), `${os} ${node.name}: install-packages.sh`)
         assert.ok(!paths.some((p) => /yum\.repos\.d|sources\.list\.d/.test(p)), `${os} ${node.name}: repositories`)
