@@ -12,6 +12,7 @@ import {CONFIG_DRIVE_VOLUME_ID, configDriveEntries} from '../media/configdrive.j
 import {isoChunks, planIso} from '../media/iso/index.js'
 import {NOCLOUD_VOLUME_ID, nocloudEntries} from '../media/nocloud.js'
 import {buildNodePlan, type ClusterMaterial} from '../plan/build.js'
+import {bundleSummary, type SecretBundle, type SecretEndpoints, separateSecrets} from '../plan/secrets/index.js'
 import type {NodePlan} from '../plan/types.js'
 import type {Cluster, ClusterNode} from '../profile/index.js'
 import {loadAssets} from './assets.js'
@@ -98,6 +99,8 @@ export interface RenderedNode {
   secretFiles: number
   userData: {encoding: string; rawSize: number; size: number; budget: number | null}
   artifacts: string[]
+  /** On aws/gcp with a secret backend: what `launch` stores for this node (names and digest, no contents). */
+  secretBundle?: ReturnType<typeof bundleSummary>
 }
 
 export interface RenderResult {
@@ -138,12 +141,23 @@ export function readCniManifest(cluster: Cluster, profilePath: string): string |
   }
 }
 
-/** Plans and emits one node; pure apart from reading nothing. */
-export function renderNode(cluster: Cluster, node: ClusterNode, material: ClusterMaterial, cniManifest: string | undefined) {
-  const plan: NodePlan = buildNodePlan(cluster, node, {assets: loadAssets(), material, ...(cniManifest !== undefined ? {cniManifest} : {})})
+/**
+ * Plans and emits one node; pure apart from reading nothing. On aws/gcp with a secret backend the
+ * node's secret files leave the plan for `bundle` (which `launch` stores), so the user-data never
+ * carries them.
+ */
+export function renderNode(
+  cluster: Cluster,
+  node: ClusterNode,
+  material: ClusterMaterial,
+  cniManifest: string | undefined,
+  endpoints?: SecretEndpoints,
+): {plan: NodePlan; ci: CloudInitOutput; fitted: ReturnType<typeof fitUserData>; bundle?: SecretBundle} {
+  const full: NodePlan = buildNodePlan(cluster, node, {assets: loadAssets(), material, ...(cniManifest !== undefined ? {cniManifest} : {})})
+  const {plan, bundle} = separateSecrets(cluster, node, full, endpoints)
   const ci = emitCloudInit(plan)
   const fitted = fitUserData(ci.userData, plan, cluster.platform.type)
-  return {plan, ci, fitted}
+  return {plan, ci, fitted, ...(bundle ? {bundle} : {})}
 }
 
 export async function render(opts: RenderOptions): Promise<RenderResult> {
@@ -156,7 +170,7 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
   const problems: BudgetProblem[] = []
   try {
     for (const node of nodes) {
-      const {plan, ci, fitted} = renderNode(cluster, node, opts.material, cniManifest)
+      const {plan, ci, fitted, bundle: secretBundle} = renderNode(cluster, node, opts.material, cniManifest)
       if (isBudgetProblem(fitted)) {
         problems.push(fitted)
         opts.progress?.tick(node.name)
@@ -189,6 +203,7 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
         secretFiles: plan.files.filter((x) => x.secret).length,
         userData: {encoding: f.encoding, rawSize: f.rawSize, size: f.size, budget: Number.isFinite(f.budget) ? f.budget : null},
         artifacts,
+        ...(secretBundle ? {secretBundle: bundleSummary(secretBundle)} : {}),
       })
       opts.progress?.tick(node.name)
     }

@@ -39,11 +39,12 @@ and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso 
       helpValue: 'TIME',
     }),
     state: BaseCommand.stateFlag,
+    'insecure-inline-secrets': BaseCommand.insecureInlineSecretsFlag,
   }
 
   async run(): Promise<RenderResult> {
     const {args, flags} = await this.parse(Render)
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = this.loadCluster(args.profile, {insecureInlineSecrets: flags['insecure-inline-secrets']})
     const dir = this.stateDir(flags.state, profile, cluster)
     let result: RenderResult
     try {
