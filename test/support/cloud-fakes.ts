@@ -133,7 +133,7 @@ export class FakeAws {
     return false
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<unknown> {
     const body = await readBody(req)
     const url = new URL(req.url ?? '/', 'http://x')
     const signed: SignedRequest = {
@@ -180,7 +180,7 @@ export class FakeAws {
     return undefined
   }
 
-  private secretsManager(res: http.ServerResponse, principal: string, action: string, input: Record<string, unknown>): void {
+  private secretsManager(res: http.ServerResponse, principal: string, action: string, input: Record<string, unknown>): unknown {
     const id = (input.SecretId ?? input.Name) as string
     this.calls.push({service: 'secretsmanager', action, principal, target: String(id ?? '')})
     const tagsOf = (t: unknown) => Object.fromEntries(((t as Array<{Key: string; Value: string}>) ?? []).map((x) => [x.Key, x.Value]))
@@ -241,7 +241,7 @@ export class FakeAws {
     return this.jsonError(res, 400, 'UnknownOperationException', action)
   }
 
-  private ssm(res: http.ServerResponse, principal: string, action: string, input: Record<string, unknown>): void {
+  private ssm(res: http.ServerResponse, principal: string, action: string, input: Record<string, unknown>): unknown {
     const name = String(input.Name ?? input.ResourceId ?? input.Path ?? '')
     this.calls.push({service: 'ssm', action, principal, target: name})
     const arn = `arn:aws:ssm:${this.region}:${ACCOUNT}:parameter${name}`
@@ -311,7 +311,7 @@ export class FakeAws {
     return `<Path>${r.path}</Path><RoleName>${name}</RoleName><RoleId>AROA${name.length}</RoleId><Arn>arn:aws:iam::${ACCOUNT}:role${r.path}${name}</Arn><CreateDate>2026-01-01T00:00:00Z</CreateDate>`
   }
 
-  private iam(res: http.ServerResponse, principal: string, q: URLSearchParams): void {
+  private iam(res: http.ServerResponse, principal: string, q: URLSearchParams): unknown {
     const action = q.get('Action') ?? ''
     const roleName = q.get('RoleName') ?? ''
     const ipName = q.get('InstanceProfileName') ?? ''
@@ -341,7 +341,7 @@ export class FakeAws {
       }
       case 'DeleteRolePolicy': {
         const r = this.roles.get(roleName)
-        if (!r || !r.policies.delete(q.get('PolicyName') ?? '')) return noRole()
+        if (!r?.policies.delete(q.get('PolicyName') ?? '')) return noRole()
         return this.xml(res, action, '')
       }
       case 'DeleteRole': {
@@ -372,7 +372,7 @@ export class FakeAws {
       }
       case 'RemoveRoleFromInstanceProfile': {
         const p = this.instanceProfiles.get(ipName)
-        if (!p || !p.roles.includes(roleName)) return noProfile()
+        if (!p?.roles.includes(roleName)) return noProfile()
         p.roles = p.roles.filter((r) => r !== roleName)
         return this.xml(res, action, '')
       }
@@ -534,7 +534,7 @@ export class FakeGcp {
     return principal === 'operator' || s.bindings.some((b) => b.role === role && b.members.includes(`serviceAccount:${principal}`))
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<unknown> {
     const body = await readBody(req)
     const url = new URL(req.url ?? '/', 'http://x')
     const bearer = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1] ?? ''
@@ -626,7 +626,7 @@ export class FakeGcp {
         let n = version === 'latest' ? s.versions.length : Number(version)
         while (version === 'latest' && n > 0 && s.versions[n - 1]?.state !== 'ENABLED') n--
         const v = s.versions[n - 1]
-        if (!v || v.state !== 'ENABLED') return this.error(res, 400, 'FAILED_PRECONDITION', `${vname(n)} is in DESTROYED state.`)
+        if (v?.state !== 'ENABLED') return this.error(res, 400, 'FAILED_PRECONDITION', `${vname(n)} is in DESTROYED state.`)
         const data = this.corruptValue !== undefined ? Buffer.from(this.corruptValue).toString('base64') : v.data
         const crc = createHash('sha256').update(data).digest('hex').slice(0, 8)
         return this.ok(res, {name: vname(n), payload: {data, dataCrc32c: String(Number.parseInt(crc, 16))}})
