@@ -153,8 +153,9 @@ export function renderNode(
   cniManifest: string | undefined,
   endpoints?: SecretEndpoints,
 ): {plan: NodePlan; ci: CloudInitOutput; fitted: ReturnType<typeof fitUserData>; bundle?: SecretBundle} {
-  const full: NodePlan = buildNodePlan(cluster, node, {assets: loadAssets(), material, ...(cniManifest !== undefined ? {cniManifest} : {})})
-  const {plan, bundle} = separateSecrets(cluster, node, full, endpoints)
+  const assets = loadAssets()
+  const full: NodePlan = buildNodePlan(cluster, node, {assets, material, ...(cniManifest !== undefined ? {cniManifest} : {})})
+  const {plan, bundle} = separateSecrets(cluster, node, full, assets.secretsScript ?? '', endpoints)
   const ci = emitCloudInit(plan)
   const fitted = fitUserData(ci.userData, plan, cluster.platform.type)
   return {plan, ci, fitted, ...(bundle ? {bundle} : {})}

@@ -14,7 +14,7 @@ import {gzipSync} from 'node:zlib'
 import type {Cluster, ClusterNode} from '../../profile/index.js'
 import {file, header} from '../files.js'
 import {encodeParams} from '../params.js'
-import type {NodePlan, PlanFile} from '../types.js'
+import {libDir, type NodePlan, type PlanFile} from '../types.js'
 
 export type SecretBackend = 'aws-secrets-manager' | 'ssm-parameter-store' | 'gcp-secret-manager'
 
@@ -85,6 +85,15 @@ export function needsBundle(node: ClusterNode): boolean {
 }
 
 /**
+ * What goes into the bundle: every secret file, and the rest of the PKI files the node receives
+ * (the certificates beside the keys), so `/etc/kubernetes/pki` arrives whole and EC2's 16 KB of
+ * user-data is left to the plan.
+ */
+function moves(f: PlanFile): boolean {
+  return f.secret || f.origin === 'pki'
+}
+
+/**
  * The name of chunk `index` of a node's bundle. Cluster and node names are RFC 1123 labels, so "/"
  * and "_" (which they cannot contain) keep names of different clusters and nodes apart.
  */
@@ -120,11 +129,13 @@ export function separateSecrets(
   cluster: Cluster,
   node: ClusterNode,
   plan: NodePlan,
+  /** assets/bootstrap/fetch-secrets.sh, passed in (plan/ reads no files). */
+  fetchScript: string,
   endpoints: SecretEndpoints = {},
 ): {plan: NodePlan; bundle?: SecretBundle} {
   const backend = secretBackendOf(cluster)
   if (!backend || !needsBundle(node)) return {plan}
-  const moved = plan.files.filter((f) => f.secret)
+  const moved = plan.files.filter(moves)
   if (moved.length === 0) return {plan}
   const archive = gzipSync(ustar(moved), {level: 9})
   const sha256 = createHash('sha256').update(archive).digest('hex')
@@ -149,10 +160,11 @@ export function separateSecrets(
     h,
   )
   const list = moved.map((f) => `${f.path}\t0${f.mode.toString(8)}\n`).join('')
-  const kept: PlanFile[] = plan.files.filter((f) => !f.secret)
+  const kept: PlanFile[] = plan.files.filter((f) => !moves(f))
   kept.push(
     file(SECRETS_PARAMS_FILE, params, 'secrets:fetch-parameters', {mode: 0o600}),
     file(SECRETS_LIST_FILE, `${h}${list}`, 'secrets:file-list', {mode: 0o600}),
+    file(`${libDir(node.family)}/fetch-secrets.sh`, compactShell(fetchScript), 'secrets:fetch-program', {mode: 0o644}),
   )
   kept.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   return {
@@ -169,6 +181,19 @@ export function separateSecrets(
       labels: {'nodegen-cluster': cluster.name, 'nodegen-node': node.name},
     },
   }
+}
+
+/**
+ * The script without its comment-only and blank lines (shellcheck directives stay): a control
+ * plane's user-data on EC2 must fit 16 KB gzipped, and the commented original is in the package
+ * (assets/bootstrap/fetch-secrets.sh).
+ */
+export function compactShell(script: string): string {
+  return script
+    .split('\n')
+    .filter((l) => !(/^\s*#/.test(l) && !/^\s*# shellcheck /.test(l)) && l.trim() !== '')
+    .join('\n')
+    .concat('\n')
 }
 
 /** What can be shown of a bundle: names, sizes and the digest, never contents. */

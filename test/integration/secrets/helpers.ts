@@ -40,7 +40,7 @@ export async function renderCloud(cluster: Cluster, stateParent: string): Promis
         return {full, plan: r.plan, ...(r.bundle ? {bundle: r.bundle} : {}), userData: Buffer.from(r.ci.userData).toString('utf8')}
       }
       const withExtra = {...full, files: [...full.files, ...extra].sort((a, b) => (a.path < b.path ? -1 : 1))}
-      const r = separateSecrets(cluster, n, withExtra, endpoints)
+      const r = separateSecrets(cluster, n, withExtra, loadAssets().secretsScript ?? '', endpoints)
       return {full: withExtra, plan: r.plan, ...(r.bundle ? {bundle: r.bundle} : {}), userData: ''}
     },
   }
