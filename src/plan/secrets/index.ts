@@ -10,7 +10,7 @@
  * zlib (no timestamp in the header), base64-encoded and cut into chunks the service accepts.
  */
 import {createHash} from 'node:crypto'
-import {gzipSync} from 'node:zlib'
+import {gunzipSync, gzipSync} from 'node:zlib'
 import type {Cluster, ClusterNode} from '../../profile/index.js'
 import {file, header} from '../files.js'
 import {encodeParams} from '../params.js'
@@ -135,7 +135,8 @@ export function separateSecrets(
 ): {plan: NodePlan; bundle?: SecretBundle} {
   const backend = secretBackendOf(cluster)
   if (!backend || !needsBundle(node)) return {plan}
-  const moved = plan.files.filter(moves)
+  // Every file the node installs from the bundle is 0600 root:root, whatever its mode in the plan.
+  const moved = plan.files.filter(moves).map((f) => ({...f, mode: 0o600, owner: 'root:root'}))
   if (moved.length === 0) return {plan}
   const archive = gzipSync(ustar(moved), {level: 9})
   const sha256 = createHash('sha256').update(archive).digest('hex')
@@ -254,4 +255,29 @@ export function ustar(files: readonly PlanFile[]): Buffer {
 
 function octal(n: number, width: number): string {
   return `${n.toString(8).padStart(width - 1, '0')}\u0000`
+}
+
+/** The files of a bundle's archive (what the node installs), for checks of their contents. */
+export function readBundle(archive: Uint8Array): Array<{path: string; mode: number; content: string}> {
+  const tar = gunzipSync(archive)
+  const out: Array<{path: string; mode: number; content: string}> = []
+  for (let at = 0; at + 512 <= tar.length; ) {
+    const hdr = tar.subarray(at, at + 512)
+    if (hdr.every((b) => b === 0)) break
+    const field = (o: number, n: number) =>
+      hdr
+        .subarray(o, o + n)
+        .toString('utf8')
+        .replace(/\0.*$/s, '')
+    const prefix = field(345, 155)
+    const name = field(0, 100)
+    const size = Number.parseInt(field(124, 12).trim(), 8)
+    out.push({
+      path: `/${prefix ? `${prefix}/` : ''}${name}`,
+      mode: Number.parseInt(field(100, 8).trim(), 8),
+      content: tar.subarray(at + 512, at + 512 + size).toString('utf8'),
+    })
+    at += 512 + Math.ceil(size / 512) * 512
+  }
+  return out
 }
