@@ -15,6 +15,14 @@ export {
   type SecretCall,
 } from './aws.js'
 export {
+  type CloudSecretClients,
+  defaultAwsSecretClients,
+  defaultGcpSecretClients,
+  destroyCloudSecrets,
+  type NodeIdentity,
+  prepareCloudSecrets,
+} from './clients.js'
+export {
   ACCESSOR_ROLE,
   type AuthorizedRequester,
   destroyGcpSecrets,

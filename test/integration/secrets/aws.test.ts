@@ -14,7 +14,14 @@ import {after, before, describe, it} from 'node:test'
 import {IAMClient} from '@aws-sdk/client-iam'
 import {SecretsManagerClient} from '@aws-sdk/client-secrets-manager'
 import {SSMClient} from '@aws-sdk/client-ssm'
-import {type AwsSecretClients, awsIdentityName, destroyAwsSecrets, prepareAwsSecrets} from '../../../src/cloud/secrets/index.js'
+import {
+  type AwsSecretClients,
+  awsIdentityName,
+  destroyAwsSecrets,
+  destroyCloudSecrets,
+  prepareAwsSecrets,
+  prepareCloudSecrets,
+} from '../../../src/cloud/secrets/index.js'
 import {CHUNK_LIMIT} from '../../../src/plan/secrets/index.js'
 import {makeTestCa, type TestCa} from '../../support/bootstrap-harness.js'
 import {ACCOUNT, FakeAws, FakeImds} from '../../support/cloud-fakes.js'
@@ -116,6 +123,25 @@ describe('AWS secret backends', () => {
       assert.ok(gone.calls.filter((x) => x.action === 'DeleteSecret').length === 3)
       // Destroy is idempotent too.
       await destroyAwsSecrets(c, sm.cluster.name, ['aws-cp-1'])
+    } finally {
+      await fake.close()
+    }
+  })
+
+  it('the launch hook: prepareCloudSecrets gives each control plane its instance profile, destroyCloudSecrets removes everything', async () => {
+    const fake = await new FakeAws().start()
+    try {
+      const bundles = sm.cluster.nodes.map((n) => sm.node(n.name).bundle).filter((b) => b !== undefined)
+      const c = {aws: clients(fake)}
+      const r = await prepareCloudSecrets(sm.cluster, bundles, c)
+      assert.deepEqual(r.perNode, {
+        'aws-cp-1': {instanceProfileName: 'nodegen-aws-demo-aws-cp-1'},
+        'aws-cp-2': {instanceProfileName: 'nodegen-aws-demo-aws-cp-2'},
+        'aws-cp-3': {instanceProfileName: 'nodegen-aws-demo-aws-cp-3'},
+      })
+      assert.equal(fake.secrets.size, 3)
+      await destroyCloudSecrets(sm.cluster, c)
+      assert.equal(fake.secrets.size + fake.roles.size + fake.instanceProfiles.size, 0)
     } finally {
       await fake.close()
     }

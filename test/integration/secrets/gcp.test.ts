@@ -13,9 +13,11 @@ import {SecretManagerServiceClient} from '@google-cloud/secret-manager'
 import {OAuth2Client} from 'google-auth-library'
 import {
   ACCESSOR_ROLE,
+  destroyCloudSecrets,
   destroyGcpSecrets,
   type GcpSecretClients,
   gcpServiceAccountEmail,
+  prepareCloudSecrets,
   prepareGcpSecrets,
   VERSION_MANAGER_ROLE,
 } from '../../../src/cloud/secrets/index.js'
@@ -105,6 +107,21 @@ describe('Google Cloud secret backend', () => {
       assert.equal(fake.secrets.size, 0)
       assert.equal(fake.serviceAccounts.size, 0)
       await destroyGcpSecrets(c, PROJECT, r.cluster.name, ['gcp-cp-1'])
+    } finally {
+      await fake.close()
+    }
+  })
+
+  it('the launch hook: prepareCloudSecrets gives each control plane its service account, destroyCloudSecrets removes everything', async () => {
+    const fake = await new FakeGcp(PROJECT).start()
+    try {
+      const bundles = r.cluster.nodes.map((n) => r.node(n.name).bundle).filter((b) => b !== undefined)
+      const c = {gcp: clients(fake)}
+      const p = await prepareCloudSecrets(r.cluster, bundles, c)
+      assert.deepEqual(Object.keys(p.perNode).sort(), ['gcp-cp-1', 'gcp-cp-2', 'gcp-cp-3'])
+      assert.equal(p.perNode['gcp-cp-1']?.serviceAccountEmail, gcpServiceAccountEmail(PROJECT, 'gcp-demo', 'gcp-cp-1'))
+      await destroyCloudSecrets(r.cluster, c)
+      assert.equal(fake.secrets.size + fake.serviceAccounts.size, 0)
     } finally {
       await fake.close()
     }
