@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import {randomBytes} from 'node:crypto'
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
@@ -245,6 +245,23 @@ describe('AWS secret backends', () => {
       } finally {
         fake.refuseDelete = false
       }
+    })
+
+    it('a run that stopped after deleting the secret finishes from its verified staging copy', async () => {
+      const x = await launch(sm, 'aws-cp-1')
+      imds.role = {name: x.role, credentials: fake.roleCredentials(x.role)}
+      fake.secrets.clear()
+      const r = await runFetch(x.plan, path.join(tmp, 'rerun'), caFile, {}, (root) => {
+        const stage = path.join(root, 'var/lib/nodegen/secrets-stage')
+        mkdirSync(stage, {recursive: true, mode: 0o700})
+        writeFileSync(path.join(stage, 'bundle.tgz'), x.bundle?.archive ?? '')
+      })
+      assert.equal(r.code, 0, r.output)
+      assert.equal(
+        readFileSync(path.join(r.root, 'etc/kubernetes/pki/ca.key'), 'utf8'),
+        x.full.files.find((f) => f.path === '/etc/kubernetes/pki/ca.key')?.content,
+      )
+      assert.ok(!existsSync(path.join(r.root, 'var/lib/nodegen/secrets-stage')))
     })
 
     it("cannot read another control plane's secret with its own role", async () => {

@@ -47,8 +47,15 @@ export async function renderCloud(cluster: Cluster, stateParent: string): Promis
 }
 
 /** Runs the bootstrap program on the plan in a fresh root, up to and including the secrets phase. */
-export async function runFetch(plan: NodePlan, parent: string, caFile: string, env: Record<string, string> = {}) {
+export async function runFetch(
+  plan: NodePlan,
+  parent: string,
+  caFile: string,
+  env: Record<string, string> = {},
+  beforeRun?: (root: string) => void,
+) {
   const root = materialise(plan, parent)
+  beforeRun?.(root)
   const bin = standinBin(parent)
   const r = await runBootstrap(
     root,
