@@ -7,10 +7,20 @@ import path from 'node:path'
 import {type BudgetProblem, type FittedUserData, fitUserData, isBudgetProblem} from '../emit/budget.js'
 import type {CloudInitOutput} from '../emit/cloud-init/index.js'
 import {emitCloudInit} from '../emit/cloud-init/index.js'
+import {emitIgnition} from '../emit/ignition/index.js'
 import {type BundleEntry, type BundleFormat, writeBundle} from '../media/bundle.js'
 import {CONFIG_DRIVE_VOLUME_ID, configDriveEntries} from '../media/configdrive.js'
 import {isoChunks, planIso} from '../media/iso/index.js'
 import {NOCLOUD_VOLUME_ID, nocloudEntries} from '../media/nocloud.js'
+import {
+  dnsmasqDhcpConfig,
+  dnsmasqProxyConfig,
+  ipxeEntryScript,
+  ipxeNodeScript,
+  ipxeScriptIds,
+  type MatchBy,
+  machineId,
+} from '../media/pxe.js'
 import {buildNodePlan, type ClusterMaterial} from '../plan/build.js'
 import {bundleSummary, type SecretBundle, type SecretEndpoints, separateSecrets} from '../plan/secrets/index.js'
 import type {NodePlan} from '../plan/types.js'
@@ -66,12 +76,66 @@ async function writeMedia(
       await writeBundle(entries, fmt, opts.epoch, out.createStream(`${name}.${fmt}`, 0o600))
       return [`${name}.${fmt}`]
     }
+    case 'pxe':
+      return writePxeNode(out, opts, plan, ci, userData)
     case 'none':
       return []
   }
 }
 
-export type MediaKind = 'iso' | 'configdrive' | 'bundle' | 'none'
+/** The node's part of the static PXE tree (served from `pxeServerUrl` by any web server). */
+function writePxeNode(out: OutputDir, opts: RenderOptions, plan: NodePlan, ci: CloudInitOutput, userData: Uint8Array): string[] {
+  const {cluster} = opts
+  const node = cluster.nodes.find((n) => n.name === plan.node) as ClusterNode
+  const matchBy = pxeMatchBy(cluster)
+  const base = pxeBase(cluster)
+  const written: string[] = []
+  const put = (rel: string, data: string | Uint8Array, mode: number) => {
+    out.writeFile(`pxe/${rel}`, data, mode)
+    written.push(`pxe/${rel}`)
+  }
+  const script = ipxeNodeScript(cluster, node, {base, matchBy})
+  if (!script) throw new RenderError(`node ${node.name}: spec.platform.pxe.kernel has no kernel for ${node.os}`)
+  for (const id of ipxeScriptIds(node, matchBy)) put(`ipxe/${id}`, script, 0o644)
+  const secretMode = plan.files.some((x) => x.secret) ? 0o600 : 0o644
+  if (node.format === 'ignition') {
+    put(`ignition/${machineId(node, matchBy)}`, emitIgnition(plan), secretMode)
+  } else {
+    const dir = `nocloud/${machineId(node, matchBy)}`
+    put(`${dir}/user-data`, userData, secretMode)
+    put(`${dir}/meta-data`, ci.metaData, 0o644)
+    if (ci.networkConfig !== undefined) put(`${dir}/network-config`, ci.networkConfig, 0o644)
+    put(`${dir}/vendor-data`, '#cloud-config\n{}\n', 0o644)
+  }
+  return written
+}
+
+function pxeMatchBy(cluster: Cluster): MatchBy {
+  return cluster.platform.pxe?.matchBy ?? 'mac'
+}
+
+function pxeBase(cluster: Cluster): string {
+  const url = cluster.platform.pxe?.serverUrl
+  if (!url) throw new RenderError('--media pxe needs spec.platform.pxe.serverUrl: the URL machines fetch the PXE tree from')
+  return url.replace(/\/+$/, '')
+}
+
+/** The cluster-wide part of the PXE tree: the iPXE entry script and dnsmasq configurations. */
+function writePxeCluster(out: OutputDir, opts: RenderOptions): void {
+  const {cluster} = opts
+  const base = pxeBase(cluster)
+  const matchBy = pxeMatchBy(cluster)
+  out.writeFile('pxe/boot.ipxe', ipxeEntryScript(base, matchBy), 0o644)
+  const d = {base, matchBy, tftpRoot: '/srv/tftp'}
+  out.writeFile('dnsmasq-proxy.conf', dnsmasqProxyConfig(cluster, d), 0o644)
+  out.writeFile(
+    'dnsmasq-dhcp.conf',
+    dnsmasqDhcpConfig(cluster, {...d, ...(opts.pxeTokens ? {tokens: opts.pxeTokens} : {})}),
+    opts.pxeTokens ? 0o600 : 0o644,
+  )
+}
+
+export type MediaKind = 'iso' | 'configdrive' | 'bundle' | 'pxe' | 'none'
 
 export interface RenderOptions {
   cluster: Cluster
@@ -88,6 +152,11 @@ export interface RenderOptions {
   /** Bundle format with media `bundle`. @default 'tar.gz' */
   bundleFormat?: BundleFormat
   progress?: Progress
+  /**
+   * Per-node URL tokens of `nodegen serve --require-token`: with media `pxe`, dnsmasq-dhcp.conf then
+   * gives each machine its own tokened script URL.
+   */
+  pxeTokens?: Map<string, string>
 }
 
 export interface RenderedNode {
@@ -220,6 +289,7 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
       )
     }
     out.writeFile('admin.conf', opts.adminConf, 0o600)
+    if (opts.media === 'pxe') writePxeCluster(out, opts)
     if (opts.media === 'bundle' && nodes.length === cluster.nodes.length) {
       // The whole cluster in one archive, without admin.conf (it stays beside it, 0600).
       await writeBundle(

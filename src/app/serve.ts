@@ -20,6 +20,7 @@ import type {AddressInfo} from 'node:net'
 import path from 'node:path'
 import {pipeline} from 'node:stream/promises'
 import {emitIgnition} from '../emit/ignition/index.js'
+import {ipxeEntryScript, ipxeNodeScript, type MatchBy} from '../media/pxe.js'
 import type {ClusterMaterial} from '../plan/build.js'
 import type {Cluster, ClusterNode} from '../profile/index.js'
 import {readProfile} from './profile-file.js'
@@ -61,6 +62,8 @@ export interface RunningServer {
 export function nodeUrlToken(key: string, node: string): string {
   return createHmac('sha256', key).update(`nodegen-serve:${node}`).digest('hex').slice(0, 32)
 }
+
+const matchBy = (c: Cluster): MatchBy => c.platform.pxe?.matchBy ?? 'mac'
 
 function normaliseMac(s: string): string {
   return s.toLowerCase().replace(/-/g, ':')
@@ -129,7 +132,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     }
     if (req.method !== 'GET') return send(405, 'method not allowed\n')
     if (url.pathname === '/status') return send(200, `${JSON.stringify([...status.values()], null, 2)}\n`, 'application/json')
-    if (url.pathname === '/boot.ipxe') return send(200, `#!ipxe\nchain ${base()}/ipxe/\${mac:hexhyp}\n`)
+    if (url.pathname === '/boot.ipxe') return send(200, ipxeEntryScript(base(), matchBy((await load()).cluster)))
     if (parts[0] === 'assets' && o.assetsDir) {
       const rel = parts.slice(1)
       if (rel.length === 0 || rel.some((x) => x === '..' || x.startsWith('.'))) return send(404, 'not found\n')
@@ -158,18 +161,10 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       if (got.length !== want.length || !timingSafeEqual(got, want)) return send(403, 'token required\n')
     }
     const token = o.tokenKey ? nodeUrlToken(o.tokenKey, node.name) : undefined
-    const q = token ? `?token=${token}` : ''
     if (parts[0] === 'ipxe' && parts.length === 2) {
-      const boot = cluster.platform.pxe?.kernel[node.os]
-      if (!boot) return send(404, `no kernel for ${node.os} in spec.platform.pxe.kernel\n`)
-      const abs = (u: string) => (/^https?:\/\//.test(u) ? u : `${base()}/${u.replace(/^\/+/, '')}`)
-      const args =
-        node.format === 'ignition'
-          ? `ignition.firstboot ignition.platform.id=metal ignition.config.url=${base()}/ignition/${node.mac ?? node.name}${q}`
-          : // cloud-init before 24.1 claims an http seed only as nocloud-net; newer ones accept both names.
-            `ds=nocloud-net;s=${base()}/nocloud/${node.mac ?? node.name}/${token ? `${token}/` : ''}`
-      const initrds = boot.initrd.map((i) => `initrd ${abs(i)}\n`).join('')
-      return send(200, `#!ipxe\nkernel ${abs(boot.kernel)} ${boot.args} ${args}\n${initrds}boot\n`)
+      const script = ipxeNodeScript(cluster, node, {base: base(), matchBy: matchBy(cluster), ...(token ? {token} : {})})
+      if (!script) return send(404, `no kernel for ${node.os} in spec.platform.pxe.kernel\n`)
+      return send(200, script)
     }
     const rendered = renderNode(cluster, node, material, readCniManifest(cluster, o.profilePath))
     if (parts[0] === 'ignition' && parts.length === 2) {

@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {materialFromSecrets} from '../app/material.js'
 import {progress} from '../app/progress.js'
 import {type MediaKind, RenderError, type RenderResult, render} from '../app/render.js'
+import {nodeUrlToken} from '../app/serve.js'
 import {loadOrCreateCalendar, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
 import {BaseCommand} from './base.js'
 
@@ -15,12 +16,17 @@ The PKI state is created on the first render and reused after. Output is built b
 swapped in at the end: an interrupted render leaves the previous output whole.
 
 Output: DIR/cluster.json, DIR/admin.conf (0600), DIR/<node>/user-data, meta-data, network-config,
-and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso (config drive) or a bundle.`
+and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso (config drive) or a bundle.
+With --media pxe (the default on the pxe platform): DIR/pxe/ is the tree to serve at
+spec.platform.pxe.serverUrl from any web server — boot.ipxe, ipxe/<machine>, nocloud/<machine>/…,
+ignition/<machine> — plus DIR/dnsmasq-proxy.conf (beside an existing DHCP server) and
+DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TFTP of iPXE.`
 
   static override examples = [
     '<%= config.bin %> render -o out',
     '<%= config.bin %> render profiles/quickstart.yaml -o out --node kube-alma-n-01',
     '<%= config.bin %> render cluster.yaml -o out --media bundle --json',
+    '<%= config.bin %> render bare-metal.yaml -o /srv/www --media pxe',
     '<%= config.bin %> render cluster.yaml -o out --node worker-7 --at 2026-12-24T08:00:00Z',
   ]
 
@@ -29,8 +35,14 @@ and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso 
     output: Flags.string({char: 'o', description: 'Output directory.', default: 'out', helpValue: 'DIR'}),
     node: Flags.string({description: 'Render only this node (repeatable).', multiple: true}),
     media: Flags.string({
-      description: 'Boot media per node. Default: iso for NoCloud nodes, configdrive for config-drive nodes, none elsewhere.',
-      options: ['iso', 'configdrive', 'bundle', 'none'],
+      description:
+        'Boot media per node. Default: iso for NoCloud nodes, configdrive for config-drive nodes, pxe for PXE nodes, none elsewhere.',
+      options: ['iso', 'configdrive', 'bundle', 'pxe', 'none'],
+    }),
+    'require-token': Flags.boolean({
+      description:
+        'With --media pxe: dnsmasq-dhcp.conf gives each machine its own tokened script URL, for `nodegen serve --require-token`.',
+      default: false,
     }),
     'bundle-format': Flags.string({description: 'Archive format with --media bundle.', options: ['tar.gz', 'zip'], default: 'tar.gz'}),
     at: Flags.string({
@@ -57,7 +69,13 @@ and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso 
       const count = flags.node?.length ?? cluster.nodes.length
       const bar = progress(count, 'render', process.stderr, !this.jsonEnabled())
       const defaultMedia: MediaKind =
-        cluster.platform.type === 'nocloud' ? 'iso' : cluster.platform.type === 'configdrive' ? 'configdrive' : 'none'
+        cluster.platform.type === 'nocloud'
+          ? 'iso'
+          : cluster.platform.type === 'configdrive'
+            ? 'configdrive'
+            : cluster.platform.type === 'pxe'
+              ? 'pxe'
+              : 'none'
       result = await render({
         cluster,
         profilePath: profile.path,
@@ -69,6 +87,7 @@ and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso 
         epoch: sourceDateEpoch(),
         bundleFormat: flags['bundle-format'] as 'tar.gz' | 'zip',
         progress: bar,
+        ...(flags['require-token'] ? {pxeTokens: new Map(cluster.nodes.map((n) => [n.name, nodeUrlToken(calendar.secret, n.name)]))} : {}),
       })
       bar.done(`rendered ${result.nodes.length} node(s) into ${flags.output} (${result.bytes} bytes)`)
     } catch (e) {
