@@ -88,4 +88,11 @@ describe('secret backends through the CLI', () => {
     assert.match(ok.stderr, /warning NG0425 spec\.platform\.aws\.secretBackend: .*IMDSv2 with hop limit 1/)
     assert.equal(nodegen(['validate', p, '--insecure-inline-secrets']).status, 0)
   })
+
+  it('the human output names each bundle and its digest, never its contents', () => {
+    const r = nodegen(['render', path.join(PROFILES_DIR, 'aws.yaml'), '-o', path.join(tmp, 'human'), '--state', path.join(tmp, 'aws-state')])
+    assert.equal(r.status, 0, r.stderr)
+    assert.match(r.stdout, /secrets: 10 files in aws-secrets-manager nodegen\/aws-demo\/aws-cp-1\/0 \(sha256 [0-9a-f]{12}…\)/)
+    assert.doesNotMatch(r.stdout + r.stderr, /PRIVATE KEY/)
+  })
 })
