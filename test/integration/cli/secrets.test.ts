@@ -90,7 +90,14 @@ describe('secret backends through the CLI', () => {
   })
 
   it('the human output names each bundle and its digest, never its contents', () => {
-    const r = nodegen(['render', path.join(PROFILES_DIR, 'aws.yaml'), '-o', path.join(tmp, 'human'), '--state', path.join(tmp, 'aws-state')])
+    const r = nodegen([
+      'render',
+      path.join(PROFILES_DIR, 'aws.yaml'),
+      '-o',
+      path.join(tmp, 'human'),
+      '--state',
+      path.join(tmp, 'aws-state'),
+    ])
     assert.equal(r.status, 0, r.stderr)
     assert.match(r.stdout, /secrets: 10 files in aws-secrets-manager nodegen\/aws-demo\/aws-cp-1\/0 \(sha256 [0-9a-f]{12}…\)/)
     assert.doesNotMatch(r.stdout + r.stderr, /PRIVATE KEY/)
