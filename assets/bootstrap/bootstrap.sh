@@ -351,8 +351,20 @@ baked_value() {
   sed -n -E "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"([^\"]*)\".*/\\1/p" "$BAKED_MARKER" | head -n 1
 }
 
+# Whether the marker lists a phase as done in the image. A marker without "phases" (schema 1 as
+# the VM test image writes it) means packages only.
+baked_has_phase() {
+  [ -e "$BAKED_MARKER" ] || return 1
+  if ! grep -q '"phases"' "$BAKED_MARKER"; then [ "$1" = packages ]; return; fi
+  tr -d '\n' <"$BAKED_MARKER" | grep -Eq "\"phases\"[[:space:]]*:[[:space:]]*\\[[^]]*\"$1\""
+}
+
 check_baked_image() {
   local want have
+  have=$(baked_value os)
+  if [ -n "$have" ] && [ -n "$(param OS_ID)" ] && [ "$have" != "$(param OS_ID)" ]; then
+    die "this image was baked for $have but the profile says this node runs $(param OS_ID): boot it from a $(param OS_ID) image (nodegen image build --os $(param OS_ID)) or set the node's os to $have"
+  fi
   want=$(param KUBERNETES_VERSION)
   have=$(baked_value kubernetesVersion)
   have=${have#v}
@@ -363,12 +375,12 @@ check_baked_image() {
   if [ -n "$have" ] && [ "$have" != "$(param RUNTIME)" ]; then
     die "this image was baked with runtime $have but the profile asks for $(param RUNTIME)"
   fi
-  log "baked image ($BAKED_MARKER): packages present, installation skipped"
 }
 
 install_packages() {
-  if [ -e "$BAKED_MARKER" ]; then
-    check_baked_image
+  if [ -e "$BAKED_MARKER" ]; then check_baked_image; fi
+  if baked_has_phase packages; then
+    log "baked image ($BAKED_MARKER): packages present, installation skipped"
   else
     case "$(param OS_FAMILY)" in
       flatcar) log "Flatcar: Kubernetes comes from systemd-sysext images placed by Ignition" ;;
@@ -397,6 +409,10 @@ configure_runtime() {
 
 pull_images() {
   [ "$ROLE" = control-plane ] || return 0
+  if baked_has_phase images && [ "$(baked_value imageRepository)" = "$(param IMAGE_REPOSITORY)" ]; then
+    log "baked image: the images of Kubernetes $(param KUBERNETES_VERSION) from $(param IMAGE_REPOSITORY) are pre-pulled, pull skipped"
+    return 0
+  fi
   local attempt=1
   until kubeadm config images pull --config "$NODEGEN_ETC/kubeadm/config.yaml"; do
     [ "$attempt" -ge 3 ] && { log "image pre-pull failed; kubeadm will pull during init/join"; return 0; }

@@ -152,6 +152,8 @@ export interface RenderOptions {
   /** Bundle format with media `bundle`. @default 'tar.gz' */
   bundleFormat?: BundleFormat
   progress?: Progress
+  /** The image each node boots (`nodegen image build`'s record), by node name. */
+  images?: Record<string, string>
   /**
    * Per-node URL tokens of `nodegen serve --require-token`: with media `pxe`, dnsmasq-dhcp.conf then
    * gives each machine its own tokened script URL.
@@ -170,6 +172,8 @@ export interface RenderedNode {
   artifacts: string[]
   /** On aws/gcp with a secret backend: what `launch` stores for this node (names and digest, no contents). */
   secretBundle?: ReturnType<typeof bundleSummary>
+  /** The baked image the node boots (qcow2 path, region:AMI id or GCE image), when one is recorded. */
+  image?: string
 }
 
 export interface RenderResult {
@@ -274,6 +278,7 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
         userData: {encoding: f.encoding, rawSize: f.rawSize, size: f.size, budget: Number.isFinite(f.budget) ? f.budget : null},
         artifacts,
         ...(secretBundle ? {secretBundle: bundleSummary(secretBundle)} : {}),
+        ...(opts.images?.[node.name] !== undefined ? {image: opts.images[node.name]} : {}),
       })
       opts.progress?.tick(node.name)
     }

@@ -1,8 +1,10 @@
 import {Args, Flags} from '@oclif/core'
+import {nodeImages} from '../app/image.js'
 import {materialFromSecrets} from '../app/material.js'
 import {progress} from '../app/progress.js'
 import {type MediaKind, RenderError, type RenderResult, render} from '../app/render.js'
 import {nodeUrlToken} from '../app/serve.js'
+import {ImageError} from '../image/index.js'
 import {loadOrCreateCalendar, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
 import {BaseCommand} from './base.js'
 
@@ -66,6 +68,8 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
       const calendar = await loadOrCreateCalendar(dir, ctx)
       for (const w of state.warnings) this.warn(w)
       if (state.created && !this.jsonEnabled()) this.log(`created the cluster's PKI in ${dir}`)
+      const images = await nodeImages(cluster, dir)
+      for (const w of images.warnings) this.warn(w)
       const count = flags.node?.length ?? cluster.nodes.length
       const bar = progress(count, 'render', process.stderr, !this.jsonEnabled())
       const defaultMedia: MediaKind =
@@ -87,11 +91,12 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
         epoch: sourceDateEpoch(),
         bundleFormat: flags['bundle-format'] as 'tar.gz' | 'zip',
         progress: bar,
+        images: images.byNode,
         ...(flags['require-token'] ? {pxeTokens: new Map(cluster.nodes.map((n) => [n.name, nodeUrlToken(calendar.secret, n.name)]))} : {}),
       })
       bar.done(`rendered ${result.nodes.length} node(s) into ${flags.output} (${result.bytes} bytes)`)
     } catch (e) {
-      if (e instanceof PkiError) this.error(`${e.code}: ${e.message}`, {exit: 1})
+      if (e instanceof PkiError || e instanceof ImageError) this.error(`${e.code}: ${e.message}`, {exit: 1})
       if (e instanceof RenderError) this.error(e.message, {exit: 1})
       const io = e as NodeJS.ErrnoException
       if (io.code && io.syscall)
