@@ -17,6 +17,8 @@ NODEGEN_ETC="$ROOT/etc/nodegen"
 STATE_DIR="$ROOT/var/lib/nodegen"
 LOG_DIR="$ROOT/var/log/nodegen"
 PARAMS_FILE="$NODEGEN_ETC/bootstrap.env"
+# On aws/gcp with a secret backend: what to fetch (see fetch-secrets.sh).
+SECRETS_PARAMS_FILE="$NODEGEN_ETC/secrets.env"
 NODES_FILE="$NODEGEN_ETC/nodes.tsv"
 KUBE_DIR="$ROOT/etc/kubernetes"
 BAKED_MARKER="$NODEGEN_ETC/image.json"
@@ -42,19 +44,19 @@ log() { printf '%s nodegen: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
 # ---------------------------------------------------------------------------------------------
 declare -A P=()
 read_params() {
-  local line key value n=0
-  [ -r "$PARAMS_FILE" ] || { log "parameter file $PARAMS_FILE is missing"; exit 2; }
+  local file=${1:-$PARAMS_FILE} line key value n=0
+  [ -r "$file" ] || { log "parameter file $file is missing"; exit 2; }
   while IFS= read -r line || [ -n "$line" ]; do
     n=$((n + 1))
     case "$line" in '' | '#'*) continue ;; esac
     key=${line%%=*}
     value=${line#*=}
     if [[ ! "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] || [ "$key" = "$line" ]; then
-      log "parameter file $PARAMS_FILE line $n is not KEY=VALUE"
+      log "parameter file $file line $n is not KEY=VALUE"
       exit 2
     fi
     P[$key]=$value
-  done <"$PARAMS_FILE"
+  done <"$file"
 }
 param() { printf '%s' "${P[$1]-}"; }
 require_param() {
@@ -65,6 +67,7 @@ require_param() {
 }
 
 read_params
+if [ -e "$SECRETS_PARAMS_FILE" ]; then read_params "$SECRETS_PARAMS_FILE"; fi
 require_param NODE_NAME NODE_ROLE NODE_ORDINAL NODE_IP CLUSTER_NAME KUBERNETES_VERSION ENDPOINT_HOST ENDPOINT_PORT
 for var in HTTP_PROXY HTTPS_PROXY NO_PROXY; do
   value=$(param "PROXY_$var")
@@ -175,6 +178,11 @@ run_phase() {
   fi
   : >"$STATE_DIR/done/$name"
   log "phase $name: done"
+  # Tests stop the program after the phase they examine.
+  if [ "${NODEGEN_STOP_AFTER:-}" = "$name" ]; then
+    log "stopping after phase $name (NODEGEN_STOP_AFTER)"
+    exit 0
+  fi
 }
 
 time_left() { echo $((DEADLINE - $(date +%s))); }
@@ -705,6 +713,12 @@ cleanup_secrets() {
 main() {
   log "bootstrap of $NODE ($ROLE $ORDINAL) in cluster $(param CLUSTER_NAME) starts"
   run_phase prepare prepare_host
+  if [ -e "$SECRETS_PARAMS_FILE" ]; then
+    # On aws/gcp the node's secret files come from the cloud's secret service (fetch-secrets.sh).
+    # shellcheck source=/dev/null # checked on its own (it is shipped only to nodes with a bundle)
+    . "$ROOT$(param LIB_DIR)/fetch-secrets.sh"
+    run_phase secrets fetch_secrets
+  fi
   run_phase packages install_packages
   run_phase images pull_images
   run_phase role role_phase

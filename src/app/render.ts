@@ -24,6 +24,7 @@ import {
   machineId,
 } from '../media/pxe.js'
 import {buildNodePlan, type ClusterMaterial} from '../plan/build.js'
+import {bundleSummary, type SecretBundle, type SecretEndpoints, separateSecrets} from '../plan/secrets/index.js'
 import {ignitionSpecFor} from '../plan/target.js'
 import type {NodePlan} from '../plan/types.js'
 import type {Cluster, ClusterNode} from '../profile/index.js'
@@ -175,6 +176,8 @@ export interface RenderedNode {
   secretFiles: number
   userData: {encoding: string; rawSize: number; size: number; budget: number | null}
   artifacts: string[]
+  /** On aws/gcp with a secret backend: what `launch` stores for this node (names and digest, no contents). */
+  secretBundle?: ReturnType<typeof bundleSummary>
   /** The baked image the node boots (qcow2 path, region:AMI id or GCE image), when one is recorded. */
   image?: string
 }
@@ -226,20 +229,42 @@ export type RenderedSeed =
       ignition?: undefined
       instanceId: string
       fitted: FittedUserData | BudgetProblem
+      bundle?: SecretBundle
     }
-  | {format: 'ignition'; plan: NodePlan; ignition: Buffer; ci?: undefined; instanceId: string; fitted: FittedUserData | BudgetProblem}
+  | {
+      format: 'ignition'
+      plan: NodePlan
+      ignition: Buffer
+      ci?: undefined
+      instanceId: string
+      fitted: FittedUserData | BudgetProblem
+      bundle?: SecretBundle
+    }
 
-/** Plans and emits one node in its format (cloud-init, or Ignition for Flatcar); reads nothing. */
-export function renderNode(cluster: Cluster, node: ClusterNode, material: ClusterMaterial, cniManifest: string | undefined): RenderedSeed {
-  const plan: NodePlan = buildNodePlan(cluster, node, {assets: loadAssets(), material, ...(cniManifest !== undefined ? {cniManifest} : {})})
+/**
+ * Plans and emits one node in its format (cloud-init, or Ignition for Flatcar); reads nothing. On
+ * aws/gcp with a secret backend the node's secret files leave the plan for `bundle` (which `launch`
+ * stores), so the user-data never carries them.
+ */
+export function renderNode(
+  cluster: Cluster,
+  node: ClusterNode,
+  material: ClusterMaterial,
+  cniManifest: string | undefined,
+  endpoints?: SecretEndpoints,
+): RenderedSeed {
+  const assets = loadAssets()
+  const full: NodePlan = buildNodePlan(cluster, node, {assets, material, ...(cniManifest !== undefined ? {cniManifest} : {})})
+  const {plan, bundle} = separateSecrets(cluster, node, full, assets.secretsScript ?? '', endpoints)
+  const b = bundle ? {bundle} : {}
   if (plan.format === 'ignition') {
     const spec = ignitionSpecFor(cluster)
     const ignition = emitIgnition(plan, spec)
     const instanceId = `${plan.cluster}-${plan.node}-${createHash('sha256').update(ignition).digest('hex').slice(0, 12)}`
-    return {format: 'ignition', plan, ignition, instanceId, fitted: fitIgnition(ignition, plan, spec)}
+    return {format: 'ignition', plan, ignition, instanceId, fitted: fitIgnition(ignition, plan, spec), ...b}
   }
   const ci = emitCloudInit(plan)
-  return {format: 'cloud-init', plan, ci, instanceId: ci.instanceId, fitted: fitUserData(ci.userData, plan, cluster.platform.type)}
+  return {format: 'cloud-init', plan, ci, instanceId: ci.instanceId, fitted: fitUserData(ci.userData, plan, cluster.platform.type), ...b}
 }
 
 /**
@@ -266,7 +291,7 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
   try {
     for (const node of nodes) {
       const seed = renderNode(cluster, node, opts.material, cniManifest)
-      const {plan, fitted} = seed
+      const {plan, fitted, bundle: secretBundle} = seed
       if (isBudgetProblem(fitted)) {
         problems.push(fitted)
         opts.progress?.tick(node.name)
@@ -304,6 +329,7 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
         secretFiles: plan.files.filter((x) => x.secret).length,
         userData: {encoding: f.encoding, rawSize: f.rawSize, size: f.size, budget: Number.isFinite(f.budget) ? f.budget : null},
         artifacts,
+        ...(secretBundle ? {secretBundle: bundleSummary(secretBundle)} : {}),
         ...(opts.images?.[node.name] !== undefined ? {image: opts.images[node.name]} : {}),
       })
       opts.progress?.tick(node.name)

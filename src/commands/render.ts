@@ -55,11 +55,12 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
       helpValue: 'TIME',
     }),
     state: BaseCommand.stateFlag,
+    'insecure-inline-secrets': BaseCommand.insecureInlineSecretsFlag,
   }
 
   async run(): Promise<RenderResult> {
     const {args, flags} = await this.parse(Render)
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = this.loadCluster(args.profile, {insecureInlineSecrets: flags['insecure-inline-secrets']})
     const dir = this.stateDir(flags.state, profile, cluster)
     let result: RenderResult
     try {
@@ -108,6 +109,11 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
         this.log(
           `  ${n.name.padEnd(24)} ${n.role.padEnd(14)} ${n.format.padEnd(10)} ${n.format === 'ignition' ? 'config.ign' : 'user-data'} ${n.userData.size} B (${n.userData.encoding}, ${budget})`,
         )
+        // Names and digest only: launch stores the bundle, the node fetches and deletes it.
+        if (n.secretBundle)
+          this.log(
+            `    secrets: ${n.secretBundle.files.length} files in ${n.secretBundle.backend} ${n.secretBundle.names.join(' ')} (sha256 ${n.secretBundle.sha256.slice(0, 12)}…)`,
+          )
       }
     }
     return result

@@ -41,8 +41,14 @@ const PKGS_K8S_IO = 'https://pkgs.k8s.io'
 /** Seconds a machine typically needs from launch to `kubeadm join`, per platform, for the TTL warning. */
 const PROVISIONING_SECONDS = {nocloud: 1800, configdrive: 1800, pxe: 3600, aws: 900, gcp: 900} as const
 
+/** Options of the commands that turn a profile into user-data. */
+export interface BuildOptions {
+  /** Accept `secretBackend: inline` on aws/gcp (CA keys in user-data), with a warning. @default false */
+  insecureInlineSecrets?: boolean
+}
+
 /** Validates and normalises. Returns undefined when the report has errors. */
-export function buildCluster(p: Profile, source: string, report: Report): Cluster | undefined {
+export function buildCluster(p: Profile, source: string, report: Report, opts: BuildOptions = {}): Cluster | undefined {
   const s = p.spec
   const spec: FieldPath = ['spec']
 
@@ -370,6 +376,7 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
   }
   if (s.platform.type === 'aws' && !s.platform.aws) report.error([...spec, 'platform'], 'NG0421', {platform: 'aws'})
   if (s.platform.type === 'gcp' && !s.platform.gcp) report.error([...spec, 'platform'], 'NG0421', {platform: 'gcp'})
+  checkSecretBackend(report, s.platform, opts)
 
   // Free text
   checkLabels(report, [...spec, 'kubelet', 'labels'], s.kubelet.labels)
@@ -489,6 +496,37 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
     },
     platform: s.platform,
     nodes,
+  }
+}
+
+/**
+ * On EC2 and GCE user-data stays readable through the metadata service: CA keys go to a secret
+ * backend unless the operator insists. The region and project reach the node's fetch step (URLs,
+ * SigV4 scope), so they must match the clouds' own grammars.
+ */
+function checkSecretBackend(report: Report, platform: Profile['spec']['platform'], opts: BuildOptions): void {
+  const base: FieldPath = ['spec', 'platform']
+  if (platform.type === 'aws' && platform.aws) {
+    const path = [...base, 'aws', 'secretBackend']
+    if (platform.aws.secretBackend === 'inline') {
+      if (opts.insecureInlineSecrets) report.warn(path, 'NG0428', {platform: 'aws'})
+      else report.error(path, 'NG0427', {platform: 'aws', backend: 'aws-secrets-manager or ssm-parameter-store'})
+    }
+    if (!/^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/.test(platform.aws.region))
+      report.error([...base, 'aws', 'region'], 'NG0301', {value: platform.aws.region, what: 'AWS region', why: 'like eu-west-1'})
+  }
+  if (platform.type === 'gcp' && platform.gcp) {
+    const path = [...base, 'gcp', 'secretBackend']
+    if (platform.gcp.secretBackend === 'inline') {
+      if (opts.insecureInlineSecrets) report.warn(path, 'NG0428', {platform: 'gcp'})
+      else report.error(path, 'NG0427', {platform: 'gcp', backend: 'gcp-secret-manager'})
+    }
+    if (!/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(platform.gcp.project))
+      report.error([...base, 'gcp', 'project'], 'NG0301', {
+        value: platform.gcp.project,
+        what: 'GCP project id',
+        why: '6 to 30 lowercase letters, digits and "-", starting with a letter',
+      })
   }
 }
 

@@ -11,6 +11,7 @@ import path from 'node:path'
 import {after, describe, it} from 'node:test'
 import {renderNode} from '../../../src/app/render.js'
 import {isBudgetProblem} from '../../../src/emit/budget.js'
+import {readBundle} from '../../../src/plan/secrets/index.js'
 import {exampleProfiles} from '../../support/profiles.js'
 import {cloudInit, renderProfile} from '../../support/render.js'
 import {requireSchemas, validateKubeDocuments} from '../../support/schemas.js'
@@ -57,7 +58,8 @@ for (const profile of cloudInitProfiles) {
       const r = await renderProfile(profile)
       let docs = 0
       for (const n of r.nodes) {
-        for (const f of n.plan.files) {
+        // On aws/gcp the control planes' kubeadm configuration travels in the secret bundle.
+        for (const f of [...n.plan.files, ...(n.bundle ? readBundle(n.bundle.archive) : [])]) {
           if (!/\/kubeadm\/config\.yaml$|etcd-kubelet\.yaml$/.test(f.path)) continue
           for (const d of validateKubeDocuments(f.content)) {
             docs++
