@@ -10,6 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {describe, it} from 'node:test'
 import {loadAssets} from '../../../src/app/assets.js'
+import {compactShell} from '../../../src/plan/files.js'
 import {
   bundleSummary,
   CHUNK_LIMIT,
@@ -19,7 +20,6 @@ import {
   SECRETS_PARAMS_FILE,
   separateSecrets,
 } from '../../../src/plan/secrets/index.js'
-import {compactShell} from '../../../src/plan/files.js'
 import type {NodePlan, PlanFile} from '../../../src/plan/types.js'
 import {type Cluster, loadProfile} from '../../../src/profile/index.js'
 import {loadCluster, PROFILES_DIR, profileText} from '../../support/profiles.js'
