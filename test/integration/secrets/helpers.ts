@@ -38,7 +38,7 @@ export async function renderCloud(cluster: Cluster, stateParent: string): Promis
       const full = buildNodePlan(cluster, n, {assets: loadAssets(), material})
       if (extra.length === 0) {
         const r = renderNode(cluster, n, material, undefined, endpoints)
-        return {full, plan: r.plan, ...(r.bundle ? {bundle: r.bundle} : {}), userData: Buffer.from(cloudInit(r).userData).toString("utf8")}
+        return {full, plan: r.plan, ...(r.bundle ? {bundle: r.bundle} : {}), userData: Buffer.from(cloudInit(r).userData).toString('utf8')}
       }
       const withExtra = {...full, files: [...full.files, ...extra].sort((a, b) => (a.path < b.path ? -1 : 1))}
       const r = separateSecrets(cluster, n, withExtra, loadAssets().secretsScript ?? '', endpoints)
