@@ -81,11 +81,17 @@ describe('a killed pki init', {timeout: 180_000}, () => {
 
   it('leaves no state or a whole one, wherever the SIGKILL lands', async (t) => {
     const seen = new Set<string>()
+    // The kill points are fractions of how long a whole init takes on this machine right now: under
+    // load (VM tests beside it) fixed delays would all land before publishing.
+    const t0 = Date.now()
+    assert.equal((await runAndKill([path.join(tmp, 'calibrate')], undefined, false)).killed, false)
+    const scale = Math.max(1, (Date.now() - t0) / 1000)
+    t.diagnostic(`a whole init takes ${Date.now() - t0} ms here: kill points scaled by ${scale.toFixed(2)}`)
     for (let i = 0; i < 8; i++) {
       const dir = path.join(tmp, `state-${i}`)
       const afterWriting = i % 2 === 1
       // From the start: anywhere in start-up, issuance or writing (about 1 s in all). After writing began: in or just after the ~0.5 s of writes.
-      const delay = Math.round(afterWriting ? rnd() * 700 : 100 + rnd() * 1300)
+      const delay = Math.round(scale * (afterWriting ? rnd() * 700 : 100 + rnd() * 1300))
       const o = await runAndKill([dir], delay, afterWriting)
       const result = await assertWholeOrNothing(
         dir,
