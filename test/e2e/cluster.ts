@@ -75,7 +75,7 @@ export class ClusterNode {
   whereabouts(): string {
     const o = this.outcome()
     const why = this.last(/\[standin\] kubeadm error: |nodegen: error: /)
-    const cause = why ? `; last error: ${why.line.replace(/^\S+ /, '')}` : ''
+    const cause = why ? `; last error: ${why.line.replace(/^.*?(\S+ nodegen: error: |\S+ \[standin\] kubeadm error: )/, '$1')}` : ''
     if (o?.state === 'failed') return `${this.label} stopped: ${o.line.line}${cause}`
     if (o?.state === 'ready') return `${this.label} is ready`
     const phase = this.last(/nodegen: phase \S+: start/)
@@ -142,7 +142,8 @@ const MILESTONES: Array<[RegExp, (m: RegExpExecArray) => string]> = [
   [/\[standin\] kubeadm (upload-config: the endpoint \S+ answers)/, (m) => m[1] as string],
   [/\[standin\] kubeadm (join|init) done/, (m) => `kubeadm ${m[1]} done`],
   [/\[standin\] kubeadm error: (.*)/, (m) => `kubeadm error: ${m[1]}`],
-  [/nodegen: \S+ \S+ (ready|failed at .*)$/, (m) => (m[1] === 'ready' ? 'READY' : `FAILED at ${(m[1] as string).slice(10)}`)],
+  // The program prints this line on the console itself and through its unit: count the first.
+  [/^nodegen: \S+ \S+ (ready|failed at .*)$/, (m) => (m[1] === 'ready' ? 'READY' : `FAILED at ${(m[1] as string).slice(10)}`)],
 ]
 
 export function milestones(node: ClusterNode, timeline: Timeline, from = 0): number {
