@@ -517,7 +517,18 @@ etcd_quorum() {
   [ "$total" -gt 0 ] && [ "$healthy" -gt $((total / 2)) ]
 }
 
+# keepalived given an interface the machine lacks runs on in its FAULT state, never raising the VIP;
+# say so at once. (The tests' temporary roots run on a host whose interfaces are not the node's.)
+check_vip_interface() {
+  local iface
+  iface=$(param VIP_INTERFACE)
+  [ -n "$iface" ] && [ -z "$ROOT" ] || return 0
+  [ -e "/sys/class/net/$iface" ] && return 0
+  die "the VIP interface $iface (spec.loadBalancer.interface, else the node's interface) does not exist on this node, so keepalived cannot hold $(param ENDPOINT_HOST); its interfaces: $(cd /sys/class/net && printf '%s ' *)"
+}
+
 start_endpoint_services() {
+  case "$(param LB_TYPE)" in keepalived | keepalived-haproxy) check_vip_interface ;; esac
   case "$(param LB_TYPE)" in
     keepalived-haproxy)
       systemctl enable haproxy keepalived >/dev/null 2>&1 || true
@@ -554,6 +565,10 @@ etcd_healthy_local() {
 # that boots after it ends uses the next window's token (see the token calendar).
 kubeadm_config() {
   local next="$NODEGEN_ETC/kubeadm/config-next.yaml" from
+  if [ -n "${JOIN_CONFIG_OVERRIDE-}" ]; then
+    printf '%s' "$JOIN_CONFIG_OVERRIDE"
+    return 0
+  fi
   from=$(param TOKEN_NEXT_FROM)
   if [ -r "$next" ] && [ -n "$from" ] && [ "${NODEGEN_NOW:-$(date +%s)}" -ge "$from" ]; then
     printf '%s' "$next"
@@ -575,16 +590,33 @@ start_token_calendar() {
   systemctl enable --now nodegen-tokens.timer >/dev/null 2>&1 || true
 }
 
+# Control plane 0 with nothing of its own — a new machine or a fresh disk after the first one was
+# lost — must never initialise a second cluster beside the one the other control planes still
+# run: when the endpoint answers, or etcd on another control plane has members, it joins instead.
+REJOIN_CONFIG="$NODEGEN_ETC/kubeadm/rejoin.yaml"
+cluster_exists() {
+  endpoint_ready && return 0
+  if [ "$(param TOPOLOGY)" != external ] && [ "$(etcd_started_members)" -ge 1 ]; then return 0; fi
+  return 1
+}
+
 role_init() {
   if [ "$(param TOPOLOGY)" = external ]; then wait_until "external etcd quorum" etcd_quorum; fi
   start_endpoint_services
   if [ -e "$KUBE_DIR/admin.conf" ] && [ -e "$STATE_DIR/done/kubeadm-init" ]; then return 0; fi
+  if [ -e "$STATE_DIR/done/kubeadm-join" ] || cluster_exists; then
+    log "the cluster already exists (its endpoint or etcd answers): joining it as a control plane instead of initialising it"
+    [ -r "$REJOIN_CONFIG" ] || die "the cluster already exists and there is no $REJOIN_CONFIG to join it with: render this node again with this version of nodegen"
+    JOIN_CONFIG_OVERRIDE=$REJOIN_CONFIG role_join
+    return 0
+  fi
+  keep_placed_pki
   local attempt=1
   until kubeadm init --config "$(kubeadm_config)" --skip-token-print; do
     [ "$(time_left)" -le 0 ] && die "kubeadm init failed until the deadline"
     [ "$attempt" -ge 5 ] && die "kubeadm init failed $attempt times"
     log "kubeadm init failed (attempt $attempt); resetting and retrying"
-    kubeadm reset -f || true
+    kubeadm_reset
     start_endpoint_services
     backoff "$attempt"
     attempt=$((attempt + 1))
@@ -597,6 +629,27 @@ role_init() {
 }
 
 kubectl_admin() { kubectl --kubeconfig "$KUBE_DIR/admin.conf" "$@"; }
+
+# `kubeadm reset -f` deletes the contents of the certificates directory (its cleanup-node phase),
+# the CAs nodegen placed there included, and a retried init or join would then fail for want of
+# them. So the placed files are kept aside (root-only) before the first kubeadm run and put back
+# after every reset; the clean-up phase removes the copy.
+PLACED_PKI="$STATE_DIR/placed-pki"
+keep_placed_pki() {
+  [ -d "$PLACED_PKI" ] && return 0
+  [ -d "$KUBE_DIR/pki" ] || return 0
+  rm -rf "$PLACED_PKI.tmp"
+  cp -a "$KUBE_DIR/pki" "$PLACED_PKI.tmp"
+  chmod 0700 "$PLACED_PKI.tmp"
+  mv "$PLACED_PKI.tmp" "$PLACED_PKI"
+}
+kubeadm_reset() {
+  kubeadm reset -f || true
+  if [ -d "$PLACED_PKI" ]; then
+    mkdir -p "$KUBE_DIR/pki"
+    cp -a "$PLACED_PKI/." "$KUBE_DIR/pki/"
+  fi
+}
 
 install_cni() {
   local cni file url tmp content from to
@@ -644,8 +697,10 @@ role_join() {
   fi
   [ "$ROLE" = control-plane ] && start_endpoint_services
   if [ -e "$STATE_DIR/done/kubeadm-join" ]; then return 0; fi
+  keep_placed_pki
   local attempt=1 out
   while :; do
+    if [ "$ROLE" = control-plane ] && [ "$(param TOPOLOGY)" != external ]; then remove_stale_etcd_member; fi
     if out=$(kubeadm join --config "$(kubeadm_config)" 2>&1); then
       printf '%s\n' "$out"
       break
@@ -657,7 +712,7 @@ role_join() {
     else
       log "kubeadm join failed (attempt $attempt); resetting and retrying"
     fi
-    kubeadm reset -f >/dev/null 2>&1 || true
+    kubeadm_reset >/dev/null 2>&1
     [ "$ROLE" = control-plane ] && start_endpoint_services
     backoff "$attempt"
     attempt=$((attempt + 1))
@@ -666,6 +721,42 @@ role_join() {
     fi
   done
   : >"$STATE_DIR/done/kubeadm-join"
+}
+
+# This node's member in the etcd cluster, by its peer URL (kubeadm's https://<node IP>:2380): its
+# ID, asked of another control plane's etcd, or nothing.
+own_etcd_member_id() {
+  local ip args body me
+  me=$(param NODE_IP)
+  mapfile -t args < <(etcd_client_args)
+  for ip in $(node_ips control-plane); do
+    [ "$ip" = "$me" ] && continue
+    body=$(curl -fsS -m 5 "${args[@]}" -X POST -d '{}' "https://$ip:$ETCD_PORT/v3/cluster/member/list" 2>/dev/null) || continue
+    printf '%s' "$body" | tr -d '\n' | grep -o '{[^{}]*}' | grep -F "\"https://$me:2380\"" |
+      sed -n -E 's/.*"ID":"?([0-9]+)"?.*/\1/p' | head -n 1
+    return 0
+  done
+}
+
+# A control plane about to join holds no etcd data (its join is not done), so a member with its
+# peer URL is a leftover: of this machine before its disk was lost, or of a join attempt that failed
+# half-way. kubeadm's join would refuse it (its check-etcd wants every member healthy, and etcd
+# refuses a second member with the same peer URL), and an operator would `etcdctl member remove` it:
+# so does this, through another member, and only that member.
+remove_stale_etcd_member() {
+  local id ip args
+  id=$(own_etcd_member_id)
+  [ -n "$id" ] || return 0
+  [[ "$id" =~ ^[0-9]+$ ]] || return 0
+  mapfile -t args < <(etcd_client_args)
+  for ip in $(node_ips control-plane); do
+    [ "$ip" = "$(param NODE_IP)" ] && continue
+    if curl -fsS -m 10 "${args[@]}" -X POST -d "{\"ID\":\"$id\"}" "https://$ip:$ETCD_PORT/v3/cluster/member/remove" >/dev/null 2>&1; then
+      log "removed this node's stale etcd member $(printf '%x' "$id") (peer URL https://$(param NODE_IP):2380) before joining"
+      return 0
+    fi
+  done
+  log "could not remove this node's stale etcd member $(printf '%x' "$id"); kubeadm join will say why"
 }
 
 role_phase() {
@@ -706,7 +797,8 @@ cleanup_secrets() {
     find "$cloud/instances" -maxdepth 2 \( -name 'user-data.txt*' -o -name 'cloud-config.txt' -o -name 'obj.pkl' \) -delete 2>/dev/null || true
   fi
   if [ -e "$cloud/instance/scripts" ]; then rm -rf "$cloud/instance/scripts"; fi
-  rm -f "$NODEGEN_ETC/kubeadm/config.yaml" "$NODEGEN_ETC/kubeadm/config-next.yaml" "$STATE_DIR/etcd-probe.key" "$STATE_DIR/etcd-probe.crt"
+  rm -f "$NODEGEN_ETC/kubeadm/config.yaml" "$NODEGEN_ETC/kubeadm/config-next.yaml" "$REJOIN_CONFIG" "$STATE_DIR/etcd-probe.key" "$STATE_DIR/etcd-probe.crt"
+  rm -rf "$PLACED_PKI"
   return 0
 }
 

@@ -5,6 +5,7 @@
  */
 import {CNI_INFO} from '../profile/cni.js'
 import type {Cluster, ClusterNode} from '../profile/index.js'
+import {vrrpInterface} from './ha/keepalived.js'
 import {libDir} from './types.js'
 
 export type Params = Record<string, string | number | boolean | undefined>
@@ -96,6 +97,14 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     ENDPOINT_PORT: cluster.endpoint.port,
     API_SERVER_PORT: cluster.loadBalancer.apiServerPort,
     LB_TYPE: cluster.loadBalancer.type,
+    // The bootstrap program checks it exists before starting keepalived, which would otherwise run
+    // in its FAULT state with no VIP and no word on the console.
+    VIP_INTERFACE:
+      node.role === 'control-plane' &&
+      cluster.endpoint.kind === 'vip' &&
+      (cluster.loadBalancer.type === 'keepalived' || cluster.loadBalancer.type === 'keepalived-haproxy')
+        ? vrrpInterface(cluster, node)
+        : undefined,
     RUNTIME: cluster.runtime.type,
     RUNTIME_SOURCE: os(runtimeSource(cluster, node)),
     DOCKER_REPO: os((cluster.runtime.dockerRepository ?? 'https://download.docker.com').replace(/\/+$/, '')),

@@ -124,6 +124,8 @@ export function makeTestCa(ips: string[]): TestCa {
 export class FakeCluster {
   ready = false
   members: string[] = []
+  /** The members' IPs (their peer URLs are https://<ip>:2380, as kubeadm's), by name. */
+  readonly memberIps = new Map<string, string>()
   readonly events: string[] = []
   private servers: https.Server[] = []
 
@@ -137,9 +139,11 @@ export class FakeCluster {
       } else if (url.pathname === '/health') {
         res.writeHead(200).end('{"health":"true","reason":""}')
       } else if (url.pathname === '/v3/cluster/member/list') {
-        const members = this.members.map(
-          (m, i) => `{"ID":"${i + 1}","name":"${m}","peerURLs":["https://${m}:2380"],"clientURLs":["https://${m}:2379"]}`,
-        )
+        const members = this.members.flatMap((m, i) => {
+          if (m === '') return []
+          const host = this.memberIps.get(m) ?? m
+          return [`{"ID":"${i + 1}","name":"${m}","peerURLs":["https://${host}:2380"],"clientURLs":["https://${host}:2379"]}`]
+        })
         res
           .writeHead(200, {'content-type': 'application/json'})
           .end(`{"header":{"cluster_id":"1","member_id":"1","revision":"1","raft_term":"2"},"members":[${members.join(',')}]}`)
@@ -149,9 +153,26 @@ export class FakeCluster {
         res.writeHead(200).end()
       } else if (url.pathname === '/test/member') {
         const name = url.searchParams.get('name') ?? '?'
+        const ip = url.searchParams.get('ip')
         this.members.push(name)
+        if (ip) this.memberIps.set(name, ip)
         this.events.push(`member ${name}`)
         res.writeHead(200).end()
+      } else if (url.pathname === '/v3/cluster/member/remove' && req.method === 'POST') {
+        let body = ''
+        req.on('data', (d) => {
+          body += d
+        })
+        req.on('end', () => {
+          const id = Number((JSON.parse(body || '{}') as {ID?: string}).ID)
+          const name = this.members[id - 1]
+          if (!name) return res.writeHead(404).end('{"error":"etcdserver: member not found"}')
+          // IDs are positions here: a removed member leaves a hole, so the others keep theirs.
+          this.members[id - 1] = ''
+          this.events.push(`remove ${name}`)
+          res.writeHead(200).end('{}')
+        })
+        return
       } else {
         res.writeHead(404).end()
       }

@@ -40,6 +40,16 @@ export function vmToolsMissing(): string[] {
   return VM_TOOLS.filter((t) => !findTool(t))
 }
 
+/** ANSI escapes (systemd's coloured status) and carriage returns removed. */
+export function plainConsole(text: string): string {
+  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '')
+}
+
+/** A multicast group on a random port, so concurrent runs get separate L2 segments. */
+export function randomMcastGroup(): string {
+  return `230.0.0.1:${40000 + Math.floor(Math.random() * 20000)}`
+}
+
 export type VmNet =
   | {kind: 'none'}
   | {kind: 'user'; mac?: string /** Network boot: slirp's DHCP hands iPXE this URL. */; bootfile?: string}
@@ -53,6 +63,10 @@ export interface VmOptions {
   net?: VmNet
   memMb?: number
   kernelArgs?: string
+  /** qemu's CPU model (default 'qemu64': under TCG a plain model boots faster than 'max'). */
+  cpu?: string
+  /** Host scheduling niceness of the qemu process (default 0): a VM off the critical path yields the cores. */
+  nice?: number
 }
 
 const live = new Set<ChildProcess>()
@@ -63,6 +77,8 @@ process.on('exit', () => {
 export class Vm {
   readonly dir: string
   readonly consoleLog: string
+  /** Host time (ms) qemu was started. */
+  startedAt = 0
   private proc: ChildProcess | undefined
   private exited: Promise<number | null> | undefined
   private readonly overlay: string
@@ -85,11 +101,14 @@ export class Vm {
       '-accel',
       'tcg',
       '-cpu',
-      'max',
+      this.opts.cpu ?? 'qemu64',
       '-smp',
       '1',
       '-m',
       String(this.opts.memMb ?? 1024),
+      // No VGA, parallel port, floppy or default CD-ROM: fewer devices for the guest to probe under
+      // emulation (bochs-drm alone costs seconds).
+      '-nodefaults',
       '-display',
       'none',
       '-monitor',
@@ -131,7 +150,12 @@ export class Vm {
         '-device',
         `virtio-net-pci,netdev=n0,mac=${n.mac}`,
       )
-    const p = spawn('qemu-system-x86_64', args, {stdio: ['ignore', 'ignore', 'pipe']})
+    // setpriv --pdeathsig: the kernel kills qemu even when the test process dies by SIGKILL.
+    const setpriv = findTool('setpriv')
+    const qemu = this.opts.nice ? ['nice', '-n', String(this.opts.nice), 'qemu-system-x86_64'] : ['qemu-system-x86_64']
+    const [cmd, ...rest] = setpriv ? [setpriv, '--pdeathsig', 'KILL', '--', ...qemu, ...args] : [...qemu, ...args]
+    const p = spawn(cmd as string, rest, {stdio: ['ignore', 'ignore', 'pipe']})
+    this.startedAt = Date.now()
     let stderr = ''
     p.stderr?.on('data', (d) => {
       stderr += d
@@ -164,8 +188,18 @@ export class Vm {
     }
   }
 
+  /** Whether qemu still runs. */
+  get running(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null
+  }
+
+  /** The console's lines, ANSI escapes and carriage returns removed. */
+  lines(): string[] {
+    return plainConsole(this.console()).split('\n')
+  }
+
   tail(lines = 40): string {
-    return this.console().split('\n').slice(-lines).join('\n')
+    return this.lines().slice(-lines).join('\n')
   }
 
   /** ACPI power-off through QMP (the guest flushes its disks); kill after `timeoutMs`. */
@@ -191,6 +225,12 @@ export class Vm {
     this.proc?.kill('SIGKILL')
   }
 
+  /** SIGKILL, as pulling the power; resolves once qemu is gone. */
+  async killAndWait(): Promise<void> {
+    this.kill()
+    await this.exited
+  }
+
   async waitExit(): Promise<number | null | undefined> {
     return this.exited
   }
@@ -203,6 +243,9 @@ export class Vm {
     const out = path.join(this.dir, 'disk.raw')
     const r = spawnSync('qemu-img', ['convert', '-O', 'raw', this.overlay, out], {encoding: 'utf8'})
     if (r.status !== 0) throw new Error(`qemu-img convert failed: ${r.stderr}`)
+    // Killed, not powered off: replay the journal on the copy so reads see what the guest wrote.
+    const dump = spawnSync(findTool('dumpe2fs') ?? 'dumpe2fs', ['-h', out], {encoding: 'utf8'})
+    if (/needs_recovery/.test(dump.stdout)) spawnSync(findTool('e2fsck') ?? 'e2fsck', ['-fy', out], {encoding: 'utf8'})
     this.rawDisk = out
     return out
   }

@@ -74,6 +74,8 @@ sed -i 's/^root:[^:]*:/root:*:/' "$root/etc/shadow"
 install -m 0755 "$here/standins/kubeadm" "$root/usr/bin/kubeadm"
 install -m 0755 "$here/standins/kubectl" "$root/usr/bin/kubectl"
 install -m 0755 "$here/standins/kubelet" "$root/usr/bin/kubelet"
+install -d -m 0755 "$root/usr/lib/nodegen-standin"
+install -m 0755 "$here/standins/standin-config.py" "$here/standins/standin-apiserver.py" "$root/usr/lib/nodegen-standin/"
 cat >"$root/etc/systemd/system/kubelet.service" <<'UNIT'
 [Unit]
 Description=kubelet (nodegen test stand-in)

@@ -94,7 +94,11 @@ describe('VM boot with rendered seeds', {skip, timeout: 25 * 60_000}, () => {
       const userData = parse(readFileSync(path.join(out, node, 'user-data'), 'utf8'), {version: '1.1'}) as {
         write_files: Array<{path: string; permissions: string; owner: string}>
       }
-      const removed = new Set(['/etc/nodegen/kubeadm/config.yaml', '/etc/nodegen/kubeadm/config-next.yaml'])
+      const removed = new Set([
+        '/etc/nodegen/kubeadm/config.yaml',
+        '/etc/nodegen/kubeadm/config-next.yaml',
+        '/etc/nodegen/kubeadm/rejoin.yaml',
+      ])
       for (const f of userData.write_files) {
         if (removed.has(f.path)) {
           assert.equal(vm.stat(f.path), undefined, `${node}: ${f.path} should be gone after joining`)

@@ -1,7 +1,8 @@
 /**
  * The kubeadm configuration of one node: `/etc/nodegen/kubeadm/config.yaml` for `kubeadm init` (control
  * plane 0) or `kubeadm join` (every other control plane and worker), plus its patches under
- * `/etc/nodegen/kubeadm/patches/`. Pure; the API version comes from src/plan/target.ts.
+ * `/etc/nodegen/kubeadm/patches/`; control plane 0 also gets `rejoin.yaml`, the join configuration it
+ * uses when it boots again with an empty disk and finds the cluster running. Pure; the API version comes from src/plan/target.ts.
  */
 import type {Cluster, ClusterNode} from '../../profile/index.js'
 import {file, header} from '../files.js'
@@ -10,7 +11,7 @@ import type {PlanFile} from '../types.js'
 import {buildClusterSpec, buildInitSpec, buildJoinSpec, type KubeadmSecrets} from './build.js'
 import {kubeletConfiguration, kubeProxyConfiguration} from './component-config.js'
 import {buildKubeadmPatches} from './patches.js'
-import {KUBEADM_CONFIG} from './paths.js'
+import {KUBEADM_CONFIG, KUBEADM_REJOIN_CONFIG} from './paths.js'
 import {type YamlDoc, yamlStream} from './yaml.js'
 
 export {certSANs, DEFAULT_TOKEN_GROUPS, DEFAULT_TOKEN_USAGES, endpointAddress, type KubeadmSecrets} from './build.js'
@@ -36,6 +37,11 @@ export function kubeadmDocuments(cluster: Cluster, node: ClusterNode, secrets: K
       {value: kubeletConfiguration(cluster)},
       {value: kubeProxyConfiguration(cluster)},
     ]
+  return joinDocuments(cluster, node, secrets)
+}
+
+function joinDocuments(cluster: Cluster, node: ClusterNode, secrets: KubeadmSecrets): YamlDoc[] {
+  const api = kubeadmApiFor(cluster.kubernetes)
   const join: YamlDoc = {value: api.joinConfiguration(buildJoinSpec(cluster, node, secrets))}
   // The bootstrap program pre-pulls control-plane images with `kubeadm config images pull --config`,
   // which fails on a file without an Init- or ClusterConfiguration.
@@ -51,6 +57,12 @@ export function buildKubeadmFiles(cluster: Cluster, node: ClusterNode, s: Kubead
   const docs = kubeadmDocuments(cluster, node, s)
   if (docs.length === 0) return []
   const files = [file(KUBEADM_CONFIG, yamlStream(header(cluster, node), docs), 'kubeadm:config', {secret: true})]
+  // Control plane 0 booted again with nothing of its own (a replaced machine, a fresh disk) finds the
+  // cluster running and joins it like any other control plane, instead of initialising a second one.
+  if (node.role === 'control-plane' && node.ordinal === 0)
+    files.push(
+      file(KUBEADM_REJOIN_CONFIG, yamlStream(header(cluster, node), joinDocuments(cluster, node, s)), 'kubeadm:rejoin', {secret: true}),
+    )
   for (const p of buildKubeadmPatches(cluster, node)) files.push(file(p.path, p.content, 'kubeadm:patches', {mode: 0o644}))
   return files
 }

@@ -4,6 +4,8 @@ import type {Cluster} from '../../profile/index.js'
 export const KUBEADM_DIR = '/etc/nodegen/kubeadm'
 /** `kubeadm init|join --config` reads this; it carries the bootstrap token. */
 export const KUBEADM_CONFIG = `${KUBEADM_DIR}/config.yaml`
+/** Control plane 0's `kubeadm join --config` for when it finds the cluster already running. */
+export const KUBEADM_REJOIN_CONFIG = `${KUBEADM_DIR}/rejoin.yaml`
 export const KUBEADM_PATCHES_DIR = `${KUBEADM_DIR}/patches`
 
 export const KUBERNETES_PKI = '/etc/kubernetes/pki'

@@ -213,6 +213,64 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
     }
   })
 
+  it('a reset does not lose the placed CAs: the retried join still has them', async () => {
+    // kubeadm reset deletes the contents of /etc/kubernetes/pki (the stand-in does as well), and a
+    // control plane joins only with the placed CAs.
+    const s = await setup('reset-keeps-pki')
+    try {
+      writeFileSync(path.join(s.root('cp1'), 'standin-fail-join'), '1')
+      assert.equal((await runBootstrap(s.root('cp0'), s.env)).code, 0)
+      const cp1 = await runBootstrap(s.root('cp1'), s.env)
+      assert.equal(cp1.code, 0, cp1.output)
+      assert.doesNotMatch(cp1.output, /couldn't load the etcd certificate authority/)
+      assert.ok(existsSync(path.join(s.root('cp1'), 'etc/kubernetes/pki/etcd/ca.key')), 'the etcd CA is back after the reset')
+      // the root-only copy is gone once the node has joined
+      assert.equal(existsSync(path.join(s.root('cp1'), 'var/lib/nodegen/placed-pki')), false)
+    } finally {
+      await s.fake.close()
+    }
+  })
+
+  it('control plane 0 on a fresh disk joins the running cluster instead of initialising a second one', async () => {
+    const s = await setup('rejoin')
+    try {
+      // etcd answers on another control plane too, so the fresh control plane 0 can ask it.
+      await s.fake.listen('127.0.0.111', Number(s.env.NODEGEN_ETCD_PORT))
+      for (const n of ['cp0', 'cp1', 'cp2']) assert.equal((await runBootstrap(s.root(n), s.env)).code, 0, n)
+      assert.deepEqual(s.fake.members, ['cp0', 'cp1', 'cp2'])
+      // The machine is lost; a new one boots with the same seed.
+      const plan = buildNodePlan(s.cluster, s.cluster.nodes[0] as Cluster['nodes'][number], {
+        assets: loadAssets(),
+        material: material(ca),
+        cniManifest: 'kind: ConfigMap # net-conf 10.244.0.0/16\n',
+      })
+      const fresh = materialise(plan, path.join(tmp, 'rejoin-fresh'))
+      writeFileSync(path.join(fresh, 'etc/nodegen/image.json'), BAKED)
+      const before = readCallLog(s.log).length
+      const r = await runBootstrap(fresh, s.env)
+      assert.equal(r.code, 0, r.output)
+      assert.match(r.output, /the cluster already exists .*: joining it as a control plane instead of initialising it/)
+      assert.match(r.output, /removed this node's stale etcd member 1 \(peer URL https:\/\/127\.0\.0\.110:2380\) before joining/)
+      assert.match(r.output, /^nodegen: cp0 control-plane ready$/m)
+      const calls = readCallLog(s.log)
+        .slice(before)
+        .filter((c) => c.node === 'cp0')
+        .map((c) => c.call)
+      assert.ok(!calls.some((c) => c.startsWith('kubeadm init')), `kubeadm init ran again: ${calls.join('; ')}`)
+      assert.ok(
+        calls.some((c) => new RegExp(`^kubeadm join --config ${fresh}/etc/nodegen/kubeadm/rejoin\\.yaml`).test(c)),
+        calls.join('\n'),
+      )
+      // the stale member went before the new one came: still one member per control plane
+      assert.deepEqual(s.fake.events.slice(-2), ['remove cp0', 'member cp0'])
+      assert.deepEqual(s.fake.members.filter(Boolean).sort(), ['cp0', 'cp1', 'cp2'])
+      assert.match(readFileSync(path.join(fresh, 'standin-join.yaml'), 'utf8'), /^controlPlane:/m)
+      assert.equal(existsSync(path.join(fresh, 'etc/nodegen/kubeadm/rejoin.yaml')), false, 'the rejoin config (token) is removed')
+    } finally {
+      await s.fake.close()
+    }
+  })
+
   it('reports where it stopped when the endpoint never answers', async () => {
     const s = await setup('timeout')
     try {
