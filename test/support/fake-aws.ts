@@ -39,7 +39,10 @@ export function parseQuery(body: string): Record<string, unknown> {
     let cur = root
     parts.forEach((p, i) => {
       if (i === parts.length - 1) cur[p] = v
-      else cur = (cur[p] ??= {}) as Record<string, unknown>
+      else {
+        if (cur[p] === undefined) cur[p] = {}
+        cur = cur[p] as Record<string, unknown>
+      }
     })
   }
   const norm = (x: unknown): unknown => {
