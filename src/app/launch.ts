@@ -41,6 +41,8 @@ export interface LaunchOptions {
   /** Tests inject clients pointed at local endpoints. */
   clients?: AwsClients | ComputeClients
   pace?: Partial<Pace>
+  /** GCE requestIds' per-run part (tests fix it). */
+  runId?: string
 }
 
 /** Every node's user-data, exactly as `render` produces it (size budget and encoding included). */
@@ -153,7 +155,7 @@ export async function launch(opts: LaunchOptions): Promise<LaunchReport> {
     const own = !opts.dryRun && !opts.clients
     const clients = opts.dryRun ? ({} as ComputeClients) : ((opts.clients as ComputeClients) ?? gcpClients())
     try {
-      report = await launchGcp(common, clients)
+      report = await launchGcp({...common, ...(opts.runId ? {runId: opts.runId} : {})}, clients)
     } finally {
       if (own) await closeGcpClients(clients)
     }

@@ -13,6 +13,8 @@
  * plane becomes one once its serial console shows `nodegen: <node> control-plane ready`; a re-run of
  * launch adds those that became ready since.
  */
+
+import {randomUUID} from 'node:crypto'
 import {
   AddressesClient,
   FirewallsClient,
@@ -49,6 +51,7 @@ export const LABEL_ROLE = 'nodegen-role'
 /** gRPC status codes the REST transport maps HTTP errors to. */
 const NOT_FOUND = 5
 const ALREADY_EXISTS = 6
+const ABORTED = 10
 const RESOURCE_EXHAUSTED = 8
 const UNAVAILABLE = 14
 
@@ -148,7 +151,7 @@ class Compute {
         const x = r as {latestResponse?: unknown}
         return (x && typeof x === 'object' && 'latestResponse' in x ? x.latestResponse : r) as T
       } catch (e) {
-        const code = (e as {code?: number}).code
+        const code = statusOf(e)
         if ((code !== RESOURCE_EXHAUSTED && code !== UNAVAILABLE) || attempt >= 6) throw e
         // Mutations carry a requestId, so a retry after a lost answer changes nothing twice.
         await this.pace.sleep(this.pace.retryMs * 2 ** attempt)
@@ -161,7 +164,7 @@ class Compute {
     try {
       return await this.call<T>(collection, 'get', request)
     } catch (e) {
-      if ((e as {code?: number}).code === NOT_FOUND) return undefined
+      if (statusOf(e) === NOT_FOUND) return undefined
       throw e
     }
   }
@@ -191,11 +194,32 @@ class Compute {
       await this.wait(project, await this.call<Operation>(collection, 'insert', request))
       return 'created'
     } catch (e) {
-      const code = (e as {code?: number | string}).code
-      if (code === ALREADY_EXISTS || code === 'RESOURCE_ALREADY_EXISTS') return 'existing'
+      if (alreadyExists(e)) return 'existing'
       throw e
     }
   }
+}
+
+/**
+ * The gRPC status of an error: the REST transport gives GoogleError with a gRPC code, or (when the
+ * auth client's fetch rejects a non-2xx answer first) a GaxiosError with the HTTP status.
+ */
+export function statusOf(e: unknown): number | undefined {
+  const code = (e as {code?: unknown}).code
+  if (typeof code !== 'number') return undefined
+  if (code < 100) return code
+  return (
+    ({400: 3, 401: 16, 403: 7, 404: NOT_FOUND, 409: ABORTED, 429: RESOURCE_EXHAUSTED, 503: UNAVAILABLE, 504: 4} as Record<number, number>)[
+      code
+    ] ?? 2
+  )
+}
+
+/** GCE answers HTTP 409 (ABORTED on the REST transport) with reason alreadyExists, or fails the operation. */
+function alreadyExists(e: unknown): boolean {
+  const {code, message} = e as {code?: number | string; message?: string}
+  const status = statusOf(e)
+  return status === ALREADY_EXISTS || code === 'RESOURCE_ALREADY_EXISTS' || (status === ABORTED && /already exists/i.test(message ?? ''))
 }
 
 function dryRunAnswer(method: string, request: object): unknown {
@@ -257,7 +281,7 @@ export function userDataItems(n: LaunchNode): Array<{key: string; value: string}
 }
 
 /** The instances.insert request of one node. Pure: the dry run shows exactly this, user-data redacted. */
-export function instanceInsertRequest(cluster: Cluster, n: LaunchNode, image: string, attempt = 0): Record<string, unknown> {
+export function instanceInsertRequest(cluster: Cluster, n: LaunchNode, image: string, runId: string): Record<string, unknown> {
   const gcp = platformOf(cluster)
   const zone = zoneOf(gcp, n.node)
   const type = n.node.instanceType ?? (n.node.role === 'control-plane' ? (gcp.controlPlaneMachineType ?? gcp.machineType) : gcp.machineType)
@@ -265,7 +289,7 @@ export function instanceInsertRequest(cluster: Cluster, n: LaunchNode, image: st
   return {
     project: gcp.project,
     zone,
-    requestId: requestId(cluster.name, n.node.name, 'insert', String(attempt)),
+    requestId: requestId(cluster.name, n.node.name, 'insert', runId),
     instanceResource: {
       name: n.node.name,
       machineType: `zones/${zone}/machineTypes/${type}`,
@@ -334,6 +358,12 @@ export interface GcpLaunchOptions {
   /** Concurrent inserts. @default 4 */
   concurrency?: number
   warnings?: string[]
+  /**
+   * Part of every requestId: GCE answers a requestId it has seen with that request's operation,
+   * failed ones included, so retries within one run share it and a re-run (which finds existing
+   * resources by name) gets fresh ones. @default a random UUID
+   */
+  runId?: string
 }
 
 export async function launchGcp(opts: GcpLaunchOptions, clients: ComputeClients): Promise<LaunchReport> {
@@ -354,6 +384,7 @@ export async function launchGcp(opts: GcpLaunchOptions, clients: ComputeClients)
     blockers: [],
   }
   const api = new Compute(clients, report.calls, pace, redactor(opts.nodes), opts.dryRun)
+  const runId = opts.runId ?? randomUUID()
   const cps = cluster.nodes.filter((n) => n.role === 'control-plane')
   if (gcp.endpoint === 'internal-lb') {
     if (!isIPv4(cluster.endpoint.host))
@@ -371,7 +402,11 @@ export async function launchGcp(opts: GcpLaunchOptions, clients: ComputeClients)
     const name = rule.name as string
     const status = (await api.find('firewalls', {project, firewall: name}))
       ? 'existing'
-      : await api.insert('firewalls', project, {project, firewallResource: rule, requestId: requestId(cluster.name, 'firewall', name)})
+      : await api.insert('firewalls', project, {
+          project,
+          firewallResource: rule,
+          requestId: requestId(cluster.name, 'firewall', name, runId),
+        })
     report.firewall[name] = status
   }
 
@@ -388,7 +423,7 @@ export async function launchGcp(opts: GcpLaunchOptions, clients: ComputeClients)
           project,
           ...where,
           [body]: resource,
-          requestId: requestId(cluster.name, collection, name, where.zone ?? where.region ?? ''),
+          requestId: requestId(cluster.name, collection, name, where.zone ?? where.region ?? '', runId),
         })
     }
     await ensure('addresses', 'address', {region}, 'addressResource', {
@@ -472,7 +507,7 @@ export async function launchGcp(opts: GcpLaunchOptions, clients: ComputeClients)
     try {
       if (n.node.format === 'ignition' && n.encoding !== 'raw')
         throw new Error(`Ignition reads user-data verbatim on GCE, and this config is ${n.encoding}`)
-      const r = await api.insert('instances', project, instanceInsertRequest(cluster, n, opts.images.get(n.node.name)!))
+      const r = await api.insert('instances', project, instanceInsertRequest(cluster, n, opts.images.get(n.node.name)!, runId))
       outcome.set(n.node.name, {...base, status: opts.dryRun ? 'planned' : r === 'existing' ? 'existing' : 'created'})
     } catch (e) {
       outcome.set(n.node.name, {...base, status: 'failed', error: errorText(e)})
@@ -531,7 +566,7 @@ export async function launchGcp(opts: GcpLaunchOptions, clients: ComputeClients)
             instanceGroupsAddInstancesRequestResource: {
               instances: add.map((a) => ({instance: `projects/${project}/zones/${zone}/instances/${a}`})),
             },
-            requestId: requestId(cluster.name, 'addInstances', zone, ...add),
+            requestId: requestId(cluster.name, 'addInstances', zone, runId, ...add),
           }),
         )
     }
@@ -564,6 +599,7 @@ export async function destroyGcp(opts: GcpDestroyOptions, clients: ComputeClient
   const report: DestroyReport = {platform: 'gcp', cluster: cluster.name, dryRun: opts.dryRun, calls: [], deleted: [], failed: []}
   // Reads go to the API even in a dry run (it must know what exists); deletes are only listed.
   const api = new Compute(clients, report.calls, pace, (x) => x, false)
+  const runId = randomUUID()
   const del = async (collection: Collection, key: string, where: Record<string, string>, name: string) => {
     const req = {project, ...where, [key]: name}
     const found = await api.find(collection, req)
@@ -576,12 +612,12 @@ export async function destroyGcp(opts: GcpDestroyOptions, clients: ComputeClient
     try {
       await api.wait(
         project,
-        await api.call<Operation>(collection, 'delete', {...req, requestId: requestId(cluster.name, 'delete', collection, name)}),
+        await api.call<Operation>(collection, 'delete', {...req, requestId: requestId(cluster.name, 'delete', collection, name, runId)}),
       )
       report.deleted.push({kind: collection, id: name})
       opts.progress?.tick(`${collection} ${name}`)
     } catch (e) {
-      if ((e as {code?: number}).code !== NOT_FOUND) report.failed.push({kind: collection, id: name, error: errorText(e)})
+      if (statusOf(e) !== NOT_FOUND) report.failed.push({kind: collection, id: name, error: errorText(e)})
     }
   }
   const lbName = gceName(cluster.name, 'api')
