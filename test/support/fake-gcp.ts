@@ -77,12 +77,13 @@ export class FakeGcp {
     return this.requests.filter((r) => r.method === method && pattern.test(r.path))
   }
 
-  private send(res: http.ServerResponse, status: number, body: unknown): void {
+  private send(res: http.ServerResponse, status: number, body: unknown): true {
     res.writeHead(status, {'content-type': 'application/json'}).end(JSON.stringify(body))
+    return true
   }
 
-  private error(res: http.ServerResponse, code: number, reason: string, message: string): void {
-    this.send(res, code, {error: {code, message, errors: [{domain: 'global', reason, message}]}})
+  private error(res: http.ServerResponse, code: number, reason: string, message: string): true {
+    return this.send(res, code, {error: {code, message, errors: [{domain: 'global', reason, message}]}})
   }
 
   private opJson(op: Op) {
@@ -110,7 +111,7 @@ export class FakeGcp {
     return op
   }
 
-  private answer(req: http.IncomingMessage, raw: string, res: http.ServerResponse): void {
+  private answer(req: http.IncomingMessage, raw: string, res: http.ServerResponse): true {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1')
     const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : undefined
     const method = req.method ?? 'GET'
