@@ -41,6 +41,8 @@ export interface LaunchOptions {
   /** Tests inject clients pointed at local endpoints. */
   clients?: AwsClients | ComputeClients
   pace?: Partial<Pace>
+  /** Called with each warning as soon as it is known, before anything is created. */
+  warn?: (message: string) => void
   /** GCE requestIds' per-run part (tests fix it). */
   runId?: string
 }
@@ -123,6 +125,7 @@ export async function launch(opts: LaunchOptions): Promise<LaunchReport> {
     throw new LaunchError(`spec.platform.type is ${cluster.platform.type}: \`launch ${platform}\` needs a profile for ${platform}`)
   const policy = secretPolicy(cluster, platform, opts.insecureInlineSecrets, opts.prepareSecrets !== undefined)
   const blockers = [...policy.blockers]
+  if (!opts.dryRun || blockers.length === 0) for (const w of policy.warnings) opts.warn?.(w)
   const records = readImageRecords(opts.stateDir)
   const images = new Map<string, string>()
   for (const n of cluster.nodes) {

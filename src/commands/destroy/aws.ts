@@ -13,5 +13,9 @@ state directory (the PKI) is kept.`
     '<%= config.bin %> destroy aws cluster.yaml --yes',
   ]
 
+  // oclif spreads the command class into its parser options: only own statics count.
+  static override args = DestroyCommand.args
+  static override flags = DestroyCommand.flags
+
   protected readonly platform: CloudPlatform = 'aws'
 }

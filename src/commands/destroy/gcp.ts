@@ -12,5 +12,9 @@ nodegen's firewall rules, waiting on each operation. The state directory (the PK
     '<%= config.bin %> destroy gcp cluster.yaml --yes',
   ]
 
+  // oclif spreads the command class into its parser options: only own statics count.
+  static override args = DestroyCommand.args
+  static override flags = DestroyCommand.flags
+
   protected readonly platform: CloudPlatform = 'gcp'
 }

@@ -51,6 +51,7 @@ export abstract class LaunchCommand extends BaseCommand {
         dryRun: flags['dry-run'],
         insecureInlineSecrets: flags['insecure-inline-secrets'],
         progress: bar,
+        warn: (m) => this.warn(m),
       })
       const ok = report.nodes.filter((n) => n.status !== 'failed').length
       bar.done(
@@ -63,7 +64,6 @@ export abstract class LaunchCommand extends BaseCommand {
       if (e instanceof LaunchError) this.error(e.message, {exit: 1})
       throw e
     }
-    for (const w of report.warnings) this.warn(w)
     if (!this.jsonEnabled()) for (const line of formatLaunchReport(report)) this.log(line)
     if (report.nodes.some((n) => n.status === 'failed')) process.exitCode = 1
     return report

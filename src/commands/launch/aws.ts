@@ -18,5 +18,9 @@ standard chain (environment, ~/.aws, SSO, instance roles); nodegen stores none.`
     'AWS_PROFILE=ops <%= config.bin %> launch aws cluster.yaml --insecure-inline-secrets',
   ]
 
+  // oclif spreads the command class into its parser options: only own statics count.
+  static override args = LaunchCommand.args
+  static override flags = LaunchCommand.flags
+
   protected readonly platform: CloudPlatform = 'aws'
 }

@@ -19,5 +19,9 @@ instances are left alone. Credentials: Application Default Credentials; nodegen 
     '<%= config.bin %> launch gcp cluster.yaml --insecure-inline-secrets',
   ]
 
+  // oclif spreads the command class into its parser options: only own statics count.
+  static override args = LaunchCommand.args
+  static override flags = LaunchCommand.flags
+
   protected readonly platform: CloudPlatform = 'gcp'
 }
