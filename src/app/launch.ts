@@ -130,8 +130,9 @@ export async function launch(opts: LaunchOptions): Promise<LaunchReport> {
   const images = new Map<string, string>()
   for (const n of cluster.nodes) {
     const c = imageFor(cluster, n, records)
-    if ('problem' in c) blockers.push(c.problem)
-    else images.set(n.name, c.image)
+    if ('problem' in c) {
+      if (!blockers.includes(c.problem)) blockers.push(c.problem)
+    } else images.set(n.name, c.image)
   }
   if (blockers.length > 0 && !opts.dryRun) throw new LaunchError(blockers.join('\n'))
   for (const n of cluster.nodes) if (!images.has(n.name)) images.set(n.name, `<no image: see blockers>`)

@@ -62,6 +62,6 @@ export function imageFor(cluster: Cluster, node: ClusterNode, records: ImageReco
     if (family) return {image: family, source: 'public'}
   }
   return {
-    problem: `node ${node.name}: no image for ${node.os}: set ${field}, or bake one with \`nodegen image build --os ${node.os} --builder ${builder}\` (it is recorded in the state and used from then on)`,
+    problem: `no image for ${node.os}: set ${field}, or bake one with \`nodegen image build --os ${node.os} --builder ${builder}\` (it is recorded in the state and used from then on)`,
   }
 }
