@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  cloud-init ignition shellcheck openssl
+  cloud-init ignition policycoreutils shellcheck openssl
   etcd-server etcd-client haproxy keepalived
   packer xorriso genisoimage cloud-image-utils
   qemu-system-x86 qemu-utils ipxe-qemu debootstrap e2fsprogs dnsmasq-base

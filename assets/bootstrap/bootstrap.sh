@@ -17,6 +17,8 @@ NODEGEN_ETC="$ROOT/etc/nodegen"
 STATE_DIR="$ROOT/var/lib/nodegen"
 LOG_DIR="$ROOT/var/log/nodegen"
 PARAMS_FILE="$NODEGEN_ETC/bootstrap.env"
+# On aws/gcp with a secret backend: what to fetch (see fetch-secrets.sh).
+SECRETS_PARAMS_FILE="$NODEGEN_ETC/secrets.env"
 NODES_FILE="$NODEGEN_ETC/nodes.tsv"
 KUBE_DIR="$ROOT/etc/kubernetes"
 BAKED_MARKER="$NODEGEN_ETC/image.json"
@@ -42,19 +44,19 @@ log() { printf '%s nodegen: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
 # ---------------------------------------------------------------------------------------------
 declare -A P=()
 read_params() {
-  local line key value n=0
-  [ -r "$PARAMS_FILE" ] || { log "parameter file $PARAMS_FILE is missing"; exit 2; }
+  local file=${1:-$PARAMS_FILE} line key value n=0
+  [ -r "$file" ] || { log "parameter file $file is missing"; exit 2; }
   while IFS= read -r line || [ -n "$line" ]; do
     n=$((n + 1))
     case "$line" in '' | '#'*) continue ;; esac
     key=${line%%=*}
     value=${line#*=}
     if [[ ! "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] || [ "$key" = "$line" ]; then
-      log "parameter file $PARAMS_FILE line $n is not KEY=VALUE"
+      log "parameter file $file line $n is not KEY=VALUE"
       exit 2
     fi
     P[$key]=$value
-  done <"$PARAMS_FILE"
+  done <"$file"
 }
 param() { printf '%s' "${P[$1]-}"; }
 require_param() {
@@ -65,6 +67,7 @@ require_param() {
 }
 
 read_params
+if [ -e "$SECRETS_PARAMS_FILE" ]; then read_params "$SECRETS_PARAMS_FILE"; fi
 require_param NODE_NAME NODE_ROLE NODE_ORDINAL NODE_IP CLUSTER_NAME KUBERNETES_VERSION ENDPOINT_HOST ENDPOINT_PORT
 for var in HTTP_PROXY HTTPS_PROXY NO_PROXY; do
   value=$(param "PROXY_$var")
@@ -175,6 +178,11 @@ run_phase() {
   fi
   : >"$STATE_DIR/done/$name"
   log "phase $name: done"
+  # Tests stop the program after the phase they examine.
+  if [ "${NODEGEN_STOP_AFTER:-}" = "$name" ]; then
+    log "stopping after phase $name (NODEGEN_STOP_AFTER)"
+    exit 0
+  fi
 }
 
 time_left() { echo $((DEADLINE - $(date +%s))); }
@@ -298,6 +306,11 @@ configure_firewall() {
   local mode ports port
   mode=$(param FIREWALL)
   ports=$(param FIREWALL_PORTS)
+  if [ -z "$mode" ]; then
+    # The planner leaves the firewall out where the OS has none to configure (Flatcar).
+    log "no firewall step planned for $(param OS_ID)"
+    return 0
+  fi
   if [ "$mode" = disabled ]; then
     if systemctl list-unit-files firewalld.service >/dev/null 2>&1; then systemctl disable --now firewalld >/dev/null 2>&1 || true; fi
     return 0
@@ -343,8 +356,20 @@ baked_value() {
   sed -n -E "s/.*\"$1\"[[:space:]]*:[[:space:]]*\"([^\"]*)\".*/\\1/p" "$BAKED_MARKER" | head -n 1
 }
 
+# Whether the marker lists a phase as done in the image. A marker without "phases" (schema 1 as
+# the VM test image writes it) means packages only.
+baked_has_phase() {
+  [ -e "$BAKED_MARKER" ] || return 1
+  if ! grep -q '"phases"' "$BAKED_MARKER"; then [ "$1" = packages ]; return; fi
+  tr -d '\n' <"$BAKED_MARKER" | grep -Eq "\"phases\"[[:space:]]*:[[:space:]]*\\[[^]]*\"$1\""
+}
+
 check_baked_image() {
   local want have
+  have=$(baked_value os)
+  if [ -n "$have" ] && [ -n "$(param OS_ID)" ] && [ "$have" != "$(param OS_ID)" ]; then
+    die "this image was baked for $have but the profile says this node runs $(param OS_ID): boot it from a $(param OS_ID) image (nodegen image build --os $(param OS_ID)) or set the node's os to $have"
+  fi
   want=$(param KUBERNETES_VERSION)
   have=$(baked_value kubernetesVersion)
   have=${have#v}
@@ -355,23 +380,40 @@ check_baked_image() {
   if [ -n "$have" ] && [ "$have" != "$(param RUNTIME)" ]; then
     die "this image was baked with runtime $have but the profile asks for $(param RUNTIME)"
   fi
-  log "baked image ($BAKED_MARKER): packages present, installation skipped"
 }
 
 install_packages() {
-  if [ -e "$BAKED_MARKER" ]; then
-    check_baked_image
+  if [ -e "$BAKED_MARKER" ]; then check_baked_image; fi
+  if baked_has_phase packages; then
+    log "baked image ($BAKED_MARKER): packages present, installation skipped"
   else
     case "$(param OS_FAMILY)" in
-      flatcar) log "Flatcar: Kubernetes comes from systemd-sysext images placed by Ignition" ;;
+      flatcar) log "Flatcar: Kubernetes comes from the systemd-sysext image Ignition placed in /etc/extensions" ;;
       *)
         [ -x "$INSTALL_SCRIPT" ] || die "no baked-image marker ($BAKED_MARKER) and no $INSTALL_SCRIPT: this node cannot install packages"
         "$INSTALL_SCRIPT" "$PARAMS_FILE"
         ;;
     esac
   fi
+  if is_family flatcar; then
+    # systemd loaded its units before systemd-sysext merged the image: make kubelet.service known.
+    systemctl daemon-reload
+    check_sysext_kubernetes
+  fi
   configure_runtime
   systemctl enable kubelet >/dev/null 2>&1 || true
+}
+
+# Flatcar: kubeadm and kubelet are the merged sysext's (/usr/bin); /usr is read-only, so a missing
+# or wrong image can only be fixed by the profile (spec.kubernetes.version, sysextRepository).
+check_sysext_kubernetes() {
+  local want have
+  want=$(param KUBERNETES_VERSION)
+  if ! command -v kubeadm >/dev/null 2>&1 || ! command -v kubelet >/dev/null 2>&1; then
+    die "kubeadm/kubelet are not on PATH: the kubernetes sysext is not merged (see /etc/extensions/kubernetes.raw and systemd-sysext status)"
+  fi
+  have=$(kubeadm version -o short 2>/dev/null) || die "kubeadm version failed"
+  [ "${have#v}" = "$want" ] || die "the kubernetes sysext has kubeadm $have but the profile asks for $want"
 }
 
 configure_runtime() {
@@ -389,6 +431,10 @@ configure_runtime() {
 
 pull_images() {
   [ "$ROLE" = control-plane ] || return 0
+  if baked_has_phase images && [ "$(baked_value imageRepository)" = "$(param IMAGE_REPOSITORY)" ]; then
+    log "baked image: the images of Kubernetes $(param KUBERNETES_VERSION) from $(param IMAGE_REPOSITORY) are pre-pulled, pull skipped"
+    return 0
+  fi
   local attempt=1
   until kubeadm config images pull --config "$NODEGEN_ETC/kubeadm/config.yaml"; do
     [ "$attempt" -ge 3 ] && { log "image pre-pull failed; kubeadm will pull during init/join"; return 0; }
@@ -667,6 +713,12 @@ cleanup_secrets() {
 main() {
   log "bootstrap of $NODE ($ROLE $ORDINAL) in cluster $(param CLUSTER_NAME) starts"
   run_phase prepare prepare_host
+  if [ -e "$SECRETS_PARAMS_FILE" ]; then
+    # On aws/gcp the node's secret files come from the cloud's secret service (fetch-secrets.sh).
+    # shellcheck source=/dev/null # checked on its own (it is shipped only to nodes with a bundle)
+    . "$ROOT$(param LIB_DIR)/fetch-secrets.sh"
+    run_phase secrets fetch_secrets
+  fi
   run_phase packages install_packages
   run_phase images pull_images
   run_phase role role_phase

@@ -15,6 +15,7 @@ export function loadAssets(): Assets {
     installScript: read('install-packages.sh'),
     labelsScript: read('labels.sh'),
     tokenCalendarScript: read('token-calendar.sh'),
+    secretsScript: read('fetch-secrets.sh'),
   })
   return cached
 }

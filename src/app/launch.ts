@@ -16,7 +16,6 @@ import {
   type PrepareSecrets,
 } from '../cloud/types.js'
 import {isBudgetProblem} from '../emit/budget.js'
-import {emitIgnition} from '../emit/ignition/index.js'
 import type {ClusterMaterial} from '../plan/build.js'
 import type {Cluster} from '../profile/index.js'
 import type {Progress} from './progress.js'
@@ -53,29 +52,16 @@ export function launchNodes(cluster: Cluster, profilePath: string, material: Clu
   const problems: string[] = []
   const out: LaunchNode[] = []
   for (const node of cluster.nodes) {
-    const {plan, fitted} = renderNode(cluster, node, material, cni)
-    let data: Buffer
-    let encoding: LaunchNode['encoding']
-    if (node.format === 'ignition') {
-      // Ignition decompresses no user-data on EC2 or GCE: the config goes as it is, within budget.
-      data = Buffer.from(emitIgnition(plan))
-      encoding = 'raw'
-      if (data.length > plan.sizeBudget) {
-        problems.push(
-          `node ${node.name}: the Ignition config is ${data.length} bytes, over the ${cluster.platform.type} limit of ${plan.sizeBudget}`,
-        )
-        continue
-      }
-    } else {
-      if (isBudgetProblem(fitted)) {
-        problems.push(
-          `node ${node.name}: user-data is ${fitted.size} bytes after compression, over the ${cluster.platform.type} limit of ${fitted.budget}; largest parts: ${fitted.largest.map((l) => `${l.path} (${l.bytes} B)`).join(', ')}`,
-        )
-        continue
-      }
-      data = fitted.data
-      encoding = fitted.encoding
+    // Cloud-init and Ignition alike: the fitted bytes render writes (Ignition's own budget wrapper included).
+    const {fitted} = renderNode(cluster, node, material, cni)
+    if (isBudgetProblem(fitted)) {
+      problems.push(
+        `node ${node.name}: user-data is ${fitted.size} bytes after compression, over the ${cluster.platform.type} limit of ${fitted.budget}; largest parts: ${fitted.largest.map((l) => `${l.path} (${l.bytes} B)`).join(', ')}`,
+      )
+      continue
     }
+    const data = fitted.data
+    const encoding = fitted.encoding as LaunchNode['encoding']
     out.push({node, userData: data, encoding, digest: createHash('sha256').update(data).digest('hex')})
   }
   if (problems.length > 0) throw new LaunchError(problems.join('\n'))
@@ -97,16 +83,22 @@ export function secretPolicy(
   const backend = (platform === 'aws' ? cluster.platform.aws?.secretBackend : cluster.platform.gcp?.secretBackend) ?? 'inline'
   const field = `spec.platform.${platform}.secretBackend`
   if (backend !== 'inline' && hook) return {warnings: [], blockers: []}
-  if (!insecure) {
-    const why =
-      backend === 'inline'
-        ? `${field} is inline: the CA private keys of ${withKeys.join(', ')} would be in instance metadata`
-        : `${field} is ${backend}, and that secret backend is not available in this version yet; launching now would put the CA private keys of ${withKeys.join(', ')} in instance metadata`
+  if (backend !== 'inline')
+    // render moves the keys of a non-inline backend into a bundle the backend's launch step stores;
+    // without that step the control planes would boot without their CAs.
     return {
       warnings: [],
-      blockers: [`${why}. Pass --insecure-inline-secrets to accept that, or wait for the secret backend.`],
+      blockers: [
+        `${field} is ${backend}, and launch does not store secret bundles yet; the control planes ${withKeys.join(', ')} would boot without their CA keys. Set ${field}: inline and pass --insecure-inline-secrets, or wait for the secret backend's launch step.`,
+      ],
     }
-  }
+  if (!insecure)
+    return {
+      warnings: [],
+      blockers: [
+        `${field} is inline: the CA private keys of ${withKeys.join(', ')} would be in instance metadata. Pass --insecure-inline-secrets to accept that.`,
+      ],
+    }
   const reader =
     platform === 'aws'
       ? 'IMDSv2 with a hop limit of 1 keeps pods out, but any process on the node, and anyone allowed ec2:DescribeInstanceAttribute, can read them'

@@ -2,7 +2,7 @@
 import {readFileSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {type Diagnostic, LIMITS, type LoadResult, loadProfile, Report} from '../profile/index.js'
+import {type BuildOptions, type Diagnostic, LIMITS, type LoadResult, loadProfile, Report} from '../profile/index.js'
 
 /** The package's own directory (profiles/, schema/, packer/ live there). */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -18,7 +18,7 @@ export interface LoadedProfile extends LoadResult {
 }
 
 /** Reads and loads a profile; read failures become diagnostics like every other problem. */
-export function readProfile(file: string): LoadedProfile {
+export function readProfile(file: string, opts: BuildOptions = {}): LoadedProfile {
   const abs = path.resolve(file)
   try {
     const st = statSync(abs)
@@ -29,7 +29,7 @@ export function readProfile(file: string): LoadedProfile {
       return {path: abs, display: file, diagnostics: withFile(r.items, file)}
     }
     const bytes = readFileSync(abs)
-    return {path: abs, display: file, ...loadProfile(bytes, file)}
+    return {path: abs, display: file, ...loadProfile(bytes, file, opts)}
   } catch (e) {
     const r = new Report()
     r.error([], 'NG0001', {reason: (e as NodeJS.ErrnoException).code ?? (e as Error).message})

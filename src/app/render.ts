@@ -2,9 +2,11 @@
  * The render use case: profile + state → every node's plan → cloud-init / Ignition → media, written
  * atomically into the output directory. The only place that strings the stages together.
  */
+
+import {createHash} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
-import {type BudgetProblem, type FittedUserData, fitUserData, isBudgetProblem} from '../emit/budget.js'
+import {type BudgetProblem, type FittedUserData, fitIgnition, fitUserData, isBudgetProblem} from '../emit/budget.js'
 import type {CloudInitOutput} from '../emit/cloud-init/index.js'
 import {emitCloudInit} from '../emit/cloud-init/index.js'
 import {emitIgnition} from '../emit/ignition/index.js'
@@ -22,6 +24,8 @@ import {
   machineId,
 } from '../media/pxe.js'
 import {buildNodePlan, type ClusterMaterial} from '../plan/build.js'
+import {bundleSummary, type SecretBundle, type SecretEndpoints, separateSecrets} from '../plan/secrets/index.js'
+import {ignitionSpecFor} from '../plan/target.js'
 import type {NodePlan} from '../plan/types.js'
 import type {Cluster, ClusterNode} from '../profile/index.js'
 import {loadAssets} from './assets.js'
@@ -33,16 +37,14 @@ function read(out: OutputDir, rel: string): Buffer {
 }
 
 /** The node's boot medium: a NoCloud ISO, a config drive, or a per-node bundle. */
-async function writeMedia(
-  out: OutputDir,
-  opts: RenderOptions,
-  plan: NodePlan,
-  ci: CloudInitOutput,
-  userData: Uint8Array,
-): Promise<string[]> {
+async function writeMedia(out: OutputDir, opts: RenderOptions, seed: RenderedSeed, userData: Uint8Array): Promise<string[]> {
+  const {plan} = seed
   const name = plan.node
   switch (opts.media) {
     case 'iso': {
+      // mediaProblem() refused Ignition nodes before anything was written.
+      if (seed.format !== 'cloud-init') throw new Error(`internal: ${name} has no NoCloud seed`)
+      const ci = seed.ci
       const layout = planIso(
         nocloudEntries({userData, metaData: ci.metaData, ...(ci.networkConfig !== undefined ? {networkConfig: ci.networkConfig} : {})}),
         {volumeId: NOCLOUD_VOLUME_ID, epoch: opts.epoch},
@@ -51,10 +53,11 @@ async function writeMedia(
       return [`${name}.iso`]
     }
     case 'configdrive': {
+      // Ignition's openstack platform reads the same openstack/latest/user_data cloud-init does.
       const sshKeys = plan.users.flatMap((u) => u.sshAuthorizedKeys)
       const layout = planIso(
         configDriveEntries({
-          instanceId: ci.instanceId,
+          instanceId: seed.instanceId,
           hostname: plan.hostname,
           userData,
           sshKeys,
@@ -67,24 +70,28 @@ async function writeMedia(
     }
     case 'bundle': {
       const fmt = opts.bundleFormat ?? 'tar.gz'
-      const entries: BundleEntry[] = [
-        {path: `${name}/user-data`, data: userData, mode: 0o600},
-        {path: `${name}/meta-data`, data: ci.metaData, mode: 0o644},
-        ...(ci.networkConfig !== undefined ? [{path: `${name}/network-config`, data: ci.networkConfig, mode: 0o644}] : []),
-      ]
+      const entries: BundleEntry[] =
+        seed.format === 'ignition'
+          ? [{path: `${name}/config.ign`, data: userData, mode: 0o600}]
+          : [
+              {path: `${name}/user-data`, data: userData, mode: 0o600},
+              {path: `${name}/meta-data`, data: seed.ci.metaData, mode: 0o644},
+              ...(seed.ci.networkConfig !== undefined ? [{path: `${name}/network-config`, data: seed.ci.networkConfig, mode: 0o644}] : []),
+            ]
       await writeBundle(entries, fmt, opts.epoch, out.createStream(`${name}.${fmt}`, 0o600))
       return [`${name}.${fmt}`]
     }
     case 'pxe':
-      return writePxeNode(out, opts, plan, ci, userData)
+      return writePxeNode(out, opts, seed, userData)
     case 'none':
       return []
   }
 }
 
 /** The node's part of the static PXE tree (served from `pxeServerUrl` by any web server). */
-function writePxeNode(out: OutputDir, opts: RenderOptions, plan: NodePlan, ci: CloudInitOutput, userData: Uint8Array): string[] {
+function writePxeNode(out: OutputDir, opts: RenderOptions, seed: RenderedSeed, userData: Uint8Array): string[] {
   const {cluster} = opts
+  const {plan} = seed
   const node = cluster.nodes.find((n) => n.name === plan.node) as ClusterNode
   const matchBy = pxeMatchBy(cluster)
   const base = pxeBase(cluster)
@@ -97,13 +104,13 @@ function writePxeNode(out: OutputDir, opts: RenderOptions, plan: NodePlan, ci: C
   if (!script) throw new RenderError(`node ${node.name}: spec.platform.pxe.kernel has no kernel for ${node.os}`)
   for (const id of ipxeScriptIds(node, matchBy)) put(`ipxe/${id}`, script, 0o644)
   const secretMode = plan.files.some((x) => x.secret) ? 0o600 : 0o644
-  if (node.format === 'ignition') {
-    put(`ignition/${machineId(node, matchBy)}`, emitIgnition(plan), secretMode)
+  if (seed.format === 'ignition') {
+    put(`ignition/${machineId(node, matchBy)}`, userData, secretMode)
   } else {
     const dir = `nocloud/${machineId(node, matchBy)}`
     put(`${dir}/user-data`, userData, secretMode)
-    put(`${dir}/meta-data`, ci.metaData, 0o644)
-    if (ci.networkConfig !== undefined) put(`${dir}/network-config`, ci.networkConfig, 0o644)
+    put(`${dir}/meta-data`, seed.ci.metaData, 0o644)
+    if (seed.ci.networkConfig !== undefined) put(`${dir}/network-config`, seed.ci.networkConfig, 0o644)
     put(`${dir}/vendor-data`, '#cloud-config\n{}\n', 0o644)
   }
   return written
@@ -151,6 +158,8 @@ export interface RenderOptions {
   /** Bundle format with media `bundle`. @default 'tar.gz' */
   bundleFormat?: BundleFormat
   progress?: Progress
+  /** The image each node boots (`nodegen image build`'s record), by node name. */
+  images?: Record<string, string>
   /**
    * Per-node URL tokens of `nodegen serve --require-token`: with media `pxe`, dnsmasq-dhcp.conf then
    * gives each machine its own tokened script URL.
@@ -167,6 +176,10 @@ export interface RenderedNode {
   secretFiles: number
   userData: {encoding: string; rawSize: number; size: number; budget: number | null}
   artifacts: string[]
+  /** On aws/gcp with a secret backend: what `launch` stores for this node (names and digest, no contents). */
+  secretBundle?: ReturnType<typeof bundleSummary>
+  /** The baked image the node boots (qcow2 path, region:AMI id or GCE image), when one is recorded. */
+  image?: string
 }
 
 export interface RenderResult {
@@ -207,17 +220,69 @@ export function readCniManifest(cluster: Cluster, profilePath: string): string |
   }
 }
 
-/** Plans and emits one node; pure apart from reading nothing. */
-export function renderNode(cluster: Cluster, node: ClusterNode, material: ClusterMaterial, cniManifest: string | undefined) {
-  const plan: NodePlan = buildNodePlan(cluster, node, {assets: loadAssets(), material, ...(cniManifest !== undefined ? {cniManifest} : {})})
+/** One node's plan and its seed in the node's format, fitted into the platform's budget. */
+export type RenderedSeed =
+  | {
+      format: 'cloud-init'
+      plan: NodePlan
+      ci: CloudInitOutput
+      ignition?: undefined
+      instanceId: string
+      fitted: FittedUserData | BudgetProblem
+      bundle?: SecretBundle
+    }
+  | {
+      format: 'ignition'
+      plan: NodePlan
+      ignition: Buffer
+      ci?: undefined
+      instanceId: string
+      fitted: FittedUserData | BudgetProblem
+      bundle?: SecretBundle
+    }
+
+/**
+ * Plans and emits one node in its format (cloud-init, or Ignition for Flatcar); reads nothing. On
+ * aws/gcp with a secret backend the node's secret files leave the plan for `bundle` (which `launch`
+ * stores), so the user-data never carries them.
+ */
+export function renderNode(
+  cluster: Cluster,
+  node: ClusterNode,
+  material: ClusterMaterial,
+  cniManifest: string | undefined,
+  endpoints?: SecretEndpoints,
+): RenderedSeed {
+  const assets = loadAssets()
+  const full: NodePlan = buildNodePlan(cluster, node, {assets, material, ...(cniManifest !== undefined ? {cniManifest} : {})})
+  const {plan, bundle} = separateSecrets(cluster, node, full, assets.secretsScript ?? '', endpoints)
+  const b = bundle ? {bundle} : {}
+  if (plan.format === 'ignition') {
+    const spec = ignitionSpecFor(cluster)
+    const ignition = emitIgnition(plan, spec)
+    const instanceId = `${plan.cluster}-${plan.node}-${createHash('sha256').update(ignition).digest('hex').slice(0, 12)}`
+    return {format: 'ignition', plan, ignition, instanceId, fitted: fitIgnition(ignition, plan, spec), ...b}
+  }
   const ci = emitCloudInit(plan)
-  const fitted = fitUserData(ci.userData, plan, cluster.platform.type)
-  return {plan, ci, fitted}
+  return {format: 'cloud-init', plan, ci, instanceId: ci.instanceId, fitted: fitUserData(ci.userData, plan, cluster.platform.type), ...b}
+}
+
+/**
+ * Media a node's format cannot boot from, found before anything is written: Ignition reads no
+ * NoCloud (cidata) ISO, and nodegen does not silently hand a Flatcar node a config drive instead —
+ * only Flatcar's OpenStack images look for one; the user picks it.
+ */
+export function mediaProblem(nodes: ClusterNode[], media: MediaKind): string | undefined {
+  const ign = nodes.filter((n) => n.format === 'ignition')
+  if (media !== 'iso' || ign.length === 0) return undefined
+  return `${ign.map((n) => n.name).join(', ')} boot${ign.length === 1 ? 's' : ''} with Ignition, which does not read a NoCloud (cidata) ISO: use --media configdrive (a config-2 ISO, which Ignition's openstack platform reads), bundle (DIR/<node>/config.ign for your own medium), pxe (ignition.config.url) or none`
 }
 
 export async function render(opts: RenderOptions): Promise<RenderResult> {
   const {cluster} = opts
   const nodes = selectNodes(cluster, opts.nodes)
+  const refused = mediaProblem(nodes, opts.media)
+  if (refused) throw new RenderError(refused)
   const cniManifest = readCniManifest(cluster, opts.profilePath)
   const out = new OutputDir(opts.outDir)
   const rendered: RenderedNode[] = []
@@ -225,7 +290,8 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
   const problems: BudgetProblem[] = []
   try {
     for (const node of nodes) {
-      const {plan, ci, fitted} = renderNode(cluster, node, opts.material, cniManifest)
+      const seed = renderNode(cluster, node, opts.material, cniManifest)
+      const {plan, fitted, bundle: secretBundle} = seed
       if (isBudgetProblem(fitted)) {
         problems.push(fitted)
         opts.progress?.tick(node.name)
@@ -235,19 +301,24 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
       const dir = node.name
       const artifacts: string[] = []
       const secretMode = plan.files.some((x) => x.secret) ? 0o600 : 0o644
-      out.writeFile(`${dir}/user-data`, f.data, secretMode)
-      out.writeFile(`${dir}/meta-data`, ci.metaData, 0o644)
-      artifacts.push(`${dir}/user-data`, `${dir}/meta-data`)
-      if (ci.networkConfig !== undefined) {
-        out.writeFile(`${dir}/network-config`, ci.networkConfig, 0o644)
-        artifacts.push(`${dir}/network-config`)
+      if (seed.format === 'ignition') {
+        out.writeFile(`${dir}/config.ign`, f.data, secretMode)
+        artifacts.push(`${dir}/config.ign`)
+      } else {
+        out.writeFile(`${dir}/user-data`, f.data, secretMode)
+        out.writeFile(`${dir}/meta-data`, seed.ci.metaData, 0o644)
+        artifacts.push(`${dir}/user-data`, `${dir}/meta-data`)
+        if (seed.ci.networkConfig !== undefined) {
+          out.writeFile(`${dir}/network-config`, seed.ci.networkConfig, 0o644)
+          artifacts.push(`${dir}/network-config`)
+        }
       }
-      artifacts.push(...(await writeMedia(out, opts, plan, ci, f.data)))
+      artifacts.push(...(await writeMedia(out, opts, seed, f.data)))
       if (opts.media === 'bundle')
         bundle.push(
           ...artifacts
             .filter((a) => a.startsWith(`${dir}/`))
-            .map((a) => ({path: a, data: read(out, a), mode: a.endsWith('user-data') ? secretMode : 0o644})),
+            .map((a) => ({path: a, data: read(out, a), mode: a.endsWith('user-data') || a.endsWith('config.ign') ? secretMode : 0o644})),
         )
       rendered.push({
         name: node.name,
@@ -258,6 +329,8 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
         secretFiles: plan.files.filter((x) => x.secret).length,
         userData: {encoding: f.encoding, rawSize: f.rawSize, size: f.size, budget: Number.isFinite(f.budget) ? f.budget : null},
         artifacts,
+        ...(secretBundle ? {secretBundle: bundleSummary(secretBundle)} : {}),
+        ...(opts.images?.[node.name] !== undefined ? {image: opts.images[node.name]} : {}),
       })
       opts.progress?.tick(node.name)
     }

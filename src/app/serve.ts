@@ -19,7 +19,6 @@ import https from 'node:https'
 import type {AddressInfo} from 'node:net'
 import path from 'node:path'
 import {pipeline} from 'node:stream/promises'
-import {emitIgnition} from '../emit/ignition/index.js'
 import {ipxeEntryScript, ipxeNodeScript, type MatchBy} from '../media/pxe.js'
 import type {ClusterMaterial} from '../plan/build.js'
 import type {Cluster, ClusterNode} from '../profile/index.js'
@@ -168,10 +167,11 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     }
     const rendered = renderNode(cluster, node, material, readCniManifest(cluster, o.profilePath))
     if (parts[0] === 'ignition' && parts.length === 2) {
-      if (node.format !== 'ignition') return send(404, 'this node boots with cloud-init\n')
-      return send(200, emitIgnition(rendered.plan), 'application/json')
+      if (rendered.format !== 'ignition') return send(404, 'this node boots with cloud-init\n')
+      return send(200, rendered.ignition, 'application/json')
     }
     if (parts[0] === 'nocloud' && (parts.length === 3 || (parts.length === 4 && o.tokenKey))) {
+      if (rendered.format !== 'cloud-init') return send(404, 'this node boots with Ignition\n')
       switch (parts[parts.length - 1]) {
         case 'user-data':
           return send(200, rendered.ci.userData)

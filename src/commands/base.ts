@@ -4,7 +4,7 @@
  */
 import {Command, Flags} from '@oclif/core'
 import {defaultStateDir, type LoadedProfile, QUICKSTART_PROFILE, readProfile} from '../app/profile-file.js'
-import {type Cluster, type Diagnostic, formatDiagnostic, formatPath} from '../profile/index.js'
+import {type BuildOptions, type Cluster, type Diagnostic, formatDiagnostic, formatPath} from '../profile/index.js'
 
 /** A profile with errors, in --json mode: the error object carries every diagnostic. */
 export class InvalidProfileError extends Error {
@@ -31,8 +31,8 @@ export abstract class BaseCommand extends Command {
    * Loads the profile, or prints every problem and exits 1. With --json the problems are also in
    * the JSON error object.
    */
-  protected loadCluster(file: string | undefined): {cluster: Cluster; profile: LoadedProfile} {
-    const profile = readProfile(file ?? QUICKSTART_PROFILE)
+  protected loadCluster(file: string | undefined, opts: BuildOptions = {}): {cluster: Cluster; profile: LoadedProfile} {
+    const profile = readProfile(file ?? QUICKSTART_PROFILE, opts)
     const errors = profile.diagnostics.filter((d) => d.severity === 'error')
     if (!profile.cluster || errors.length > 0) {
       if (this.jsonEnabled()) throw new InvalidProfileError(profile.diagnostics)
@@ -42,6 +42,13 @@ export abstract class BaseCommand extends Command {
     if (!this.jsonEnabled()) this.printDiagnostics(profile.diagnostics)
     return {cluster: profile.cluster as Cluster, profile}
   }
+
+  /** `--insecure-inline-secrets`, for the commands that produce user-data (render, launch). */
+  static insecureInlineSecretsFlag = Flags.boolean({
+    description:
+      'Accept secretBackend: inline on aws/gcp: control planes then carry CA keys in user-data, which the metadata service serves for the life of the instance (launch enforces IMDSv2 with hop limit 1).',
+    default: false,
+  })
 
   protected override toErrorJson(err: unknown): unknown {
     if (err instanceof InvalidProfileError) {

@@ -1,8 +1,10 @@
 import {Args, Flags} from '@oclif/core'
+import {nodeImages} from '../app/image.js'
 import {materialFromSecrets} from '../app/material.js'
 import {progress} from '../app/progress.js'
-import {type MediaKind, RenderError, type RenderResult, render} from '../app/render.js'
+import {type MediaKind, mediaProblem, RenderError, type RenderResult, render, selectNodes} from '../app/render.js'
 import {nodeUrlToken} from '../app/serve.js'
+import {ImageError} from '../image/index.js'
 import {loadOrCreateCalendar, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
 import {BaseCommand} from './base.js'
 
@@ -15,8 +17,10 @@ budget and writes the boot media. With no PROFILE it renders the bundled quickst
 The PKI state is created on the first render and reused after. Output is built beside DIR and
 swapped in at the end: an interrupted render leaves the previous output whole.
 
-Output: DIR/cluster.json, DIR/admin.conf (0600), DIR/<node>/user-data, meta-data, network-config,
-and per node DIR/<node>.iso (NoCloud, volume cidata) or DIR/<node>-config-2.iso (config drive) or a bundle.
+Output: DIR/cluster.json, DIR/admin.conf (0600), DIR/<node>/user-data, meta-data, network-config
+(Ignition nodes: DIR/<node>/config.ign), and per node DIR/<node>.iso (NoCloud, volume cidata, or with
+--media configdrive a config-2 drive, the one Ignition nodes can use) or a bundle. Ignition nodes
+cannot boot from a NoCloud ISO: --media iso is refused for them.
 With --media pxe (the default on the pxe platform): DIR/pxe/ is the tree to serve at
 spec.platform.pxe.serverUrl from any web server — boot.ipxe, ipxe/<machine>, nocloud/<machine>/…,
 ignition/<machine> — plus DIR/dnsmasq-proxy.conf (beside an existing DHCP server) and
@@ -51,30 +55,28 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
       helpValue: 'TIME',
     }),
     state: BaseCommand.stateFlag,
+    'insecure-inline-secrets': BaseCommand.insecureInlineSecretsFlag,
   }
 
   async run(): Promise<RenderResult> {
     const {args, flags} = await this.parse(Render)
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = this.loadCluster(args.profile, {insecureInlineSecrets: flags['insecure-inline-secrets']})
     const dir = this.stateDir(flags.state, profile, cluster)
     let result: RenderResult
     try {
+      // Refused before the state is created: a wrong medium changes nothing.
+      const refused = mediaProblem(selectNodes(cluster, flags.node), (flags.media as MediaKind | undefined) ?? defaultMediaFor(cluster))
+      if (refused) throw new RenderError(refused)
       const at = parseAt(flags.at, (m) => this.error(m, {exit: 2}))
       const ctx = systemPkiContext({passphrase: passphraseFrom(process.env)})
       const state = await loadOrCreateState(dir, cluster, ctx)
       const calendar = await loadOrCreateCalendar(dir, ctx)
       for (const w of state.warnings) this.warn(w)
       if (state.created && !this.jsonEnabled()) this.log(`created the cluster's PKI in ${dir}`)
+      const images = await nodeImages(cluster, dir)
+      for (const w of images.warnings) this.warn(w)
       const count = flags.node?.length ?? cluster.nodes.length
       const bar = progress(count, 'render', process.stderr, !this.jsonEnabled())
-      const defaultMedia: MediaKind =
-        cluster.platform.type === 'nocloud'
-          ? 'iso'
-          : cluster.platform.type === 'configdrive'
-            ? 'configdrive'
-            : cluster.platform.type === 'pxe'
-              ? 'pxe'
-              : 'none'
       result = await render({
         cluster,
         profilePath: profile.path,
@@ -82,15 +84,16 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
         material: materialFromSecrets(cluster, state.secrets, calendar, at),
         adminConf: state.secrets.adminConf,
         ...(flags.node ? {nodes: flags.node} : {}),
-        media: (flags.media as MediaKind | undefined) ?? defaultMedia,
+        media: (flags.media as MediaKind | undefined) ?? defaultMediaFor(cluster),
         epoch: sourceDateEpoch(),
         bundleFormat: flags['bundle-format'] as 'tar.gz' | 'zip',
         progress: bar,
+        images: images.byNode,
         ...(flags['require-token'] ? {pxeTokens: new Map(cluster.nodes.map((n) => [n.name, nodeUrlToken(calendar.secret, n.name)]))} : {}),
       })
       bar.done(`rendered ${result.nodes.length} node(s) into ${flags.output} (${result.bytes} bytes)`)
     } catch (e) {
-      if (e instanceof PkiError) this.error(`${e.code}: ${e.message}`, {exit: 1})
+      if (e instanceof PkiError || e instanceof ImageError) this.error(`${e.code}: ${e.message}`, {exit: 1})
       if (e instanceof RenderError) this.error(e.message, {exit: 1})
       const io = e as NodeJS.ErrnoException
       if (io.code && io.syscall)
@@ -104,11 +107,29 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
       for (const n of result.nodes) {
         const budget = n.userData.budget === null ? 'no limit' : `limit ${n.userData.budget}`
         this.log(
-          `  ${n.name.padEnd(24)} ${n.role.padEnd(14)} ${n.format.padEnd(10)} user-data ${n.userData.size} B (${n.userData.encoding}, ${budget})`,
+          `  ${n.name.padEnd(24)} ${n.role.padEnd(14)} ${n.format.padEnd(10)} ${n.format === 'ignition' ? 'config.ign' : 'user-data'} ${n.userData.size} B (${n.userData.encoding}, ${budget})`,
         )
+        // Names and digest only: launch stores the bundle, the node fetches and deletes it.
+        if (n.secretBundle)
+          this.log(
+            `    secrets: ${n.secretBundle.files.length} files in ${n.secretBundle.backend} ${n.secretBundle.names.join(' ')} (sha256 ${n.secretBundle.sha256.slice(0, 12)}…)`,
+          )
       }
     }
     return result
+  }
+}
+
+function defaultMediaFor(cluster: {platform: {type: string}}): MediaKind {
+  switch (cluster.platform.type) {
+    case 'nocloud':
+      return 'iso'
+    case 'configdrive':
+      return 'configdrive'
+    case 'pxe':
+      return 'pxe'
+    default:
+      return 'none'
   }
 }
 

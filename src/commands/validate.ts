@@ -28,9 +28,11 @@ every problem at once. Exit status: 0 valid (warnings allowed), 1 errors found, 
     profile: Args.string({description: 'Cluster profile (YAML).', required: true}),
   }
 
+  static override flags = {'insecure-inline-secrets': BaseCommand.insecureInlineSecretsFlag}
+
   async run(): Promise<ValidateResult> {
-    const {args} = await this.parse(Validate)
-    const loaded = readProfile(args.profile)
+    const {args, flags} = await this.parse(Validate)
+    const loaded = readProfile(args.profile, {insecureInlineSecrets: flags['insecure-inline-secrets']})
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error').length
     const result: ValidateResult = {
       profile: args.profile,

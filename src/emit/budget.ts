@@ -6,8 +6,13 @@
 import {gzipSync} from 'node:zlib'
 import type {NodePlan} from '../plan/types.js'
 import type {PlatformType} from '../profile/index.js'
+import {type IgnitionSpec, wrapIgnition} from './ignition/index.js'
 
-export type UserDataEncoding = 'raw' | 'gzip' | 'gzip+base64'
+/**
+ * raw; gzip (the platform's agent decompresses); gzip+base64 (GCE); gzip-replace (Ignition: a
+ * small config whose `ignition.config.replace` is a gzip-compressed data URL of the real one).
+ */
+export type UserDataEncoding = 'raw' | 'gzip' | 'gzip+base64' | 'gzip-replace'
 
 export interface FittedUserData {
   /** The bytes to hand to the platform (for gzip+base64, the base64 text). */
@@ -42,6 +47,19 @@ export function fitUserData(raw: Buffer, plan: NodePlan, platform: PlatformType)
   }
   if (gz.length <= budget) return {data: gz, encoding: 'gzip', rawSize: raw.length, size: gz.length, budget}
   return problem(plan, gz.length, budget)
+}
+
+/**
+ * Ignition's user-data: raw when it fits; otherwise, since Ignition decompresses no gzipped
+ * user-data on EC2 or GCE, a small config that replaces itself with the real one from a
+ * gzip-compressed `data:` URL (Ignition resolves `ignition.config.replace` before any stage runs).
+ */
+export function fitIgnition(raw: Buffer, plan: NodePlan, spec: IgnitionSpec): FittedUserData | BudgetProblem {
+  const budget = plan.sizeBudget
+  if (raw.length <= budget) return {data: raw, encoding: 'raw', rawSize: raw.length, size: raw.length, budget}
+  const wrapped = wrapIgnition(raw, spec)
+  if (wrapped.length <= budget) return {data: wrapped, encoding: 'gzip-replace', rawSize: raw.length, size: wrapped.length, budget}
+  return problem(plan, wrapped.length, budget)
 }
 
 function problem(plan: NodePlan, size: number, budget: number): BudgetProblem {

@@ -74,6 +74,10 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
   const cni = cluster.networking.cni
   const cniInfo = cni.type === 'none' ? undefined : CNI_INFO[cni.type]
   const isCp0 = node.role === 'control-plane' && node.ordinal === 0
+  // Flatcar has no package manager, no firewalld and no SELinux policy to relax: those steps are
+  // left out here, and the bootstrap program skips a step whose parameters are absent.
+  const flatcar = node.family === 'flatcar'
+  const os = (v: string | number | boolean | undefined) => (flatcar ? undefined : v)
   return {
     CLUSTER_NAME: cluster.name,
     LIB_DIR: libDir(node.family),
@@ -85,7 +89,7 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     OS_FAMILY: node.family,
     KUBERNETES_VERSION: k.version,
     KUBERNETES_CHANNEL: k.channel,
-    PACKAGE_REPO: k.packageRepository,
+    PACKAGE_REPO: os(k.packageRepository),
     IMAGE_REPOSITORY: k.imageRepository,
     TOPOLOGY: cluster.topology,
     ENDPOINT_HOST: cluster.endpoint.host,
@@ -93,15 +97,16 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     API_SERVER_PORT: cluster.loadBalancer.apiServerPort,
     LB_TYPE: cluster.loadBalancer.type,
     RUNTIME: cluster.runtime.type,
-    RUNTIME_SOURCE: runtimeSource(cluster, node),
-    DOCKER_REPO: (cluster.runtime.dockerRepository ?? 'https://download.docker.com').replace(/\/+$/, ''),
-    DOCKER_DISTRO: DOCKER_DISTRO[node.os],
+    RUNTIME_SOURCE: os(runtimeSource(cluster, node)),
+    DOCKER_REPO: os((cluster.runtime.dockerRepository ?? 'https://download.docker.com').replace(/\/+$/, '')),
+    DOCKER_DISTRO: os(DOCKER_DISTRO[node.os]),
     CRIO_CHANNEL: cluster.runtime.type === 'cri-o' ? k.channel : undefined,
-    FIREWALL: cluster.firewall,
-    FIREWALL_PORTS: firewallPorts(cluster, node).join(' '),
-    FIREWALL_VRRP:
+    FIREWALL: os(cluster.firewall),
+    FIREWALL_PORTS: os(firewallPorts(cluster, node).join(' ')),
+    FIREWALL_VRRP: os(
       node.role === 'control-plane' && (cluster.loadBalancer.type === 'keepalived' || cluster.loadBalancer.type === 'keepalived-haproxy'),
-    SELINUX: cluster.selinux,
+    ),
+    SELINUX: os(cluster.selinux),
     CNI: isCp0 ? cni.type : undefined,
     CNI_MANIFEST_URL: isCp0 && !cni.manifestFile ? cni.manifestUrl : undefined,
     CNI_MANIFEST_FILE: isCp0 && cni.manifestFile ? '/etc/nodegen/cni.yaml' : undefined,

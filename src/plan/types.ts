@@ -97,6 +97,8 @@ export interface Assets {
   labelsScript: string
   /** assets/bootstrap/token-calendar.sh */
   tokenCalendarScript: string
+  /** assets/bootstrap/fetch-secrets.sh (only nodes with a secret bundle; see plan/secrets) */
+  secretsScript?: string
 }
 
 export const NODEGEN_ETC = '/etc/nodegen'

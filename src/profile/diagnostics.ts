@@ -97,6 +97,14 @@ export const CATALOGUE = Object.freeze({
   NG0421: 'platform {platform} needs spec.platform.{platform}',
   NG0422: 'a single control plane without an endpoint uses its own IP; adding control planes later needs an endpoint from the start',
   NG0423: 'role {role} cannot carry {what}',
+  NG0424: 'mode {mode} has setuid, setgid or sticky bits, which Ignition spec {version} ignores (node {node} boots with Ignition)',
+  NG0425: '{path} is under /usr, which Flatcar mounts read-only (node {node}): use /opt or /etc',
+  NG0426:
+    'load balancer {lb} runs keepalived/haproxy from OS packages, which Flatcar (control plane {node}) cannot install: use kube-vip (a static pod) or an external load balancer',
+  NG0427:
+    'secretBackend inline on {platform} puts the CA keys into user-data, which the metadata service serves for the life of the instance: use {backend}, or pass --insecure-inline-secrets',
+  NG0428:
+    'secretBackend inline on {platform} (--insecure-inline-secrets): control planes carry CA keys in user-data; launch requires IMDSv2 with hop limit 1',
 })
 
 export type Code = keyof typeof CATALOGUE

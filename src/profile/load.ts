@@ -8,7 +8,7 @@ import type {z} from 'zod'
 import {type Diagnostic, type FieldPath, formatMessage, Report, type SourcePosition} from './diagnostics.js'
 import type {Cluster} from './model.js'
 import {profileSchema} from './schema.js'
-import {buildCluster} from './validate.js'
+import {type BuildOptions, buildCluster} from './validate.js'
 
 /** Limits that keep a hostile profile from exhausting the machine. */
 export const LIMITS = Object.freeze({
@@ -26,7 +26,7 @@ export interface LoadResult {
 }
 
 /** Loads a profile from its bytes; `file` is the name used in diagnostics. */
-export function loadProfile(input: string | Uint8Array, file: string): LoadResult {
+export function loadProfile(input: string | Uint8Array, file: string, opts: BuildOptions = {}): LoadResult {
   const report = new Report()
   const done = (): LoadResult => ({diagnostics: report.items.map((d) => ({...d, position: d.position ?? {file, line: 1, col: 1}}))})
   const size = typeof input === 'string' ? Buffer.byteLength(input) : input.byteLength
@@ -106,7 +106,7 @@ export function loadProfile(input: string | Uint8Array, file: string): LoadResul
     for (const issue of parsed.error.issues) addZodIssue(report, issue)
     return positioned(report, file, text, lines, doc, offsets)
   }
-  const cluster = buildCluster(parsed.data, file, report)
+  const cluster = buildCluster(parsed.data, file, report, opts)
   const result = positioned(report, file, text, lines, doc, offsets)
   return cluster ? {...result, cluster} : result
 }

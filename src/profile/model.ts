@@ -8,6 +8,7 @@ import type {CniType, KeyAlgorithm, LoadBalancerType, OsId, PlatformType, Profil
 
 export type OsFamily = 'rhel' | 'debian' | 'flatcar'
 export type Format = 'cloud-init' | 'ignition'
+export type IgnitionSpecVersion = '3.3.0' | '3.4.0'
 
 export const OS_INFO: Readonly<Record<OsId, {family: OsFamily; pretty: string; packageFormat: 'rpm' | 'deb' | 'sysext'}>> = Object.freeze({
   'almalinux-9': {family: 'rhel', pretty: 'AlmaLinux 9', packageFormat: 'rpm'},
@@ -97,6 +98,8 @@ export interface Cluster {
   }
   runtime: Profile['spec']['containerRuntime']
   image: {baked: boolean}
+  /** Ignition nodes: the config spec version their Ignition reads (see plan/target.ts). */
+  ignition: {version: IgnitionSpecVersion}
   pki: {keyAlgorithm: KeyAlgorithm; caValiditySeconds: number; certValiditySeconds: number}
   bootstrapToken: {ttlSeconds: number; windowSeconds: number}
   users: Profile['spec']['users']

@@ -60,7 +60,10 @@ const awsPlatform = z.strictObject({
     .enum(['nlb', 'dns'])
     .default('nlb')
     .meta({description: 'nlb: create a Network Load Balancer for the control planes; dns: the endpoint host is a DNS name you manage.'}),
-  secretBackend: z.enum(['aws-secrets-manager', 'ssm-parameter-store', 'inline']).default('aws-secrets-manager'),
+  secretBackend: z.enum(['aws-secrets-manager', 'ssm-parameter-store', 'inline']).default('aws-secrets-manager').meta({
+    description:
+      "Where control planes' CA keys travel: a secret only the node's role can read and delete (Secrets Manager or SSM advanced parameters), or inline in user-data (refused unless --insecure-inline-secrets).",
+  }),
   tags: z.record(z.string(), z.string()).default({}),
 })
 
@@ -74,7 +77,10 @@ const gcpPlatform = z.strictObject({
   machineType: str().default('e2-standard-2'),
   controlPlaneMachineType: str().optional(),
   endpoint: z.enum(['internal-lb', 'address']).default('internal-lb'),
-  secretBackend: z.enum(['gcp-secret-manager', 'inline']).default('gcp-secret-manager'),
+  secretBackend: z.enum(['gcp-secret-manager', 'inline']).default('gcp-secret-manager').meta({
+    description:
+      "Where control planes' CA keys travel: a Secret Manager secret only the node's service account can read and destroy, or inline in user-data (refused unless --insecure-inline-secrets).",
+  }),
   labels: z.record(z.string(), z.string()).default({}),
 })
 
@@ -202,6 +208,14 @@ export const profileSchema = z.strictObject({
       .prefault({}),
     os: z.enum(OS_IDS).default('almalinux-9'),
     format: z.enum(['cloud-init', 'ignition']).optional().meta({description: 'Defaults to ignition on flatcar and cloud-init elsewhere.'}),
+    ignition: z
+      .strictObject({
+        version: z.enum(['3.3.0', '3.4.0']).default('3.3.0').meta({
+          description:
+            'Ignition config spec of the Ignition nodes: 3.3.0 (read by Ignition 2.11 and later, Flatcar 3185 and later) or 3.4.0 (Ignition 2.15 and later).',
+        }),
+      })
+      .prefault({}),
     image: z
       .strictObject({
         baked: z

@@ -41,8 +41,14 @@ const PKGS_K8S_IO = 'https://pkgs.k8s.io'
 /** Seconds a machine typically needs from launch to `kubeadm join`, per platform, for the TTL warning. */
 const PROVISIONING_SECONDS = {nocloud: 1800, configdrive: 1800, pxe: 3600, aws: 900, gcp: 900} as const
 
+/** Options of the commands that turn a profile into user-data. */
+export interface BuildOptions {
+  /** Accept `secretBackend: inline` on aws/gcp (CA keys in user-data), with a warning. @default false */
+  insecureInlineSecrets?: boolean
+}
+
 /** Validates and normalises. Returns undefined when the report has errors. */
-export function buildCluster(p: Profile, source: string, report: Report): Cluster | undefined {
+export function buildCluster(p: Profile, source: string, report: Report, opts: BuildOptions = {}): Cluster | undefined {
   const s = p.spec
   const spec: FieldPath = ['spec']
 
@@ -171,6 +177,7 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
 
   // Nodes
   const nodes: ClusterNode[] = []
+  let flatcarLbReported = false
   const byName = new Map<string, number>()
   const byIp = new Map<string, number>()
   const byMac = new Map<string, number>()
@@ -252,6 +259,17 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
     if (family !== 'flatcar' && format === 'ignition')
       report.error([...np, n.format !== undefined ? 'format' : 'os'], 'NG0413', {os, need: 'cloud-init', format})
     if (family === 'flatcar' && s.containerRuntime.type === 'cri-o') report.error([...spec, 'containerRuntime', 'type'], 'NG0415', {os})
+    const lbType = s.loadBalancer.type
+    if (
+      family === 'flatcar' &&
+      n.role === 'control-plane' &&
+      s.controlPlaneEndpoint !== undefined &&
+      (lbType === 'keepalived' || lbType === 'keepalived-haproxy') &&
+      !flatcarLbReported
+    ) {
+      flatcarLbReported = true
+      report.error([...spec, 'loadBalancer', 'type'], 'NG0426', {lb: lbType, node: n.name})
+    }
 
     checkLabels(report, [...np, 'labels'], n.labels)
     if (n.taints) checkTaints(report, [...np, 'taints'], n.taints)
@@ -358,6 +376,7 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
   }
   if (s.platform.type === 'aws' && !s.platform.aws) report.error([...spec, 'platform'], 'NG0421', {platform: 'aws'})
   if (s.platform.type === 'gcp' && !s.platform.gcp) report.error([...spec, 'platform'], 'NG0421', {platform: 'gcp'})
+  checkSecretBackend(report, s.platform, opts)
 
   // Free text
   checkLabels(report, [...spec, 'kubelet', 'labels'], s.kubelet.labels)
@@ -402,6 +421,13 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
     if (!isOwner(f.owner)) report.error([...fp, 'owner'], 'NG0301', {value: f.owner, what: 'owner', why: 'user or user:group'})
     const bad = unsafeChar(f.content, '\n\t\r')
     if (bad) report.error([...fp, 'content'], 'NG0302', {char: bad, what: 'file content'})
+    const receivers = nodes.filter((n) => !f.roles || f.roles.includes(n.role))
+    const ign = receivers.find((n) => n.format === 'ignition')
+    // Ignition before spec 3.6.0 drops setuid, setgid and sticky bits: the file would differ from the profile.
+    if (ign && /^0?[0-7]{3,4}$/.test(f.mode) && (Number.parseInt(f.mode, 8) & 0o7000) !== 0)
+      report.error([...fp, 'mode'], 'NG0424', {mode: f.mode, version: s.ignition.version, node: ign.name})
+    const fc = receivers.find((n) => n.family === 'flatcar')
+    if (fc && (f.path === '/usr' || f.path.startsWith('/usr/'))) report.error([...fp, 'path'], 'NG0425', {path: f.path, node: fc.name})
   })
   if (s.bootstrap.statusUrl !== undefined) checkUrl(report, [...spec, 'bootstrap', 'statusUrl'], s.bootstrap.statusUrl)
   if (s.platform.pxe?.serverUrl !== undefined) checkUrl(report, [...spec, 'platform', 'pxe', 'serverUrl'], s.platform.pxe.serverUrl)
@@ -454,6 +480,7 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
     },
     runtime: s.containerRuntime,
     image: s.image,
+    ignition: s.ignition,
     pki: {keyAlgorithm: s.pki.keyAlgorithm, caValiditySeconds: caSecs, certValiditySeconds: certSecs},
     bootstrapToken: {ttlSeconds: ttlSecs, windowSeconds: windowSecs},
     users: s.users,
@@ -469,6 +496,37 @@ export function buildCluster(p: Profile, source: string, report: Report): Cluste
     },
     platform: s.platform,
     nodes,
+  }
+}
+
+/**
+ * On EC2 and GCE user-data stays readable through the metadata service: CA keys go to a secret
+ * backend unless the operator insists. The region and project reach the node's fetch step (URLs,
+ * SigV4 scope), so they must match the clouds' own grammars.
+ */
+function checkSecretBackend(report: Report, platform: Profile['spec']['platform'], opts: BuildOptions): void {
+  const base: FieldPath = ['spec', 'platform']
+  if (platform.type === 'aws' && platform.aws) {
+    const path = [...base, 'aws', 'secretBackend']
+    if (platform.aws.secretBackend === 'inline') {
+      if (opts.insecureInlineSecrets) report.warn(path, 'NG0428', {platform: 'aws'})
+      else report.error(path, 'NG0427', {platform: 'aws', backend: 'aws-secrets-manager or ssm-parameter-store'})
+    }
+    if (!/^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/.test(platform.aws.region))
+      report.error([...base, 'aws', 'region'], 'NG0301', {value: platform.aws.region, what: 'AWS region', why: 'like eu-west-1'})
+  }
+  if (platform.type === 'gcp' && platform.gcp) {
+    const path = [...base, 'gcp', 'secretBackend']
+    if (platform.gcp.secretBackend === 'inline') {
+      if (opts.insecureInlineSecrets) report.warn(path, 'NG0428', {platform: 'gcp'})
+      else report.error(path, 'NG0427', {platform: 'gcp', backend: 'gcp-secret-manager'})
+    }
+    if (!/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(platform.gcp.project))
+      report.error([...base, 'gcp', 'project'], 'NG0301', {
+        value: platform.gcp.project,
+        what: 'GCP project id',
+        why: '6 to 30 lowercase letters, digits and "-", starting with a letter',
+      })
   }
 }
 

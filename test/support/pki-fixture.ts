@@ -3,8 +3,8 @@
  * certificate sets in milliseconds (RSA-4096 key generation takes a second or more per key), and the
  * committed fixture states under test/fixtures/state/.
  *
- * Regenerate the fixture states (they are committed; later golden tests read them):
- *   npx tsx test/support/pki-fixture.ts regenerate
+ * Regenerate the fixture states (they are committed; later golden tests read them), all or some:
+ *   npx tsx test/support/pki-fixture.ts regenerate [quickstart|ha-external-etcd|flatcar...]
  */
 import {createHash} from 'node:crypto'
 import {chmodSync, cpSync, readdirSync, rmSync, statSync} from 'node:fs'
@@ -19,7 +19,7 @@ import {loadCluster, REPO_ROOT} from './profiles.js'
 export const FIXTURE_NOW = new Date('2026-01-01T00:00:00Z')
 export const FIXTURE_STATES_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'state')
 /** Cluster names of the committed fixture states (each has `_profiles/<name>.yaml`). */
-export const FIXTURE_CLUSTERS = ['quickstart', 'ha-external-etcd'] as const
+export const FIXTURE_CLUSTERS = ['quickstart', 'ha-external-etcd', 'flatcar'] as const
 export type FixtureCluster = (typeof FIXTURE_CLUSTERS)[number]
 
 export function fixtureProfilePath(name: FixtureCluster): string {
@@ -122,9 +122,9 @@ export function withKeyAlgorithm(c: Cluster, keyAlgorithm: KeyAlgorithm): Cluste
   return {...c, pki: {...c.pki, keyAlgorithm}}
 }
 
-/** Rewrites the committed fixture states: fixed clock, fresh keys, seeded serials and tokens. */
-export async function regenerateFixtureStates(): Promise<void> {
-  for (const name of FIXTURE_CLUSTERS) {
+/** Rewrites the committed fixture states (all, or the named ones): fixed clock, fresh keys, seeded serials and tokens. */
+export async function regenerateFixtureStates(names: readonly FixtureCluster[] = FIXTURE_CLUSTERS): Promise<void> {
+  for (const name of names) {
     const dir = fixtureStateDir(name)
     rmSync(dir, {recursive: true, force: true})
     const r = await loadOrCreateState(dir, fixtureCluster(name), fixturePkiContext({seed: `fixture-${name}`, freshKeys: true}))
@@ -133,5 +133,8 @@ export async function regenerateFixtureStates(): Promise<void> {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url) && process.argv[2] === 'regenerate') {
-  await regenerateFixtureStates()
+  const names = process.argv.slice(3)
+  const unknown = names.filter((n) => !(FIXTURE_CLUSTERS as readonly string[]).includes(n))
+  if (unknown.length > 0) throw new Error(`no fixture state named ${unknown.join(', ')} (have: ${FIXTURE_CLUSTERS.join(', ')})`)
+  await regenerateFixtureStates(names.length > 0 ? (names as FixtureCluster[]) : FIXTURE_CLUSTERS)
 }

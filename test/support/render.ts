@@ -45,3 +45,9 @@ export function renderProfile(profilePath: string, stateDir?: string): Promise<R
   }
   return p
 }
+
+/** The cloud-init output of a rendered cloud-init node (throws for an Ignition node). */
+export function cloudInit(n: ReturnType<typeof renderNode>) {
+  if (n.format !== 'cloud-init') throw new Error(`${n.plan.node} boots with ${n.format}, not cloud-init`)
+  return n.ci
+}

@@ -26,7 +26,8 @@ export abstract class DestroyCommand extends BaseCommand {
           exit: 2,
         },
       )
-    const {cluster} = this.loadCluster(args.profile)
+    // destroy writes no user-data: an inline secret backend is no reason to refuse the profile.
+    const {cluster} = this.loadCluster(args.profile, {insecureInlineSecrets: true})
     const bar = progress(cluster.nodes.length, 'destroy', process.stderr, !this.jsonEnabled())
     let report: DestroyReport
     try {

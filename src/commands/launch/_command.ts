@@ -15,11 +15,7 @@ export abstract class LaunchCommand extends BaseCommand {
       description: 'List every API call a first launch makes (user-data redacted, as size and sha256) and send none; needs no credentials.',
       default: false,
     }),
-    'insecure-inline-secrets': Flags.boolean({
-      description:
-        'Put the control planes’ CA private keys in their user-data (instance metadata) while no secret backend is available. Prints a warning.',
-      default: false,
-    }),
+    'insecure-inline-secrets': BaseCommand.insecureInlineSecretsFlag,
     at: Flags.string({
       description: "When the nodes will boot (ISO 8601), for the bootstrap token's window. Default: now.",
       helpValue: 'TIME',
@@ -31,7 +27,7 @@ export abstract class LaunchCommand extends BaseCommand {
 
   async run(): Promise<LaunchReport> {
     const {args, flags} = await this.parse(this.constructor as typeof LaunchCommand)
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = this.loadCluster(args.profile, {insecureInlineSecrets: flags['insecure-inline-secrets']})
     const dir = this.stateDir(flags.state, profile, cluster)
     let report: LaunchReport
     try {

@@ -1,14 +1,31 @@
 /**
- * NodePlan → Ignition (spec 3.3.0 by default, 3.4.0 selectable). Translation only: files become
- * `storage.files` with data URLs (gzip-compressed where that is smaller), modes as decimal integers
- * (0600 → 384), root ownership by name and overwrite; units become `systemd.units` with drop-ins;
- * users get their SSH keys; the hostname is /etc/hostname and static addressing a systemd-networkd
- * unit, which is how Ignition-based systems express them.
+ * NodePlan → Ignition (spec 3.3.0 by default, 3.4.0 selectable: see plan/target.ts). Translation
+ * only: files become `storage.files` with data URLs (gzip-compressed where that is smaller), modes as
+ * decimal integers (0600 → 384), ownership by name and overwrite; units become `systemd.units` with
+ * drop-ins; users get their SSH keys; the hostname is /etc/hostname and static addressing a
+ * systemd-networkd unit, which is how Ignition-based systems express them.
  */
 import {gzipSync} from 'node:zlib'
 import type {NodePlan, PlanFile} from '../../plan/types.js'
+import type {IgnitionSpecVersion} from '../../profile/index.js'
 
-export type IgnitionVersion = '3.3.0' | '3.4.0'
+/** One Ignition config spec nodegen writes. */
+export interface IgnitionSpec {
+  version: IgnitionSpecVersion
+  /** The first Ignition release that reads it (docs/specs.md upstream). */
+  firstIgnition: string
+}
+
+/**
+ * The specs nodegen writes. 3.4.0 only adds LUKS and Tang fields to 3.3.0 (upstream's migration
+ * notes: a 3.3.0 config is a 3.4.0 config with another version string), so both carry the same
+ * body. Neither honours setuid/setgid/sticky bits (3.6.0 is the first that does): the profile
+ * validation refuses them for Ignition nodes (NG0424).
+ */
+export const IGNITION_SPECS: Readonly<Record<IgnitionSpecVersion, IgnitionSpec>> = Object.freeze({
+  '3.3.0': Object.freeze({version: '3.3.0', firstIgnition: '2.11.0'}),
+  '3.4.0': Object.freeze({version: '3.4.0', firstIgnition: '2.15.0'}),
+})
 
 export interface IgnitionFile {
   path: string
@@ -29,10 +46,11 @@ function dataUrl(content: string): {source: string; compression?: 'gzip'} {
 }
 
 function ignitionFile(f: PlanFile): IgnitionFile {
+  if (f.mode & 0o7000) throw new Error(`internal: ${f.path} has mode bits Ignition 3.3/3.4 would drop (validation refuses them)`)
   const [user = 'root', group = user] = f.owner.split(':')
   return {
     path: f.path,
-    mode: f.mode & 0o7777,
+    mode: f.mode,
     overwrite: true,
     user: {name: user},
     group: {name: group},
@@ -51,7 +69,23 @@ function networkUnit(plan: NodePlan): string | undefined {
   return `${lines.join('\n')}\n`
 }
 
-export function buildIgnition(plan: NodePlan, version: IgnitionVersion = '3.3.0'): Record<string, unknown> {
+/**
+ * Flatcar's `core` user exists: Ignition then runs `usermod`, whose `--groups` *replaces* the
+ * supplementary groups (core would lose docker, wheel, systemd-journal…) and core is in sudo
+ * already. So core gets only its keys, and groups the profile lists by name.
+ */
+function ignitionUser(u: NodePlan['users'][number]): Record<string, unknown> {
+  const existing = u.name === 'core'
+  const groups = existing ? u.groups : [...new Set([...(u.sudo ? ['sudo'] : []), ...u.groups])]
+  return {
+    name: u.name,
+    ...(u.sshAuthorizedKeys.length ? {sshAuthorizedKeys: u.sshAuthorizedKeys} : {}),
+    ...(groups.length ? {groups} : {}),
+    ...(existing ? {} : {shell: u.shell}),
+  }
+}
+
+export function buildIgnition(plan: NodePlan, spec: IgnitionSpec): Record<string, unknown> {
   const extra: PlanFile[] = [
     {path: '/etc/hostname', content: `${plan.hostname}\n`, mode: 0o644, owner: 'root:root', secret: false, origin: 'hostname'},
   ]
@@ -66,16 +100,9 @@ export function buildIgnition(plan: NodePlan, version: IgnitionVersion = '3.3.0'
       origin: 'network',
     })
   const files = [...plan.files, ...extra].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-  const config: Record<string, unknown> = {ignition: {version}}
+  const config: Record<string, unknown> = {ignition: {version: spec.version}}
   if (plan.users.length > 0) {
-    config.passwd = {
-      users: plan.users.map((u) => ({
-        name: u.name,
-        ...(u.sshAuthorizedKeys.length ? {sshAuthorizedKeys: u.sshAuthorizedKeys} : {}),
-        ...(u.sudo || u.groups.length ? {groups: [...new Set([...(u.sudo ? ['sudo'] : []), ...u.groups])]} : {}),
-        ...(u.name !== 'core' ? {shell: u.shell} : {}),
-      })),
-    }
+    config.passwd = {users: plan.users.map(ignitionUser)}
   }
   config.storage = {
     directories: plan.directories.map((d) => ({path: d.path, mode: d.mode, overwrite: true, user: {name: 'root'}, group: {name: 'root'}})),
@@ -94,17 +121,17 @@ export function buildIgnition(plan: NodePlan, version: IgnitionVersion = '3.3.0'
   return config
 }
 
-export function emitIgnition(plan: NodePlan, version: IgnitionVersion = '3.3.0'): Buffer {
-  return Buffer.from(`${JSON.stringify(buildIgnition(plan, version))}\n`)
+export function emitIgnition(plan: NodePlan, spec: IgnitionSpec): Buffer {
+  return Buffer.from(`${JSON.stringify(buildIgnition(plan, spec))}\n`)
 }
 
 /**
  * Ignition does not decompress a gzipped user-data on AWS or GCP: an over-budget config becomes a
  * small one whose `ignition.config.replace` is a gzip-compressed data URL of the real config.
  */
-export function wrapIgnition(config: Buffer, version: IgnitionVersion = '3.3.0'): Buffer {
+export function wrapIgnition(config: Buffer, spec: IgnitionSpec): Buffer {
   const gz = gzipSync(config, {level: 9})
   return Buffer.from(
-    `${JSON.stringify({ignition: {version, config: {replace: {source: `data:;base64,${gz.toString('base64')}`, compression: 'gzip'}}}})}\n`,
+    `${JSON.stringify({ignition: {version: spec.version, config: {replace: {source: `data:;base64,${gz.toString('base64')}`, compression: 'gzip'}}}})}\n`,
   )
 }

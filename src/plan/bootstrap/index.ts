@@ -1,6 +1,6 @@
 /** The bootstrap program, its data files and the systemd units that run it. */
 import type {Cluster, ClusterNode} from '../../profile/index.js'
-import {file, header} from '../files.js'
+import {compactShell, file, header} from '../files.js'
 import {bootstrapParams, encodeParams, hostsBlock, labelsTsv, nodesTsv} from '../params.js'
 import {type Assets, BOOTSTRAP_UNIT, libDir, NODEGEN_LIB, PARAMS_FILE, type PlanFile, type PlanUnit} from '../types.js'
 
@@ -14,7 +14,7 @@ export function buildBootstrapFiles(
   const h = header(cluster, node)
   const params = {...bootstrapParams(cluster, node), TOKEN_NEXT_FROM: nextTokenFrom}
   const files: PlanFile[] = [
-    file(`${libDir(node.family)}/bootstrap.sh`, assets.bootstrapScript, 'bootstrap:program', {mode: 0o755}),
+    file(`${libDir(node.family)}/bootstrap.sh`, compactShell(assets.bootstrapScript), 'bootstrap:program', {mode: 0o755}),
     file(PARAMS_FILE, encodeParams(params, h), 'bootstrap:parameters', {mode: 0o600}),
     file('/etc/nodegen/nodes.tsv', nodesTsv(cluster), 'bootstrap:nodes'),
     file('/etc/nodegen/hosts', hostsBlock(cluster, node), 'bootstrap:hosts'),
@@ -23,7 +23,7 @@ export function buildBootstrapFiles(
   if (!cluster.image.baked && node.family !== 'flatcar')
     files.push(file(`${NODEGEN_LIB}/install-packages.sh`, assets.installScript, 'bootstrap:packages', {mode: 0o755}))
   if (node.role === 'control-plane') {
-    files.push(file(`${libDir(node.family)}/labels.sh`, assets.labelsScript, 'bootstrap:labels', {mode: 0o755}))
+    files.push(file(`${libDir(node.family)}/labels.sh`, compactShell(assets.labelsScript), 'bootstrap:labels', {mode: 0o755}))
     const labels = labelsTsv(cluster)
     if (labels) files.push(file('/etc/nodegen/labels.tsv', labels, 'bootstrap:labels'))
   }
@@ -45,7 +45,7 @@ export function buildCalendarFiles(
       'pki:token-calendar',
       {secret: true},
     ),
-    file(`${libDir(node.family)}/token-calendar.sh`, assets.tokenCalendarScript, 'bootstrap:token-calendar', {mode: 0o755}),
+    file(`${libDir(node.family)}/token-calendar.sh`, compactShell(assets.tokenCalendarScript), 'bootstrap:token-calendar', {mode: 0o755}),
   ]
 }
 
@@ -60,7 +60,7 @@ export function buildBootstrapUnits(cluster: Cluster, node: ClusterNode, calenda
 Description=nodegen bootstrap: bring ${node.name} into cluster ${cluster.name}
 Documentation=file://${libDir(node.family)}/bootstrap.sh
 Wants=network-online.target
-After=network-online.target cloud-final.service ignition-firstboot-complete.service
+After=network-online.target cloud-final.service ignition-firstboot-complete.service${node.family === 'flatcar' ? ' systemd-sysext.service ensure-sysext.service' : ''}
 ConditionPathExists=${PARAMS_FILE}
 
 [Service]

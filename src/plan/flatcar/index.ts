@@ -1,8 +1,10 @@
 /**
  * Kubernetes on Flatcar the way Flatcar documents it: the kubernetes systemd-sysext image at the
  * profile's version, fetched by Ignition from extensions.flatcar.org (or a mirror) and activated by
- * a link in /etc/extensions; containerd is part of the OS and gets nodegen's configuration through
- * the CONTAINERD_CONFIG drop-in Flatcar documents. No package manager steps apply.
+ * a link in /etc/extensions (the image ships kubelet.service, kubeadm's drop-in, the CNI plugins it
+ * copies to /opt/cni/bin, and a writable flex-volume directory); containerd is part of the OS and
+ * gets nodegen's configuration through a CONTAINERD_CONFIG drop-in (Flatcar's unit points it at
+ * /usr/share/containerd/config.toml). No package manager steps apply.
  */
 import type {Cluster, ClusterNode} from '../../profile/index.js'
 import {file, header} from '../files.js'
@@ -15,7 +17,6 @@ export function buildFlatcarFiles(cluster: Cluster, node: ClusterNode): {files: 
   const base = cluster.kubernetes.sysextRepository
   const image = `/opt/extensions/kubernetes/kubernetes-v${v}-x86-64.raw`
   const files: PlanFile[] = [
-    {...file(image, '', 'flatcar:sysext'), remote: {url: `${base}/kubernetes-v${v}-x86-64.raw`}},
     file(
       '/etc/containerd/config.toml',
       `${h}version = 2
@@ -41,5 +42,8 @@ export function buildFlatcarFiles(cluster: Cluster, node: ClusterNode): {files: 
     // The kubelet unit ships inside the sysext; enabling it happens in the bootstrap program.
     {name: 'systemd-sysext.service', enabled: true, dropIns: []},
   ]
+  // A baked image has the sysext in place already (the bootstrap program checks its version).
+  if (cluster.image.baked) return {files, links: [], units}
+  files.push({...file(image, '', 'flatcar:sysext'), remote: {url: `${base}/kubernetes-v${v}-x86-64.raw`}})
   return {files, links: [{path: '/etc/extensions/kubernetes.raw', target: image}], units}
 }

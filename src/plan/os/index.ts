@@ -23,13 +23,15 @@ export function buildOsFiles(cluster: Cluster, node: ClusterNode): PlanFile[] {
       `${h}net.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\nnet.ipv4.ip_forward = 1\n`,
       'os:sysctl',
     ),
-    // zram-generator (Fedora, CentOS Stream 10) creates zram swap from this file: an empty one creates none.
-    file('/etc/systemd/zram-generator.conf', `${h}# no zram swap: the kubelet requires swap off\n`, 'os:swap'),
   ]
+  // zram-generator (Fedora, CentOS Stream 10) creates zram swap from this file: an empty one creates
+  // none. Flatcar has neither zram-generator nor swap unless one is configured; swapoff covers that.
+  if (node.family !== 'flatcar')
+    files.push(file('/etc/systemd/zram-generator.conf', `${h}# no zram swap: the kubelet requires swap off\n`, 'os:swap'))
   if (node.family !== 'flatcar') files.push(...runtimeConfig(cluster, node, h))
   if (!cluster.image.baked && node.family !== 'flatcar') files.push(...repositories(cluster, node, h))
   if (cluster.proxy) files.push(...proxyDropIns(cluster, node, h))
-  if (cluster.networking.ntpServers.length > 0 && node.family !== 'flatcar') files.push(chrony(cluster, node, h))
+  if (cluster.networking.ntpServers.length > 0) files.push(node.family === 'flatcar' ? timesyncd(cluster, h) : chrony(cluster, node, h))
   return files
 }
 
@@ -152,6 +154,11 @@ function proxyDropIns(cluster: Cluster, node: ClusterNode, h: string): PlanFile[
   const body = `${h}[Service]\n${env.join('\n')}\n`
   const units = node.family === 'flatcar' ? ['containerd'] : [cluster.runtime.type === 'cri-o' ? 'crio' : 'containerd']
   return units.map((u) => file(`/etc/systemd/system/${u}.service.d/10-nodegen-proxy.conf`, body, 'os:proxy'))
+}
+
+/** Flatcar keeps time with systemd-timesyncd (no chrony); a drop-in names the profile's servers. */
+function timesyncd(cluster: Cluster, h: string): PlanFile {
+  return file('/etc/systemd/timesyncd.conf.d/10-nodegen.conf', `${h}[Time]\nNTP=${cluster.networking.ntpServers.join(' ')}\n`, 'os:time')
 }
 
 function chrony(cluster: Cluster, node: ClusterNode, h: string): PlanFile {

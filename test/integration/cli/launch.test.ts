@@ -56,7 +56,7 @@ describe('nodegen launch / destroy (built CLI)', () => {
     assert.ok(report.calls.some((c) => c.operation === 'CreateLoadBalancer'))
     assert.ok(report.nodes.every((n) => n.status === 'planned'))
     // The example names no AMI and asks for a secret backend: the dry run says why a launch would stop.
-    assert.match(report.blockers.join('\n'), /aws-secrets-manager, and that secret backend is not available/)
+    assert.match(report.blockers.join('\n'), /aws-secrets-manager, and launch does not store secret bundles yet/)
     assert.match(report.blockers.join('\n'), /set spec\.platform\.aws\.ami, or bake one/)
     assert.doesNotMatch(r.stdout + r.stderr, /PRIVATE KEY|BEGIN EC/)
   })
@@ -95,7 +95,12 @@ describe('nodegen launch / destroy (built CLI)', () => {
     try {
       fake.subnets.set('subnet-0123456789abcdef0', {vpc: 'vpc-0123456789abcdef0', cidr: '10.0.1.0/24'})
       const profile = path.join(tmp, 'aws.yaml')
-      writeFileSync(profile, profileText('aws.yaml').replace('region: eu-west-1', 'region: eu-west-1\n      ami: ami-0123456789abcdef0'))
+      writeFileSync(
+        profile,
+        profileText('aws.yaml')
+          .replace('region: eu-west-1', 'region: eu-west-1\n      ami: ami-0123456789abcdef0')
+          .replace('secretBackend: aws-secrets-manager', 'secretBackend: inline'),
+      )
       const env = {
         AWS_ENDPOINT_URL: endpoint,
         AWS_ACCESS_KEY_ID: 'AKIDNODEGENTEST',

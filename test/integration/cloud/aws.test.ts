@@ -5,16 +5,18 @@
  * throttling, a partial failure and its resumption, and destroy.
  */
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {gunzipSync} from 'node:zlib'
 import {destroy, launch, launchNodes} from '../../../src/app/launch.js'
+import {readCniManifest, renderNode} from '../../../src/app/render.js'
 import {clientToken} from '../../../src/cloud/common.js'
 import {LaunchError} from '../../../src/cloud/types.js'
+import {loadProfile} from '../../../src/profile/index.js'
 import {FakeAws} from '../../support/fake-aws.js'
-import {loadCluster, PROFILES_DIR, profileText} from '../../support/profiles.js'
+import {profileText} from '../../support/profiles.js'
 import {renderProfile} from '../../support/render.js'
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ng-aws-'))
@@ -23,18 +25,22 @@ const pace = {pollMs: 5, timeoutMs: 5000, retryMs: 5, sleep: (ms: number) => new
 
 // The example profile with an AMI, and its endpoint as an IP so the NLB takes a fixed address.
 const profilePath = path.join(tmp, 'aws.yaml')
-writeFileSync(profilePath, profileText('aws.yaml').replace('region: eu-west-1', 'region: eu-west-1\n      ami: ami-0123456789abcdef0'))
+const withAmi = profileText('aws.yaml').replace('region: eu-west-1', 'region: eu-west-1\n      ami: ami-0123456789abcdef0')
+writeFileSync(profilePath, withAmi.replace('secretBackend: aws-secrets-manager', 'secretBackend: inline'))
+// The example as it is (Secrets Manager): render keeps the keys out of user-data for the backend's hook.
+const backendPath = path.join(tmp, 'aws-backend.yaml')
+writeFileSync(backendPath, withAmi)
 
 describe('launch aws against a local EC2 + ELBv2 endpoint', () => {
   const fake = new FakeAws()
   let endpoint: string
   let rendered: Awaited<ReturnType<typeof renderProfile>>
-  const cluster = loadCluster(profilePath)
+  const cluster = loadProfile(readFileSync(profilePath), profilePath, {insecureInlineSecrets: true}).cluster!
 
   before(async () => {
     endpoint = await fake.start()
     fake.subnets.set('subnet-0123456789abcdef0', {vpc: 'vpc-0123456789abcdef0', cidr: '10.0.1.0/24'})
-    rendered = await renderProfile(path.join(PROFILES_DIR, 'aws.yaml'))
+    rendered = await renderProfile(backendPath)
   })
   after(() => fake.stop())
 
@@ -55,7 +61,7 @@ describe('launch aws against a local EC2 + ELBv2 endpoint', () => {
   it('refuses CA keys in user-data unless --insecure-inline-secrets, and sends nothing', async () => {
     await assert.rejects(run({insecureInlineSecrets: false}), (e: unknown) => {
       assert.ok(e instanceof LaunchError)
-      assert.match(e.message, /secretBackend is aws-secrets-manager, and that secret backend is not available/)
+      assert.match(e.message, /secretBackend is inline: the CA private keys of aws-cp-1, aws-cp-2, aws-cp-3 would be in instance metadata/)
       assert.match(e.message, /--insecure-inline-secrets/)
       return true
     })
@@ -104,7 +110,7 @@ describe('launch aws against a local EC2 + ELBv2 endpoint', () => {
       // user-data: base64 of exactly the bytes render writes; gzip here because EC2's 16 KB is tight.
       const data = Buffer.from(String(p.UserData), 'base64')
       assert.deepEqual(data, n.userData)
-      const fitted = rendered.nodes.find((x) => x.plan.node === n.node.name)!.fitted as {data: Buffer}
+      const fitted = renderNode(cluster, n.node, rendered.material, readCniManifest(cluster, profilePath)).fitted as {data: Buffer}
       assert.deepEqual(data, fitted.data, 'launch sends what render writes')
       const text = n.encoding === 'gzip' ? gunzipSync(data).toString() : data.toString()
       assert.match(text, /^#cloud-config\n/)
@@ -198,12 +204,13 @@ describe('launch aws against a local EC2 + ELBv2 endpoint', () => {
     other.subnets.set('subnet-0123456789abcdef0', {vpc: 'vpc-0123456789abcdef0', cidr: '10.0.1.0/24'})
     try {
       let sawInstances = -1
+      const backend = await renderProfile(backendPath)
       const report = await launch({
         platform: 'aws',
-        cluster,
-        profilePath,
+        cluster: backend.cluster,
+        profilePath: backendPath,
         stateDir: tmp,
-        material: rendered.material,
+        material: backend.material,
         dryRun: false,
         insecureInlineSecrets: false,
         clients: other.clients(ep),

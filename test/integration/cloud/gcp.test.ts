@@ -6,36 +6,40 @@
  * ready, and destroy.
  */
 import assert from 'node:assert/strict'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {destroy, launch, launchNodes} from '../../../src/app/launch.js'
+import {readCniManifest, renderNode} from '../../../src/app/render.js'
 import {requestId} from '../../../src/cloud/common.js'
 import {userDataItems} from '../../../src/cloud/gcp.js'
 import type {LaunchNode} from '../../../src/cloud/types.js'
+import {loadProfile} from '../../../src/profile/index.js'
 import {FakeGcp} from '../../support/fake-gcp.js'
-import {loadCluster, profileText} from '../../support/profiles.js'
+import {profileText} from '../../support/profiles.js'
 import {renderProfile} from '../../support/render.js'
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ng-gcp-'))
 after(() => rmSync(tmp, {recursive: true, force: true}))
 const pace = {pollMs: 5, timeoutMs: 5000, retryMs: 5, sleep: (ms: number) => new Promise<void>((r) => setTimeout(r, ms))}
 const profilePath = path.join(tmp, 'gcp.yaml')
-writeFileSync(profilePath, profileText('gcp.yaml'))
+writeFileSync(profilePath, profileText('gcp.yaml').replace('secretBackend: gcp-secret-manager', 'secretBackend: inline'))
+const backendPath = path.join(tmp, 'gcp-backend.yaml')
+writeFileSync(backendPath, profileText('gcp.yaml'))
 const P = '/compute/v1/projects/my-project'
 let runs = 0
 
 describe('launch gcp against a local Compute Engine endpoint', () => {
   const fake = new FakeGcp()
-  const cluster = loadCluster(profilePath)
+  const cluster = loadProfile(readFileSync(profilePath), profilePath, {insecureInlineSecrets: true}).cluster!
   let rendered: Awaited<ReturnType<typeof renderProfile>>
   let clients: ReturnType<FakeGcp['clients']>
 
   before(async () => {
     await fake.start()
     clients = fake.clients()
-    rendered = await renderProfile(profilePath)
+    rendered = await renderProfile(backendPath)
   })
   after(() => fake.stop())
 
@@ -109,7 +113,10 @@ describe('launch gcp against a local Compute Engine endpoint', () => {
       assert.deepEqual(body.labels, {'nodegen-cluster': 'gcp-demo', 'nodegen-node': n.node.name, 'nodegen-role': n.node.role})
       assert.deepEqual(body.tags.items, [`nodegen-gcp-demo-${n.node.role}`])
       const items = Object.fromEntries(body.metadata.items.map((i) => [i.key, i.value]))
-      const fitted = rendered.nodes.find((x) => x.plan.node === n.node.name)!.fitted as {data: Buffer; encoding: string}
+      const fitted = renderNode(cluster, n.node, rendered.material, readCniManifest(cluster, profilePath)).fitted as {
+        data: Buffer
+        encoding: string
+      }
       assert.equal(items['user-data'], fitted.data.toString('utf8'), 'the user-data render writes')
       assert.equal(fitted.encoding, 'raw', 'well inside 256 KB: no compression')
       assert.equal(items['user-data-encoding'], undefined)

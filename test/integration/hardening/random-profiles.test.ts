@@ -17,6 +17,7 @@ import {renderNode} from '../../../src/app/render.js'
 import {loadOrCreateCalendar, loadOrCreateState} from '../../../src/pki/index.js'
 import {loadProfile, OS_IDS} from '../../../src/profile/index.js'
 import {fixturePkiContext} from '../../support/pki-fixture.js'
+import {cloudInit} from '../../support/render.js'
 import {requireSchemas, validateKubeDocuments} from '../../support/schemas.js'
 import {requireTool, run} from '../../support/tools.js'
 
@@ -102,7 +103,7 @@ describe('random valid profiles', () => {
           if (!node) continue
           const out = renderNode(cluster, node, material, undefined)
           const f = path.join(dir, `${node.name}.user-data`)
-          writeFileSync(f, out.ci.userData)
+          writeFileSync(f, cloudInit(out).userData)
           const s = run(ci, ['schema', '--config-file', f], {allowFail: true})
           assert.equal(s.status, 0, `seed ${seed} ${name}/${node.name}: ${s.stdout}${s.stderr}\n${text}`)
           for (const file of out.plan.files) {

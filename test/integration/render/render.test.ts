@@ -11,8 +11,9 @@ import path from 'node:path'
 import {after, describe, it} from 'node:test'
 import {renderNode} from '../../../src/app/render.js'
 import {isBudgetProblem} from '../../../src/emit/budget.js'
+import {readBundle} from '../../../src/plan/secrets/index.js'
 import {exampleProfiles} from '../../support/profiles.js'
-import {renderProfile} from '../../support/render.js'
+import {cloudInit, renderProfile} from '../../support/render.js'
 import {requireSchemas, validateKubeDocuments} from '../../support/schemas.js'
 import {requireTool, run} from '../../support/tools.js'
 
@@ -29,7 +30,7 @@ for (const profile of cloudInitProfiles) {
       const r = await renderProfile(profile)
       for (const n of r.nodes) {
         const f = path.join(tmp, `${name}-${n.plan.node}.user-data`)
-        writeFileSync(f, n.ci.userData)
+        writeFileSync(f, cloudInit(n).userData)
         const out = run(ci, ['schema', '--config-file', f], {allowFail: true})
         assert.equal(out.status, 0, `${n.plan.node}: ${out.stdout}${out.stderr}`)
       }
@@ -57,7 +58,8 @@ for (const profile of cloudInitProfiles) {
       const r = await renderProfile(profile)
       let docs = 0
       for (const n of r.nodes) {
-        for (const f of n.plan.files) {
+        // On aws/gcp the control planes' kubeadm configuration travels in the secret bundle.
+        for (const f of [...n.plan.files, ...(n.bundle ? readBundle(n.bundle.archive) : [])]) {
           if (!/\/kubeadm\/config\.yaml$|etcd-kubelet\.yaml$/.test(f.path)) continue
           for (const d of validateKubeDocuments(f.content)) {
             docs++
@@ -71,7 +73,7 @@ for (const profile of cloudInitProfiles) {
     it('workers carry no private key of any CA; control planes carry the CA keys 0600', async () => {
       const r = await renderProfile(profile)
       for (const n of r.nodes) {
-        const text = n.ci.userData.toString()
+        const text = cloudInit(n).userData.toString()
         if (n.plan.role === 'worker') {
           assert.doesNotMatch(text, /PRIVATE KEY/, `${n.plan.node} carries a private key`)
           assert.ok(!n.plan.files.some((f) => f.path.endsWith('.key')))
@@ -126,9 +128,9 @@ for (const profile of cloudInitProfiles) {
         const node = r.cluster.nodes.find((x) => x.name === n.plan.node)
         assert.ok(node)
         const again = renderNode(r.cluster, node, material, undefined)
-        assert.ok(again.ci.userData.equals(n.ci.userData))
-        assert.equal(again.ci.metaData, n.ci.metaData)
-        assert.equal(again.ci.networkConfig, n.ci.networkConfig)
+        assert.ok(cloudInit(again).userData.equals(cloudInit(n).userData))
+        assert.equal(cloudInit(again).metaData, cloudInit(n).metaData)
+        assert.equal(cloudInit(again).networkConfig, cloudInit(n).networkConfig)
       }
     })
   })
@@ -169,7 +171,7 @@ describe('render: the token calendar', () => {
         assert.ok(calendar?.content.includes(cal.secret))
       } else {
         assert.equal(calendar, undefined)
-        assert.ok(!n.ci.userData.toString().includes(cal.secret), `${n.plan.node} carries the calendar secret`)
+        assert.ok(!cloudInit(n).userData.toString().includes(cal.secret), `${n.plan.node} carries the calendar secret`)
       }
     }
   })

@@ -138,6 +138,33 @@ const CASES: Array<[string, (s: string) => string, string, string, number?]> = [
     'NG0311',
     'spec.kubernetes.imageRepository',
   ],
+  ['keepalived on Flatcar', (s) => s.replace('os: almalinux-9', 'os: flatcar'), 'NG0426', 'spec.loadBalancer.type'],
+  [
+    'setuid file on an Ignition node',
+    (s) =>
+      s
+        .replace('os: almalinux-9', 'os: flatcar')
+        .replace('type: keepalived-haproxy', 'type: kube-vip')
+        .replace('  firewall: open-ports', '  firewall: open-ports\n  files: [{path: /opt/bin/x, content: a, mode: "4755"}]'),
+    'NG0424',
+    'spec.files[0].mode',
+  ],
+  [
+    'file under /usr on Flatcar',
+    (s) =>
+      s
+        .replace('os: almalinux-9', 'os: flatcar')
+        .replace('type: keepalived-haproxy', 'type: kube-vip')
+        .replace('  firewall: open-ports', '  firewall: open-ports\n  files: [{path: /usr/local/bin/x, content: a}]'),
+    'NG0425',
+    'spec.files[0].path',
+  ],
+  [
+    'unknown Ignition spec',
+    (s) => s.replace('  firewall: open-ports', '  firewall: open-ports\n  ignition: {version: 3.5.0}'),
+    'NG0104',
+    'spec.ignition.version',
+  ],
 ]
 
 describe('profile validation', () => {

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# nodegen image bake: what `nodegen image build` runs inside the Packer build VM, one step per
+# Packer provisioner (files, packages, images, marker, cleanup), so a node booted from the image
+# skips what first boot would otherwise do. The packages step runs the very install-packages.sh
+# first boot runs; the files are the OS preparation files the planner emits for every node.
+#
+# Usage: bake.sh STEP [DIR]   (DIR holds image.env, files/, files.tsv, images.txt, scripts/)
+#
+# Nothing here comes from a profile: parameters are read from DIR/image.env (KEY=VALUE lines,
+# assigned verbatim, never sourced) and only ever used quoted.
+set -Eeuo pipefail
+umask 022
+
+STEP=${1:?usage: bake.sh STEP [DIR]}
+DIR=${2:-/tmp/nodegen-image}
+# NODEGEN_ROOT prefixes every path written; only the tests set it (a temporary root).
+ROOT=${NODEGEN_ROOT:-}
+PARAMS_FILE="$DIR/image.env"
+MARKER="$ROOT/etc/nodegen/image.json"
+
+log() { printf 'nodegen-image: %s\n' "$*"; }
+die() {
+  printf 'nodegen-image: error: %s\n' "$*" >&2
+  exit 1
+}
+
+declare -A P=()
+n=0
+while IFS= read -r line || [ -n "$line" ]; do
+  n=$((n + 1))
+  case "$line" in '' | '#'*) continue ;; esac
+  key=${line%%=*}
+  if [[ ! "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] || [ "$key" = "$line" ]; then die "$PARAMS_FILE line $n is not KEY=VALUE"; fi
+  P[$key]=${line#*=}
+done <"$PARAMS_FILE"
+param() { printf '%s' "${P[$1]-}"; }
+for var in HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+  value=$(param "PROXY_$var")
+  if [ -n "$value" ]; then
+    export "$var=$value"
+    export "${var,,}=$value"
+  fi
+done
+
+json_string() {
+  local s=$1 out='' ch i
+  for ((i = 0; i < ${#s}; i++)); do
+    ch=${s:i:1}
+    case "$ch" in
+      '"') out+='\"' ;;
+      \\) out+="\\\\" ;;
+      *)
+        if [[ "$ch" < ' ' ]]; then printf -v ch '\\u%04x' "'$ch"; fi
+        out+=$ch
+        ;;
+    esac
+  done
+  printf '"%s"' "$out"
+}
+
+runtime_socket() {
+  case "$(param RUNTIME)" in
+    cri-o) printf 'unix:///var/run/crio/crio.sock' ;;
+    *) printf 'unix:///run/containerd/containerd.sock' ;;
+  esac
+}
+
+runtime_unit() {
+  case "$(param RUNTIME)" in
+    cri-o) printf 'crio' ;;
+    *) printf 'containerd' ;;
+  esac
+}
+
+# The OS preparation files (modules, sysctls, repositories, the runtime's configuration), placed
+# with the modes files.tsv lists: Packer's file upload does not keep modes.
+step_files() {
+  local mode path
+  while IFS=$'\t' read -r mode path || [ -n "$mode" ]; do
+    [ -n "$mode" ] || continue
+    [[ "$mode" =~ ^0[0-7]{3}$ ]] || die "files.tsv: bad mode $mode"
+    [[ "$path" == /* && "$path" != *..* ]] || die "files.tsv: bad path $path"
+    install -D -m "$mode" "$DIR/files$path" "$ROOT$path"
+  done <"$DIR/files.tsv"
+  # The runtime's proxy drop-in must be in force for the pre-pull.
+  systemctl daemon-reload >/dev/null 2>&1 || true
+  log "placed $(grep -c . "$DIR/files.tsv") preparation file(s)"
+}
+
+step_packages() {
+  bash "$DIR/scripts/install-packages.sh" "$PARAMS_FILE"
+  # The endpoint's packages are in the image for every role; the bootstrap program enables them on
+  # control planes only.
+  local unit
+  for unit in haproxy keepalived kubelet; do
+    systemctl disable --now "$unit" >/dev/null 2>&1 || true
+  done
+}
+
+step_images() {
+  local socket image pulled="$DIR/pulled.txt" manifest
+  socket=$(runtime_socket)
+  systemctl enable "$(runtime_unit)" >/dev/null 2>&1 || true
+  systemctl restart "$(runtime_unit)"
+  : >"$pulled"
+  kubeadm config images pull --kubernetes-version "v$(param KUBERNETES_VERSION)" \
+    --image-repository "$(param IMAGE_REPOSITORY)" --cri-socket "$socket"
+  kubeadm config images list --kubernetes-version "v$(param KUBERNETES_VERSION)" \
+    --image-repository "$(param IMAGE_REPOSITORY)" >>"$pulled"
+  # The CNI's images come from its manifest (shipped in the build directory, or fetched from its URL).
+  manifest="$DIR/cni.yaml"
+  if [ ! -r "$manifest" ] && [ -n "$(param CNI_MANIFEST_URL)" ]; then
+    curl -fsSL --retry 5 -m 120 "$(param CNI_MANIFEST_URL)" -o "$manifest"
+  fi
+  if [ -r "$manifest" ]; then
+    sed -n -E "s/^[[:space:]]*(-[[:space:]]+)?image:[[:space:]]*[\"']?([^\"'[:space:]]+)[\"']?[[:space:]]*$/\\2/p" "$manifest" | sort -u >>"$pulled"
+  fi
+  if [ -r "$DIR/images.txt" ]; then grep -v '^#' "$DIR/images.txt" | grep . >>"$pulled" || true; fi
+  sort -u -o "$pulled" "$pulled"
+  while IFS= read -r image; do
+    case "$image" in "$(param IMAGE_REPOSITORY)"/*) continue ;; esac
+    crictl --runtime-endpoint "$socket" pull "$image"
+  done <"$pulled"
+  log "pre-pulled $(grep -c . "$pulled") image(s)"
+}
+
+step_marker() {
+  local images='' image first=1
+  if [ -r "$DIR/pulled.txt" ]; then
+    while IFS= read -r image; do
+      [ -n "$image" ] || continue
+      [ "$first" = 1 ] || images+=', '
+      images+=$(json_string "$image")
+      first=0
+    done <"$DIR/pulled.txt"
+  fi
+  mkdir -p "$ROOT/etc/nodegen"
+  {
+    printf '{"schema": 1, "os": %s, "kubernetesVersion": %s, "containerRuntime": %s, ' \
+      "$(json_string "$(param OS_ID)")" "$(json_string "$(param KUBERNETES_VERSION)")" "$(json_string "$(param RUNTIME)")"
+    printf '"imageRepository": %s, "phases": ["packages"%s], "images": [%s], ' \
+      "$(json_string "$(param IMAGE_REPOSITORY)")" "$([ -r "$DIR/pulled.txt" ] && printf ', "images"')" "$images"
+    printf '"built": %s, "builtBy": "nodegen image build"}\n' "$(json_string "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
+  } >"$MARKER.tmp"
+  chmod 0644 "$MARKER.tmp"
+  mv -f "$MARKER.tmp" "$MARKER"
+  log "wrote $MARKER"
+}
+
+# What makes a clone a new machine: cloud-init runs again, a new machine-id and new SSH host keys
+# at first boot, no key of the build's SSH user left behind.
+step_cleanup() {
+  local home
+  systemctl stop kubelet >/dev/null 2>&1 || true
+  # A test root gets the files removed; the build VM gets cloud-init's own clean.
+  if [ -z "$ROOT" ] && command -v cloud-init >/dev/null 2>&1; then cloud-init clean --logs; fi
+  rm -rf "$ROOT/var/lib/cloud/instances" "$ROOT/var/lib/cloud/instance"
+  if [ -e "$ROOT/etc/machine-id" ]; then : >"$ROOT/etc/machine-id"; fi
+  if [ -e "$ROOT/var/lib/dbus/machine-id" ] && [ ! -L "$ROOT/var/lib/dbus/machine-id" ]; then rm -f "$ROOT/var/lib/dbus/machine-id"; fi
+  rm -f "$ROOT"/etc/ssh/ssh_host_*
+  if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+    home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
+    if [ -n "$home" ]; then rm -f "$ROOT$home/.ssh/authorized_keys"; fi
+  fi
+  rm -f "$ROOT/root/.ssh/authorized_keys"
+  if [ -z "$ROOT" ]; then
+    if command -v dnf >/dev/null 2>&1; then dnf clean all >/dev/null 2>&1 || true; fi
+    if command -v apt-get >/dev/null 2>&1; then apt-get clean >/dev/null 2>&1 || true; fi
+  fi
+  rm -rf "$ROOT/var/lib/nodegen" "$ROOT/var/log/nodegen"
+  rm -rf "${DIR:?}"
+  sync
+  log "cleaned cloud-init state, machine-id, SSH host keys and the build's files"
+}
+
+log "step $STEP"
+case "$STEP" in
+  files) step_files ;;
+  packages) step_packages ;;
+  images) step_images ;;
+  marker) step_marker ;;
+  cleanup) step_cleanup ;;
+  *) die "unknown step $STEP" ;;
+esac
+log "step $STEP: done"

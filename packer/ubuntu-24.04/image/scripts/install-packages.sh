@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# nodegen package installation: the container runtime, kubelet/kubeadm/kubectl pinned to the
+# cluster's version and held, and the endpoint's packages on control planes. The bootstrap program
+# runs it on first boot; `nodegen image build` runs the very same file in Packer, which then writes
+# the baked-image marker so first boot skips it. Parameters come from the data file given as $1
+# (KEY=VALUE lines, read verbatim, never sourced); the repository files it installs from were
+# written by the seed beside it.
+set -Eeuo pipefail
+
+PARAMS_FILE=${1:-/etc/nodegen/bootstrap.env}
+declare -A P=()
+while IFS= read -r line || [ -n "$line" ]; do
+  case "$line" in '' | '#'*) continue ;; esac
+  key=${line%%=*}
+  if [[ ! "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] || [ "$key" = "$line" ]; then
+    echo "install-packages: $PARAMS_FILE has a line that is not KEY=VALUE" >&2
+    exit 2
+  fi
+  P[$key]=${line#*=}
+done <"$PARAMS_FILE"
+param() { printf '%s' "${P[$1]-}"; }
+ROLE=$(param NODE_ROLE)
+
+for var in HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+  value=$(param "PROXY_$var")
+  if [ -n "$value" ]; then
+    export "$var=$value"
+    export "${var,,}=$value"
+  fi
+done
+
+lb_packages() {
+  case "$(param LB_TYPE)" in
+    keepalived-haproxy) [ "$ROLE" = control-plane ] && echo keepalived haproxy ;;
+    keepalived) [ "$ROLE" = control-plane ] && echo keepalived ;;
+  esac
+  return 0
+}
+
+install_rhel() {
+  local v runtime_pkg extra
+  v=$(param KUBERNETES_VERSION)
+  case "$(param RUNTIME)" in
+    containerd) runtime_pkg=containerd.io ;;
+    cri-o) runtime_pkg=cri-o ;;
+  esac
+  if [ "$(param RUNTIME_SOURCE)" = distribution ] && [ "$(param RUNTIME)" = containerd ]; then runtime_pkg=containerd; fi
+  read -r -a extra <<<"$(lb_packages)"
+  dnf -y install "$runtime_pkg" chrony curl openssl iproute-tc conntrack-tools socat "${extra[@]}"
+  if [ "$(param FIREWALL)" = open-ports ]; then dnf -y install firewalld; fi
+  dnf -y install --disableexcludes=kubernetes "kubelet-$v" "kubeadm-$v" "kubectl-$v"
+}
+
+install_debian() {
+  local v runtime_pkg extra key_url
+  v=$(param KUBERNETES_VERSION)
+  export DEBIAN_FRONTEND=noninteractive
+  install -d -m 0755 /etc/apt/keyrings
+  apt-get update -qq
+  apt-get install -y -qq curl ca-certificates
+  key_url="$(param PACKAGE_REPO)/core:/stable:/$(param KUBERNETES_CHANNEL)/deb/Release.key"
+  curl -fsSL --retry 5 "$key_url" -o /etc/apt/keyrings/kubernetes-apt-keyring.asc
+  chmod 0644 /etc/apt/keyrings/kubernetes-apt-keyring.asc
+  if [ -n "$(param CRIO_CHANNEL)" ]; then
+    curl -fsSL --retry 5 "$(param PACKAGE_REPO)/addons:/cri-o:/stable:/$(param CRIO_CHANNEL)/deb/Release.key" -o /etc/apt/keyrings/cri-o-apt-keyring.asc
+    chmod 0644 /etc/apt/keyrings/cri-o-apt-keyring.asc
+  fi
+  if [ "$(param RUNTIME)" = containerd ] && [ "$(param RUNTIME_SOURCE)" = docker ]; then
+    curl -fsSL --retry 5 "$(param DOCKER_REPO)/linux/$(param DOCKER_DISTRO)/gpg" -o /etc/apt/keyrings/docker.asc
+    chmod 0644 /etc/apt/keyrings/docker.asc
+  fi
+  case "$(param RUNTIME)" in
+    containerd) runtime_pkg=containerd ;;
+    cri-o) runtime_pkg=cri-o ;;
+  esac
+  if [ "$(param RUNTIME)" = containerd ] && [ "$(param RUNTIME_SOURCE)" = docker ]; then runtime_pkg=containerd.io; fi
+  read -r -a extra <<<"$(lb_packages)"
+  apt-get update -qq
+  apt-get install -y -qq "$runtime_pkg" chrony openssl conntrack socat "${extra[@]}" \
+    "kubelet=$v-*" "kubeadm=$v-*" "kubectl=$v-*"
+  apt-mark hold kubelet kubeadm kubectl >/dev/null
+}
+
+case "$(param OS_FAMILY)" in
+  rhel) install_rhel ;;
+  debian) install_debian ;;
+  *) echo "install-packages: unsupported OS family $(param OS_FAMILY)" >&2; exit 2 ;;
+esac
+echo "install-packages: runtime $(param RUNTIME) and Kubernetes $(param KUBERNETES_VERSION) installed"

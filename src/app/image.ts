@@ -1,0 +1,92 @@
+/**
+ * The image use cases: the shipped scripts the generator needs, the whole packer/ tree for a
+ * profile (what `nodegen image generate` and `npm run packer` write), and the default places.
+ */
+import {readFileSync} from 'node:fs'
+import path from 'node:path'
+import {
+  type GeneratedFile,
+  generateImageTree,
+  IMAGE_OS_IDS,
+  type ImageAssets,
+  type ImageOs,
+  imageForNode,
+  type PackerFeatures,
+  readImageRecords,
+} from '../image/index.js'
+import type {Cluster} from '../profile/index.js'
+import {OutputDir} from './output.js'
+import {PACKAGE_ROOT} from './profile-file.js'
+
+export const PACKER_DIR = path.join(PACKAGE_ROOT, 'packer')
+
+let cached: ImageAssets | undefined
+
+export function loadImageAssets(): ImageAssets {
+  if (cached) return cached
+  cached = Object.freeze({
+    bakeScript: readFileSync(path.join(PACKAGE_ROOT, 'assets', 'image', 'bake.sh'), 'utf8'),
+    installScript: readFileSync(path.join(PACKAGE_ROOT, 'assets', 'bootstrap', 'install-packages.sh'), 'utf8'),
+  })
+  return cached
+}
+
+/** `<os>/<file>` → file for every OS (or those given), sorted. */
+export function packerTree(
+  cluster: Cluster,
+  features: PackerFeatures,
+  opts: {oses?: readonly ImageOs[]; cniManifest?: string} = {},
+): Map<string, GeneratedFile> {
+  const out = new Map<string, GeneratedFile>()
+  for (const os of opts.oses ?? IMAGE_OS_IDS) {
+    const tree = generateImageTree(cluster, os, {
+      features,
+      assets: loadImageAssets(),
+      ...(opts.cniManifest !== undefined ? {cniManifest: opts.cniManifest} : {}),
+    })
+    for (const [rel, f] of tree) out.set(`${os}/${rel}`, f)
+  }
+  return out
+}
+
+/** Writes a tree into `dir` atomically (built beside it, swapped in). Returns the files written. */
+export function writePackerTree(dir: string, tree: Map<string, GeneratedFile>): {dir: string; files: number} {
+  const out = new OutputDir(dir)
+  try {
+    for (const [rel, f] of tree) out.writeFile(rel, f.content, f.mode)
+    out.commit()
+  } catch (e) {
+    out.abort()
+    throw e
+  }
+  return {dir: out.final, files: tree.size}
+}
+
+/** `.nodegen-images/<cluster>/<os>-<builder>/` beside the profile: build directories and qemu's disks. */
+export function defaultBuildDir(profilePath: string, cluster: string, os: string, builder: string): string {
+  return path.join(path.dirname(profilePath), '.nodegen-images', cluster, `${os}-${builder}`)
+}
+
+/**
+ * The recorded image of every node (what `render` writes into cluster.json and `launch` boots), and
+ * warnings for a profile that says its nodes boot baked images none of which fits.
+ */
+export async function nodeImages(cluster: Cluster, stateDir: string): Promise<{byNode: Record<string, string>; warnings: string[]}> {
+  const records = await readImageRecords(stateDir)
+  const byNode: Record<string, string> = {}
+  const warnings = new Set<string>()
+  for (const node of cluster.nodes) {
+    if (node.family === 'flatcar') continue
+    const found = imageForNode(cluster, node, records)
+    if (found.record && !found.problem) byNode[node.name] = found.record.artifact.id
+    else if (cluster.image.baked && found.problem && !platformImageSet(cluster)) warnings.add(`spec.image.baked: ${found.problem}`)
+  }
+  return {byNode, warnings: [...warnings]}
+}
+
+/** The profile names its image itself (platform.aws.ami, platform.gcp.image): nothing recorded is needed. */
+function platformImageSet(cluster: Cluster): boolean {
+  return (
+    (cluster.platform.type === 'aws' && !!cluster.platform.aws?.ami) || (cluster.platform.type === 'gcp' && !!cluster.platform.gcp?.image)
+  )
+}
