@@ -1,0 +1,215 @@
+/**
+ * The launch and destroy use cases: profile + state → every node's user-data from the render
+ * pipeline (byte for byte what `nodegen render` writes) → the secret policy → the cloud module.
+ */
+import {createHash} from 'node:crypto'
+import {type AwsClients, awsClients, destroyAws, dryRunClients, launchAws} from '../cloud/aws.js'
+import {type ComputeClients, closeGcpClients, destroyGcp, gcpClients, launchGcp} from '../cloud/gcp.js'
+import {imageFor, readImageRecords} from '../cloud/images.js'
+import {
+  type DestroyReport,
+  LaunchError,
+  type LaunchNode,
+  type LaunchReport,
+  type NodeIdentity,
+  type Pace,
+  type PrepareSecrets,
+} from '../cloud/types.js'
+import {isBudgetProblem} from '../emit/budget.js'
+import type {ClusterMaterial} from '../plan/build.js'
+import type {Cluster} from '../profile/index.js'
+import type {Progress} from './progress.js'
+import {readCniManifest, renderNode} from './render.js'
+
+export type CloudPlatform = 'aws' | 'gcp'
+
+export interface LaunchOptions {
+  platform: CloudPlatform
+  cluster: Cluster
+  profilePath: string
+  stateDir: string
+  material: ClusterMaterial
+  dryRun: boolean
+  /** `--insecure-inline-secrets`: CA keys travel in user-data (instance metadata). */
+  insecureInlineSecrets: boolean
+  progress?: Progress
+  /** The secret backend's hook (issue 14); without it only inline secrets can be launched. */
+  prepareSecrets?: PrepareSecrets
+  /** Per-node identities known before launch (an instance profile or service account per node). */
+  identities?: Map<string, NodeIdentity>
+  /** Tests inject clients pointed at local endpoints. */
+  clients?: AwsClients | ComputeClients
+  pace?: Partial<Pace>
+  /** Called with each warning as soon as it is known, before anything is created. */
+  warn?: (message: string) => void
+  /** GCE requestIds' per-run part (tests fix it). */
+  runId?: string
+}
+
+/** Every node's user-data, exactly as `render` produces it (size budget and encoding included). */
+export function launchNodes(cluster: Cluster, profilePath: string, material: ClusterMaterial): LaunchNode[] {
+  const cni = readCniManifest(cluster, profilePath)
+  const problems: string[] = []
+  const out: LaunchNode[] = []
+  for (const node of cluster.nodes) {
+    // Cloud-init and Ignition alike: the fitted bytes render writes (Ignition's own budget wrapper included).
+    const {fitted} = renderNode(cluster, node, material, cni)
+    if (isBudgetProblem(fitted)) {
+      problems.push(
+        `node ${node.name}: user-data is ${fitted.size} bytes after compression, over the ${cluster.platform.type} limit of ${fitted.budget}; largest parts: ${fitted.largest.map((l) => `${l.path} (${l.bytes} B)`).join(', ')}`,
+      )
+      continue
+    }
+    const data = fitted.data
+    const encoding = fitted.encoding as LaunchNode['encoding']
+    out.push({node, userData: data, encoding, digest: createHash('sha256').update(data).digest('hex')})
+  }
+  if (problems.length > 0) throw new LaunchError(problems.join('\n'))
+  return out
+}
+
+/**
+ * Whether the CA keys may go in user-data. Only control planes and external etcd members carry
+ * keys. Until a secret backend is wired in, the only way is inline, and only when asked for.
+ */
+export function secretPolicy(
+  cluster: Cluster,
+  platform: CloudPlatform,
+  insecure: boolean,
+  hook: boolean,
+): {warnings: string[]; blockers: string[]} {
+  const withKeys = cluster.nodes.filter((n) => n.role !== 'worker').map((n) => n.name)
+  if (withKeys.length === 0) return {warnings: [], blockers: []}
+  const backend = (platform === 'aws' ? cluster.platform.aws?.secretBackend : cluster.platform.gcp?.secretBackend) ?? 'inline'
+  const field = `spec.platform.${platform}.secretBackend`
+  if (backend !== 'inline' && hook) return {warnings: [], blockers: []}
+  if (backend !== 'inline')
+    // render moves the keys of a non-inline backend into a bundle the backend's launch step stores;
+    // without that step the control planes would boot without their CAs.
+    return {
+      warnings: [],
+      blockers: [
+        `${field} is ${backend}, and launch does not store secret bundles yet; the control planes ${withKeys.join(', ')} would boot without their CA keys. Set ${field}: inline and pass --insecure-inline-secrets, or wait for the secret backend's launch step.`,
+      ],
+    }
+  if (!insecure)
+    return {
+      warnings: [],
+      blockers: [
+        `${field} is inline: the CA private keys of ${withKeys.join(', ')} would be in instance metadata. Pass --insecure-inline-secrets to accept that.`,
+      ],
+    }
+  const reader =
+    platform === 'aws'
+      ? 'IMDSv2 with a hop limit of 1 keeps pods out, but any process on the node, and anyone allowed ec2:DescribeInstanceAttribute, can read them'
+      : 'anything on the node or in a pod that reaches the metadata server (169.254.169.254; block it with a network policy), and anyone allowed compute.instances.get, can read them'
+  return {
+    warnings: [
+      `--insecure-inline-secrets: the CA private keys of ${withKeys.join(', ')} are in instance metadata for the life of the instances; ${reader}`,
+    ],
+    blockers: [],
+  }
+}
+
+export async function launch(opts: LaunchOptions): Promise<LaunchReport> {
+  const {cluster, platform} = opts
+  if (cluster.platform.type !== platform)
+    throw new LaunchError(`spec.platform.type is ${cluster.platform.type}: \`launch ${platform}\` needs a profile for ${platform}`)
+  const policy = secretPolicy(cluster, platform, opts.insecureInlineSecrets, opts.prepareSecrets !== undefined)
+  const blockers = [...policy.blockers]
+  if (!opts.dryRun || blockers.length === 0) for (const w of policy.warnings) opts.warn?.(w)
+  const records = readImageRecords(opts.stateDir)
+  const images = new Map<string, string>()
+  for (const n of cluster.nodes) {
+    const c = imageFor(cluster, n, records)
+    if ('problem' in c) {
+      if (!blockers.includes(c.problem)) blockers.push(c.problem)
+    } else images.set(n.name, c.image)
+  }
+  if (blockers.length > 0 && !opts.dryRun) throw new LaunchError(blockers.join('\n'))
+  for (const n of cluster.nodes) if (!images.has(n.name)) images.set(n.name, `<no image: see blockers>`)
+  const nodes = launchNodes(cluster, opts.profilePath, opts.material).map((n) => {
+    const identity = opts.identities?.get(n.node.name)
+    return identity ? {...n, identity} : n
+  })
+  const common = {
+    cluster,
+    nodes,
+    images,
+    dryRun: opts.dryRun,
+    warnings: policy.warnings,
+    ...(opts.prepareSecrets ? {prepareSecrets: opts.prepareSecrets} : {}),
+    ...(opts.progress ? {progress: opts.progress} : {}),
+    ...(opts.pace ? {pace: opts.pace} : {}),
+  }
+  let report: LaunchReport
+  if (platform === 'aws') {
+    const clients = opts.dryRun ? dryRunClients(cluster) : ((opts.clients as AwsClients) ?? awsClients(cluster.platform.aws!.region))
+    report = await launchAws(common, clients)
+  } else {
+    // A dry run sends nothing: no client is made, so no credentials are looked up.
+    const own = !opts.dryRun && !opts.clients
+    const clients = opts.dryRun ? ({} as ComputeClients) : ((opts.clients as ComputeClients) ?? gcpClients())
+    try {
+      report = await launchGcp({...common, ...(opts.runId ? {runId: opts.runId} : {})}, clients)
+    } finally {
+      if (own) await closeGcpClients(clients)
+    }
+  }
+  report.blockers = blockers
+  return report
+}
+
+export interface DestroyOptions {
+  platform: CloudPlatform
+  cluster: Cluster
+  dryRun: boolean
+  progress?: Progress
+  clients?: AwsClients | ComputeClients
+  pace?: Partial<Pace>
+}
+
+export async function destroy(opts: DestroyOptions): Promise<DestroyReport> {
+  const {cluster, platform} = opts
+  if (cluster.platform.type !== platform)
+    throw new LaunchError(`spec.platform.type is ${cluster.platform.type}: \`destroy ${platform}\` needs a profile for ${platform}`)
+  const common = {
+    cluster,
+    dryRun: opts.dryRun,
+    ...(opts.progress ? {progress: opts.progress} : {}),
+    ...(opts.pace ? {pace: opts.pace} : {}),
+  }
+  if (platform === 'aws') return destroyAws(common, (opts.clients as AwsClients) ?? awsClients(cluster.platform.aws!.region))
+  const own = !opts.clients
+  const clients = (opts.clients as ComputeClients) ?? gcpClients()
+  try {
+    return await destroyGcp(common, clients)
+  } finally {
+    if (own) await closeGcpClients(clients)
+  }
+}
+
+/** The human summary of a launch: one line per node, then the endpoint, notes and what is left. */
+export function formatLaunchReport(r: LaunchReport): string[] {
+  const lines: string[] = []
+  if (r.dryRun) {
+    lines.push(`dry run: ${r.calls.length} API call(s) a first launch of ${r.cluster} on ${r.platform} makes:`)
+    for (const c of r.calls) lines.push(`  ${c.service} ${c.operation} ${JSON.stringify(c.input)}`)
+  }
+  for (const n of r.nodes)
+    lines.push(
+      `  ${n.name.padEnd(24)} ${n.role.padEnd(14)} ${n.ip.padEnd(15)} ${n.status.padEnd(8)} ${n.id ?? ''}${n.state ? ` ${n.state}` : ''}${n.error ? `  ${n.error}` : ''}`,
+    )
+  const ep = r.endpoint
+  lines.push(`endpoint ${ep.host}:${ep.port} (${ep.kind})${ep.dnsName ? ` -> ${ep.dnsName}` : ''}`)
+  for (const note of ep.notes) lines.push(`  note: ${note}`)
+  for (const b of r.blockers) lines.push(`blocker: ${b}`)
+  const failed = r.nodes.filter((n) => n.status === 'failed')
+  if (failed.length > 0) {
+    const exist = r.nodes.filter((n) => n.status === 'created' || n.status === 'existing').map((n) => n.name)
+    lines.push(
+      `${failed.length} node(s) not launched: ${failed.map((n) => n.name).join(', ')}; running: ${exist.join(', ') || 'none'}. Run the same command again to launch the rest (existing nodes are kept).`,
+    )
+  }
+  return lines
+}

@@ -1,0 +1,120 @@
+/**
+ * Pure helpers both clouds use: stable names within each API's limits, idempotency tokens derived
+ * from cluster and node, the role port table, and redaction of user-data in recorded calls.
+ */
+import {createHash} from 'node:crypto'
+import {firewallPorts} from '../plan/params.js'
+import type {Cluster, Role} from '../profile/index.js'
+
+function hex(s: string, n: number): string {
+  return createHash('sha256').update(s).digest('hex').slice(0, n)
+}
+
+/**
+ * `prefix-suffix` within `max` characters; a name that would be longer keeps its start and ends
+ * with a hash of the whole, so two long cluster names never collide.
+ */
+export function boundedName(parts: string[], max: number): string {
+  const full = parts.join('-')
+  if (full.length <= max) return full
+  return `${full.slice(0, max - 9).replace(/-+$/, '')}-${hex(full, 8)}`
+}
+
+/**
+ * EC2's ClientToken (at most 64 ASCII characters): the same cluster and node give the same token, so
+ * the SDK's own retries and a re-run after a crash never start a second instance. `attempt` moves
+ * on only when the token's instance was terminated (a destroyed cluster launched again).
+ */
+export function clientToken(cluster: string, node: string, attempt = 0): string {
+  return `nodegen-${hex(`nodegen/${cluster}/${node}/${attempt}`, 48)}`
+}
+
+/** GCE's requestId must be a UUID: a name-based one (version 5 layout) from cluster, node and what. */
+export function requestId(...parts: string[]): string {
+  const h = createHash('sha256')
+    .update(`nodegen/${parts.join('/')}`)
+    .digest()
+  h[6] = (h[6]! & 0x0f) | 0x50
+  h[8] = (h[8]! & 0x3f) | 0x80
+  const x = h.subarray(0, 16).toString('hex')
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`
+}
+
+export interface PortRange {
+  protocol: 'tcp' | 'udp'
+  from: number
+  to: number
+}
+
+export interface RolePorts {
+  role: Role
+  ports: PortRange[]
+}
+
+/**
+ * The cloud firewall's port table per role present in the cluster: the same table the node's own
+ * firewall gets (plan/params.ts firewallPorts), so the two never disagree.
+ */
+export function rolePortTable(cluster: Cluster): RolePorts[] {
+  const out: RolePorts[] = []
+  for (const role of ['control-plane', 'etcd', 'worker'] as const) {
+    const node = cluster.nodes.find((n) => n.role === role)
+    if (!node) continue
+    const ports = firewallPorts(cluster, node).map((p) => {
+      const [range, protocol] = p.split('/') as [string, 'tcp' | 'udp']
+      const [from, to] = range.split('-').map(Number) as [number, number | undefined]
+      return {protocol, from, to: to ?? from}
+    })
+    ports.sort((a, b) => (a.protocol === b.protocol ? a.from - b.from : a.protocol < b.protocol ? -1 : 1))
+    out.push({role, ports})
+  }
+  return out
+}
+
+/** The distinct subnets (CIDR) of the cluster's nodes, in profile order: the firewall's sources. */
+export function nodeSubnets(cluster: Cluster): string[] {
+  return [...new Set(cluster.nodes.map((n) => n.subnet))]
+}
+
+export function isIPv4(s: string): boolean {
+  return /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(s)
+}
+
+function ipToInt(ip: string): number {
+  return ip.split('.').reduce((a, o) => a * 256 + Number(o), 0)
+}
+
+export function cidrContains(cidr: string, ip: string): boolean {
+  const [base, len] = cidr.split('/') as [string, string]
+  const bits = Number(len)
+  const size = 2 ** (32 - bits)
+  const start = Math.floor(ipToInt(base) / size) * size
+  const v = ipToInt(ip)
+  return v >= start && v < start + size
+}
+
+/** What a recorded call shows instead of user-data: its size, encoding and digest, never the bytes. */
+export function redactedUserData(bytes: number, encoding: string, digest: string): string {
+  return `<redacted: ${bytes} bytes, ${encoding}, sha256 ${digest}>`
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time, keeping results in input order. */
+export async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i]!)
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(limit, items.length)}, worker))
+  return out
+}
+
+export function errorText(e: unknown): string {
+  const err = e as {name?: string; Code?: string; code?: string | number; message?: string}
+  const code = err.Code ?? (typeof err.code === 'string' ? err.code : undefined) ?? (err.name !== 'Error' ? err.name : undefined)
+  const msg = err.message ?? String(e)
+  return code && !msg.startsWith(code) ? `${code}: ${msg}` : msg
+}
