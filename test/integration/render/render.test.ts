@@ -60,7 +60,7 @@ for (const profile of cloudInitProfiles) {
       for (const n of r.nodes) {
         // On aws/gcp the control planes' kubeadm configuration travels in the secret bundle.
         for (const f of [...n.plan.files, ...(n.bundle ? readBundle(n.bundle.archive) : [])]) {
-          if (!/\/kubeadm\/config\.yaml$|etcd-kubelet\.yaml$/.test(f.path)) continue
+          if (!/\/kubeadm\/(config|config-next|rejoin)\.yaml$|etcd-kubelet\.yaml$/.test(f.path)) continue
           for (const d of validateKubeDocuments(f.content)) {
             docs++
             assert.deepEqual(d.errors, [], `${n.plan.node} ${f.path} ${d.kind}`)
