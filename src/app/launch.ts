@@ -7,6 +7,13 @@ import {type AwsClients, awsClients, destroyAws, dryRunClients, launchAws} from 
 import {type ComputeClients, closeGcpClients, destroyGcp, gcpClients, launchGcp} from '../cloud/gcp.js'
 import {imageFor, readImageRecords} from '../cloud/images.js'
 import {
+  type CloudSecretClients,
+  defaultAwsSecretClients,
+  defaultGcpSecretClients,
+  destroyCloudSecrets,
+  prepareCloudSecrets,
+} from '../cloud/secrets/index.js'
+import {
   type DestroyReport,
   LaunchError,
   type LaunchNode,
@@ -17,6 +24,7 @@ import {
 } from '../cloud/types.js'
 import {isBudgetProblem} from '../emit/budget.js'
 import type {ClusterMaterial} from '../plan/build.js'
+import {type SecretBundle, secretBackendOf} from '../plan/secrets/index.js'
 import type {Cluster} from '../profile/index.js'
 import type {Progress} from './progress.js'
 import {readCniManifest, renderNode} from './render.js'
@@ -35,6 +43,8 @@ export interface LaunchOptions {
   progress?: Progress
   /** The secret backend's hook (issue 14); without it only inline secrets can be launched. */
   prepareSecrets?: PrepareSecrets
+  /** The secret backend's clients (tests point them at local endpoints). Default: the SDKs' own chains. */
+  secretClients?: CloudSecretClients
   /** Per-node identities known before launch (an instance profile or service account per node). */
   identities?: Map<string, NodeIdentity>
   /** Tests inject clients pointed at local endpoints. */
@@ -47,13 +57,19 @@ export interface LaunchOptions {
 }
 
 /** Every node's user-data, exactly as `render` produces it (size budget and encoding included). */
-export function launchNodes(cluster: Cluster, profilePath: string, material: ClusterMaterial): LaunchNode[] {
+export function launchNodes(
+  cluster: Cluster,
+  profilePath: string,
+  material: ClusterMaterial,
+  bundles: Map<string, SecretBundle> = new Map(),
+): LaunchNode[] {
   const cni = readCniManifest(cluster, profilePath)
   const problems: string[] = []
   const out: LaunchNode[] = []
   for (const node of cluster.nodes) {
     // Cloud-init and Ignition alike: the fitted bytes render writes (Ignition's own budget wrapper included).
-    const {fitted} = renderNode(cluster, node, material, cni)
+    const {fitted, bundle} = renderNode(cluster, node, material, cni)
+    if (bundle) bundles.set(node.name, bundle)
     if (isBudgetProblem(fitted)) {
       problems.push(
         `node ${node.name}: user-data is ${fitted.size} bytes after compression, over the ${cluster.platform.type} limit of ${fitted.budget}; largest parts: ${fitted.largest.map((l) => `${l.path} (${l.bytes} B)`).join(', ')}`,
@@ -115,7 +131,11 @@ export async function launch(opts: LaunchOptions): Promise<LaunchReport> {
   const {cluster, platform} = opts
   if (cluster.platform.type !== platform)
     throw new LaunchError(`spec.platform.type is ${cluster.platform.type}: \`launch ${platform}\` needs a profile for ${platform}`)
-  const policy = secretPolicy(cluster, platform, opts.insecureInlineSecrets, opts.prepareSecrets !== undefined)
+  const bundles = new Map<string, SecretBundle>()
+  const prepareSecrets =
+    opts.prepareSecrets ??
+    (secretBackendOf(cluster) ? secretBackendHook(bundles, () => opts.secretClients ?? defaultSecretClients(cluster)) : undefined)
+  const policy = secretPolicy(cluster, platform, opts.insecureInlineSecrets, prepareSecrets !== undefined)
   const blockers = [...policy.blockers]
   if (!opts.dryRun || blockers.length === 0) for (const w of policy.warnings) opts.warn?.(w)
   const records = readImageRecords(opts.stateDir)
@@ -128,7 +148,7 @@ export async function launch(opts: LaunchOptions): Promise<LaunchReport> {
   }
   if (blockers.length > 0 && !opts.dryRun) throw new LaunchError(blockers.join('\n'))
   for (const n of cluster.nodes) if (!images.has(n.name)) images.set(n.name, `<no image: see blockers>`)
-  const nodes = launchNodes(cluster, opts.profilePath, opts.material).map((n) => {
+  const nodes = launchNodes(cluster, opts.profilePath, opts.material, bundles).map((n) => {
     const identity = opts.identities?.get(n.node.name)
     return identity ? {...n, identity} : n
   })
@@ -138,7 +158,7 @@ export async function launch(opts: LaunchOptions): Promise<LaunchReport> {
     images,
     dryRun: opts.dryRun,
     warnings: policy.warnings,
-    ...(opts.prepareSecrets ? {prepareSecrets: opts.prepareSecrets} : {}),
+    ...(prepareSecrets ? {prepareSecrets} : {}),
     ...(opts.progress ? {progress: opts.progress} : {}),
     ...(opts.pace ? {pace: opts.pace} : {}),
   }
@@ -164,6 +184,7 @@ export interface DestroyOptions {
   platform: CloudPlatform
   cluster: Cluster
   dryRun: boolean
+  secretClients?: CloudSecretClients
   progress?: Progress
   clients?: AwsClients | ComputeClients
   pace?: Partial<Pace>
@@ -179,13 +200,54 @@ export async function destroy(opts: DestroyOptions): Promise<DestroyReport> {
     ...(opts.progress ? {progress: opts.progress} : {}),
     ...(opts.pace ? {pace: opts.pace} : {}),
   }
-  if (platform === 'aws') return destroyAws(common, (opts.clients as AwsClients) ?? awsClients(cluster.platform.aws!.region))
-  const own = !opts.clients
-  const clients = (opts.clients as ComputeClients) ?? gcpClients()
-  try {
-    return await destroyGcp(common, clients)
-  } finally {
-    if (own) await closeGcpClients(clients)
+  let report: DestroyReport
+  if (platform === 'aws') report = await destroyAws(common, (opts.clients as AwsClients) ?? awsClients(cluster.platform.aws!.region))
+  else {
+    const own = !opts.clients
+    const clients = (opts.clients as ComputeClients) ?? gcpClients()
+    try {
+      report = await destroyGcp(common, clients)
+    } finally {
+      if (own) await closeGcpClients(clients)
+    }
+  }
+  // The instances are gone (or listed for deletion): then their secrets and identities.
+  if (secretBackendOf(cluster)) {
+    const clients = opts.secretClients ?? (opts.dryRun ? {aws: {} as never, gcp: {} as never} : defaultSecretClients(cluster))
+    await destroyCloudSecrets(cluster, clients, {
+      dryRun: opts.dryRun,
+      onCall: (c) => report.calls.push({service: c.service, operation: c.action, input: {target: c.target}}),
+    })
+  }
+  return report
+}
+
+/** The secret backend's SDK clients with their default credential chains, for the profile's cloud. */
+function defaultSecretClients(cluster: Cluster): CloudSecretClients {
+  return cluster.platform.type === 'gcp' ? {gcp: defaultGcpSecretClients()} : {aws: defaultAwsSecretClients(cluster.platform.aws!.region)}
+}
+
+/**
+ * The launch step of the secret backends: before any instance exists, store the bundles of the nodes
+ * about to be created and give each its identity (an instance profile on EC2, a service account with
+ * the cloud-platform scope on GCE). A dry run lists the calls and sends none.
+ */
+export function secretBackendHook(bundles: Map<string, SecretBundle>, clients: () => CloudSecretClients): PrepareSecrets {
+  return async ({cluster, nodes, dryRun, record}) => {
+    const todo = nodes.map((n) => bundles.get(n.node.name)).filter((b): b is SecretBundle => b !== undefined)
+    const r = await prepareCloudSecrets(cluster, todo, dryRun ? {aws: {} as never, gcp: {} as never} : clients(), {
+      dryRun,
+      onCall: (c) => record({service: c.service, operation: c.action, input: {target: c.target}}),
+    })
+    const changes = new Map<string, {identity: NodeIdentity}>()
+    for (const [node, id] of Object.entries(r.perNode)) {
+      if (id.instanceProfileName) changes.set(node, {identity: {aws: {iamInstanceProfile: {Name: id.instanceProfileName}}}})
+      else if (id.serviceAccountEmail)
+        changes.set(node, {
+          identity: {gcp: {serviceAccount: {email: id.serviceAccountEmail, scopes: ['https://www.googleapis.com/auth/cloud-platform']}}},
+        })
+    }
+    return changes
   }
 }
 

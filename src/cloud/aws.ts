@@ -23,6 +23,7 @@ import {
   type IpPermission,
   RunInstancesCommand,
   type RunInstancesCommandInput,
+  type RunInstancesCommandOutput,
   type Tag,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2'
@@ -427,8 +428,19 @@ export async function launchAws(opts: AwsLaunchOptions, clients: AwsClients): Pr
       securityGroupIds: [groupOf.get(n.node.role)!, ...extraGroups],
     }
     try {
-      for (let attempt = 0; attempt < 5; attempt++) {
-        const r = await ec2.send(new RunInstancesCommand(runInstancesInput(cluster, n, refs, attempt)))
+      for (let attempt = 0, wait = 0; attempt < 5; ) {
+        let r: RunInstancesCommandOutput
+        try {
+          r = await ec2.send(new RunInstancesCommand(runInstancesInput(cluster, n, refs, attempt)))
+        } catch (e) {
+          // IAM is eventually consistent: an instance profile made seconds ago can be unknown to EC2.
+          if (n.identity?.aws && /Invalid IAM Instance Profile/i.test(errorText(e)) && wait < 6) {
+            await pace.sleep(pace.retryMs * 2 ** wait++)
+            continue
+          }
+          throw e
+        }
+        attempt++
         const inst = r.Instances?.[0]
         const state = inst?.State?.Name
         // A token already used by an instance that is gone (the cluster was destroyed): next token.

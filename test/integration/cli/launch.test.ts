@@ -55,9 +55,23 @@ describe('nodegen launch / destroy (built CLI)', () => {
     }
     assert.ok(report.calls.some((c) => c.operation === 'CreateLoadBalancer'))
     assert.ok(report.nodes.every((n) => n.status === 'planned'))
-    // The example names no AMI and asks for a secret backend: the dry run says why a launch would stop.
-    assert.match(report.blockers.join('\n'), /aws-secrets-manager, and launch does not store secret bundles yet/)
+    // The example names no AMI: the dry run says why a launch would stop.
     assert.match(report.blockers.join('\n'), /set spec\.platform\.aws\.ami, or bake one/)
+    // Its secret backend: each control plane's bundle stored and an instance profile of its own, before
+    // any instance; the control planes launch with it, workers without.
+    const first = report.calls.findIndex((c) => c.operation === 'RunInstances')
+    const creates = report.calls.filter((c, i) => c.operation === 'CreateSecret' && i < first)
+    assert.deepEqual(
+      creates.map((c) => (c.input as {target: string}).target),
+      ['nodegen/aws-demo/aws-cp-1/0', 'nodegen/aws-demo/aws-cp-2/0', 'nodegen/aws-demo/aws-cp-3/0'],
+    )
+    assert.ok(report.calls.slice(0, first).some((c) => c.operation === 'CreateInstanceProfile'))
+    for (const c of runs) {
+      const ip = String(c.input.PrivateIpAddress)
+      const profile = (c.input.IamInstanceProfile as {Name?: string} | undefined)?.Name
+      if (/\.1[012]$/.test(ip)) assert.ok(profile, `${ip}: no instance profile`)
+      else assert.equal(profile, undefined, `${ip}: a worker needs no identity`)
+    }
     assert.doesNotMatch(r.stdout + r.stderr, /PRIVATE KEY|BEGIN EC/)
   })
 
