@@ -75,4 +75,32 @@ describe('secret hygiene', () => {
     for (const s of secrets) assert.ok(!all.includes(s), `a secret appears in command output: ${s.slice(0, 8)}…`)
     assert.doesNotMatch(all, /PRIVATE KEY-----\n/)
   })
+
+  it('render, plan and launch dry runs of the cloud profiles print no secret of their states', () => {
+    const outputs: string[] = []
+    const secrets: string[] = []
+    for (const [cloud, file] of [
+      ['aws', 'aws.yaml'],
+      ['gcp', 'gcp.yaml'],
+    ] as const) {
+      const profile = path.join(PROFILES_DIR, file)
+      const state = path.join(tmp, `${cloud}-state`)
+      const out = path.join(tmp, `${cloud}-out`)
+      for (const args of [
+        ['render', profile, '-o', out, '--state', state, '--media', 'none'],
+        ['render', profile, '-o', out, '--state', state, '--media', 'none', '--json'],
+        ['plan', profile, '--state', state, '--json'],
+        ['launch', cloud, profile, '--state', state, '--dry-run'],
+        ['launch', cloud, profile, '--state', state, '--dry-run', '--json'],
+      ]) {
+        const r = nodegen(args)
+        outputs.push(`$ nodegen ${args.join(' ')}\n${r.stdout}\n${r.stderr}`)
+      }
+      secrets.push(...secretsOf(state))
+    }
+    assert.ok(secrets.length > 10, `too few secrets found: ${secrets.length}`)
+    const all = outputs.join('\n')
+    for (const s of secrets) assert.ok(!all.includes(s), `a secret appears in command output: ${s.slice(0, 8)}…`)
+    assert.doesNotMatch(all, /PRIVATE KEY/)
+  })
 })
