@@ -53,6 +53,15 @@ describe('PXE boot through nodegen serve', {skip, timeout: 20 * 60_000}, () => {
         debian-12: {kernel: assets/vmlinuz, initrd: [assets/initrd.img], args: "root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1"}`,
       )
       .replace('    cni:\n      type: flannel', '    cni:\n      type: flannel\n      manifestFile: cni.yaml')
+      // The node's addresses are user-mode networking's: Debian 12's cloud-init (22.4) fetches no
+      // network-config from an http seed, so the machine keeps the address its DHCP gives, 10.0.2.15,
+      // and kubeadm's etcd must bind the address the profile names.
+      .replace('10.10.0.10/24', '10.0.2.15/24')
+      .replace('10.10.0.20/24', '10.0.2.20/24')
+      .replace('10.10.0.21/24', '10.0.2.21/24')
+      .replace('gateway: 10.10.0.1', 'gateway: 10.0.2.2')
+      .replace('dnsServers: [10.10.0.1]', 'dnsServers: [10.0.2.3]')
+    assert.doesNotMatch(text, /10\.10\.0\./)
     writeFileSync(profile, text)
     writeFileSync(path.join(tmp, 'cni.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cni}\n')
     const logs: string[] = []
