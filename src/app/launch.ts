@@ -12,8 +12,10 @@ import {
   defaultGcpSecretClients,
   destroyCloudSecrets,
   prepareCloudSecrets,
+  type SecretCall,
 } from '../cloud/secrets/index.js'
 import {
+  type ApiCall,
   type DestroyReport,
   LaunchError,
   type LaunchNode,
@@ -88,26 +90,13 @@ export function launchNodes(
  * Whether the CA keys may go in user-data. Only control planes and external etcd members carry
  * keys. Until a secret backend is wired in, the only way is inline, and only when asked for.
  */
-export function secretPolicy(
-  cluster: Cluster,
-  platform: CloudPlatform,
-  insecure: boolean,
-  hook: boolean,
-): {warnings: string[]; blockers: string[]} {
+export function secretPolicy(cluster: Cluster, platform: CloudPlatform, insecure: boolean): {warnings: string[]; blockers: string[]} {
   const withKeys = cluster.nodes.filter((n) => n.role !== 'worker').map((n) => n.name)
   if (withKeys.length === 0) return {warnings: [], blockers: []}
   const backend = (platform === 'aws' ? cluster.platform.aws?.secretBackend : cluster.platform.gcp?.secretBackend) ?? 'inline'
   const field = `spec.platform.${platform}.secretBackend`
-  if (backend !== 'inline' && hook) return {warnings: [], blockers: []}
-  if (backend !== 'inline')
-    // render moves the keys of a non-inline backend into a bundle the backend's launch step stores;
-    // without that step the control planes would boot without their CAs.
-    return {
-      warnings: [],
-      blockers: [
-        `${field} is ${backend}, and launch does not store secret bundles yet; the control planes ${withKeys.join(', ')} would boot without their CA keys. Set ${field}: inline and pass --insecure-inline-secrets, or wait for the secret backend's launch step.`,
-      ],
-    }
+  // A secret backend keeps the keys out of user-data: launch stores them (secretBackendHook).
+  if (backend !== 'inline') return {warnings: [], blockers: []}
   if (!insecure)
     return {
       warnings: [],
@@ -135,7 +124,7 @@ export async function launch(opts: LaunchOptions): Promise<LaunchReport> {
   const prepareSecrets =
     opts.prepareSecrets ??
     (secretBackendOf(cluster) ? secretBackendHook(bundles, () => opts.secretClients ?? defaultSecretClients(cluster)) : undefined)
-  const policy = secretPolicy(cluster, platform, opts.insecureInlineSecrets, prepareSecrets !== undefined)
+  const policy = secretPolicy(cluster, platform, opts.insecureInlineSecrets)
   const blockers = [...policy.blockers]
   if (!opts.dryRun || blockers.length === 0) for (const w of policy.warnings) opts.warn?.(w)
   const records = readImageRecords(opts.stateDir)
@@ -213,13 +202,18 @@ export async function destroy(opts: DestroyOptions): Promise<DestroyReport> {
   }
   // The instances are gone (or listed for deletion): then their secrets and identities.
   if (secretBackendOf(cluster)) {
-    const clients = opts.secretClients ?? (opts.dryRun ? {aws: {} as never, gcp: {} as never} : defaultSecretClients(cluster))
-    await destroyCloudSecrets(cluster, clients, {
-      dryRun: opts.dryRun,
-      onCall: (c) => report.calls.push({service: c.service, operation: c.action, input: {target: c.target}}),
-    })
+    const clients = opts.secretClients ?? (opts.dryRun ? DRY_RUN_SECRET_CLIENTS : defaultSecretClients(cluster))
+    await destroyCloudSecrets(cluster, clients, {dryRun: opts.dryRun, onCall: (c) => report.calls.push(apiCall(c))})
   }
   return report
+}
+
+/** A dry run sends nothing: the secret backends never touch their clients then. */
+const DRY_RUN_SECRET_CLIENTS: CloudSecretClients = {aws: {} as never, gcp: {} as never}
+
+/** A secret backend's call in the launch report's shape (a target name, never a value). */
+function apiCall(c: SecretCall): ApiCall {
+  return {service: c.service, operation: c.action, input: {target: c.target}}
 }
 
 /** The secret backend's SDK clients with their default credential chains, for the profile's cloud. */
@@ -235,9 +229,9 @@ function defaultSecretClients(cluster: Cluster): CloudSecretClients {
 export function secretBackendHook(bundles: Map<string, SecretBundle>, clients: () => CloudSecretClients): PrepareSecrets {
   return async ({cluster, nodes, dryRun, record}) => {
     const todo = nodes.map((n) => bundles.get(n.node.name)).filter((b): b is SecretBundle => b !== undefined)
-    const r = await prepareCloudSecrets(cluster, todo, dryRun ? {aws: {} as never, gcp: {} as never} : clients(), {
+    const r = await prepareCloudSecrets(cluster, todo, dryRun ? DRY_RUN_SECRET_CLIENTS : clients(), {
       dryRun,
-      onCall: (c) => record({service: c.service, operation: c.action, input: {target: c.target}}),
+      onCall: (c) => record(apiCall(c)),
     })
     const changes = new Map<string, {identity: NodeIdentity}>()
     for (const [node, id] of Object.entries(r.perNode)) {

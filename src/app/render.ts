@@ -14,15 +14,7 @@ import {type BundleEntry, type BundleFormat, writeBundle} from '../media/bundle.
 import {CONFIG_DRIVE_VOLUME_ID, configDriveEntries} from '../media/configdrive.js'
 import {isoChunks, planIso} from '../media/iso/index.js'
 import {NOCLOUD_VOLUME_ID, nocloudEntries} from '../media/nocloud.js'
-import {
-  dnsmasqDhcpConfig,
-  dnsmasqProxyConfig,
-  ipxeEntryScript,
-  ipxeNodeScript,
-  ipxeScriptIds,
-  type MatchBy,
-  machineId,
-} from '../media/pxe.js'
+import {dnsmasqDhcpConfig, dnsmasqProxyConfig, ipxeEntryScript, ipxeNodeScript, ipxeScriptIds, machineId, matchByOf} from '../media/pxe.js'
 import {buildNodePlan, type ClusterMaterial} from '../plan/build.js'
 import {bundleSummary, type SecretBundle, type SecretEndpoints, separateSecrets} from '../plan/secrets/index.js'
 import {ignitionSpecFor} from '../plan/target.js'
@@ -93,7 +85,7 @@ function writePxeNode(out: OutputDir, opts: RenderOptions, seed: RenderedSeed, u
   const {cluster} = opts
   const {plan} = seed
   const node = cluster.nodes.find((n) => n.name === plan.node) as ClusterNode
-  const matchBy = pxeMatchBy(cluster)
+  const matchBy = matchByOf(cluster)
   const base = pxeBase(cluster)
   const written: string[] = []
   const put = (rel: string, data: string | Uint8Array, mode: number) => {
@@ -116,10 +108,6 @@ function writePxeNode(out: OutputDir, opts: RenderOptions, seed: RenderedSeed, u
   return written
 }
 
-function pxeMatchBy(cluster: Cluster): MatchBy {
-  return cluster.platform.pxe?.matchBy ?? 'mac'
-}
-
 function pxeBase(cluster: Cluster): string {
   const url = cluster.platform.pxe?.serverUrl
   if (!url) throw new RenderError('--media pxe needs spec.platform.pxe.serverUrl: the URL machines fetch the PXE tree from')
@@ -130,7 +118,7 @@ function pxeBase(cluster: Cluster): string {
 function writePxeCluster(out: OutputDir, opts: RenderOptions): void {
   const {cluster} = opts
   const base = pxeBase(cluster)
-  const matchBy = pxeMatchBy(cluster)
+  const matchBy = matchByOf(cluster)
   out.writeFile('pxe/boot.ipxe', ipxeEntryScript(base, matchBy), 0o644)
   const d = {base, matchBy, tftpRoot: '/srv/tftp'}
   out.writeFile('dnsmasq-proxy.conf', dnsmasqProxyConfig(cluster, d), 0o644)

@@ -19,7 +19,7 @@ import https from 'node:https'
 import type {AddressInfo} from 'node:net'
 import path from 'node:path'
 import {pipeline} from 'node:stream/promises'
-import {ipxeEntryScript, ipxeNodeScript, type MatchBy} from '../media/pxe.js'
+import {ipxeEntryScript, ipxeNodeScript, matchByOf} from '../media/pxe.js'
 import type {ClusterMaterial} from '../plan/build.js'
 import type {Cluster, ClusterNode} from '../profile/index.js'
 import {readProfile} from './profile-file.js'
@@ -61,8 +61,6 @@ export interface RunningServer {
 export function nodeUrlToken(key: string, node: string): string {
   return createHmac('sha256', key).update(`nodegen-serve:${node}`).digest('hex').slice(0, 32)
 }
-
-const matchBy = (c: Cluster): MatchBy => c.platform.pxe?.matchBy ?? 'mac'
 
 function normaliseMac(s: string): string {
   return s.toLowerCase().replace(/-/g, ':')
@@ -131,7 +129,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     }
     if (req.method !== 'GET') return send(405, 'method not allowed\n')
     if (url.pathname === '/status') return send(200, `${JSON.stringify([...status.values()], null, 2)}\n`, 'application/json')
-    if (url.pathname === '/boot.ipxe') return send(200, ipxeEntryScript(base(), matchBy((await load()).cluster)))
+    if (url.pathname === '/boot.ipxe') return send(200, ipxeEntryScript(base(), matchByOf((await load()).cluster)))
     if (parts[0] === 'assets' && o.assetsDir) {
       const rel = parts.slice(1)
       if (rel.length === 0 || rel.some((x) => x === '..' || x.startsWith('.'))) return send(404, 'not found\n')
@@ -161,7 +159,7 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     }
     const token = o.tokenKey ? nodeUrlToken(o.tokenKey, node.name) : undefined
     if (parts[0] === 'ipxe' && parts.length === 2) {
-      const script = ipxeNodeScript(cluster, node, {base: base(), matchBy: matchBy(cluster), ...(token ? {token} : {})})
+      const script = ipxeNodeScript(cluster, node, {base: base(), matchBy: matchByOf(cluster), ...(token ? {token} : {})})
       if (!script) return send(404, `no kernel for ${node.os} in spec.platform.pxe.kernel\n`)
       return send(200, script)
     }
