@@ -51,10 +51,6 @@ is_ipv4() {
   return 0
 }
 
-healthy() {
-  curl --silent --fail --insecure --max-time 2 --output /dev/null "$1"
-}
-
 [ -r "$env_file" ] || fail "cannot read $env_file"
 vip=
 vip_port=
@@ -71,9 +67,21 @@ is_ipv4 "$vip" || fail "${ENDPOINT_ENV_KEYS.vip} in $env_file is not an IPv4 add
 is_port "$vip_port" || fail "${ENDPOINT_ENV_KEYS.vipPort} in $env_file is not a port"
 is_port "$local_port" || fail "${ENDPOINT_ENV_KEYS.localPort} in $env_file is not a port"
 
-healthy "https://127.0.0.1:$local_port/healthz" || fail "GET https://127.0.0.1:$local_port/healthz failed"
+# keepalived runs this every few seconds on every control plane: one curl asks both URLs, stopping
+# at the first that fails, and --write-out's last line names it.
+set -- --output /dev/null "https://127.0.0.1:$local_port/healthz"
+holder=
 if ip -o -4 addr show 2>/dev/null | grep -qF " $vip/"; then
-  healthy "https://$vip:$vip_port/healthz" || fail "GET https://$vip:$vip_port/healthz failed on the VIP holder"
+  set -- "$@" --output /dev/null "https://$vip:$vip_port/healthz"
+  holder=" on the VIP holder"
+fi
+if ! out=$(curl --silent --fail --fail-early --insecure --max-time 2 --write-out '%{http_code} %{url_effective}\\n' "$@"); then
+  last=$(printf '%s\\n' "$out" | tail -n 1)
+  case $last in
+    '') fail "curl gave no result$holder" ;;
+    '000 '*) fail "GET \${last#* } got no answer$holder" ;;
+    *) fail "GET \${last#* } failed (HTTP \${last%% *})$holder" ;;
+  esac
 fi
 exit 0
 `
