@@ -93,7 +93,7 @@ describe('bootstrap on Flatcar', () => {
   it('with the right sysext the packages phase passes and kubelet is enabled', async () => {
     const {run, calls} = await flatcarWorker('merged', 'v1.34.2')
     assert.match(run.output, /phase packages: done/, run.output)
-    assert.ok(calls.includes('systemctl enable kubelet'), calls.join('\n'))
+    assert.ok(calls.includes('systemctl enable --no-reload kubelet'), calls.join('\n'))
     assert.ok(calls.includes('systemctl restart containerd'))
     assert.match(run.output, /failed at role: timed out waiting for API endpoint/)
   })

@@ -32,8 +32,7 @@ describe('cloud-init emitter', () => {
     assert.ok(byPath.has('/etc/systemd/system/containerd.service.d/10-proxy.conf'))
     assert.deepEqual(cfg.runcmd, [
       ['systemctl', 'daemon-reload'],
-      ['systemctl', 'enable', 'containerd.service'],
-      ['systemctl', 'enable', 'nodegen-bootstrap.service'],
+      ['systemctl', 'enable', '--no-reload', 'containerd.service', 'nodegen-bootstrap.service'],
       ['systemctl', 'start', '--no-block', 'nodegen-bootstrap.service'],
     ])
     assert.equal(cfg.hostname, 'cp-1')
