@@ -39,6 +39,16 @@ exec > >(tee -a "$LOG_FILE") 2>&1
 
 log() { printf '%s nodegen: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
 
+# systemctl enable/disable/mask without the daemon-reload systemctl does after each by default and
+# without the SysV hooks (on Debian, a Perl update-rc.d run per unit that also ships an init script).
+# Every unit was on disk before systemd started this program (cloud-init's runcmd reloads once,
+# Ignition writes before boot), and on a busy machine each reload costs seconds.
+unit_files() {
+  local verb=$1
+  shift
+  SYSTEMCTL_SKIP_SYSV=1 systemctl "$verb" --no-reload "$@"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Parameters
 # ---------------------------------------------------------------------------------------------
@@ -260,9 +270,9 @@ disable_swap() {
   # zram swap (Fedora-style zram-generator, and systemd's zram units) must not come back at boot.
   local unit
   for unit in $(systemctl list-units --all --plain --no-legend 'dev-zram*.swap' 'systemd-zram-setup@*' 2>/dev/null | awk '{print $1}'); do
-    systemctl mask --now "$unit" >/dev/null 2>&1 || true
+    unit_files mask --now "$unit" >/dev/null 2>&1 || true
   done
-  systemctl mask swap.target >/dev/null 2>&1 || true
+  unit_files mask swap.target >/dev/null 2>&1 || true
 }
 
 set_selinux() {
@@ -312,11 +322,11 @@ configure_firewall() {
     return 0
   fi
   if [ "$mode" = disabled ]; then
-    if systemctl list-unit-files firewalld.service >/dev/null 2>&1; then systemctl disable --now firewalld >/dev/null 2>&1 || true; fi
+    if systemctl list-unit-files firewalld.service >/dev/null 2>&1; then unit_files disable --now firewalld >/dev/null 2>&1 || true; fi
     return 0
   fi
   if command -v firewall-cmd >/dev/null 2>&1; then
-    systemctl enable --now firewalld >/dev/null 2>&1 || true
+    unit_files enable --now firewalld >/dev/null 2>&1 || true
     for port in $ports; do
       [[ "$port" =~ ^[0-9]+(-[0-9]+)?/(tcp|udp)$ ]] || die "bad port $port in parameters"
       firewall-cmd --quiet --permanent --add-port="$port"
@@ -340,7 +350,7 @@ start_time_sync() {
   local unit
   for unit in chronyd.service chrony.service systemd-timesyncd.service; do
     if systemctl list-unit-files "$unit" 2>/dev/null | grep -q "^$unit"; then
-      systemctl enable "$unit" >/dev/null 2>&1 || true
+      unit_files enable "$unit" >/dev/null 2>&1 || true
       systemctl restart "$unit" >/dev/null 2>&1 || log "could not start $unit"
       return 0
     fi
@@ -401,7 +411,7 @@ install_packages() {
     check_sysext_kubernetes
   fi
   configure_runtime
-  systemctl enable kubelet >/dev/null 2>&1 || true
+  unit_files enable kubelet >/dev/null 2>&1 || true
 }
 
 # Flatcar: kubeadm and kubelet are the merged sysext's (/usr/bin); /usr is read-only, so a missing
@@ -419,11 +429,11 @@ check_sysext_kubernetes() {
 configure_runtime() {
   case "$(param RUNTIME)" in
     containerd)
-      systemctl enable containerd >/dev/null 2>&1 || true
+      unit_files enable containerd >/dev/null 2>&1 || true
       systemctl restart containerd
       ;;
     cri-o)
-      systemctl enable crio >/dev/null 2>&1 || true
+      unit_files enable crio >/dev/null 2>&1 || true
       systemctl restart crio
       ;;
   esac
@@ -531,12 +541,12 @@ start_endpoint_services() {
   case "$(param LB_TYPE)" in keepalived | keepalived-haproxy) check_vip_interface ;; esac
   case "$(param LB_TYPE)" in
     keepalived-haproxy)
-      systemctl enable haproxy keepalived >/dev/null 2>&1 || true
+      unit_files enable haproxy keepalived >/dev/null 2>&1 || true
       systemctl restart haproxy
       systemctl restart keepalived
       ;;
     keepalived)
-      systemctl enable keepalived >/dev/null 2>&1 || true
+      unit_files enable keepalived >/dev/null 2>&1 || true
       systemctl restart keepalived
       ;;
     kube-vip)
@@ -552,7 +562,7 @@ start_endpoint_services() {
 
 role_etcd() {
   systemctl daemon-reload
-  systemctl enable kubelet >/dev/null 2>&1 || true
+  unit_files enable kubelet >/dev/null 2>&1 || true
   systemctl restart kubelet
   wait_until "local etcd member healthy" etcd_healthy_local
 }
@@ -586,8 +596,7 @@ start_token_calendar() {
   if [ "$ROLE" = control-plane ] && [ "$ORDINAL" = 0 ]; then
     "$lib/token-calendar.sh" sync || die "registering the token calendar's tokens failed"
   fi
-  systemctl daemon-reload
-  systemctl enable --now nodegen-tokens.timer >/dev/null 2>&1 || true
+  unit_files enable --now nodegen-tokens.timer >/dev/null 2>&1 || true
 }
 
 # Control plane 0 with nothing of its own — a new machine or a fresh disk after the first one was
@@ -602,14 +611,19 @@ cluster_exists() {
 
 role_init() {
   if [ "$(param TOPOLOGY)" = external ]; then wait_until "external etcd quorum" etcd_quorum; fi
-  start_endpoint_services
-  if [ -e "$KUBE_DIR/admin.conf" ] && [ -e "$STATE_DIR/done/kubeadm-init" ]; then return 0; fi
+  if [ -e "$KUBE_DIR/admin.conf" ] && [ -e "$STATE_DIR/done/kubeadm-init" ]; then
+    start_endpoint_services
+    return 0
+  fi
+  # Asked before keepalived starts here: a control plane 0 that comes back must not raise the VIP
+  # (it has the highest priority) and then restart keepalived on the join path, moving it twice.
   if [ -e "$STATE_DIR/done/kubeadm-join" ] || cluster_exists; then
     log "the cluster already exists (its endpoint or etcd answers): joining it as a control plane instead of initialising it"
     [ -r "$REJOIN_CONFIG" ] || die "the cluster already exists and there is no $REJOIN_CONFIG to join it with: render this node again with this version of nodegen"
     JOIN_CONFIG_OVERRIDE=$REJOIN_CONFIG role_join
     return 0
   fi
+  start_endpoint_services
   keep_placed_pki
   local attempt=1
   until kubeadm init --config "$(kubeadm_config)" --skip-token-print; do
@@ -686,8 +700,7 @@ install_cni() {
 
 apply_labels() {
   [ -r "$NODEGEN_ETC/labels.tsv" ] || return 0
-  systemctl daemon-reload
-  systemctl enable --now nodegen-labels.timer >/dev/null 2>&1 || true
+  unit_files enable --now nodegen-labels.timer >/dev/null 2>&1 || true
 }
 
 role_join() {
@@ -701,11 +714,9 @@ role_join() {
   local attempt=1 out
   while :; do
     if [ "$ROLE" = control-plane ] && [ "$(param TOPOLOGY)" != external ]; then remove_stale_etcd_member; fi
-    if out=$(kubeadm join --config "$(kubeadm_config)" 2>&1); then
-      printf '%s\n' "$out"
-      break
-    fi
-    printf '%s\n' "$out"
+    # kubeadm's output goes out as it comes (a join takes minutes) and to a file for the checks below.
+    if kubeadm join --config "$(kubeadm_config)" 2>&1 | tee "$STATE_DIR/kubeadm-join.log"; then break; fi
+    out=$(<"$STATE_DIR/kubeadm-join.log")
     [ "$(time_left)" -le 0 ] && die "kubeadm join failed until the deadline: $(printf '%s' "$out" | tail -n 1)"
     if printf '%s' "$out" | grep -q 'too many learner members'; then
       log "etcd has a learner being promoted; waiting before retrying (attempt $attempt)"

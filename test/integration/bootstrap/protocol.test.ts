@@ -166,7 +166,7 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
       }
       // control plane 0 applies the CNI with the admin kubeconfig, and enables the labeller
       assert.ok(at('cp0', /^kubectl --kubeconfig \S+\/etc\/kubernetes\/admin\.conf apply -f/) > init)
-      assert.ok(at('cp0', /^systemctl enable --now nodegen-labels\.timer/) > init)
+      assert.ok(at('cp0', /^systemctl enable --no-reload --now nodegen-labels\.timer/) > init)
       // host preparation happened on every node
       for (const n of ['cp0', 'w1']) {
         assert.ok(at(n, /^modprobe br_netfilter/) >= 0)
@@ -257,6 +257,16 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
         .filter((c) => c.node === 'cp0')
         .map((c) => c.call)
       assert.ok(!calls.some((c) => c.startsWith('kubeadm init')), `kubeadm init ran again: ${calls.join('; ')}`)
+      // keepalived starts once, when the node joins: a returning control plane 0 (the highest VRRP
+      // priority) raising the VIP on the init path and restarting it on the join path moved it twice.
+      assert.deepEqual(
+        calls.filter((c) => c === 'systemctl restart keepalived'),
+        ['systemctl restart keepalived'],
+        calls.join('\n'),
+      )
+      const keepalived = calls.indexOf('systemctl restart keepalived')
+      const endpointWait = calls.findIndex((c) => c.startsWith('kubeadm join'))
+      assert.ok(keepalived >= 0 && keepalived < endpointWait, 'keepalived runs before the join (haproxy forwards to the others)')
       assert.ok(
         calls.some((c) => new RegExp(`^kubeadm join --config ${fresh}/etc/nodegen/kubeadm/rejoin\\.yaml`).test(c)),
         calls.join('\n'),
@@ -350,7 +360,7 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
         ],
       )
       assert.ok(!cp0.output.includes(tokenOf(w + 1).tokenSecret), 'the calendar logged a token secret')
-      assert.ok(readCallLog(s.log).some((c) => c.node === 'cp0' && c.call === 'systemctl enable --now nodegen-tokens.timer'))
+      assert.ok(readCallLog(s.log).some((c) => c.node === 'cp0' && c.call === 'systemctl enable --no-reload --now nodegen-tokens.timer'))
 
       // a worker rendered for now joins; the one rendered three days ahead cannot yet
       const w0 = await runBootstrap(s.root('w0'), at(t0))
