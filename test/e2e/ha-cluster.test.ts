@@ -27,6 +27,7 @@ import {SegmentProbe, SegmentSniffer, segmentProbeUnavailable} from '../support/
 import {findTool} from '../support/tools.js'
 import {
   bootNode,
+  bringUpNice,
   type ClusterNode,
   type EtcdMember,
   endpointReady,
@@ -48,6 +49,8 @@ const ENDPOINT = `${VIP}:6443`
 const VRID = 77
 const PROBE_ADDRESS = '10.20.0.250/24'
 const MEM_MB = 768
+/** The five-VM run's limit (issue 11: within 20 minutes). */
+const WHOLE_RUN_MS = Number(process.env.NODEGEN_E2E_LIMIT_S ?? 20 * 60) * 1000
 /** The bring-up's bound: five VMs share two cores under emulation here. */
 const BRING_UP_S = Number(process.env.NODEGEN_E2E_BRINGUP_S ?? 13 * 60)
 /** keepalived: advert_int 1, so a backup declares the master dead after 3 × 1 s + skew (< 1 s). */
@@ -90,11 +93,11 @@ describe('e2e: an HA control plane on five VMs', {skip, timeout: 40 * 60_000}, (
     image = ensureVmImage()
   })
 
-  // On 2 shared cores under TCG the five-VM bring-up has not finished within its limit (boots alone
-  // take 250-430 s, each control plane joins in 100-150 s): until it does, it runs only on request,
-  // and CI runs the broken-profile case below. Issue 11 stays open for it.
-  const full = process.env.NODEGEN_E2E_FULL === '1' ? false : 'the five-VM run is opt-in: NODEGEN_E2E_FULL=1 npm run test:e2e'
-  it('five nodes bring the control plane up by themselves, survive losing control plane 0, and take it back', {skip: full}, async (t) => {
+  // Issue 11's bound: the whole run (bring-up, failover, rejoin) within 20 minutes on CI's machine.
+  // Here (2 cores, software emulation) it takes about 14.
+  it('five nodes bring the control plane up by themselves, survive losing control plane 0, and take it back', {
+    timeout: WHOLE_RUN_MS,
+  }, async (t) => {
     const started = Date.now()
     const {isoDir, state} = render('ha')
     const specs = profileNodes(path.join(FIXTURES, 'ha-debian.yaml'))
@@ -117,7 +120,7 @@ describe('e2e: an HA control plane on five VMs', {skip, timeout: 40 * 60_000}, (
     const macOf = new Map(specs.map((s) => [s.mac, s.name]))
     const holderName = (mac: string) => macOf.get(mac) ?? mac
 
-    const nodes: ClusterNode[] = specs.map((s) => bootNode(s, {image, group, isoDir, memMb: MEM_MB, nice: {worker: 3}}))
+    const nodes: ClusterNode[] = specs.map((s) => bootNode(s, {image, group, isoDir, memMb: MEM_MB, nice: bringUpNice}))
     const stopAll = () => {
       for (const n of nodes) n.vm.cleanup()
     }
@@ -181,8 +184,8 @@ describe('e2e: an HA control plane on five VMs', {skip, timeout: 40 * 60_000}, (
     const started1 = memberSeen.get(cps[1]?.name as string)
     const started2 = memberSeen.get(cps[2]?.name as string)
     assert.ok(memberSeen.has(cp0.name) && started1 && started2, `etcd members seen started: ${[...memberSeen.keys()].join(', ')}`)
-    // The stand-in's lines reach the console when its join returns (the program prints its output
-    // then), so order them by the time the guest wrote in each (guest clocks start from the host's).
+    // Order the stand-in's steps by the time the guest wrote in each line (guest clocks start from
+    // the host's): a starved VM's console lines can reach the host seconds late.
     const guestTime = (n: NodeSpec, re: RegExp) => {
       const line = nodes.find((x) => x.spec.name === n.name)?.first(re)?.line
       const iso = line && /(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z) \[standin\]/.exec(line)?.[1]
@@ -305,7 +308,9 @@ describe('e2e: an HA control plane on five VMs', {skip, timeout: 40 * 60_000}, (
     t.after(() => reborn.vm.cleanup())
     timeline.add(reborn.label, 'qemu started with the same ISO and an empty disk', reborn.vm.startedAt)
     try {
-      await waitForReady([reborn], timeline, 8 * 60_000, async () => follower.follow(timeline))
+      // Within what is left of the run's limit, so a slow rejoin still prints the timeline.
+      const left = Math.max(60_000, started + WHOLE_RUN_MS - Date.now() - 15_000)
+      await waitForReady([reborn], timeline, Math.min(8 * 60_000, left), async () => follower.follow(timeline))
     } catch (e) {
       report('e2e HA timeline (FAILED at the rejoin)')
       throw e

@@ -85,6 +85,18 @@ Restart=always
 [Install]
 WantedBy=multi-user.target
 UNIT
+# Diagnosis (test image only): with `nodegen.top` on the kernel command line, the busiest units (CPU
+# over 30 s, their children counted) go to the console, so a slow VM can be read from outside.
+cat >"$root/etc/systemd/system/nodegen-standin-top.service" <<'UNIT'
+[Unit]
+Description=busiest processes to the console (nodegen test image, nodegen.top)
+ConditionKernelCommandLine=nodegen.top
+[Service]
+ExecStart=/bin/sh -c 'while :; do systemd-cgtop -b -c -n 2 -d 30 --depth=3 | awk "\$3+0 >= 0.5" | sed "s/^/[top] /" >/dev/console; done'
+[Install]
+WantedBy=multi-user.target
+UNIT
+ln -sf ../nodegen-standin-top.service "$root/etc/systemd/system/multi-user.target.wants/nodegen-standin-top.service"
 mkdir -p "$root/etc/nodegen-standin" "$root/etc/nodegen"
 echo "v$KUBERNETES_VERSION" >"$root/etc/nodegen-standin/version"
 # nodegen's baked-image marker (the same schema `nodegen image build` writes).
