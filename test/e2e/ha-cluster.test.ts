@@ -94,7 +94,7 @@ describe('e2e: an HA control plane on five VMs', {skip, timeout: 40 * 60_000}, (
   })
 
   // Issue 11's bound: the whole run (bring-up, failover, rejoin) within 20 minutes on CI's machine.
-  // Here (2 cores, software emulation) it takes about 14.
+  // Here (2 cores, software emulation) it took 12.5 and 14 in two runs.
   it('five nodes bring the control plane up by themselves, survive losing control plane 0, and take it back', {
     timeout: WHOLE_RUN_MS,
   }, async (t) => {
