@@ -502,18 +502,30 @@ etcd_healthy_at() {
   curl -fsS -m 5 "${args[@]}" "https://$ip:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"'
 }
 
+# The etcd cluster's members, one flat JSON object a line (a member's arrays hold only strings, so
+# objects can be split out), as the first member that answers lists them; $1, if given, is an
+# address not to ask. Fails when none answers.
+etcd_member_objects() {
+  local skip=${1-} ip args body
+  mapfile -t args < <(etcd_client_args)
+  for ip in $(node_ips control-plane) $(node_ips etcd); do
+    [ "$ip" = "$skip" ] && continue
+    body=$(curl -fsS -m 5 "${args[@]}" -X POST -d '{}' "https://$ip:$ETCD_PORT/v3/cluster/member/list" 2>/dev/null) || continue
+    printf '%s' "$body" | tr -d '\n' | grep -o '{[^{}]*}' | grep '"peerURLs"' || true
+    return 0
+  done
+  return 1
+}
+
 # Started voting members of the etcd cluster, asked of any member that answers. A member that is
 # still a learner or has not started (no name yet) does not count.
 etcd_started_members() {
-  local ip args body
-  mapfile -t args < <(etcd_client_args)
-  for ip in $(node_ips control-plane) $(node_ips etcd); do
-    body=$(curl -fsS -m 5 "${args[@]}" -X POST -d '{}' "https://$ip:$ETCD_PORT/v3/cluster/member/list" 2>/dev/null) || continue
-    # Each member is a flat JSON object (its arrays hold only strings), so objects can be split out.
-    printf '%s' "$body" | tr -d '\n' | grep -o '{[^{}]*}' | grep '"peerURLs"' | grep '"name":"[^"]' | grep -vc '"isLearner":true' || true
+  local members
+  members=$(etcd_member_objects) || {
+    echo 0
     return 0
-  done
-  echo 0
+  }
+  printf '%s\n' "$members" | grep '"name":"[^"]' | grep -vc '"isLearner":true' || true
 }
 
 etcd_has_members() { [ "$(etcd_started_members)" -ge "$1" ]; }
@@ -538,14 +550,15 @@ check_vip_interface() {
 }
 
 start_endpoint_services() {
-  case "$(param LB_TYPE)" in keepalived | keepalived-haproxy) check_vip_interface ;; esac
   case "$(param LB_TYPE)" in
     keepalived-haproxy)
+      check_vip_interface
       unit_files enable haproxy keepalived >/dev/null 2>&1 || true
       systemctl restart haproxy
       systemctl restart keepalived
       ;;
     keepalived)
+      check_vip_interface
       unit_files enable keepalived >/dev/null 2>&1 || true
       systemctl restart keepalived
       ;;
@@ -737,16 +750,9 @@ role_join() {
 # This node's member in the etcd cluster, by its peer URL (kubeadm's https://<node IP>:2380): its
 # ID, asked of another control plane's etcd, or nothing.
 own_etcd_member_id() {
-  local ip args body me
+  local me
   me=$(param NODE_IP)
-  mapfile -t args < <(etcd_client_args)
-  for ip in $(node_ips control-plane); do
-    [ "$ip" = "$me" ] && continue
-    body=$(curl -fsS -m 5 "${args[@]}" -X POST -d '{}' "https://$ip:$ETCD_PORT/v3/cluster/member/list" 2>/dev/null) || continue
-    printf '%s' "$body" | tr -d '\n' | grep -o '{[^{}]*}' | grep -F "\"https://$me:2380\"" |
-      sed -n -E 's/.*"ID":"?([0-9]+)"?.*/\1/p' | head -n 1
-    return 0
-  done
+  etcd_member_objects "$me" | grep -F "\"https://$me:2380\"" | sed -n -E 's/.*"ID":"?([0-9]+)"?.*/\1/p' | head -n 1 || true
 }
 
 # A control plane about to join holds no etcd data (its join is not done), so a member with its
