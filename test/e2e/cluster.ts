@@ -250,7 +250,7 @@ export async function waitForReady(nodes: ClusterNode[], timeline: Timeline, tim
 }
 
 /** A client certificate for etcd from the state's etcd CA, made with openssl on the host. */
-export function etcdClientCert(stateDir: string, dir: string): {ca: string; cert: string; key: string} {
+export function etcdClientCert(stateDir: string, dir: string): EtcdTls {
   const ca = path.join(stateDir, 'pki', 'etcd', 'ca.crt')
   const caKey = path.join(stateDir, 'pki', 'etcd', 'ca.key')
   const key = path.join(dir, 'e2e-etcd-client.key')
@@ -289,31 +289,20 @@ export interface EtcdMember {
   isLearner: boolean
 }
 
-/** The etcd member list as a machine on the segment sees it, TLS verified against nodegen's etcd CA. */
-export async function etcdMembers(
-  probe: SegmentProbe,
-  tls: {ca: string; cert: string; key: string},
-  endpoints: string[],
-): Promise<EtcdMember[] | undefined> {
-  const r = await probe.exec(
+export type EtcdTls = {ca: string; cert: string; key: string}
+
+/** etcdctl from the segment, TLS verified against nodegen's etcd CA, with the probe's client certificate. */
+export function etcdctl(probe: SegmentProbe, tls: EtcdTls, endpoints: string[], args: string[], timeoutMs?: number) {
+  return probe.exec(
     'etcdctl',
-    [
-      '--dial-timeout=3s',
-      '--command-timeout=5s',
-      `--endpoints=${endpoints.join(',')}`,
-      '--cacert',
-      tls.ca,
-      '--cert',
-      tls.cert,
-      '--key',
-      tls.key,
-      'member',
-      'list',
-      '-w',
-      'json',
-    ],
-    12_000,
+    [`--endpoints=${endpoints.join(',')}`, '--dial-timeout=3s', '--cacert', tls.ca, '--cert', tls.cert, '--key', tls.key, ...args],
+    timeoutMs,
   )
+}
+
+/** The etcd member list as a machine on the segment sees it, TLS verified against nodegen's etcd CA. */
+export async function etcdMembers(probe: SegmentProbe, tls: EtcdTls, endpoints: string[]): Promise<EtcdMember[] | undefined> {
+  const r = await etcdctl(probe, tls, endpoints, ['--command-timeout=5s', 'member', 'list', '-w', 'json'], 12_000)
   if (r.status !== 0) return undefined
   // Member IDs are uint64: keep them as text.
   const body = JSON.parse(r.stdout.replace(/"ID":(\d+)/g, '"ID":"$1"')) as {

@@ -32,6 +32,7 @@ import {
   type EtcdMember,
   endpointReady,
   etcdClientCert,
+  etcdctl,
   etcdMembers,
   milestones,
   type NodeSpec,
@@ -206,18 +207,7 @@ describe('e2e: an HA control plane on five VMs', {skip, timeout: 40 * 60_000}, (
       'a member is still a learner',
     )
     for (const c of cps) {
-      const h = await probe.exec('etcdctl', [
-        '--dial-timeout=3s',
-        `--endpoints=https://${c.ip}:2379`,
-        '--cacert',
-        etcdTls.ca,
-        '--cert',
-        etcdTls.cert,
-        '--key',
-        etcdTls.key,
-        'endpoint',
-        'health',
-      ])
+      const h = await etcdctl(probe, etcdTls, [`https://${c.ip}:2379`], ['endpoint', 'health'])
       assert.equal(h.status, 0, `${c.name}: etcd endpoint health: ${h.stderr}`)
       // The member's serving certificate is from nodegen's etcd CA (openssl from the segment).
       const s = await probe.exec('sh', [
@@ -285,20 +275,7 @@ describe('e2e: an HA control plane on five VMs', {skip, timeout: 40 * 60_000}, (
     assert.ok(okInARow >= 5, 'the endpoint did not answer steadily after control plane 0 died')
     // etcd keeps quorum: a write through the surviving members succeeds.
     const survivors = etcdEndpoints(cps.slice(1))
-    const put = await probe.exec('etcdctl', [
-      '--dial-timeout=3s',
-      '--command-timeout=10s',
-      `--endpoints=${survivors.join(',')}`,
-      '--cacert',
-      etcdTls.ca,
-      '--cert',
-      etcdTls.cert,
-      '--key',
-      etcdTls.key,
-      'put',
-      'nodegen-e2e/quorum',
-      'kept',
-    ])
+    const put = await etcdctl(probe, etcdTls, survivors, ['--command-timeout=10s', 'put', 'nodegen-e2e/quorum', 'kept'])
     assert.equal(put.status, 0, `etcd lost quorum: a write failed: ${put.stderr}`)
     timeline.add('probe', 'etcd: a write through the two survivors succeeds (quorum kept)')
 
