@@ -301,7 +301,24 @@ describe('e2e: an HA control plane on five VMs', {skip, timeout: 40 * 60_000}, (
       3,
       'one member per control plane (the dead one was replaced, not duplicated)',
     )
-    assert.ok(await endpointReady(probe, ENDPOINT, clusterCa), 'the endpoint answers after the rejoin')
+    // The rebuilt control plane 0 outranks the survivors, so keepalived hands the VIP back to it once
+    // its check passes: the endpoint must answer steadily afterwards (5 in a row); every probe that
+    // failed on the way is in the timeline, beside the VRRP masters and VIP announcements the follower adds.
+    let steady = 0
+    const steadyDeadline = Date.now() + 90_000
+    while (Date.now() < steadyDeadline && steady < 5) {
+      if (await endpointReady(probe, ENDPOINT, clusterCa)) steady++
+      else {
+        steady = 0
+        timeline.add('probe', `https://${ENDPOINT}/readyz did not answer (after the rejoin)`)
+      }
+      for (const n of nodes) n.poll()
+      reborn.poll()
+      follower.follow(timeline)
+      if (steady < 5) await sleep(500)
+    }
+    if (steady < 5) report('e2e HA timeline (FAILED after the rejoin)')
+    assert.ok(steady >= 5, 'the endpoint does not answer steadily after the rejoin')
     assert.ok(
       reborn.first(/nodegen: .*joining it as a control plane/),
       'the fresh control plane 0 joined instead of initialising a second cluster',
