@@ -717,9 +717,12 @@ apply_labels() {
 }
 
 role_join() {
+  # Control plane k joins after the k before it; a rebuilt control plane 0 needs one member to join.
+  local members=$ORDINAL
+  [ "$ORDINAL" = 0 ] && members=1
   wait_until "API endpoint https://$ENDPOINT/readyz (TLS verified against the cluster CA)" endpoint_ready
   if [ "$ROLE" = control-plane ] && [ "$(param TOPOLOGY)" != external ]; then
-    wait_until "etcd to have $ORDINAL started members (control planes join in ordinal order)" etcd_has_members "$ORDINAL"
+    wait_until "etcd to have $members started members (control planes join in ordinal order)" etcd_has_members "$members"
   fi
   [ "$ROLE" = control-plane ] && start_endpoint_services
   if [ -e "$STATE_DIR/done/kubeadm-join" ]; then return 0; fi
@@ -741,7 +744,7 @@ role_join() {
     backoff "$attempt"
     attempt=$((attempt + 1))
     if [ "$ROLE" = control-plane ] && [ "$(param TOPOLOGY)" != external ]; then
-      wait_until "etcd to have $ORDINAL started members" etcd_has_members "$ORDINAL"
+      wait_until "etcd to have $members started members" etcd_has_members "$members"
     fi
   done
   : >"$STATE_DIR/done/kubeadm-join"

@@ -250,6 +250,8 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
       const r = await runBootstrap(fresh, s.env)
       assert.equal(r.code, 0, r.output)
       assert.match(r.output, /the cluster already exists .*: joining it as a control plane instead of initialising it/)
+      // It waits for a live member to join, not for "0 started members".
+      assert.match(r.output, /etcd to have 1 started members \(control planes join in ordinal order\): ok/)
       assert.match(r.output, /removed this node's stale etcd member 1 \(peer URL https:\/\/127\.0\.0\.110:2380\) before joining/)
       assert.match(r.output, /^nodegen: cp0 control-plane ready$/m)
       const calls = readCallLog(s.log)
