@@ -1,10 +1,7 @@
 /**
  * keepalived: the VIP by VRRP among the control planes (kubeadm's docs/ha-considerations.md).
  * Control plane 0 starts as MASTER with the highest priority, so it holds the VIP it needs for
- * `kubeadm init`; a node whose check fails drops below every healthy node. The check counts as
- * failed until it has passed (`init_fail`): a node that boots into a running cluster, such as a
- * rebuilt control plane 0, cannot take the VIP with its full priority before its own haproxy
- * answers, so the VIP moves back to it only once it can serve.
+ * `kubeadm init`; a node whose check fails drops below every healthy node.
  */
 import {type Cluster, type ClusterNode, controlPlanes} from '../../profile/index.js'
 import {header} from '../files.js'
@@ -58,7 +55,6 @@ export function keepalivedConf(cluster: Cluster, node: ClusterNode): string {
     `    weight ${CHECK_WEIGHT}`,
     '    fall 10',
     '    rise 2',
-    '    init_fail',
     '}',
     '',
     'vrrp_instance apiserver {',

@@ -88,8 +88,6 @@ describe('keepalived.conf', () => {
       assert.match(conf, /advert_int 1\n/)
       assert.match(conf, /virtual_ipaddress \{\n {8}10\.0\.0\.100\/24 dev eth0\n/)
       assert.match(conf, /script "\/etc\/keepalived\/check_apiserver\.sh"/)
-      // A booting node counts as failing until its check has passed.
-      assert.match(conf, /vrrp_script check_apiserver \{[^}]*\n {4}init_fail\n\}/)
       assert.doesNotMatch(conf, /unicast/)
       assert.doesNotMatch(conf, /authentication/)
       const weight = Number(/weight (-?\d+)/.exec(conf)![1])
