@@ -2,6 +2,7 @@
 # Builds the real Kubernetes commands of one release from the Go module proxy, cached by version.
 #
 #   scripts/build-kubernetes.sh [--version 1.34.2] [COMMAND...]     (default: kubeadm)
+#   scripts/build-kubernetes.sh --versions-file FILE [COMMAND...]  (each version in FILE: one a line, # comments)
 #
 # k8s.io/kubernetes is a Go module whose go.mod replaces its staging modules (k8s.io/api,
 # k8s.io/apimachinery, ...) with ./staging paths that do not exist in the module zip, so it cannot
@@ -15,6 +16,17 @@
 # rebuilt. Go's own module and build caches make a rebuild of another command fast.
 set -Eeuo pipefail
 version=${NODEGEN_K8S_VERSION:-1.34.2}
+if [ "${1-}" = --versions-file ]; then
+  file=$2
+  shift 2
+  start=$(date +%s)
+  while read -r v _; do
+    case "$v" in '' | '#'*) continue ;; esac
+    "$0" --version "$v" "$@" >/dev/null
+  done <"$file"
+  echo "build-kubernetes: every version of $file ready in $(($(date +%s) - start)) s" >&2
+  exit 0
+fi
 if [ "${1-}" = --version ]; then version=$2; shift 2; fi
 commands=("$@")
 [ "${#commands[@]}" -gt 0 ] || commands=(kubeadm)
@@ -74,7 +86,11 @@ pkgs=()
 for c in "${todo[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c@v$version"); done
 # go mod tidy would drop the requirement (nothing imports it); `go get` of the packages at this
 # version records every module they need, at the versions k8s.io/kubernetes's own go.mod selects.
-(cd "$mod" && "$GO" get "${pkgs[@]}" 2>&1 | grep -v '^go: downloading' >&2 || true)
+if ! (cd "$mod" && "$GO" get "${pkgs[@]}" >"$mod/get.log" 2>&1); then
+  tail -n 20 "$mod/get.log" >&2
+  log "go get of ${pkgs[*]} failed"
+  exit 1
+fi
 grep -q "k8s.io/kubernetes v$version\$" "$mod/go.mod" || { log "the wrapper module did not settle on k8s.io/kubernetes v$version"; exit 1; }
 ldflags=(
   -s -w
