@@ -21,7 +21,7 @@ export function kubeTestVersions(): KubeVersion[] {
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'))
     .map((l) => {
-      const [version, ...why] = l.split(/\s+/)
+      const [version = '', ...why] = l.split(/\s+/)
       return {version, why: why.join(' ')}
     })
 }

@@ -101,7 +101,10 @@ describe('the real kubeadm accepts every kubeadm document nodegen renders', () =
   it('a document kubeadm must reject is rejected (the check is not vacuous)', async (t) => {
     const r = await renderProfile(path.join(PROFILES_DIR, 'quickstart.yaml'))
     const kubeadm = requireKubeCommand(t, 'kubeadm', r.cluster.kubernetes.version)
-    const f = kubeadmConfigs(r.nodes[0])[0]
+    const cp0 = r.nodes[0]
+    assert.ok(cp0)
+    const f = kubeadmConfigs(cp0)[0]
+    assert.ok(f)
     for (const [what, broken] of [
       ['an unknown field', f.content.replace('kind: ClusterConfiguration\n', 'kind: ClusterConfiguration\ncontrolPlaneEndPoint: x\n')],
       ['a malformed token', f.content.replace(/token: [a-z0-9]{6}\.[a-z0-9]{16}/, 'token: not-a-token')],
@@ -137,9 +140,9 @@ function kubeadmIn(kubeadm: string, root: string, args: string[]): string {
 function podFlags(manifest: string): Map<string, string> {
   const pod = parseYaml(manifest) as {spec: {containers: Array<{command: string[]}>}}
   const flags = new Map<string, string>()
-  for (const a of pod.spec.containers[0].command) {
+  for (const a of pod.spec.containers[0]?.command ?? []) {
     const m = /^--([^=]+)=(.*)$/.exec(a)
-    if (m) flags.set(m[1], m[2])
+    if (m?.[1] !== undefined && m[2] !== undefined) flags.set(m[1], m[2])
   }
   return flags
 }
@@ -256,6 +259,7 @@ describe("kubeadm's init phases on the files nodegen places (offline, in a scrat
     const r = await renderProfile(path.join(PROFILES_DIR, 'quickstart.yaml'))
     const kubeadm = requireKubeCommand(t, 'kubeadm', r.cluster.kubernetes.version)
     const cp0 = r.nodes[0]
+    assert.ok(cp0)
     const root = scratchRoot(cp0)
     const config = kubeadmConfigs(cp0).find((f) => f.path.endsWith('/config.yaml'))
     assert.ok(config)
