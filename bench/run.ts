@@ -12,7 +12,7 @@
  *   BENCH_SIZES=10,100 BENCH_REPS=1 npm run bench
  */
 import {execFileSync, spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -81,6 +81,48 @@ interface Row {
   peer?: {tool: string; wallMs: number; ratio: number}
 }
 
+/**
+ * Startup: the commands a user runs most, as whole processes through the built CLI, against the
+ * targets (wall ms, peak RSS MiB). `render` runs on an existing state: the PKI is made once.
+ */
+interface StartupRow {
+  command: string
+  wallMs: number
+  maxRssMb: number
+  targetMs: number
+  targetRssMb: number
+}
+const startup: StartupRow[] = []
+{
+  const dir = mkdtempSync(path.join(work, 'startup-'))
+  const profile = path.join(dir, 'quickstart.yaml')
+  writeFileSync(profile, readFileSync(path.join(root, 'profiles', 'quickstart.yaml')))
+  execFileSync(process.execPath, [cli, 'pki', 'init', profile], {stdio: 'ignore', cwd: dir})
+  const cases: Array<[string, string[], number]> = [
+    ['nodegen --version', ['--version'], 150],
+    ['nodegen validate quickstart.yaml', ['validate', profile], 300],
+    ['nodegen render quickstart.yaml --media iso', ['render', profile, '-o', path.join(dir, 'out'), '--media', 'iso'], 600],
+  ]
+  const runs = Math.max(5, REPS)
+  for (const [command, args, targetMs] of cases) {
+    const ms = Array.from({length: runs}, () => {
+      rmSync(path.join(dir, 'out'), {recursive: true, force: true})
+      return measure(process.execPath, [cli, ...args], {...process.env, NO_COLOR: '1'})
+    })
+    const row = {
+      command,
+      wallMs: median(ms.map((m) => m.wallMs)),
+      maxRssMb: median(ms.map((m) => m.maxRssKb)) / 1024,
+      targetMs,
+      targetRssMb: 100,
+    }
+    startup.push(row)
+    process.stdout.write(
+      `startup: ${command}: ${row.wallMs.toFixed(0)} ms (target ${targetMs}), ${row.maxRssMb.toFixed(0)} MiB peak RSS (target 100)\n`,
+    )
+  }
+}
+
 const rows: Row[] = []
 for (const format of ['cloud-init', 'ignition'] as const) {
   for (const n of SIZES) {
@@ -137,7 +179,8 @@ for (const format of ['cloud-init', 'ignition'] as const) {
     process.stdout.write(
       `${format.padEnd(10)} ${String(n).padStart(5)} nodes: ${(wallMs / 1000).toFixed(2)} s wall, ${(row.cpuMs / 1000).toFixed(2)} s CPU, ` +
         `${row.maxRssMb.toFixed(0)} MB RSS, ${(row.outputBytes / 1e6).toFixed(1)} MB out, ${row.nodesPerSecond.toFixed(0)} nodes/s, ` +
-        `largest user-data ${row.largestUserData} B${row.peer ? `; cloud-localds ${(row.peer.wallMs / 1000).toFixed(2)} s (${row.peer.ratio.toFixed(1)}x)` : ''}\n`,
+        `${(wallMs / n).toFixed(2)} ms/node, largest user-data ${row.largestUserData} B` +
+        `${row.peer ? `; cloud-localds ${(row.peer.wallMs / 1000).toFixed(2)} s, ${(row.peer.wallMs / n).toFixed(2)} ms/node (${row.peer.ratio.toFixed(1)}x)` : ''}\n`,
     )
     rmSync(out, {recursive: true, force: true})
   }
@@ -176,7 +219,7 @@ const machine = {
 }
 writeFileSync(
   path.join(root, 'bench', 'results.json'),
-  `${JSON.stringify({date: new Date().toISOString(), machine, reps: REPS, rows, pki: pkiRows}, null, 2)}\n`,
+  `${JSON.stringify({date: new Date().toISOString(), machine, reps: REPS, startup, rows, pki: pkiRows}, null, 2)}\n`,
 )
 writeFileSync(path.join(root, 'bench', 'plot.svg'), plot(rows))
 process.stdout.write('wrote bench/results.json and bench/plot.svg\n')
