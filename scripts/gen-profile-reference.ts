@@ -43,7 +43,8 @@ function typeOf(n: SchemaNode): string {
 }
 
 function code(v: unknown): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v)
+  // Strings bare (`eth0`), except the empty one, which a code span cannot show.
+  const s = typeof v === 'string' && v !== '' ? v : JSON.stringify(v)
   return `\`${s}\``
 }
 
@@ -51,6 +52,7 @@ function allowedOf(n: SchemaNode): string {
   const parts: string[] = []
   if (n.const !== undefined) parts.push(`exactly ${code(n.const)}`)
   if (n.enum) parts.push(n.enum.map(code).join(', '))
+  if (n.type === 'array' && n.items?.enum) parts.push(`each one of ${n.items.enum.map(code).join(', ')}`)
   if (n.minimum !== undefined && n.maximum !== undefined) parts.push(`${n.minimum} to ${n.maximum}`)
   else if (n.minimum !== undefined) parts.push(`at least ${n.minimum}`)
   else if (n.maximum !== undefined) parts.push(`at most ${n.maximum}`)

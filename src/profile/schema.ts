@@ -250,7 +250,7 @@ export const profileSchema = z.strictObject({
         .strictObject({
           podSubnet: str().optional().meta({
             description:
-              "Pod network; defaults to the CNI's (flannel 10.244.0.0/16, calico 192.168.0.0/16, cilium 10.0.0.0/8 is avoided: 10.244.0.0/16).",
+              "Pod network; defaults to the CNI's: flannel and cilium 10.244.0.0/16, calico 192.168.0.0/16. Required with CNI none.",
           }),
           serviceSubnet: str()
             .default('10.96.0.0/12')
