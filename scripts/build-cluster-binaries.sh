@@ -57,6 +57,14 @@ go_component() {
   for pair in "$@"; do [ -x "$cache/bin/${pair%%=*}" ] || missing=1; done
   if [ "$missing" = 0 ]; then echo "$name $cache"; return 0; fi
   mkdir -p "$cache/bin" "$cache/module"
+  # Another run building the same component (the image and package scripts both call this one)
+  # holds the lock; once it has it, this one finds the binaries there.
+  local lock
+  exec {lock}>"$cache/.lock"
+  flock "$lock"
+  missing=0
+  for pair in "$@"; do [ -x "$cache/bin/${pair%%=*}" ] || missing=1; done
+  if [ "$missing" = 0 ]; then exec {lock}>&-; echo "$name $cache"; return 0; fi
   local mod="$cache/module" pkgs=() t0
   t0=$(date +%s)
   for pair in "$@"; do pkgs+=("${pair#*=}@v$version"); done
@@ -74,6 +82,7 @@ go_component() {
     (cd "$mod" && "$GO" build -trimpath -ldflags "-s -w $ldflags" -o "$cache/bin/.$bin.tmp" "$pkg" >&2)
     mv -f "$cache/bin/.$bin.tmp" "$cache/bin/$bin"
   done
+  exec {lock}>&-
   log "$name v$version: built in $(($(date +%s) - t0)) s"
   echo "$name $cache"
 }
@@ -103,7 +112,7 @@ flannel_manifest() {
   src=$(cd "$cache/module" && "$GO" list -m -f '{{.Dir}}' github.com/flannel-io/flannel)
   grep -q "image: ghcr.io/flannel-io/flannel:v$FLANNEL_VERSION\$" "$src/Documentation/kube-flannel.yml" ||
     { log "$src/Documentation/kube-flannel.yml does not name flannel v$FLANNEL_VERSION"; return 1; }
-  cp "$src/Documentation/kube-flannel.yml" "$cache/.kube-flannel.yml.tmp"
+  install -m 0644 "$src/Documentation/kube-flannel.yml" "$cache/.kube-flannel.yml.tmp"
   mv -f "$cache/.kube-flannel.yml.tmp" "$cache/kube-flannel.yml"
 }
 
@@ -118,8 +127,10 @@ for c in "${components[@]}"; do
       go_component crictl "$CRICTL_VERSION" sigs.k8s.io/cri-tools \
         "-X sigs.k8s.io/cri-tools/pkg/version.Version=v$CRICTL_VERSION" crictl=sigs.k8s.io/cri-tools/cmd/crictl ;;
     flannel)
-      go_component flannel "$FLANNEL_VERSION" github.com/flannel-io/flannel \
-        "-X github.com/flannel-io/flannel/pkg/version.Version=v$FLANNEL_VERSION" flanneld=github.com/flannel-io/flannel >/dev/null
+      # As flannel's Makefile builds it on amd64: with cgo (its UDP backend needs it), linked statically.
+      CGO_ENABLED=1 go_component flannel "$FLANNEL_VERSION" github.com/flannel-io/flannel \
+        "-X github.com/flannel-io/flannel/pkg/version.Version=v$FLANNEL_VERSION -extldflags \"-static\"" \
+        flanneld=github.com/flannel-io/flannel >/dev/null
       flannel_manifest
       echo "flannel $root/flannel-v$FLANNEL_VERSION" ;;
     cni-plugins)
