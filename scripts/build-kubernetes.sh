@@ -53,6 +53,16 @@ if [ "${#todo[@]}" -eq 0 ]; then
   echo "$cache"
   exit 0
 fi
+# One build per version at a time (the image and package scripts call this one too); a run that
+# waited finds what the other built.
+exec {lock}>"$cache/.lock"
+flock "$lock"
+todo=()
+for c in "${commands[@]}"; do [ -x "$cache/bin/$c" ] || todo+=("$c"); done
+if [ "${#todo[@]}" -eq 0 ]; then
+  echo "$cache"
+  exit 0
+fi
 
 minor=${version#*.}
 minor=${minor%%.*}
