@@ -10,17 +10,6 @@ import type {TestContext} from 'node:test'
 import {REPO_ROOT} from './profiles.js'
 import {findTool, SkipSignal} from './tools.js'
 
-/**
- * These tests build for many minutes when nothing is cached and take minutes even when everything
- * is, so they run under `npm run test:kube-artifacts` (NODEGEN_KUBE_ARTIFACTS=1), not in test:unit.
- * Returns false (the test is skipped) when not asked for.
- */
-export function kubeArtifactsWanted(t: TestContext): boolean {
-  if (process.env.NODEGEN_KUBE_ARTIFACTS === '1') return true
-  t.skip('run with npm run test:kube-artifacts (NODEGEN_KUBE_ARTIFACTS=1)')
-  return false
-}
-
 /** Go on PATH or in /usr/local/go, which the build scripts need. */
 export function findGo(): string | undefined {
   return findTool('go') ?? (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined)

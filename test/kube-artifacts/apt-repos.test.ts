@@ -13,11 +13,11 @@ import {cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} fro
 import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it, type TestContext} from 'node:test'
-import {NODEGEN_LIB, PARAMS_FILE} from '../../../src/plan/types.js'
-import {buildArtifacts, kubeArtifactsWanted} from '../../support/kube-artifacts.js'
-import {REPO_ROOT} from '../../support/profiles.js'
-import {renderProfile} from '../../support/render.js'
-import {requireTool, run, SkipSignal} from '../../support/tools.js'
+import {NODEGEN_LIB, PARAMS_FILE} from '../../src/plan/types.js'
+import {buildArtifacts} from '../support/kube-artifacts.js'
+import {REPO_ROOT} from '../support/profiles.js'
+import {renderProfile} from '../support/render.js'
+import {requireTool, run, SkipSignal} from '../support/tools.js'
 
 const VERSION = '1.34.2'
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ng-apt-'))
@@ -180,14 +180,12 @@ describe('local apt repositories, installed from by nodegen install-packages.sh'
   it('installs with only the files nodegen places (kubernetes.list before its key)', {
     todo: 'install-packages.sh runs apt-get update before fetching the key kubernetes.list names',
   }, async (t) => {
-    if (!kubeArtifactsWanted(t)) return
     const {chroot} = await prepareRoot(t, 'as-placed', false)
     const r = chroot(['bash', `${NODEGEN_LIB}/install-packages.sh`, PARAMS_FILE], true)
     assert.equal(r.status, 0, `install-packages.sh failed:\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`)
   })
 
   it('installs containerd, kubeadm, kubelet and kubectl of the release offline (key in place)', async (t) => {
-    if (!kubeArtifactsWanted(t)) return
     const {root, chroot} = await prepareRoot(t, 'with-key', true)
     const t1 = Date.now()
     const r = chroot(['bash', `${NODEGEN_LIB}/install-packages.sh`, PARAMS_FILE], true)

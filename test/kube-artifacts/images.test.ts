@@ -10,9 +10,9 @@ import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node
 import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it, type TestContext} from 'node:test'
-import {buildArtifacts, kubeArtifactsWanted} from '../../support/kube-artifacts.js'
-import {requireKubeCommand} from '../../support/kubernetes.js'
-import {requireTool, run} from '../../support/tools.js'
+import {buildArtifacts} from '../support/kube-artifacts.js'
+import {requireKubeCommand} from '../support/kubernetes.js'
+import {requireTool, run} from '../support/tools.js'
 
 const VERSION = '1.34.2'
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ng-ctr-'))
@@ -69,7 +69,6 @@ async function startContainerd(t: TestContext, bin: string): Promise<string> {
 
 describe('Kubernetes image archives, imported and run by containerd', {timeout: 90 * 60_000}, () => {
   it('holds every image kubeadm and the flannel manifest name, runnable', async (t) => {
-    if (!kubeArtifactsWanted(t)) return
     const bin = requireTool(t, 'containerd')
     const ctr = requireTool(t, 'ctr')
     requireTool(t, 'runc')
