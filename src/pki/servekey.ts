@@ -1,0 +1,50 @@
+/**
+ * The serve key: the secret `nodegen serve` derives per-node URL and status tokens from. It is its
+ * own 32 random bytes in the state (`serve-key`, 0600), not derived from the calendar secret, so a
+ * node URL token (which sits in the node's /proc/cmdline) says nothing about bootstrap tokens, and
+ * the key can be replaced without touching the cluster. Created once, atomically (a complete temp
+ * file linked into place: a crash leaves no key or a whole one), and never overwritten.
+ */
+import {promises as fs} from 'node:fs'
+import path from 'node:path'
+import {FILE_MODE, fsyncPath, tempName, writeNewFile} from './durable.js'
+import {PkiError} from './errors.js'
+import type {PkiContext} from './types.js'
+
+export const SERVE_KEY = 'serve-key'
+
+function parse(dir: string, text: string): string {
+  const key = text.trim()
+  if (!/^[0-9a-f]{64}$/.test(key)) throw new PkiError('NG0904', {dir, reason: `${SERVE_KEY} is not 32 bytes of hex`})
+  return key
+}
+
+/** Links a complete, fsynced temporary file to `file`; false when `file` already exists (it stays). */
+export async function linkNewFile(file: string, content: string): Promise<boolean> {
+  const tmp = path.join(path.dirname(file), tempName(path.basename(file)))
+  try {
+    await writeNewFile(tmp, content, FILE_MODE)
+    try {
+      await fs.link(tmp, file)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false
+      throw e
+    }
+    await fsyncPath(path.dirname(file))
+    return true
+  } finally {
+    await fs.rm(tmp, {force: true})
+  }
+}
+
+/** The state's serve key, created when it has none. */
+export async function loadOrCreateServeKey(dir: string, ctx: Pick<PkiContext, 'randomBytes'>): Promise<string> {
+  const file = path.join(dir, SERVE_KEY)
+  try {
+    return parse(dir, await fs.readFile(file, 'utf8'))
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+  }
+  await linkNewFile(file, `${Buffer.from(ctx.randomBytes(32)).toString('hex')}\n`)
+  return parse(dir, await fs.readFile(file, 'utf8'))
+}
