@@ -5,7 +5,7 @@ import {progress} from '../app/progress.js'
 import {type MediaKind, mediaProblem, RenderError, type RenderResult, render, selectNodes} from '../app/render.js'
 import {nodeUrlToken} from '../app/serve.js'
 import {ImageError} from '../image/index.js'
-import {loadOrCreateCalendar, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
+import {loadOrCreateCalendar, loadOrCreateServeKey, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
 import {BaseCommand} from './base.js'
 
 export default class Render extends BaseCommand {
@@ -71,6 +71,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
       const ctx = systemPkiContext({passphrase: passphraseFrom(process.env)})
       const state = await loadOrCreateState(dir, cluster, ctx)
       const calendar = await loadOrCreateCalendar(dir, ctx)
+      const serveKey = flags['require-token'] ? await loadOrCreateServeKey(dir, ctx) : ''
       for (const w of state.warnings) this.warn(w)
       if (state.created && !this.jsonEnabled()) this.log(`created the cluster's PKI in ${dir}`)
       const images = await nodeImages(cluster, dir)
@@ -89,7 +90,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
         bundleFormat: flags['bundle-format'] as 'tar.gz' | 'zip',
         progress: bar,
         images: images.byNode,
-        ...(flags['require-token'] ? {pxeTokens: new Map(cluster.nodes.map((n) => [n.name, nodeUrlToken(calendar.secret, n.name)]))} : {}),
+        ...(flags['require-token'] ? {pxeTokens: new Map(cluster.nodes.map((n) => [n.name, nodeUrlToken(serveKey, n.name)]))} : {}),
       })
       bar.done(`rendered ${result.nodes.length} node(s) into ${flags.output} (${result.bytes} bytes)`)
     } catch (e) {
