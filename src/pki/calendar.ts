@@ -15,7 +15,7 @@
 import {createHmac} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import path from 'node:path'
-import {FILE_MODE, replaceFile, withLock, writeNewFile} from './durable.js'
+import {FILE_MODE, linkNewFile, replaceFile, withLock} from './durable.js'
 import {PkiError} from './errors.js'
 import {TOKEN_CHARS} from './token.js'
 import type {PkiContext} from './types.js'
@@ -91,12 +91,8 @@ export async function loadOrCreateCalendar(dir: string, ctx: Pick<PkiContext, 'n
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
   }
-  try {
-    await writeNewFile(file, `${JSON.stringify(fresh(ctx, 1), null, 2)}\n`, FILE_MODE)
-  } catch (e) {
-    // Another process created it first: theirs stands.
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
-  }
+  // Linked into place whole; when another process created it first, theirs stands.
+  await linkNewFile(file, `${JSON.stringify(fresh(ctx, 1), null, 2)}\n`)
   return parse(dir, await readFile(file, 'utf8'))
 }
 

@@ -33,7 +33,7 @@ export {formatPkiMessage, PKI_CATALOGUE, type PkiCode, PkiError} from './errors.
 export {type CertificateInfo, describeCertificate, type Expiring, expirations} from './inspect.js'
 export {caCertHash, type IssuedPki, issueClusterPki} from './issue.js'
 export {buildKubeconfig, type KubeconfigSpec, serverUrl} from './kubeconfig.js'
-export {linkNewFile, loadOrCreateServeKey, SERVE_KEY} from './servekey.js'
+export {loadOrCreateServeKey, SERVE_KEY} from './servekey.js'
 export {
   ADMIN_CONF,
   type CreateTokenOptions,

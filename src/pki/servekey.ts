@@ -7,7 +7,7 @@
  */
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
-import {FILE_MODE, fsyncPath, tempName, writeNewFile} from './durable.js'
+import {linkNewFile} from './durable.js'
 import {PkiError} from './errors.js'
 import type {PkiContext} from './types.js'
 
@@ -17,24 +17,6 @@ function parse(dir: string, text: string): string {
   const key = text.trim()
   if (!/^[0-9a-f]{64}$/.test(key)) throw new PkiError('NG0904', {dir, reason: `${SERVE_KEY} is not 32 bytes of hex`})
   return key
-}
-
-/** Links a complete, fsynced temporary file to `file`; false when `file` already exists (it stays). */
-export async function linkNewFile(file: string, content: string): Promise<boolean> {
-  const tmp = path.join(path.dirname(file), tempName(path.basename(file)))
-  try {
-    await writeNewFile(tmp, content, FILE_MODE)
-    try {
-      await fs.link(tmp, file)
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false
-      throw e
-    }
-    await fsyncPath(path.dirname(file))
-    return true
-  } finally {
-    await fs.rm(tmp, {force: true})
-  }
 }
 
 /** The state's serve key, created when it has none. */
