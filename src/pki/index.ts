@@ -29,6 +29,7 @@ export {
 } from './certs.js'
 export {generateKeyPair, PASSPHRASE_ENV, passphraseFrom, systemPkiContext} from './context.js'
 export {NODE_PKI_DIR, type NodeSecretSummary, nodeSecretsSummary, secretFilesForNode} from './distribute.js'
+export {MIN_PASSPHRASE_LENGTH} from './encryption.js'
 export {formatPkiMessage, PKI_CATALOGUE, type PkiCode, PkiError} from './errors.js'
 export {type CertificateInfo, describeCertificate, type Expiring, expirations} from './inspect.js'
 export {caCertHash, type IssuedPki, issueClusterPki} from './issue.js'
@@ -38,6 +39,8 @@ export {
   ADMIN_CONF,
   type CreateTokenOptions,
   createToken,
+  type EncryptStateOptions,
+  encryptState,
   inventoryState,
   type LoadOrCreateResult,
   listStateFiles,

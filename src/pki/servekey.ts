@@ -8,7 +8,9 @@
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 import {linkNewFile} from './durable.js'
+import {isSealed} from './encryption.js'
 import {PkiError} from './errors.js'
+import {openSecretFile, sealSecretFile, secretKeyOf} from './state.js'
 import type {PkiContext} from './types.js'
 
 export const SERVE_KEY = 'serve-key'
@@ -19,14 +21,24 @@ function parse(dir: string, text: string): string {
   return key
 }
 
-/** The state's serve key, created when it has none. */
-export async function loadOrCreateServeKey(dir: string, ctx: Pick<PkiContext, 'randomBytes'>): Promise<string> {
+async function read(dir: string, file: string, passphrase: string | undefined): Promise<string> {
+  const text = await fs.readFile(file, 'utf8')
+  if (!isSealed(text)) return parse(dir, text)
+  return parse(dir, openSecretFile(dir, SERVE_KEY, text, await secretKeyOf(dir, passphrase)))
+}
+
+/** The state's serve key, created when it has none (sealed in an encrypted state). */
+export async function loadOrCreateServeKey(
+  dir: string,
+  ctx: Pick<PkiContext, 'randomBytes'> & Partial<Pick<PkiContext, 'passphrase'>>,
+): Promise<string> {
   const file = path.join(dir, SERVE_KEY)
   try {
-    return parse(dir, await fs.readFile(file, 'utf8'))
+    return await read(dir, file, ctx.passphrase)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
   }
-  await linkNewFile(file, `${Buffer.from(ctx.randomBytes(32)).toString('hex')}\n`)
-  return parse(dir, await fs.readFile(file, 'utf8'))
+  const key = await secretKeyOf(dir, ctx.passphrase)
+  await linkNewFile(file, sealSecretFile(SERVE_KEY, `${Buffer.from(ctx.randomBytes(32)).toString('hex')}\n`, key))
+  return read(dir, file, ctx.passphrase)
 }
