@@ -6,7 +6,7 @@ import {progress} from '../app/progress.js'
 import {type MediaKind, mediaProblem, nextSteps, RenderError, type RenderResult, render, selectNodes} from '../app/render.js'
 import {nodeUrlToken} from '../app/serve.js'
 import {ImageError} from '../image/index.js'
-import {loadOrCreateCalendar, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
+import {loadOrCreateCalendar, loadOrCreateServeKey, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
 import {BaseCommand} from './base.js'
 
 export default class Render extends BaseCommand {
@@ -48,7 +48,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
     }),
     'require-token': Flags.boolean({
       description:
-        'With --media pxe: dnsmasq-dhcp.conf gives each machine its own tokened script URL, for `nodegen serve --require-token`.',
+        'With --media pxe: dnsmasq-dhcp.conf gives each machine its own tokened script URL (an HMAC under the serve key of the state), which `nodegen serve` requires.',
       default: false,
     }),
     'bundle-format': Flags.string({description: 'Archive format with --media bundle.', options: ['tar.gz', 'zip'], default: 'tar.gz'}),
@@ -75,6 +75,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
       const ctx = systemPkiContext({passphrase: passphraseFrom(process.env)})
       const state = await loadOrCreateState(dir, cluster, ctx)
       const calendar = await loadOrCreateCalendar(dir, ctx)
+      const serveKey = flags['require-token'] ? await loadOrCreateServeKey(dir, ctx) : ''
       for (const w of state.warnings) this.warn(w)
       if (state.created && !this.jsonEnabled())
         this.log(`created the cluster's PKI in ${path.resolve(dir)} (its CA keys and tokens: keep it, later runs reuse it)`)
@@ -94,7 +95,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
         bundleFormat: flags['bundle-format'] as 'tar.gz' | 'zip',
         progress: bar,
         images: images.byNode,
-        ...(flags['require-token'] ? {pxeTokens: new Map(cluster.nodes.map((n) => [n.name, nodeUrlToken(calendar.secret, n.name)]))} : {}),
+        ...(flags['require-token'] ? {pxeTokens: new Map(cluster.nodes.map((n) => [n.name, nodeUrlToken(serveKey, n.name)]))} : {}),
       })
       bar.done(`rendered ${result.nodes.length} node(s) into ${flags.output} (${result.bytes} bytes)`)
     } catch (e) {

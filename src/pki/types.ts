@@ -2,6 +2,7 @@
 import type {webcrypto} from 'node:crypto'
 import type {KeyAlgorithm} from '../profile/index.js'
 import type {CaId} from './certs.js'
+import type {KdfParams} from './encryption.js'
 
 export type CryptoKeyPair = webcrypto.CryptoKeyPair
 
@@ -18,7 +19,8 @@ export interface PkiContext {
   randomBytes: (n: number) => Uint8Array
   /**
    * Encryption at rest (NODEGEN_PKI_PASSPHRASE, read by the command layer). When a state is created
-   * with it, private keys are stored as AES-256-CBC encrypted PKCS#8 and it is needed to load them.
+   * with it, every secret in it is encrypted under a key stretched from it (encryption.ts), and it is
+   * needed to load them.
    */
   passphrase?: string
 }
@@ -62,6 +64,8 @@ export interface StateInfo {
   caCertHash: string
   /** The profile's Kubernetes version when the state was made (decides admin.conf's group). */
   kubernetesVersion: string
+  /** Encrypted states: how the state key is stretched from the passphrase (absent on old states). */
+  kdf?: KdfParams
 }
 
 /**
