@@ -2,8 +2,9 @@
 # nodegen bootstrap program: the same on every node of every cluster.
 #
 # It brings this node into its cluster with no central step, in phases (host preparation,
-# packages, role, report). Every phase that finishes leaves a marker under $STATE_DIR/done, so the
-# program is safe to re-run after a reboot or a failure: done phases are skipped.
+# packages, firewall, images, role, report). Every phase that finishes leaves a marker under
+# $STATE_DIR/done, so the program is safe to re-run after a reboot or a failure: done phases are
+# skipped.
 #
 # Nothing in this file comes from a profile. Every parameter is read from a data file
 # (bootstrap.env: KEY=VALUE lines, nodes.tsv: one node per line) by a loop that assigns values
@@ -237,7 +238,6 @@ prepare_host() {
   set_selinux
   load_modules
   apply_sysctls
-  configure_firewall
   start_time_sync
 }
 
@@ -310,40 +310,6 @@ apply_sysctls() {
   for key in net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables net.ipv4.ip_forward; do
     [ "$(sysctl -n "$key")" = 1 ] || die "sysctl $key is not 1 after sysctl --system"
   done
-}
-
-configure_firewall() {
-  local mode ports port
-  mode=$(param FIREWALL)
-  ports=$(param FIREWALL_PORTS)
-  if [ -z "$mode" ]; then
-    # The planner leaves the firewall out where the OS has none to configure (Flatcar).
-    log "no firewall step planned for $(param OS_ID)"
-    return 0
-  fi
-  if [ "$mode" = disabled ]; then
-    if systemctl list-unit-files firewalld.service >/dev/null 2>&1; then unit_files disable --now firewalld >/dev/null 2>&1 || true; fi
-    return 0
-  fi
-  if command -v firewall-cmd >/dev/null 2>&1; then
-    unit_files enable --now firewalld >/dev/null 2>&1 || true
-    for port in $ports; do
-      [[ "$port" =~ ^[0-9]+(-[0-9]+)?/(tcp|udp)$ ]] || die "bad port $port in parameters"
-      firewall-cmd --quiet --permanent --add-port="$port"
-    done
-    if [ "$(param FIREWALL_VRRP)" = 1 ]; then
-      firewall-cmd --quiet --permanent --add-rich-rule='rule protocol value="vrrp" accept'
-    fi
-    firewall-cmd --quiet --reload
-  elif command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q 'Status: active'; then
-    for port in $ports; do
-      [[ "$port" =~ ^[0-9]+(-[0-9]+)?/(tcp|udp)$ ]] || die "bad port $port in parameters"
-      ufw allow "${port/-/:}" >/dev/null
-    done
-    if [ "$(param FIREWALL_VRRP)" = 1 ]; then ufw allow proto vrrp from any to any >/dev/null 2>&1 || true; fi
-  else
-    log "no firewalld or active ufw: no ports to open"
-  fi
 }
 
 start_time_sync() {
@@ -439,6 +405,77 @@ configure_runtime() {
   esac
 }
 
+# ---------------------------------------------------------------------------------------------
+# Phase 3: firewall (after the packages: on EL that phase is what installs firewalld)
+# ---------------------------------------------------------------------------------------------
+# firewalld's permanent configuration as firewall-cmd argument lists, one invocation a line with
+# its arguments tab-separated, into FIREWALLD_COMMANDS: the ports; whole IP protocols by number
+# (calico's IP-in-IP is protocol 4); VRRP for keepalived; and the pod network as a source of the
+# trusted zone, because forwarded pod traffic (flannel.1 to cni0, tunl0 to cali*) crosses
+# interfaces that are in no zone and firewalld 1.x rejects such forwarding. Every value is checked
+# here, in this shell, so a bad one stops the phase.
+FIREWALLD_COMMANDS=()
+firewalld_commands() {
+  local port proto src
+  FIREWALLD_COMMANDS=()
+  for port in $(param FIREWALL_PORTS); do
+    [[ "$port" =~ ^[0-9]+(-[0-9]+)?/(tcp|udp)$ ]] || die "bad port $port in parameters"
+    FIREWALLD_COMMANDS+=("--add-port=$port")
+  done
+  for proto in $(param FIREWALL_PROTOCOLS); do
+    [[ "$proto" =~ ^[0-9]{1,3}$ ]] || die "bad IP protocol $proto in parameters"
+    FIREWALLD_COMMANDS+=("--add-protocol=$proto")
+  done
+  if [ "$(param FIREWALL_VRRP)" = 1 ]; then
+    FIREWALLD_COMMANDS+=('--add-rich-rule=rule protocol value="vrrp" accept')
+  fi
+  for src in $(param FIREWALL_TRUSTED_SOURCES); do
+    [[ "$src" =~ ^[0-9A-Fa-f.:]+/[0-9]{1,3}$ ]] || die "bad trusted source $src in parameters"
+    FIREWALLD_COMMANDS+=("--zone=trusted"$'\t'"--add-source=$src")
+  done
+}
+
+configure_firewall() {
+  local mode line args port src
+  mode=$(param FIREWALL)
+  if [ -z "$mode" ]; then
+    # The planner leaves the firewall out where the OS has none to configure (Flatcar).
+    log "no firewall step planned for $(param OS_ID)"
+    return 0
+  fi
+  if [ "$mode" = disabled ]; then
+    if systemctl list-unit-files firewalld.service >/dev/null 2>&1; then unit_files disable --now firewalld >/dev/null 2>&1 || true; fi
+    return 0
+  fi
+  if command -v firewall-cmd >/dev/null 2>&1; then
+    firewalld_commands
+    unit_files enable --now firewalld >/dev/null 2>&1 || true
+    for line in "${FIREWALLD_COMMANDS[@]}"; do
+      IFS=$'\t' read -r -a args <<<"$line"
+      firewall-cmd --quiet --permanent "${args[@]}"
+    done
+    firewall-cmd --quiet --reload
+    log "firewalld: ${#FIREWALLD_COMMANDS[@]} permanent rule(s) in force"
+  elif command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q 'Status: active'; then
+    for port in $(param FIREWALL_PORTS); do
+      [[ "$port" =~ ^[0-9]+(-[0-9]+)?/(tcp|udp)$ ]] || die "bad port $port in parameters"
+      ufw allow "${port/-/:}" >/dev/null
+    done
+    if [ "$(param FIREWALL_VRRP)" = 1 ]; then ufw allow proto vrrp from any to any >/dev/null 2>&1 || true; fi
+    # ufw names no IP-in-IP protocol; traffic from the pod network is let in and routed whole.
+    for src in $(param FIREWALL_TRUSTED_SOURCES); do
+      [[ "$src" =~ ^[0-9A-Fa-f.:]+/[0-9]{1,3}$ ]] || die "bad trusted source $src in parameters"
+      ufw allow from "$src" >/dev/null
+      ufw route allow from "$src" >/dev/null
+    done
+  else
+    log "no firewalld or active ufw: no ports to open"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Phase 4: images (control planes pre-pull what kubeadm will run)
+# ---------------------------------------------------------------------------------------------
 pull_images() {
   [ "$ROLE" = control-plane ] || return 0
   if baked_has_phase images && [ "$(baked_value imageRepository)" = "$(param IMAGE_REPOSITORY)" ]; then
@@ -454,7 +491,7 @@ pull_images() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Phase 3: role
+# Phase 5: role
 # ---------------------------------------------------------------------------------------------
 # Nodes of a role from nodes.tsv: "name<TAB>role<TAB>ordinal<TAB>ip".
 node_ips() {
@@ -799,7 +836,7 @@ role_phase() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Phase 4: clean-up and report
+# Phase 6: clean-up and report
 # ---------------------------------------------------------------------------------------------
 cleanup_secrets() {
   if [ "$(param KEEP_SECRETS)" = 1 ]; then
@@ -832,6 +869,7 @@ main() {
     run_phase secrets fetch_secrets
   fi
   run_phase packages install_packages
+  run_phase firewall configure_firewall
   run_phase images pull_images
   run_phase role role_phase
   run_phase cleanup cleanup_secrets

@@ -23,9 +23,24 @@ export function encodeParams(params: Params, headerText: string): string {
   return `${lines.join('\n')}\n`
 }
 
-/** Ports the node's firewall opens, by role, plus what the CNI and the endpoint need. */
-export function firewallPorts(cluster: Cluster, node: ClusterNode): string[] {
+/**
+ * What the node's firewall lets in from other machines, by role: ports, plus the IP protocols
+ * (by number) the CNI's encapsulation needs. The one table behind the node's own firewall
+ * (firewalld, ufw) and the clouds' security groups and firewall rules (cloud/common.ts).
+ */
+export interface FirewallRules {
+  /** `port/proto` or `from-to/proto`, sorted */
+  ports: string[]
+  /** IP protocol numbers, ascending */
+  protocols: number[]
+}
+
+/** IP protocol 4 (IP-in-IP, /etc/protocols' "ipencap"): calico's default encapsulation. */
+export const IPIP_PROTOCOL = 4
+
+export function firewallRules(cluster: Cluster, node: ClusterNode): FirewallRules {
   const ports = new Set<string>()
+  const protocols = new Set<number>()
   if (node.role === 'control-plane') {
     ports.add(`${cluster.loadBalancer.apiServerPort}/tcp`)
     if (cluster.endpoint.kind === 'vip') ports.add(`${cluster.endpoint.port}/tcp`)
@@ -42,9 +57,12 @@ export function firewallPorts(cluster: Cluster, node: ClusterNode): string[] {
         ports.add('8472/udp')
         break
       case 'calico':
+        // BGP, VXLAN (a pool in VXLAN mode), Typha; and IP-in-IP, the upstream manifest's default
+        // (CALICO_IPV4POOL_IPIP=Always), which is an IP protocol of its own, not a port.
         ports.add('179/tcp')
         ports.add('4789/udp')
         ports.add('5473/tcp')
+        protocols.add(IPIP_PROTOCOL)
         break
       case 'cilium':
         ports.add('8472/udp')
@@ -52,7 +70,12 @@ export function firewallPorts(cluster: Cluster, node: ClusterNode): string[] {
         break
     }
   }
-  return [...ports].sort()
+  return {ports: [...ports].sort(), protocols: [...protocols].sort((a, b) => a - b)}
+}
+
+/** The ports of `firewallRules`. */
+export function firewallPorts(cluster: Cluster, node: ClusterNode): string[] {
+  return firewallRules(cluster, node).ports
 }
 
 const DOCKER_DISTRO: Record<string, string> = {'debian-12': 'debian', 'debian-13': 'debian', 'ubuntu-24.04': 'ubuntu'}
@@ -112,6 +135,10 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     CRIO_CHANNEL: cluster.runtime.type === 'cri-o' ? k.channel : undefined,
     FIREWALL: os(cluster.firewall),
     FIREWALL_PORTS: os(firewallPorts(cluster, node).join(' ')),
+    FIREWALL_PROTOCOLS: os(firewallRules(cluster, node).protocols.join(' ') || undefined),
+    // Forwarded pod traffic (flannel.1 to cni0, tunl0 to cali*) crosses interfaces no zone names,
+    // which firewalld 1.x rejects: the pod network is made a source of the trusted zone.
+    FIREWALL_TRUSTED_SOURCES: os(node.role === 'etcd' ? undefined : cluster.networking.podSubnet.split(',').join(' ')),
     FIREWALL_VRRP: os(
       node.role === 'control-plane' && (cluster.loadBalancer.type === 'keepalived' || cluster.loadBalancer.type === 'keepalived-haproxy'),
     ),

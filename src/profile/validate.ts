@@ -127,7 +127,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
   ) {
     // flannel's manifest is rewritten by the bootstrap and calico reads kubeadm's podSubnet; a
     // cilium manifest comes from the user, so only they can make it agree.
-    report.warn([...netPath, 'podSubnet'], 'NG0411', {subnet: podSubnet, cni: cniType})
+    report.warn([...netPath, 'podSubnet'], 'NG0411', {subnet: podSubnet, cni: cniType, expected: CNI_INFO.cilium.defaultPodSubnet})
   }
   const pod = checkCidr(report, [...netPath, 'podSubnet'], podSubnet)
   const svc = checkCidr(report, [...netPath, 'serviceSubnet'], s.networking.serviceSubnet)

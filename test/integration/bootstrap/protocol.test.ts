@@ -143,7 +143,7 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
         const status = JSON.parse(readFileSync(path.join(s.root(r.node), 'var/lib/nodegen/status.json'), 'utf8'))
         assert.equal(status.state, 'ready')
         assert.equal(status.node, r.node)
-        for (const phase of ['prepare', 'packages', 'images', 'role', 'cleanup'])
+        for (const phase of ['prepare', 'packages', 'firewall', 'images', 'role', 'cleanup'])
           assert.ok(existsSync(path.join(s.root(r.node), 'var/lib/nodegen/done', phase)), `${r.node} ${phase}`)
         assert.match(readFileSync(path.join(s.root(r.node), 'var/log/nodegen/bootstrap.log'), 'utf8'), /phase role: done/)
       }
