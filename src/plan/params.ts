@@ -78,6 +78,14 @@ export function firewallPorts(cluster: Cluster, node: ClusterNode): string[] {
   return firewallRules(cluster, node).ports
 }
 
+/** CRI-O's packages: its openSUSE Build Service repositories, one per stream (the Kubernetes minor). */
+export const DEFAULT_CRIO_REPOSITORY = 'https://download.opensuse.org/repositories/isv:/cri-o:/stable:'
+
+/** The CRI-O repository of the cluster's stream, without a trailing slash: `<base>/vX.Y`. */
+export function crioRepository(cluster: Cluster): string {
+  return `${(cluster.runtime.crioRepository ?? DEFAULT_CRIO_REPOSITORY).replace(/\/+$/, '')}/${cluster.kubernetes.channel}`
+}
+
 const DOCKER_DISTRO: Record<string, string> = {'debian-12': 'debian', 'debian-13': 'debian', 'ubuntu-24.04': 'ubuntu'}
 
 export function noProxy(cluster: Cluster): string {
@@ -132,7 +140,7 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     RUNTIME_SOURCE: os(runtimeSource(cluster, node)),
     DOCKER_REPO: os((cluster.runtime.dockerRepository ?? 'https://download.docker.com').replace(/\/+$/, '')),
     DOCKER_DISTRO: os(DOCKER_DISTRO[node.os]),
-    CRIO_CHANNEL: cluster.runtime.type === 'cri-o' ? k.channel : undefined,
+    CRIO_REPO: cluster.runtime.type === 'cri-o' ? os(crioRepository(cluster)) : undefined,
     FIREWALL: os(cluster.firewall),
     FIREWALL_PORTS: os(firewallPorts(cluster, node).join(' ')),
     FIREWALL_PROTOCOLS: os(firewallRules(cluster, node).protocols.join(' ') || undefined),

@@ -68,6 +68,8 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     checkUrl(report, [...spec, 'kubernetes', 'sysextRepository'], s.kubernetes.sysextRepository)
   if (s.containerRuntime.dockerRepository !== undefined)
     checkUrl(report, [...spec, 'containerRuntime', 'dockerRepository'], s.containerRuntime.dockerRepository)
+  if (s.containerRuntime.crioRepository !== undefined)
+    checkUrl(report, [...spec, 'containerRuntime', 'crioRepository'], s.containerRuntime.crioRepository)
   for (const gate of Object.keys(s.kubernetes.featureGates)) {
     const gPath = [...spec, 'kubernetes', 'featureGates', gate]
     if (!/^[A-Za-z0-9]+$/.test(gate)) report.error(gPath, 'NG0301', {value: gate, what: 'feature gate', why: 'letters and digits only'})

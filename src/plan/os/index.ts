@@ -5,7 +5,7 @@
  */
 import type {Cluster, ClusterNode} from '../../profile/index.js'
 import {file, header, systemdEscape} from '../files.js'
-import {noProxy, runtimeSource} from '../params.js'
+import {crioRepository, noProxy, runtimeSource} from '../params.js'
 import type {PlanFile} from '../types.js'
 
 const DEB_CODENAME: Record<string, string> = {'debian-12': 'bookworm', 'debian-13': 'trixie', 'ubuntu-24.04': 'noble'}
@@ -92,10 +92,10 @@ exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni
           '/etc/yum.repos.d/cri-o.repo',
           `${h}[cri-o]
 name=CRI-O ${k.channel}
-baseurl=${base}/addons:/cri-o:/stable:/${k.channel}/rpm/
+baseurl=${crioRepository(cluster)}/rpm/
 enabled=1
 gpgcheck=1
-gpgkey=${base}/addons:/cri-o:/stable:/${k.channel}/rpm/repodata/repomd.xml.key
+gpgkey=${crioRepository(cluster)}/rpm/repodata/repomd.xml.key
 `,
           'os:repositories',
         ),
@@ -126,7 +126,7 @@ gpgkey=${docker}/linux/centos/gpg
       files.push(
         file(
           '/etc/apt/sources.list.d/cri-o.list',
-          `${h}deb [signed-by=/etc/apt/keyrings/cri-o-apt-keyring.asc] ${base}/addons:/cri-o:/stable:/${k.channel}/deb/ /\n`,
+          `${h}deb [signed-by=/etc/apt/keyrings/cri-o-apt-keyring.asc] ${crioRepository(cluster)}/deb/ /\n`,
           'os:repositories',
         ),
       )

@@ -67,8 +67,8 @@ install_debian() {
   key_url="$(param PACKAGE_REPO)/core:/stable:/$(param KUBERNETES_CHANNEL)/deb/Release.key"
   curl -fsSL --retry 5 "$key_url" -o /etc/apt/keyrings/kubernetes-apt-keyring.asc
   chmod 0644 /etc/apt/keyrings/kubernetes-apt-keyring.asc
-  if [ -n "$(param CRIO_CHANNEL)" ]; then
-    curl -fsSL --retry 5 "$(param PACKAGE_REPO)/addons:/cri-o:/stable:/$(param CRIO_CHANNEL)/deb/Release.key" -o /etc/apt/keyrings/cri-o-apt-keyring.asc
+  if [ -n "$(param CRIO_REPO)" ]; then
+    curl -fsSL --retry 5 "$(param CRIO_REPO)/deb/Release.key" -o /etc/apt/keyrings/cri-o-apt-keyring.asc
     chmod 0644 /etc/apt/keyrings/cri-o-apt-keyring.asc
   fi
   if [ "$(param RUNTIME)" = containerd ] && [ "$(param RUNTIME_SOURCE)" = docker ]; then
