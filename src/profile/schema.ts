@@ -204,12 +204,10 @@ export const profileSchema = z.strictObject({
             "containerd from Docker's repository (containerd.io) or the distribution's package. Default: docker on the RHEL family, distribution on Debian/Ubuntu.",
         }),
         dockerRepository: str().optional().meta({description: 'Base URL of a download.docker.com mirror.'}),
-        crioRepository: str()
-          .optional()
-          .meta({
-            description:
-              "CRI-O's package repository up to its stream, to which /vX.Y/rpm/ or /vX.Y/deb/ is appended (the Kubernetes minor). Default: https://download.opensuse.org/repositories/isv:/cri-o:/stable: (CRI-O's openSUSE Build Service repositories); a mirror of them goes here.",
-          }),
+        crioRepository: str().optional().meta({
+          description:
+            "CRI-O's package repository up to its stream, to which /vX.Y/rpm/ or /vX.Y/deb/ is appended (the Kubernetes minor). Default: https://download.opensuse.org/repositories/isv:/cri-o:/stable: (CRI-O's openSUSE Build Service repositories); a mirror of them goes here.",
+        }),
       })
       .prefault({}),
     os: z.enum(OS_IDS).default('almalinux-9'),
