@@ -295,6 +295,14 @@ set_selinux() {
       enforcing) sed -i -E 's/^SELINUX=.*/SELINUX=enforcing/' "$conf" ;;
     esac
   fi
+  # The targeted policy's booleans the endpoint needs (haproxy_connect_any, keepalived_connect_any),
+  # persistently; with SELinux disabled at boot there is no policy to set them in.
+  local boolean
+  for boolean in $(param SELINUX_BOOLEANS); do
+    [[ "$boolean" =~ ^[a-z][a-z0-9_]*$ ]] || die "bad SELinux boolean $boolean in parameters"
+    [ "$(getenforce)" = Disabled ] && break
+    setsebool -P "$boolean" on || die "setsebool -P $boolean on failed: the endpoint's haproxy/keepalived would be denied by SELinux"
+  done
 }
 
 load_modules() {

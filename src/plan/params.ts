@@ -151,6 +151,7 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
       node.role === 'control-plane' && (cluster.loadBalancer.type === 'keepalived' || cluster.loadBalancer.type === 'keepalived-haproxy'),
     ),
     SELINUX: os(cluster.selinux),
+    SELINUX_BOOLEANS: os(selinuxBooleans(cluster, node).join(' ') || undefined),
     CNI: isCp0 ? cni.type : undefined,
     CNI_MANIFEST_URL: isCp0 && !cni.manifestFile ? cni.manifestUrl : undefined,
     CNI_MANIFEST_FILE: isCp0 && cni.manifestFile ? '/etc/nodegen/cni.yaml' : undefined,
@@ -164,6 +165,25 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     PROXY_HTTP_PROXY: cluster.proxy?.http,
     PROXY_HTTPS_PROXY: cluster.proxy?.https,
     PROXY_NO_PROXY: cluster.proxy ? noProxyOnce(cluster) : undefined,
+  }
+}
+
+/**
+ * SELinux booleans a node needs turned on (setsebool -P), on the RHEL family with SELinux not
+ * disabled: the targeted policy confines haproxy (haproxy_t, in its rhcs module) and keepalived
+ * (keepalived_t) to a few port types, so haproxy could neither bind the endpoint's port nor reach
+ * the API servers' port, and keepalived's check could not connect to the API server, without
+ * haproxy_connect_any and keepalived_connect_any.
+ */
+export function selinuxBooleans(cluster: Cluster, node: ClusterNode): string[] {
+  if (node.family !== 'rhel' || node.role !== 'control-plane' || cluster.selinux === 'disabled') return []
+  switch (cluster.loadBalancer.type) {
+    case 'keepalived-haproxy':
+      return ['haproxy_connect_any', 'keepalived_connect_any']
+    case 'keepalived':
+      return ['keepalived_connect_any']
+    default:
+      return []
   }
 }
 
