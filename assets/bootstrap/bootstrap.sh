@@ -594,26 +594,41 @@ check_vip_interface() {
   die "the VIP interface $iface (spec.loadBalancer.interface, else the node's interface) does not exist on this node, so keepalived cannot hold $(param ENDPOINT_HOST); its interfaces: $(cd /sys/class/net && printf '%s ' *)"
 }
 
+# The endpoint's services at a stage of the role: before-init, before-join, after (kubeadm init or
+# join done) or rerun (a run after the role was done before). keepalived and haproxy run before
+# kubeadm, so the endpoint answers while it waits for it. kube-vip is a static pod: before
+# `kubeadm init` it runs with super-admin.conf (admin.conf's RBAC does not exist until init has
+# made it, kube-vip's documented workaround), but a join refuses a non-empty manifests directory
+# (its preflight DirAvailable check) and writes no super-admin.conf, so a joining control plane,
+# control plane 0 rebuilt included, gets kube-vip with admin.conf once its join is done.
 start_endpoint_services() {
+  local stage=$1
   case "$(param LB_TYPE)" in
     keepalived-haproxy)
+      [ "$stage" = after ] && return 0
       check_vip_interface
       unit_files enable haproxy keepalived >/dev/null 2>&1 || true
       systemctl restart haproxy
       systemctl restart keepalived
       ;;
     keepalived)
+      [ "$stage" = after ] && return 0
       check_vip_interface
       unit_files enable keepalived >/dev/null 2>&1 || true
       systemctl restart keepalived
       ;;
     kube-vip)
-      mkdir -p "$KUBE_DIR/manifests"
-      if [ "$ROLE" = control-plane ] && [ "$ORDINAL" = 0 ] && [ -r "$NODEGEN_ETC/kube-vip-init.yaml" ] && [ ! -e "$KUBE_DIR/admin.conf" ]; then
-        install -m 0600 "$NODEGEN_ETC/kube-vip-init.yaml" "$KUBE_DIR/manifests/kube-vip.yaml"
-      else
-        install -m 0600 "$NODEGEN_ETC/kube-vip.yaml" "$KUBE_DIR/manifests/kube-vip.yaml"
-      fi
+      case "$stage" in
+        before-join) return 0 ;;
+        before-init)
+          mkdir -p "$KUBE_DIR/manifests"
+          install -m 0600 "$NODEGEN_ETC/kube-vip-init.yaml" "$KUBE_DIR/manifests/kube-vip.yaml"
+          ;;
+        *)
+          mkdir -p "$KUBE_DIR/manifests"
+          install -m 0600 "$NODEGEN_ETC/kube-vip.yaml" "$KUBE_DIR/manifests/kube-vip.yaml"
+          ;;
+      esac
       ;;
   esac
 }
@@ -670,7 +685,7 @@ cluster_exists() {
 role_init() {
   if [ "$(param TOPOLOGY)" = external ]; then wait_until "external etcd quorum" etcd_quorum; fi
   if [ -e "$KUBE_DIR/admin.conf" ] && [ -e "$STATE_DIR/done/kubeadm-init" ]; then
-    start_endpoint_services
+    start_endpoint_services rerun
     return 0
   fi
   # Asked before keepalived starts here: a control plane 0 that comes back must not raise the VIP
@@ -681,7 +696,7 @@ role_init() {
     JOIN_CONFIG_OVERRIDE=$REJOIN_CONFIG role_join
     return 0
   fi
-  start_endpoint_services
+  start_endpoint_services before-init
   keep_placed_pki
   local attempt=1
   until kubeadm init --config "$(kubeadm_config)" --skip-token-print; do
@@ -689,15 +704,13 @@ role_init() {
     [ "$attempt" -ge 5 ] && die "kubeadm init failed $attempt times"
     log "kubeadm init failed (attempt $attempt); resetting and retrying"
     kubeadm_reset
-    start_endpoint_services
+    start_endpoint_services before-init
     backoff "$attempt"
     attempt=$((attempt + 1))
   done
   : >"$STATE_DIR/done/kubeadm-init"
-  if [ "$(param LB_TYPE)" = kube-vip ]; then
-    # kube-vip needed super-admin.conf only until admin.conf's RBAC existed (kubeadm >= 1.29).
-    install -m 0600 "$NODEGEN_ETC/kube-vip.yaml" "$KUBE_DIR/manifests/kube-vip.yaml"
-  fi
+  # kube-vip needed super-admin.conf only until admin.conf's RBAC existed (kubeadm >= 1.29).
+  start_endpoint_services after
 }
 
 kubectl_admin() { kubectl --kubeconfig "$KUBE_DIR/admin.conf" "$@"; }
@@ -769,8 +782,11 @@ role_join() {
   if [ "$ROLE" = control-plane ] && [ "$(param TOPOLOGY)" != external ]; then
     wait_until "etcd to have $members started members (control planes join in ordinal order)" etcd_has_members "$members"
   fi
-  [ "$ROLE" = control-plane ] && start_endpoint_services
-  if [ -e "$STATE_DIR/done/kubeadm-join" ]; then return 0; fi
+  [ "$ROLE" = control-plane ] && start_endpoint_services before-join
+  if [ -e "$STATE_DIR/done/kubeadm-join" ]; then
+    [ "$ROLE" = control-plane ] && start_endpoint_services after
+    return 0
+  fi
   keep_placed_pki
   local attempt=1 out
   while :; do
@@ -785,7 +801,7 @@ role_join() {
       log "kubeadm join failed (attempt $attempt); resetting and retrying"
     fi
     kubeadm_reset >/dev/null 2>&1
-    [ "$ROLE" = control-plane ] && start_endpoint_services
+    [ "$ROLE" = control-plane ] && start_endpoint_services before-join
     backoff "$attempt"
     attempt=$((attempt + 1))
     if [ "$ROLE" = control-plane ] && [ "$(param TOPOLOGY)" != external ]; then
@@ -793,6 +809,8 @@ role_join() {
     fi
   done
   : >"$STATE_DIR/done/kubeadm-join"
+  [ "$ROLE" = control-plane ] && start_endpoint_services after
+  return 0
 }
 
 # This node's member in the etcd cluster, by its peer URL (kubeadm's https://<node IP>:2380): its

@@ -226,6 +226,7 @@ export function standinBin(parent: string): string {
     'hostnamectl',
     'getenforce',
     'setenforce',
+    'setsebool',
     'firewall-cmd',
     'kubeadm',
     'kubectl',

@@ -30,7 +30,7 @@ async function freePort(host: string): Promise<number> {
   })
 }
 
-function profile(opts: {port: number; baked: boolean}): string {
+function profile(opts: {port: number; baked: boolean; lb?: string}): string {
   return `apiVersion: nodegen.dev/v1alpha1
 kind: Cluster
 metadata: {name: proto}
@@ -38,7 +38,7 @@ spec:
   kubernetes: {version: 1.34.2}
   os: almalinux-9
   controlPlaneEndpoint: {host: 127.0.0.100, port: ${opts.port}}
-  loadBalancer: {type: keepalived-haproxy, apiServerPort: ${opts.port}}
+  loadBalancer: {type: ${opts.lb ?? 'keepalived-haproxy'}, apiServerPort: ${opts.port}${opts.lb === 'kube-vip' ? ', interface: lo' : ''}}
   image: {baked: ${opts.baked}}
   bootstrap: {timeout: 60s}
   networking: {cni: {type: flannel, manifestFile: flannel.yaml}}
@@ -96,11 +96,11 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
     rmSync(ca.dir, {recursive: true, force: true})
   })
 
-  async function setup(name: string, opts: {baked?: boolean; at?: (node: string) => number | undefined} = {}) {
+  async function setup(name: string, opts: {baked?: boolean; lb?: string; at?: (node: string) => number | undefined} = {}) {
     const dir = path.join(tmp, name)
     const port = await freePort('127.0.0.100')
     const etcdPort = await freePort('127.0.0.110')
-    const text = profile({port, baked: opts.baked ?? true})
+    const text = profile({port, baked: opts.baked ?? true, lb: opts.lb})
     const cluster: Cluster = loadCluster(path.join(dir, 'proto.yaml'), text)
     const fake = new FakeCluster(ca)
     await fake.listen('127.0.0.100', port)
@@ -278,6 +278,40 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
       assert.deepEqual(s.fake.members.filter(Boolean).sort(), ['cp0', 'cp1', 'cp2'])
       assert.match(readFileSync(path.join(fresh, 'standin-join.yaml'), 'utf8'), /^controlPlane:/m)
       assert.equal(existsSync(path.join(fresh, 'etc/nodegen/kubeadm/rejoin.yaml')), false, 'the rejoin config (token) is removed')
+    } finally {
+      await s.fake.close()
+    }
+  })
+
+  it('kube-vip: joining control planes (control plane 0 rebuilt included) get kube-vip with admin.conf after the join', async () => {
+    const s = await setup('kube-vip', {lb: 'kube-vip'})
+    try {
+      await s.fake.listen('127.0.0.111', Number(s.env.NODEGEN_ETCD_PORT))
+      const manifest = (n: string) => readFileSync(path.join(s.root(n), 'etc/kubernetes/manifests/kube-vip.yaml'), 'utf8')
+      for (const n of ['cp0', 'cp1', 'cp2']) {
+        const r = await runBootstrap(s.root(n), s.env)
+        // The stand-in kubeadm refuses a join over a non-empty manifests directory, as kubeadm's preflight does.
+        assert.equal(r.code, 0, `${n}:\n${r.output}`)
+        assert.doesNotMatch(manifest(n), /super-admin\.conf/, `${n} runs kube-vip with admin.conf once it is in the cluster`)
+        assert.match(manifest(n), /\/etc\/kubernetes\/admin\.conf/)
+      }
+      // Control plane 0 ran kube-vip with super-admin.conf for kubeadm init, and only then.
+      const cp0 = readCallLog(s.log).filter((c) => c.node === 'cp0')
+      assert.ok(cp0.some((c) => c.call.startsWith('kubeadm init')))
+
+      // The machine is lost; a new one boots with the same seed and joins the running cluster.
+      const plan = buildNodePlan(s.cluster, s.cluster.nodes[0] as Cluster['nodes'][number], {
+        assets: loadAssets(),
+        material: material(ca),
+        cniManifest: 'kind: ConfigMap # net-conf 10.244.0.0/16\n',
+      })
+      const fresh = materialise(plan, path.join(tmp, 'kube-vip-fresh'))
+      writeFileSync(path.join(fresh, 'etc/nodegen/image.json'), BAKED)
+      const r = await runBootstrap(fresh, s.env)
+      assert.equal(r.code, 0, r.output)
+      assert.match(r.output, /joining it as a control plane instead of initialising it/)
+      const after = readFileSync(path.join(fresh, 'etc/kubernetes/manifests/kube-vip.yaml'), 'utf8')
+      assert.doesNotMatch(after, /super-admin\.conf/, 'a join writes no super-admin.conf: the rebuilt control plane mounts admin.conf')
     } finally {
       await s.fake.close()
     }
