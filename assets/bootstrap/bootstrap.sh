@@ -120,6 +120,10 @@ json_string() {
 }
 
 CURRENT_PHASE=start
+# How many times the program has run on this node, this run included.
+RUN=$(($(cat "$STATE_DIR/runs" 2>/dev/null || echo 0) + 1))
+[[ "$RUN" =~ ^[0-9]+$ ]] || RUN=1
+printf '%s\n' "$RUN" >"$STATE_DIR/runs"
 write_status() {
   local state=$1 reason=${2-} tmp
   tmp="$STATUS_FILE.tmp"
@@ -127,7 +131,7 @@ write_status() {
     printf '{"node":%s,"role":%s,"ordinal":%s,"phase":%s,"state":%s,"reason":%s,' \
       "$(json_string "$NODE")" "$(json_string "$ROLE")" "$ORDINAL" "$(json_string "$CURRENT_PHASE")" \
       "$(json_string "$state")" "$(json_string "$reason")"
-    printf '"time":%s,"elapsedSeconds":%s}\n' "$(json_string "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" "$(($(date +%s) - START_TIME))"
+    printf '"run":%s,"time":%s,"elapsedSeconds":%s}\n' "$RUN" "$(json_string "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" "$(($(date +%s) - START_TIME))"
   } >"$tmp"
   chmod 0644 "$tmp"
   mv -f "$tmp" "$STATUS_FILE"
@@ -155,10 +159,12 @@ die() {
   exit 1
 }
 
+# Reports the failure and ends this run; systemd starts the program again (Restart=on-failure, no
+# start limit), which goes on from the phase that failed.
 fail() {
   local reason=$1
   write_status failed "$reason"
-  console "nodegen: $NODE $ROLE failed at $CURRENT_PHASE: $reason"
+  console "nodegen: $NODE $ROLE failed at $CURRENT_PHASE: $reason (run $RUN; systemd starts the next run shortly)"
   exit 1
 }
 
@@ -573,7 +579,25 @@ etcd_started_members() {
   printf '%s\n' "$members" | grep '"name":"[^"]' | grep -vc '"isLearner":true' || true
 }
 
-etcd_has_members() { [ "$(etcd_started_members)" -ge "$1" ]; }
+# Whether a control plane may join etcd now: a member answers, a majority of the members have
+# started as voters (the cluster keeps its quorum while the newcomer catches up) and no learner is
+# being promoted (etcd takes one at a time). Control planes keep their ordinal order while it
+# costs nothing (control plane k waits for k started members, so they do not race for the one
+# learner slot), but only for JOIN_ORDER_GRACE seconds: a dead control plane 1 must not keep
+# control plane 2 out for good. Two that then find etcd ready together race, etcd refuses the
+# second learner, and that one retries.
+JOIN_ORDER_GRACE=${NODEGEN_JOIN_ORDER_GRACE:-300}
+JOIN_WAIT_START=
+etcd_ready_for_join() {
+  local members total started learners
+  members=$(etcd_member_objects) || return 1
+  total=$(printf '%s\n' "$members" | grep -c '"peerURLs"' || true)
+  learners=$(printf '%s\n' "$members" | grep -c '"isLearner":true' || true)
+  started=$(printf '%s\n' "$members" | grep '"name":"[^"]' | grep -vc '"isLearner":true' || true)
+  [ "$started" -ge 1 ] && [ "$learners" -eq 0 ] && [ $((started * 2)) -gt "$total" ] || return 1
+  [ "$started" -ge "$ORDINAL" ] && return 0
+  [ $(($(date +%s) - JOIN_WAIT_START)) -ge "$JOIN_ORDER_GRACE" ]
+}
 
 etcd_quorum() {
   local ip healthy=0 total=0
@@ -775,12 +799,10 @@ apply_labels() {
 }
 
 role_join() {
-  # Control plane k joins after the k before it; a rebuilt control plane 0 needs one member to join.
-  local members=$ORDINAL
-  [ "$ORDINAL" = 0 ] && members=1
   wait_until "API endpoint https://$ENDPOINT/readyz (TLS verified against the cluster CA)" endpoint_ready
   if [ "$ROLE" = control-plane ] && [ "$(param TOPOLOGY)" != external ]; then
-    wait_until "etcd to have $members started members (control planes join in ordinal order)" etcd_has_members "$members"
+    JOIN_WAIT_START=$(date +%s)
+    wait_until "etcd ready for a new member (started voters a majority, no learner; the control planes before this one, for ${JOIN_ORDER_GRACE}s)" etcd_ready_for_join
   fi
   [ "$ROLE" = control-plane ] && start_endpoint_services before-join
   if [ -e "$STATE_DIR/done/kubeadm-join" ]; then
@@ -805,7 +827,7 @@ role_join() {
     backoff "$attempt"
     attempt=$((attempt + 1))
     if [ "$ROLE" = control-plane ] && [ "$(param TOPOLOGY)" != external ]; then
-      wait_until "etcd to have $members started members" etcd_has_members "$members"
+      wait_until "etcd ready for a new member" etcd_ready_for_join
     fi
   done
   : >"$STATE_DIR/done/kubeadm-join"
@@ -886,7 +908,7 @@ cleanup_secrets() {
 }
 
 main() {
-  log "bootstrap of $NODE ($ROLE $ORDINAL) in cluster $(param CLUSTER_NAME) starts"
+  log "bootstrap of $NODE ($ROLE $ORDINAL) in cluster $(param CLUSTER_NAME) starts (run $RUN)"
   run_phase prepare prepare_host
   if [ -e "$SECRETS_PARAMS_FILE" ]; then
     # On aws/gcp the node's secret files come from the cloud's secret service (fetch-secrets.sh).

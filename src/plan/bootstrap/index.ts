@@ -49,6 +49,9 @@ export function buildCalendarFiles(
   ]
 }
 
+/** Seconds systemd waits before starting a failed bootstrap run again. */
+export const BOOTSTRAP_RESTART_SECONDS = 30
+
 export function buildBootstrapUnits(cluster: Cluster, node: ClusterNode, calendar = false): PlanUnit[] {
   const h = header(cluster, node)
   const units: PlanUnit[] = [
@@ -62,11 +65,16 @@ Documentation=file://${libDir(node.family)}/bootstrap.sh
 Wants=network-online.target
 After=network-online.target cloud-final.service ignition-firstboot-complete.service${node.family === 'flatcar' ? ' systemd-sysext.service ensure-sysext.service' : ''}
 ConditionPathExists=${PARAMS_FILE}
+# A failed run (its overall timeout, or a phase that gave up) is reported and started again, for
+# ever: no start limit. Done phases are skipped, so a restart goes on where the last run stopped.
+StartLimitIntervalSec=0
 
 [Service]
 Type=oneshot
 RemainAfterExit=yes
 ExecStart=${libDir(node.family)}/bootstrap.sh
+Restart=on-failure
+RestartSec=${BOOTSTRAP_RESTART_SECONDS}s
 StandardOutput=journal+console
 StandardError=journal+console
 TimeoutStartSec=0

@@ -156,7 +156,7 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
       const w1 = at('w1', /^kubeadm join --config/)
       for (const [n, i] of Object.entries({init, j1, j2, w0, w1}))
         assert.ok(i >= 0, `${n} missing:\n${calls.map((c) => `${c.node} ${c.call}`).join('\n')}`)
-      assert.ok(init < j1 && j1 < j2, 'control planes join in ordinal order, after init')
+      assert.ok(init < j1 && j1 < j2, 'control planes join in ordinal order while all are up, after init')
       assert.ok(init < w0 && init < w1, 'workers join only after the endpoint answers')
       assert.deepEqual(s.fake.members, ['cp0', 'cp1', 'cp2'])
       // haproxy and keepalived started on every control plane before it inits or joins
@@ -251,7 +251,7 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
       assert.equal(r.code, 0, r.output)
       assert.match(r.output, /the cluster already exists .*: joining it as a control plane instead of initialising it/)
       // It waits for a live member to join, not for "0 started members".
-      assert.match(r.output, /etcd to have 1 started members \(control planes join in ordinal order\): ok/)
+      assert.match(r.output, /etcd ready for a new member \(started voters a majority, no learner; [^)]*\): ok/)
       assert.match(r.output, /removed this node's stale etcd member 1 \(peer URL https:\/\/127\.0\.0\.110:2380\) before joining/)
       assert.match(r.output, /^nodegen: cp0 control-plane ready$/m)
       const calls = readCallLog(s.log)
@@ -312,6 +312,20 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
       assert.match(r.output, /joining it as a control plane instead of initialising it/)
       const after = readFileSync(path.join(fresh, 'etc/kubernetes/manifests/kube-vip.yaml'), 'utf8')
       assert.doesNotMatch(after, /super-admin\.conf/, 'a join writes no super-admin.conf: the rebuilt control plane mounts admin.conf')
+    } finally {
+      await s.fake.close()
+    }
+  })
+
+  it('a dead control plane 1 does not keep control plane 2 out: it joins once etcd is ready for a member', async () => {
+    const s = await setup('dead-cp1')
+    try {
+      for (const n of ['cp0', 'cp2']) {
+        const r = await runBootstrap(s.root(n), {...s.env, NODEGEN_JOIN_ORDER_GRACE: '2'})
+        assert.equal(r.code, 0, `${n}:\n${r.output}`)
+      }
+      assert.deepEqual(s.fake.members, ['cp0', 'cp2'])
+      assert.match(readFileSync(path.join(s.root('cp2'), 'var/log/nodegen/bootstrap.log'), 'utf8'), /etcd ready for a new member .*: ok/)
     } finally {
       await s.fake.close()
     }
