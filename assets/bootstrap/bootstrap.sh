@@ -770,8 +770,19 @@ install_cni() {
   if [ -n "$file" ]; then
     cp "$ROOT$file" "$tmp"
   else
-    local attempt=1
-    until curl -fsSL --retry 3 -m 120 "$url" -o "$tmp"; do
+    local attempt=1 want have
+    want=$(param CNI_MANIFEST_SHA256)
+    want=${want,,}
+    while :; do
+      if curl -fsSL --retry 3 -m 120 "$url" -o "$tmp"; then
+        # spec.networking.cni.manifestSha256: what is applied with cluster-admin rights is what the
+        # profile pinned, not whatever the URL serves today.
+        [ -z "$want" ] && break
+        have=$(sha256sum "$tmp" | cut -d ' ' -f 1)
+        [ "$have" = "$want" ] && break
+        log "the $cni manifest from $url has sha256 $have, the profile pins $want (attempt $attempt)"
+        [ "$attempt" -ge 5 ] && die "the $cni manifest from $url has sha256 $have but spec.networking.cni.manifestSha256 is $want: it was not applied"
+      fi
       [ "$attempt" -ge 5 ] && die "cannot download the $cni manifest from $url"
       backoff "$attempt"
       attempt=$((attempt + 1))

@@ -155,6 +155,7 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     CNI: isCp0 ? cni.type : undefined,
     CNI_MANIFEST_URL: isCp0 && !cni.manifestFile ? cni.manifestUrl : undefined,
     CNI_MANIFEST_FILE: isCp0 && cni.manifestFile ? '/etc/nodegen/cni.yaml' : undefined,
+    CNI_MANIFEST_SHA256: isCp0 && !cni.manifestFile ? cni.manifestSha256 : undefined,
     CNI_DEFAULT_POD_SUBNET: isCp0 && cniInfo?.podSubnetInManifest ? cniInfo.defaultPodSubnet : undefined,
     POD_SUBNET: cluster.networking.podSubnet,
     CONTROL_PLANE_COUNT: cluster.nodes.filter((n) => n.role === 'control-plane').length,

@@ -87,7 +87,7 @@ export interface Cluster {
     dnsDomain: string
     /** The 10th address of the service subnet, as kubeadm picks it. */
     clusterDns: string
-    cni: {type: CniType; version: string; manifestUrl?: string; manifestFile?: string}
+    cni: {type: CniType; version: string; manifestUrl?: string; manifestFile?: string; manifestSha256?: string}
     gateway?: string
     dnsServers: string[]
     searchDomains: string[]

@@ -107,6 +107,10 @@ const cni = z.strictObject({
     .optional()
     .meta({description: 'Where control plane 0 fetches the manifest (a mirror). Defaults to the upstream release URL of the version.'}),
   manifestFile: str().optional().meta({description: 'A manifest file beside the profile, shipped to control plane 0 instead of a URL.'}),
+  manifestSha256: str().optional().meta({
+    description:
+      'The SHA-256 of the manifest at manifestUrl (64 hex digits): control plane 0 and the image build refuse a download that does not match. Recommended for any URL; a manifestFile is shipped as it is and needs none.',
+  }),
 })
 
 const nodeSchema = z.strictObject({

@@ -166,6 +166,9 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
   checkInterface(report, [...netPath, 'interface'], s.networking.interface)
   const cniPath = [...netPath, 'cni']
   if (s.networking.cni.manifestUrl !== undefined) checkUrl(report, [...cniPath, 'manifestUrl'], s.networking.cni.manifestUrl)
+  const sha = s.networking.cni.manifestSha256
+  if (sha !== undefined && !/^[0-9a-fA-F]{64}$/.test(sha))
+    report.error([...cniPath, 'manifestSha256'], 'NG0301', {value: sha, what: 'SHA-256 digest', why: 'it must be 64 hexadecimal digits'})
   if (s.networking.cni.manifestFile !== undefined && unsafeChar(s.networking.cni.manifestFile))
     report.error([...cniPath, 'manifestFile'], 'NG0302', {char: unsafeChar(s.networking.cni.manifestFile), what: 'a file name'})
   if (s.networking.cni.version !== undefined && !/^v?[0-9]+\.[0-9]+\.[0-9]+$/.test(s.networking.cni.version))
@@ -472,6 +475,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
             ? {manifestUrl: cniInfo.manifestUrl(s.networking.cni.version ?? cniInfo.defaultVersion)}
             : {}),
         ...(s.networking.cni.manifestFile !== undefined ? {manifestFile: s.networking.cni.manifestFile} : {}),
+        ...(sha !== undefined && s.networking.cni.manifestFile === undefined ? {manifestSha256: sha.toLowerCase()} : {}),
       },
       ...(s.networking.gateway !== undefined ? {gateway: s.networking.gateway} : {}),
       dnsServers: s.networking.dnsServers,

@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
+import {createHash} from 'node:crypto'
 import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -30,7 +32,7 @@ async function freePort(host: string): Promise<number> {
   })
 }
 
-function profile(opts: {port: number; baked: boolean; lb?: string}): string {
+function profile(opts: {port: number; baked: boolean; lb?: string; cni?: string}): string {
   return `apiVersion: nodegen.dev/v1alpha1
 kind: Cluster
 metadata: {name: proto}
@@ -41,7 +43,7 @@ spec:
   loadBalancer: {type: ${opts.lb ?? 'keepalived-haproxy'}, apiServerPort: ${opts.port}${opts.lb === 'kube-vip' ? ', interface: lo' : ''}}
   image: {baked: ${opts.baked}}
   bootstrap: {timeout: 60s}
-  networking: {cni: {type: flannel, manifestFile: flannel.yaml}}
+  networking: {cni: ${opts.cni ?? '{type: flannel, manifestFile: flannel.yaml}'}}
   nodes:
     - {name: cp0, role: control-plane, ip: 127.0.0.110/24}
     - {name: cp1, role: control-plane, ip: 127.0.0.111/24}
@@ -96,11 +98,11 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
     rmSync(ca.dir, {recursive: true, force: true})
   })
 
-  async function setup(name: string, opts: {baked?: boolean; lb?: string; at?: (node: string) => number | undefined} = {}) {
+  async function setup(name: string, opts: {baked?: boolean; lb?: string; cni?: string; at?: (node: string) => number | undefined} = {}) {
     const dir = path.join(tmp, name)
     const port = await freePort('127.0.0.100')
     const etcdPort = await freePort('127.0.0.110')
-    const text = profile({port, baked: opts.baked ?? true, lb: opts.lb})
+    const text = profile({port, baked: opts.baked ?? true, lb: opts.lb, cni: opts.cni})
     const cluster: Cluster = loadCluster(path.join(dir, 'proto.yaml'), text)
     const fake = new FakeCluster(ca)
     await fake.listen('127.0.0.100', port)
@@ -328,6 +330,43 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
       assert.match(readFileSync(path.join(s.root('cp2'), 'var/log/nodegen/bootstrap.log'), 'utf8'), /etcd ready for a new member .*: ok/)
     } finally {
       await s.fake.close()
+    }
+  })
+
+  it('a CNI manifest fetched from its URL is applied only when its sha256 is the one the profile pins', async () => {
+    const manifest = 'kind: ConfigMap # net-conf 10.244.0.0/16\n'
+    const server = http.createServer((_req, res) => res.writeHead(200).end(manifest))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+    const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/kube-flannel.yml`
+    const good = createHash('sha256').update(manifest).digest('hex')
+    try {
+      for (const [name, sha] of [
+        ['cni-pinned', good],
+        ['cni-changed', 'f'.repeat(64)],
+      ] as const) {
+        const s = await setup(name, {cni: `{type: flannel, manifestUrl: "${url}", manifestSha256: ${sha}}`})
+        try {
+          const r = await runBootstrap(s.root('cp0'), s.env)
+          const applied = readCallLog(s.log).some((c) => c.node === 'cp0' && /^kubectl --kubeconfig \S+ apply -f /.test(c.call))
+          if (sha === good) {
+            assert.equal(r.code, 0, r.output)
+            assert.ok(applied, 'the pinned manifest is applied')
+          } else {
+            assert.equal(r.code, 1, r.output)
+            assert.ok(!applied, 'a manifest that does not match is never applied')
+            assert.match(
+              r.output,
+              new RegExp(
+                `failed at role: the flannel manifest from \\S+ has sha256 ${good} but spec\\.networking\\.cni\\.manifestSha256 is f{64}: it was not applied`,
+              ),
+            )
+          }
+        } finally {
+          await s.fake.close()
+        }
+      }
+    } finally {
+      server.close()
     }
   })
 
