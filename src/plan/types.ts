@@ -21,7 +21,7 @@ export interface PlanFile {
    * Fetched by the node at provisioning time instead of carried inline (Flatcar's sysext images,
    * hundreds of megabytes). Only Ignition can express this; planners use it for Ignition nodes only.
    */
-  remote?: {url: string}
+  remote?: {url: string; sha512?: string}
 }
 
 export interface PlanLink {

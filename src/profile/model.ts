@@ -69,6 +69,8 @@ export interface Cluster {
     featureGates: Record<string, boolean>
     /** Flatcar sysext images, without a trailing slash. */
     sysextRepository: string
+    /** Flatcar: the sysext image's SHA-512 (lowercase hex), for Ignition's verification. */
+    sysextSha512?: string
   }
   topology: 'stacked' | 'external'
   endpoint: Endpoint

@@ -153,6 +153,10 @@ export const profileSchema = z.strictObject({
       sysextRepository: str()
         .optional()
         .meta({description: 'Flatcar: base URL of the systemd-sysext images (a mirror of https://extensions.flatcar.org/extensions).'}),
+      sysextSha512: str().optional().meta({
+        description:
+          'Flatcar: the SHA-512 (128 hex digits) of the kubernetes sysext image of this version; Ignition refuses a download that does not match. Without it the image is trusted as served.',
+      }),
     }),
     topology: z.enum(['stacked', 'external']).default('stacked'),
     controlPlaneEndpoint: z

@@ -66,6 +66,12 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     checkUrl(report, [...spec, 'kubernetes', 'packageRepository'], s.kubernetes.packageRepository)
   if (s.kubernetes.sysextRepository !== undefined)
     checkUrl(report, [...spec, 'kubernetes', 'sysextRepository'], s.kubernetes.sysextRepository)
+  if (s.kubernetes.sysextSha512 !== undefined && !/^[0-9a-fA-F]{128}$/.test(s.kubernetes.sysextSha512))
+    report.error([...spec, 'kubernetes', 'sysextSha512'], 'NG0301', {
+      value: s.kubernetes.sysextSha512,
+      what: 'SHA-512 digest',
+      why: 'it must be 128 hexadecimal digits',
+    })
   if (s.containerRuntime.dockerRepository !== undefined)
     checkUrl(report, [...spec, 'containerRuntime', 'dockerRepository'], s.containerRuntime.dockerRepository)
   if (s.containerRuntime.crioRepository !== undefined)
@@ -449,6 +455,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
       packageRepository: (s.kubernetes.packageRepository ?? PKGS_K8S_IO).replace(/\/+$/, ''),
       featureGates: s.kubernetes.featureGates,
       sysextRepository: (s.kubernetes.sysextRepository ?? 'https://extensions.flatcar.org/extensions').replace(/\/+$/, ''),
+      ...(s.kubernetes.sysextSha512 !== undefined ? {sysextSha512: s.kubernetes.sysextSha512.toLowerCase()} : {}),
     },
     topology: s.topology,
     endpoint,
