@@ -522,7 +522,10 @@ endpoint_ready() {
 
 ETCD_PKI="$KUBE_DIR/pki/etcd"
 etcd_client_args() {
-  if [ "$(param TOPOLOGY)" = external ]; then
+  if [ "$ROLE" = etcd ]; then
+    # An external etcd member has its own healthcheck client certificate (signed by the etcd CA).
+    printf '%s\n' --cacert "$ETCD_PKI/ca.crt" --cert "$ETCD_PKI/healthcheck-client.crt" --key "$ETCD_PKI/healthcheck-client.key"
+  elif [ "$(param TOPOLOGY)" = external ]; then
     printf '%s\n' --cacert "$ETCD_PKI/ca.crt" --cert "$KUBE_DIR/pki/apiserver-etcd-client.crt" --key "$KUBE_DIR/pki/apiserver-etcd-client.key"
   else
     ensure_etcd_probe_cert
@@ -657,7 +660,36 @@ start_endpoint_services() {
   esac
 }
 
+# An external etcd member that boots with an empty data directory while the cluster runs (its disk
+# was lost, or the machine replaced) cannot start again as a founding member
+# (--initial-cluster-state=new): etcd refuses a member whose data it does not have. As for stacked
+# members (kubeadm's join path), its old member is removed through another member and it is added
+# back, and it starts as an "existing" member. A member that never started (a late first boot)
+# still has its founding slot and starts as rendered.
+rejoin_etcd_if_replaced() {
+  local me mine id args ip manifest="$KUBE_DIR/manifests/etcd.yaml" removed=0
+  [ -d "$ROOT/var/lib/etcd/member" ] && return 0
+  me=$(param NODE_IP)
+  mine=$(etcd_member_objects "$me" | grep -F "\"https://$me:2380\"") || return 0
+  printf '%s' "$mine" | grep -q '"name":"[^"]' || return 0
+  id=$(printf '%s' "$mine" | sed -n -E 's/.*"ID":"?([0-9]+)"?.*/\1/p' | head -n 1)
+  [[ "$id" =~ ^[0-9]+$ ]] || die "cannot read this node's etcd member ID from the member list"
+  mapfile -t args < <(etcd_client_args)
+  for ip in $(node_ips etcd); do
+    [ "$ip" = "$me" ] && continue
+    if curl -fsS -m 10 "${args[@]}" -X POST -d "{\"ID\":\"$id\"}" "https://$ip:$ETCD_PORT/v3/cluster/member/remove" >/dev/null 2>&1 &&
+      curl -fsS -m 10 "${args[@]}" -X POST -d "{\"peerURLs\":[\"https://$me:2380\"]}" "https://$ip:$ETCD_PORT/v3/cluster/member/add" >/dev/null 2>&1; then
+      removed=1
+      break
+    fi
+  done
+  [ "$removed" = 1 ] || die "this etcd member's data is gone and its old member $(printf '%x' "$id") could not be replaced through another member"
+  sed -i -E 's/--initial-cluster-state=new/--initial-cluster-state=existing/' "$manifest"
+  log "replaced this node's etcd member $(printf '%x' "$id") (its data was gone); it starts as an existing member"
+}
+
 role_etcd() {
+  rejoin_etcd_if_replaced
   systemctl daemon-reload
   unit_files enable kubelet >/dev/null 2>&1 || true
   systemctl restart kubelet

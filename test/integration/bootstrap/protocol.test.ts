@@ -370,6 +370,75 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
     }
   })
 
+  it('an external etcd member with its data gone replaces its old member and starts as an existing one', async () => {
+    const dir = path.join(tmp, 'etcd-rejoin')
+    const etcdPort = await freePort('127.0.0.111')
+    const text = `apiVersion: nodegen.dev/v1alpha1
+kind: Cluster
+metadata: {name: ext}
+spec:
+  kubernetes: {version: 1.34.2}
+  os: almalinux-9
+  topology: external
+  image: {baked: true}
+  bootstrap: {timeout: 60s}
+  networking: {cni: {type: flannel, manifestFile: flannel.yaml}}
+  nodes:
+    - {name: cp0, role: control-plane, ip: 127.0.0.120/24}
+    - {name: e0, role: etcd, ip: 127.0.0.110/24}
+    - {name: e1, role: etcd, ip: 127.0.0.111/24}
+    - {name: e2, role: etcd, ip: 127.0.0.112/24}
+`
+    const cluster: Cluster = loadCluster(path.join(dir, 'ext.yaml'), text)
+    const fake = new FakeCluster(ca)
+    // Another member (e1) answers, and so does the member's own local endpoint once it runs.
+    await fake.listen('127.0.0.111', etcdPort)
+    await fake.listen('127.0.0.1', etcdPort)
+    const bin = standinBin(dir)
+    const pki = [
+      {path: '/etc/kubernetes/pki/etcd/ca.crt', content: ca.caCert, mode: 0o600, secret: false},
+      {path: '/etc/kubernetes/pki/etcd/healthcheck-client.crt', content: ca.clientCert, mode: 0o600, secret: false},
+      {path: '/etc/kubernetes/pki/etcd/healthcheck-client.key', content: ca.clientKey, mode: 0o600, secret: true},
+    ]
+    const run = async (name: string, members: string[]) => {
+      fake.members.length = 0
+      fake.events.length = 0
+      for (const [i, m] of members.entries()) {
+        fake.members.push(m)
+        fake.memberIps.set(m, `127.0.0.11${i}`)
+      }
+      const node = cluster.nodes.find((n) => n.name === 'e0')!
+      const plan = buildNodePlan(cluster, node, {assets: loadAssets(), material: {...material(ca), pkiFiles: () => pki}})
+      const root = materialise(plan, path.join(dir, name))
+      writeFileSync(path.join(root, 'etc/nodegen/image.json'), BAKED)
+      const r = await runBootstrap(root, {
+        PATH: `${bin}:${process.env.PATH}`,
+        NODEGEN_TEST_LOG: path.join(dir, 'calls.log'),
+        NODEGEN_TEST_FAKE: 'https://127.0.0.1:1',
+        NODEGEN_ETCD_PORT: String(etcdPort),
+        NODEGEN_POLL_INTERVAL: '0.2',
+        NODEGEN_BACKOFF_START: '1',
+        NODEGEN_BACKOFF_MAX: '1',
+      })
+      return {r, manifest: readFileSync(path.join(root, 'etc/kubernetes/manifests/etcd.yaml'), 'utf8')}
+    }
+    try {
+      // The member started before (it has a name): its data is gone, so it is replaced.
+      const lost = await run('lost', ['e0', 'e1', 'e2'])
+      assert.equal(lost.r.code, 0, lost.r.output)
+      assert.deepEqual(fake.events, ['remove e0', 'add 127.0.0.110'])
+      assert.match(lost.manifest, /--initial-cluster-state=existing/)
+      assert.match(lost.r.output, /replaced this node's etcd member 1 \(its data was gone\); it starts as an existing member/)
+      // A member that never started keeps its founding slot and starts as rendered.
+      const late = await run('late', ['unstarted:e0', 'e1', 'e2'])
+      assert.equal(late.r.code, 0, late.r.output)
+      assert.deepEqual(fake.events, [])
+      assert.match(late.manifest, /--initial-cluster-state=new/)
+    } finally {
+      await fake.close()
+    }
+  })
+
   it('reports where it stopped when the endpoint never answers', async () => {
     const s = await setup('timeout')
     try {
