@@ -188,9 +188,14 @@ export function selinuxBooleans(cluster: Cluster, node: ClusterNode): string[] {
   }
 }
 
-/** containerd from Docker's repository on the RHEL family (the distributions ship none), the distribution's on Debian/Ubuntu. */
+/**
+ * containerd from Docker's repository by default on every OS: the RHEL family ships none, and
+ * Debian 12's own is containerd 1.6, out of upstream support (Kubernetes is dropping containerd
+ * 1.x). `source: distribution` keeps the distribution's package.
+ */
 export function runtimeSource(cluster: Cluster, node: ClusterNode): 'docker' | 'distribution' {
-  return cluster.runtime.source ?? (node.family === 'rhel' ? 'docker' : 'distribution')
+  void node
+  return cluster.runtime.source ?? 'docker'
 }
 
 /**

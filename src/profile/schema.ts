@@ -209,7 +209,7 @@ export const profileSchema = z.strictObject({
         type: z.enum(['containerd', 'cri-o']).default('containerd'),
         source: z.enum(['docker', 'distribution']).optional().meta({
           description:
-            "containerd from Docker's repository (containerd.io) or the distribution's package. Default: docker on the RHEL family, distribution on Debian/Ubuntu.",
+            "containerd from Docker's repository (containerd.io, a supported release) or the distribution's package (Debian 12's is containerd 1.6, out of upstream support). Default: docker on every OS.",
         }),
         dockerRepository: str().optional().meta({description: 'Base URL of a download.docker.com mirror.'}),
         crioRepository: str().optional().meta({

@@ -110,3 +110,24 @@ describe("CRI-O's package repository", () => {
     assert.equal(d.position?.line, 7)
   })
 })
+
+describe('containerd on Debian and Ubuntu', () => {
+  it("defaults to Docker's containerd.io (a supported release), whose source apt reads", async (t) => {
+    requireTool(t, 'apt-get')
+    for (const [osId, distro, codename] of [
+      ['debian-12', 'debian', 'bookworm'],
+      ['ubuntu-24.04', 'ubuntu', 'noble'],
+    ] as const) {
+      const file = path.join(tmp, `containerd-${osId}.yaml`)
+      writeFileSync(file, profile(osId).replace('containerRuntime: {type: cri-o}', 'containerRuntime: {type: containerd}'))
+      const p = (await renderProfile(file)).nodes[0]!.plan
+      const env = content(p, '/etc/nodegen/bootstrap.env')
+      assert.match(env, /^RUNTIME_SOURCE=docker$/m, osId)
+      const uris = aptIndexUris(content(p, '/etc/apt/sources.list.d/docker.list'))
+      assert.ok(
+        uris.some((u) => u.startsWith(`https://download.docker.com/linux/${distro}/dists/${codename}/`)),
+        uris.join('\n'),
+      )
+    }
+  })
+})
