@@ -95,6 +95,8 @@ export interface Assets {
   installScript: string
   /** assets/bootstrap/labels.sh */
   labelsScript: string
+  /** assets/bootstrap/control-plane.sh (sourced by bootstrap.sh on control planes and etcd members) */
+  controlPlaneScript: string
   /** assets/bootstrap/token-calendar.sh */
   tokenCalendarScript: string
   /** assets/bootstrap/fetch-secrets.sh (only nodes with a secret bundle; see plan/secrets) */

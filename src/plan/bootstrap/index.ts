@@ -19,6 +19,10 @@ export function buildBootstrapFiles(
     file('/etc/nodegen/nodes.tsv', nodesTsv(cluster), 'bootstrap:nodes'),
     file('/etc/nodegen/hosts', hostsBlock(cluster, node), 'bootstrap:hosts'),
   ]
+  // The role code only control planes and etcd members run, sourced by bootstrap.sh: a worker's
+  // seed stays without it (on Flatcar it must fit EC2's 16 KB user-data).
+  if (node.role !== 'worker')
+    files.push(file(`${libDir(node.family)}/control-plane.sh`, compactShell(assets.controlPlaneScript), 'bootstrap:program', {mode: 0o644}))
   if (node.role !== 'etcd') files.push(file('/etc/nodegen/pki/ca.crt', caCert, 'pki:ca-certificate'))
   if (!cluster.image.baked && node.family !== 'flatcar')
     files.push(file(`${NODEGEN_LIB}/install-packages.sh`, assets.installScript, 'bootstrap:packages', {mode: 0o755}))
