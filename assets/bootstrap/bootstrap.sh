@@ -2,8 +2,9 @@
 # nodegen bootstrap program: the same on every node of every cluster.
 #
 # It brings this node into its cluster with no central step, in phases (host preparation,
-# packages, role, report). Every phase that finishes leaves a marker under $STATE_DIR/done, so the
-# program is safe to re-run after a reboot or a failure: done phases are skipped.
+# packages, firewall, images, role, report). Every phase that finishes leaves a marker under
+# $STATE_DIR/done, so the program is safe to re-run after a reboot or a failure: done phases are
+# skipped.
 #
 # Nothing in this file comes from a profile. Every parameter is read from a data file
 # (bootstrap.env: KEY=VALUE lines, nodes.tsv: one node per line) by a loop that assigns values
@@ -29,6 +30,7 @@ BACKOFF_START=${NODEGEN_BACKOFF_START:-5}
 BACKOFF_MAX=${NODEGEN_BACKOFF_MAX:-60}
 POLL_INTERVAL=${NODEGEN_POLL_INTERVAL:-5}
 # etcd's client port is kubeadm's fixed 2379; only the tests move it.
+# shellcheck disable=SC2034 # used by control-plane.sh
 ETCD_PORT=${NODEGEN_ETCD_PORT:-2379}
 
 mkdir -p "$STATE_DIR/done" "$LOG_DIR"
@@ -119,6 +121,10 @@ json_string() {
 }
 
 CURRENT_PHASE=start
+# How many times the program has run on this node, this run included.
+RUN=$(($(cat "$STATE_DIR/runs" 2>/dev/null || echo 0) + 1))
+[[ "$RUN" =~ ^[0-9]+$ ]] || RUN=1
+printf '%s\n' "$RUN" >"$STATE_DIR/runs"
 write_status() {
   local state=$1 reason=${2-} tmp
   tmp="$STATUS_FILE.tmp"
@@ -126,7 +132,7 @@ write_status() {
     printf '{"node":%s,"role":%s,"ordinal":%s,"phase":%s,"state":%s,"reason":%s,' \
       "$(json_string "$NODE")" "$(json_string "$ROLE")" "$ORDINAL" "$(json_string "$CURRENT_PHASE")" \
       "$(json_string "$state")" "$(json_string "$reason")"
-    printf '"time":%s,"elapsedSeconds":%s}\n' "$(json_string "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" "$(($(date +%s) - START_TIME))"
+    printf '"run":%s,"time":%s,"elapsedSeconds":%s}\n' "$RUN" "$(json_string "$(date -u +%Y-%m-%dT%H:%M:%SZ)")" "$(($(date +%s) - START_TIME))"
   } >"$tmp"
   chmod 0644 "$tmp"
   mv -f "$tmp" "$STATUS_FILE"
@@ -154,10 +160,12 @@ die() {
   exit 1
 }
 
+# Reports the failure and ends this run; systemd starts the program again (Restart=on-failure, no
+# start limit), which goes on from the phase that failed.
 fail() {
   local reason=$1
   write_status failed "$reason"
-  console "nodegen: $NODE $ROLE failed at $CURRENT_PHASE: $reason"
+  console "nodegen: $NODE $ROLE failed at $CURRENT_PHASE: $reason (run $RUN; systemd starts the next run shortly)"
   exit 1
 }
 
@@ -237,7 +245,6 @@ prepare_host() {
   set_selinux
   load_modules
   apply_sysctls
-  configure_firewall
   start_time_sync
 }
 
@@ -295,6 +302,14 @@ set_selinux() {
       enforcing) sed -i -E 's/^SELINUX=.*/SELINUX=enforcing/' "$conf" ;;
     esac
   fi
+  # The targeted policy's booleans the endpoint needs (haproxy_connect_any, keepalived_connect_any),
+  # persistently; with SELinux disabled at boot there is no policy to set them in.
+  local boolean
+  for boolean in $(param SELINUX_BOOLEANS); do
+    [[ "$boolean" =~ ^[a-z][a-z0-9_]*$ ]] || die "bad SELinux boolean $boolean in parameters"
+    [ "$(getenforce)" = Disabled ] && break
+    setsebool -P "$boolean" on || die "setsebool -P $boolean on failed: the endpoint's haproxy/keepalived would be denied by SELinux"
+  done
 }
 
 load_modules() {
@@ -310,40 +325,6 @@ apply_sysctls() {
   for key in net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables net.ipv4.ip_forward; do
     [ "$(sysctl -n "$key")" = 1 ] || die "sysctl $key is not 1 after sysctl --system"
   done
-}
-
-configure_firewall() {
-  local mode ports port
-  mode=$(param FIREWALL)
-  ports=$(param FIREWALL_PORTS)
-  if [ -z "$mode" ]; then
-    # The planner leaves the firewall out where the OS has none to configure (Flatcar).
-    log "no firewall step planned for $(param OS_ID)"
-    return 0
-  fi
-  if [ "$mode" = disabled ]; then
-    if systemctl list-unit-files firewalld.service >/dev/null 2>&1; then unit_files disable --now firewalld >/dev/null 2>&1 || true; fi
-    return 0
-  fi
-  if command -v firewall-cmd >/dev/null 2>&1; then
-    unit_files enable --now firewalld >/dev/null 2>&1 || true
-    for port in $ports; do
-      [[ "$port" =~ ^[0-9]+(-[0-9]+)?/(tcp|udp)$ ]] || die "bad port $port in parameters"
-      firewall-cmd --quiet --permanent --add-port="$port"
-    done
-    if [ "$(param FIREWALL_VRRP)" = 1 ]; then
-      firewall-cmd --quiet --permanent --add-rich-rule='rule protocol value="vrrp" accept'
-    fi
-    firewall-cmd --quiet --reload
-  elif command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q 'Status: active'; then
-    for port in $ports; do
-      [[ "$port" =~ ^[0-9]+(-[0-9]+)?/(tcp|udp)$ ]] || die "bad port $port in parameters"
-      ufw allow "${port/-/:}" >/dev/null
-    done
-    if [ "$(param FIREWALL_VRRP)" = 1 ]; then ufw allow proto vrrp from any to any >/dev/null 2>&1 || true; fi
-  else
-    log "no firewalld or active ufw: no ports to open"
-  fi
 }
 
 start_time_sync() {
@@ -439,6 +420,77 @@ configure_runtime() {
   esac
 }
 
+# ---------------------------------------------------------------------------------------------
+# Phase 3: firewall (after the packages: on EL that phase is what installs firewalld)
+# ---------------------------------------------------------------------------------------------
+# firewalld's permanent configuration as firewall-cmd argument lists, one invocation a line with
+# its arguments tab-separated, into FIREWALLD_COMMANDS: the ports; whole IP protocols by number
+# (calico's IP-in-IP is protocol 4); VRRP for keepalived; and the pod network as a source of the
+# trusted zone, because forwarded pod traffic (flannel.1 to cni0, tunl0 to cali*) crosses
+# interfaces that are in no zone and firewalld 1.x rejects such forwarding. Every value is checked
+# here, in this shell, so a bad one stops the phase.
+FIREWALLD_COMMANDS=()
+firewalld_commands() {
+  local port proto src
+  FIREWALLD_COMMANDS=()
+  for port in $(param FIREWALL_PORTS); do
+    [[ "$port" =~ ^[0-9]+(-[0-9]+)?/(tcp|udp)$ ]] || die "bad port $port in parameters"
+    FIREWALLD_COMMANDS+=("--add-port=$port")
+  done
+  for proto in $(param FIREWALL_PROTOCOLS); do
+    [[ "$proto" =~ ^[0-9]{1,3}$ ]] || die "bad IP protocol $proto in parameters"
+    FIREWALLD_COMMANDS+=("--add-protocol=$proto")
+  done
+  if [ "$(param FIREWALL_VRRP)" = 1 ]; then
+    FIREWALLD_COMMANDS+=('--add-rich-rule=rule protocol value="vrrp" accept')
+  fi
+  for src in $(param FIREWALL_TRUSTED_SOURCES); do
+    [[ "$src" =~ ^[0-9A-Fa-f.:]+/[0-9]{1,3}$ ]] || die "bad trusted source $src in parameters"
+    FIREWALLD_COMMANDS+=("--zone=trusted"$'\t'"--add-source=$src")
+  done
+}
+
+configure_firewall() {
+  local mode line args port src
+  mode=$(param FIREWALL)
+  if [ -z "$mode" ]; then
+    # The planner leaves the firewall out where the OS has none to configure (Flatcar).
+    log "no firewall step planned for $(param OS_ID)"
+    return 0
+  fi
+  if [ "$mode" = disabled ]; then
+    if systemctl list-unit-files firewalld.service >/dev/null 2>&1; then unit_files disable --now firewalld >/dev/null 2>&1 || true; fi
+    return 0
+  fi
+  if command -v firewall-cmd >/dev/null 2>&1; then
+    firewalld_commands
+    unit_files enable --now firewalld >/dev/null 2>&1 || true
+    for line in "${FIREWALLD_COMMANDS[@]}"; do
+      IFS=$'\t' read -r -a args <<<"$line"
+      firewall-cmd --quiet --permanent "${args[@]}"
+    done
+    firewall-cmd --quiet --reload
+    log "firewalld: ${#FIREWALLD_COMMANDS[@]} permanent rule(s) in force"
+  elif command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q 'Status: active'; then
+    for port in $(param FIREWALL_PORTS); do
+      [[ "$port" =~ ^[0-9]+(-[0-9]+)?/(tcp|udp)$ ]] || die "bad port $port in parameters"
+      ufw allow "${port/-/:}" >/dev/null
+    done
+    if [ "$(param FIREWALL_VRRP)" = 1 ]; then ufw allow proto vrrp from any to any >/dev/null 2>&1 || true; fi
+    # ufw names no IP-in-IP protocol; traffic from the pod network is let in and routed whole.
+    for src in $(param FIREWALL_TRUSTED_SOURCES); do
+      [[ "$src" =~ ^[0-9A-Fa-f.:]+/[0-9]{1,3}$ ]] || die "bad trusted source $src in parameters"
+      ufw allow from "$src" >/dev/null
+      ufw route allow from "$src" >/dev/null
+    done
+  else
+    log "no firewalld or active ufw: no ports to open"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Phase 4: images (control planes pre-pull what kubeadm will run)
+# ---------------------------------------------------------------------------------------------
 pull_images() {
   [ "$ROLE" = control-plane ] || return 0
   if baked_has_phase images && [ "$(baked_value imageRepository)" = "$(param IMAGE_REPOSITORY)" ]; then
@@ -454,7 +506,7 @@ pull_images() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Phase 3: role
+# Phase 5: role
 # ---------------------------------------------------------------------------------------------
 # Nodes of a role from nodes.tsv: "name<TAB>role<TAB>ordinal<TAB>ip".
 node_ips() {
@@ -469,120 +521,6 @@ endpoint_ready() {
   curl -fsS -m 5 --cacert "$CA_CERT" "https://$ENDPOINT/readyz" 2>/dev/null | grep -qx ok
 }
 
-ETCD_PKI="$KUBE_DIR/pki/etcd"
-etcd_client_args() {
-  if [ "$(param TOPOLOGY)" = external ]; then
-    printf '%s\n' --cacert "$ETCD_PKI/ca.crt" --cert "$KUBE_DIR/pki/apiserver-etcd-client.crt" --key "$KUBE_DIR/pki/apiserver-etcd-client.key"
-  else
-    ensure_etcd_probe_cert
-    printf '%s\n' --cacert "$ETCD_PKI/ca.crt" --cert "$STATE_DIR/etcd-probe.crt" --key "$STATE_DIR/etcd-probe.key"
-  fi
-}
-
-# A stacked control plane holds the etcd CA (kubeadm's manual certificate distribution), so before
-# it joins it can make itself a short-lived client certificate to ask etcd how many members run.
-ensure_etcd_probe_cert() {
-  [ -s "$STATE_DIR/etcd-probe.crt" ] && return 0
-  local tmp
-  tmp=$(mktemp -d "$STATE_DIR/probe.XXXXXX")
-  printf 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n' >"$tmp/ext"
-  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=nodegen-etcd-probe" \
-    -keyout "$tmp/probe.key" -out "$tmp/probe.csr" >/dev/null 2>&1
-  openssl x509 -req -in "$tmp/probe.csr" -CA "$ETCD_PKI/ca.crt" -CAkey "$ETCD_PKI/ca.key" -set_serial "0x$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" \
-    -days 2 -extfile "$tmp/ext" -out "$tmp/probe.crt" >/dev/null 2>&1
-  chmod 0600 "$tmp/probe.key" "$tmp/probe.crt"
-  mv -f "$tmp/probe.key" "$STATE_DIR/etcd-probe.key"
-  mv -f "$tmp/probe.crt" "$STATE_DIR/etcd-probe.crt"
-  rm -rf "$tmp"
-}
-
-etcd_healthy_at() {
-  local ip=$1 args
-  mapfile -t args < <(etcd_client_args)
-  curl -fsS -m 5 "${args[@]}" "https://$ip:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"'
-}
-
-# The etcd cluster's members, one flat JSON object a line (a member's arrays hold only strings, so
-# objects can be split out), as the first member that answers lists them; $1, if given, is an
-# address not to ask. Fails when none answers.
-etcd_member_objects() {
-  local skip=${1-} ip args body
-  mapfile -t args < <(etcd_client_args)
-  for ip in $(node_ips control-plane) $(node_ips etcd); do
-    [ "$ip" = "$skip" ] && continue
-    body=$(curl -fsS -m 5 "${args[@]}" -X POST -d '{}' "https://$ip:$ETCD_PORT/v3/cluster/member/list" 2>/dev/null) || continue
-    printf '%s' "$body" | tr -d '\n' | grep -o '{[^{}]*}' | grep '"peerURLs"' || true
-    return 0
-  done
-  return 1
-}
-
-# Started voting members of the etcd cluster, asked of any member that answers. A member that is
-# still a learner or has not started (no name yet) does not count.
-etcd_started_members() {
-  local members
-  members=$(etcd_member_objects) || {
-    echo 0
-    return 0
-  }
-  printf '%s\n' "$members" | grep '"name":"[^"]' | grep -vc '"isLearner":true' || true
-}
-
-etcd_has_members() { [ "$(etcd_started_members)" -ge "$1" ]; }
-
-etcd_quorum() {
-  local ip healthy=0 total=0
-  for ip in $(node_ips etcd); do
-    total=$((total + 1))
-    if etcd_healthy_at "$ip"; then healthy=$((healthy + 1)); fi
-  done
-  [ "$total" -gt 0 ] && [ "$healthy" -gt $((total / 2)) ]
-}
-
-# keepalived given an interface the machine lacks runs on in its FAULT state, never raising the VIP;
-# say so at once. (The tests' temporary roots run on a host whose interfaces are not the node's.)
-check_vip_interface() {
-  local iface
-  iface=$(param VIP_INTERFACE)
-  [ -n "$iface" ] && [ -z "$ROOT" ] || return 0
-  [ -e "/sys/class/net/$iface" ] && return 0
-  die "the VIP interface $iface (spec.loadBalancer.interface, else the node's interface) does not exist on this node, so keepalived cannot hold $(param ENDPOINT_HOST); its interfaces: $(cd /sys/class/net && printf '%s ' *)"
-}
-
-start_endpoint_services() {
-  case "$(param LB_TYPE)" in
-    keepalived-haproxy)
-      check_vip_interface
-      unit_files enable haproxy keepalived >/dev/null 2>&1 || true
-      systemctl restart haproxy
-      systemctl restart keepalived
-      ;;
-    keepalived)
-      check_vip_interface
-      unit_files enable keepalived >/dev/null 2>&1 || true
-      systemctl restart keepalived
-      ;;
-    kube-vip)
-      mkdir -p "$KUBE_DIR/manifests"
-      if [ "$ROLE" = control-plane ] && [ "$ORDINAL" = 0 ] && [ -r "$NODEGEN_ETC/kube-vip-init.yaml" ] && [ ! -e "$KUBE_DIR/admin.conf" ]; then
-        install -m 0600 "$NODEGEN_ETC/kube-vip-init.yaml" "$KUBE_DIR/manifests/kube-vip.yaml"
-      else
-        install -m 0600 "$NODEGEN_ETC/kube-vip.yaml" "$KUBE_DIR/manifests/kube-vip.yaml"
-      fi
-      ;;
-  esac
-}
-
-role_etcd() {
-  systemctl daemon-reload
-  unit_files enable kubelet >/dev/null 2>&1 || true
-  systemctl restart kubelet
-  wait_until "local etcd member healthy" etcd_healthy_local
-}
-etcd_healthy_local() {
-  curl -fsS -m 5 --cacert "$ETCD_PKI/ca.crt" --cert "$ETCD_PKI/healthcheck-client.crt" --key "$ETCD_PKI/healthcheck-client.key" \
-    "https://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"'
-}
 
 # The join configuration with the token of the window we are in: a node rendered for one window
 # that boots after it ends uses the next window's token (see the token calendar).
@@ -600,60 +538,10 @@ kubeadm_config() {
   fi
 }
 
-# Control planes keep the token calendar's tokens registered; right after init, so that nodes
-# rendered for this window can join at once.
-start_token_calendar() {
-  local lib
-  lib="$ROOT$(param LIB_DIR)"
-  [ -r "$NODEGEN_ETC/calendar.env" ] || return 0
-  if [ "$ROLE" = control-plane ] && [ "$ORDINAL" = 0 ]; then
-    "$lib/token-calendar.sh" sync || die "registering the token calendar's tokens failed"
-  fi
-  unit_files enable --now nodegen-tokens.timer >/dev/null 2>&1 || true
-}
 
-# Control plane 0 with nothing of its own — a new machine or a fresh disk after the first one was
-# lost — must never initialise a second cluster beside the one the other control planes still
-# run: when the endpoint answers, or etcd on another control plane has members, it joins instead.
+# Control plane 0's join configuration for when it boots with nothing of its own and finds the
+# cluster running (cluster_exists, control-plane.sh); the clean-up removes it with the token.
 REJOIN_CONFIG="$NODEGEN_ETC/kubeadm/rejoin.yaml"
-cluster_exists() {
-  endpoint_ready && return 0
-  if [ "$(param TOPOLOGY)" != external ] && [ "$(etcd_started_members)" -ge 1 ]; then return 0; fi
-  return 1
-}
-
-role_init() {
-  if [ "$(param TOPOLOGY)" = external ]; then wait_until "external etcd quorum" etcd_quorum; fi
-  if [ -e "$KUBE_DIR/admin.conf" ] && [ -e "$STATE_DIR/done/kubeadm-init" ]; then
-    start_endpoint_services
-    return 0
-  fi
-  # Asked before keepalived starts here: a control plane 0 that comes back must not raise the VIP
-  # (it has the highest priority) and then restart keepalived on the join path, moving it twice.
-  if [ -e "$STATE_DIR/done/kubeadm-join" ] || cluster_exists; then
-    log "the cluster already exists (its endpoint or etcd answers): joining it as a control plane instead of initialising it"
-    [ -r "$REJOIN_CONFIG" ] || die "the cluster already exists and there is no $REJOIN_CONFIG to join it with: render this node again with this version of nodegen"
-    JOIN_CONFIG_OVERRIDE=$REJOIN_CONFIG role_join
-    return 0
-  fi
-  start_endpoint_services
-  keep_placed_pki
-  local attempt=1
-  until kubeadm init --config "$(kubeadm_config)" --skip-token-print; do
-    [ "$(time_left)" -le 0 ] && die "kubeadm init failed until the deadline"
-    [ "$attempt" -ge 5 ] && die "kubeadm init failed $attempt times"
-    log "kubeadm init failed (attempt $attempt); resetting and retrying"
-    kubeadm_reset
-    start_endpoint_services
-    backoff "$attempt"
-    attempt=$((attempt + 1))
-  done
-  : >"$STATE_DIR/done/kubeadm-init"
-  if [ "$(param LB_TYPE)" = kube-vip ]; then
-    # kube-vip needed super-admin.conf only until admin.conf's RBAC existed (kubeadm >= 1.29).
-    install -m 0600 "$NODEGEN_ETC/kube-vip.yaml" "$KUBE_DIR/manifests/kube-vip.yaml"
-  fi
-}
 
 kubectl_admin() { kubectl --kubeconfig "$KUBE_DIR/admin.conf" "$@"; }
 
@@ -678,54 +566,19 @@ kubeadm_reset() {
   fi
 }
 
-install_cni() {
-  local cni file url tmp content from to
-  cni=$(param CNI)
-  [ "$cni" = none ] && return 0
-  file=$(param CNI_MANIFEST_FILE)
-  url=$(param CNI_MANIFEST_URL)
-  tmp="$STATE_DIR/cni.yaml"
-  if [ -n "$file" ]; then
-    cp "$ROOT$file" "$tmp"
-  else
-    local attempt=1
-    until curl -fsSL --retry 3 -m 120 "$url" -o "$tmp"; do
-      [ "$attempt" -ge 5 ] && die "cannot download the $cni manifest from $url"
-      backoff "$attempt"
-      attempt=$((attempt + 1))
-    done
-  fi
-  from=$(param CNI_DEFAULT_POD_SUBNET)
-  to=$(param POD_SUBNET)
-  if [ -n "$from" ] && [ "$from" != "$to" ]; then
-    # The manifest hard-codes its default pod network (flannel's net-conf.json): substitute ours
-    # as plain text, no regular expression or evaluation involved.
-    content=$(<"$tmp")
-    printf '%s\n' "${content//"$from"/"$to"}" >"$tmp"
-  fi
-  local attempt=1
-  until kubectl_admin apply -f "$tmp"; do
-    [ "$attempt" -ge 10 ] && die "kubectl apply of the $cni manifest failed"
-    backoff "$attempt"
-    attempt=$((attempt + 1))
-  done
-}
-
-apply_labels() {
-  [ -r "$NODEGEN_ETC/labels.tsv" ] || return 0
-  unit_files enable --now nodegen-labels.timer >/dev/null 2>&1 || true
-}
 
 role_join() {
-  # Control plane k joins after the k before it; a rebuilt control plane 0 needs one member to join.
-  local members=$ORDINAL
-  [ "$ORDINAL" = 0 ] && members=1
   wait_until "API endpoint https://$ENDPOINT/readyz (TLS verified against the cluster CA)" endpoint_ready
   if [ "$ROLE" = control-plane ] && [ "$(param TOPOLOGY)" != external ]; then
-    wait_until "etcd to have $members started members (control planes join in ordinal order)" etcd_has_members "$members"
+    # shellcheck disable=SC2034 # read by etcd_ready_for_join (control-plane.sh)
+    JOIN_WAIT_START=$(date +%s)
+    wait_until "etcd ready for a new member (started voters a majority, no learner; the control planes before this one, for ${JOIN_ORDER_GRACE}s)" etcd_ready_for_join
   fi
-  [ "$ROLE" = control-plane ] && start_endpoint_services
-  if [ -e "$STATE_DIR/done/kubeadm-join" ]; then return 0; fi
+  [ "$ROLE" = control-plane ] && start_endpoint_services before-join
+  if [ -e "$STATE_DIR/done/kubeadm-join" ]; then
+    [ "$ROLE" = control-plane ] && start_endpoint_services after
+    return 0
+  fi
   keep_placed_pki
   local attempt=1 out
   while :; do
@@ -740,44 +593,18 @@ role_join() {
       log "kubeadm join failed (attempt $attempt); resetting and retrying"
     fi
     kubeadm_reset >/dev/null 2>&1
-    [ "$ROLE" = control-plane ] && start_endpoint_services
+    [ "$ROLE" = control-plane ] && start_endpoint_services before-join
     backoff "$attempt"
     attempt=$((attempt + 1))
     if [ "$ROLE" = control-plane ] && [ "$(param TOPOLOGY)" != external ]; then
-      wait_until "etcd to have $members started members" etcd_has_members "$members"
+      wait_until "etcd ready for a new member" etcd_ready_for_join
     fi
   done
   : >"$STATE_DIR/done/kubeadm-join"
+  [ "$ROLE" = control-plane ] && start_endpoint_services after
+  return 0
 }
 
-# This node's member in the etcd cluster, by its peer URL (kubeadm's https://<node IP>:2380): its
-# ID, asked of another control plane's etcd, or nothing.
-own_etcd_member_id() {
-  local me
-  me=$(param NODE_IP)
-  etcd_member_objects "$me" | grep -F "\"https://$me:2380\"" | sed -n -E 's/.*"ID":"?([0-9]+)"?.*/\1/p' | head -n 1 || true
-}
-
-# A control plane about to join holds no etcd data (its join is not done), so a member with its
-# peer URL is a leftover: of this machine before its disk was lost, or of a join attempt that failed
-# half-way. kubeadm's join would refuse it (its check-etcd wants every member healthy, and etcd
-# refuses a second member with the same peer URL), and an operator would `etcdctl member remove` it:
-# so does this, through another member, and only that member.
-remove_stale_etcd_member() {
-  local id ip args
-  id=$(own_etcd_member_id)
-  [ -n "$id" ] || return 0
-  [[ "$id" =~ ^[0-9]+$ ]] || return 0
-  mapfile -t args < <(etcd_client_args)
-  for ip in $(node_ips control-plane); do
-    [ "$ip" = "$(param NODE_IP)" ] && continue
-    if curl -fsS -m 10 "${args[@]}" -X POST -d "{\"ID\":\"$id\"}" "https://$ip:$ETCD_PORT/v3/cluster/member/remove" >/dev/null 2>&1; then
-      log "removed this node's stale etcd member $(printf '%x' "$id") (peer URL https://$(param NODE_IP):2380) before joining"
-      return 0
-    fi
-  done
-  log "could not remove this node's stale etcd member $(printf '%x' "$id"); kubeadm join will say why"
-}
 
 role_phase() {
   case "$ROLE" in
@@ -799,7 +626,7 @@ role_phase() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Phase 4: clean-up and report
+# Phase 6: clean-up and report
 # ---------------------------------------------------------------------------------------------
 cleanup_secrets() {
   if [ "$(param KEEP_SECRETS)" = 1 ]; then
@@ -822,8 +649,15 @@ cleanup_secrets() {
   return 0
 }
 
+# Control planes and etcd members source the role code only they run; a worker's seed does without
+# it (on Flatcar it must fit EC2's user-data limit).
+if [ "$ROLE" != worker ]; then
+  # shellcheck source=/dev/null # checked on its own (control-plane.sh)
+  . "$ROOT$(param LIB_DIR)/control-plane.sh"
+fi
+
 main() {
-  log "bootstrap of $NODE ($ROLE $ORDINAL) in cluster $(param CLUSTER_NAME) starts"
+  log "bootstrap of $NODE ($ROLE $ORDINAL) in cluster $(param CLUSTER_NAME) starts (run $RUN)"
   run_phase prepare prepare_host
   if [ -e "$SECRETS_PARAMS_FILE" ]; then
     # On aws/gcp the node's secret files come from the cloud's secret service (fetch-secrets.sh).
@@ -832,6 +666,7 @@ main() {
     run_phase secrets fetch_secrets
   fi
   run_phase packages install_packages
+  run_phase firewall configure_firewall
   run_phase images pull_images
   run_phase role role_phase
   run_phase cleanup cleanup_secrets

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # nodegen labels: run by nodegen-labels.timer on control planes. Applies the labels the profile
-# gives each node once that node has registered; idempotent, so any control plane may run it at any
-# time. Labels under node-role.kubernetes.io/ cannot be set by a kubelet itself (NodeRestriction),
-# which is why a control plane applies them. Values come from labels.tsv, never from code.
+# gives each node once that node has registered, and stops the timer once every node is labelled;
+# idempotent, so any control plane may run it at any time. Labels under node-role.kubernetes.io/
+# cannot be set by a kubelet itself (NodeRestriction), which is why a control plane applies them.
+# Values come from labels.tsv, never from code.
 set -Eeuo pipefail
 NODEGEN_ETC=${NODEGEN_ETC:-/etc/nodegen}
 LABELS_FILE=${NODEGEN_LABELS:-$NODEGEN_ETC/labels.tsv}
@@ -22,7 +23,10 @@ while IFS=$'\t' read -r node key value; do
 done <"$LABELS_FILE"
 
 if [ "$pending" -eq 0 ]; then
-  echo "nodegen-labels: every node labelled"
+  echo "nodegen-labels: every node labelled; the timer stops"
+  # Nothing is left to do: the timer that runs this stops for good (a node rendered later comes
+  # with a new labels.tsv and the bootstrap program starts it again).
+  systemctl disable --now nodegen-labels.timer >/dev/null 2>&1 || true
 else
   echo "nodegen-labels: $pending label(s) wait for their node to register"
 fi

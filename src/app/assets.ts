@@ -14,6 +14,7 @@ export function loadAssets(): Assets {
     bootstrapScript: read('bootstrap.sh'),
     installScript: read('install-packages.sh'),
     labelsScript: read('labels.sh'),
+    controlPlaneScript: read('control-plane.sh'),
     tokenCalendarScript: read('token-calendar.sh'),
     secretsScript: read('fetch-secrets.sh'),
   })

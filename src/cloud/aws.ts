@@ -290,21 +290,29 @@ function tagOf(i: Instance, key: string): string | undefined {
   return i.Tags?.find((t) => t.Key === key)?.Value
 }
 
-/** The desired ingress rules of one role's group: its port table from every node subnet. */
+/**
+ * The desired ingress rules of one role's group: its port table from every node subnet, and its
+ * whole IP protocols (by number; EC2 takes no ports for a protocol other than TCP, UDP or ICMP).
+ */
 export function ingressRules(cluster: Cluster, role: Role): IpPermission[] {
   const table = rolePortTable(cluster).find((r) => r.role === role)
   const sources = nodeSubnets(cluster)
-  return (table?.ports ?? []).map((p) => ({
-    IpProtocol: p.protocol,
-    FromPort: p.from,
-    ToPort: p.to,
-    IpRanges: sources.map((CidrIp) => ({CidrIp, Description: `nodegen ${cluster.name} ${role}`})),
-  }))
+  const IpRanges = sources.map((CidrIp) => ({CidrIp, Description: `nodegen ${cluster.name} ${role}`}))
+  return [
+    ...(table?.ports ?? []).map((p) => ({IpProtocol: p.protocol, FromPort: p.from, ToPort: p.to, IpRanges})),
+    ...(table?.protocols ?? []).map((n) => ({IpProtocol: String(n), IpRanges})),
+  ]
+}
+
+/** One rule's identity; ports count only for TCP and UDP (EC2 keeps none for a whole protocol). */
+function ruleKey(p: IpPermission, cidr: string | undefined): string {
+  const ports = p.IpProtocol === 'tcp' || p.IpProtocol === 'udp' ? `${p.FromPort}-${p.ToPort}` : 'all'
+  return `${p.IpProtocol}/${ports}/${cidr}`
 }
 
 function ruleKeys(perms: IpPermission[]): Set<string> {
   const s = new Set<string>()
-  for (const p of perms) for (const r of p.IpRanges ?? []) s.add(`${p.IpProtocol}/${p.FromPort}-${p.ToPort}/${r.CidrIp}`)
+  for (const p of perms) for (const r of p.IpRanges ?? []) s.add(ruleKey(p, r.CidrIp))
   return s
 }
 
@@ -374,7 +382,7 @@ export async function launchAws(opts: AwsLaunchOptions, clients: AwsClients): Pr
     }
     const have = ruleKeys(found?.IpPermissions ?? [])
     const missing = ingressRules(cluster, role)
-      .map((p) => ({...p, IpRanges: (p.IpRanges ?? []).filter((r) => !have.has(`${p.IpProtocol}/${p.FromPort}-${p.ToPort}/${r.CidrIp}`))}))
+      .map((p) => ({...p, IpRanges: (p.IpRanges ?? []).filter((r) => !have.has(ruleKey(p, r.CidrIp)))}))
       .filter((p) => (p.IpRanges ?? []).length > 0)
     if (missing.length > 0) {
       try {

@@ -3,7 +3,7 @@
  * from cluster and node, the role port table, and redaction of user-data in recorded calls.
  */
 import {createHash} from 'node:crypto'
-import {firewallPorts} from '../plan/params.js'
+import {firewallRules} from '../plan/params.js'
 import type {Cluster, Role} from '../profile/index.js'
 
 function hex(s: string, n: number): string {
@@ -49,24 +49,27 @@ export interface PortRange {
 export interface RolePorts {
   role: Role
   ports: PortRange[]
+  /** IP protocols allowed whole, by number (4: calico's IP-in-IP) */
+  protocols: number[]
 }
 
 /**
- * The cloud firewall's port table per role present in the cluster: the same table the node's own
- * firewall gets (plan/params.ts firewallPorts), so the two never disagree.
+ * The cloud firewall's port and protocol table per role present in the cluster: the same table the
+ * node's own firewall gets (plan/params.ts firewallRules), so the two never disagree.
  */
 export function rolePortTable(cluster: Cluster): RolePorts[] {
   const out: RolePorts[] = []
   for (const role of ['control-plane', 'etcd', 'worker'] as const) {
     const node = cluster.nodes.find((n) => n.role === role)
     if (!node) continue
-    const ports = firewallPorts(cluster, node).map((p) => {
+    const rules = firewallRules(cluster, node)
+    const ports = rules.ports.map((p) => {
       const [range, protocol] = p.split('/') as [string, 'tcp' | 'udp']
       const [from, to] = range.split('-').map(Number) as [number, number | undefined]
       return {protocol, from, to: to ?? from}
     })
     ports.sort((a, b) => (a.protocol === b.protocol ? a.from - b.from : a.protocol < b.protocol ? -1 : 1))
-    out.push({role, ports})
+    out.push({role, ports, protocols: rules.protocols})
   }
   return out
 }

@@ -303,7 +303,7 @@ export function instanceInsertRequest(cluster: Cluster, n: LaunchNode, image: st
   }
 }
 
-/** The firewall rules: one per role with its port table from the node subnets, and the health checkers. */
+/** The firewall rules: one per role with its port and protocol table from the node subnets, and the health checkers. */
 export function firewallRules(cluster: Cluster): Array<Record<string, unknown>> {
   const gcp = platformOf(cluster)
   const sources = nodeSubnets(cluster)
@@ -317,7 +317,11 @@ export function firewallRules(cluster: Cluster): Array<Record<string, unknown>> 
       direction: 'INGRESS',
       sourceRanges: sources,
       targetTags: [networkTag(cluster.name, t.role)],
-      allowed: ['tcp', 'udp'].filter((p) => by(p).length > 0).map((p) => ({IPProtocol: p, ports: by(p)})),
+      allowed: [
+        ...['tcp', 'udp'].filter((p) => by(p).length > 0).map((p) => ({IPProtocol: p, ports: by(p)})),
+        // A whole IP protocol by number (GCE takes numbers as well as names; 4 is its "ipip").
+        ...t.protocols.map((n) => ({IPProtocol: String(n)})),
+      ],
     }
   })
   if (gcp.endpoint === 'internal-lb' && cluster.nodes.some((n) => n.role === 'control-plane'))

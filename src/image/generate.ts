@@ -56,8 +56,9 @@ export const BUILD_NAME = 'nodegen'
 
 /** install-packages.sh's and bake.sh's parameters: the node-independent part of bootstrap.env. */
 const IMAGE_PARAM_KEYS = [
+  'CNI_MANIFEST_SHA256',
   'CNI_MANIFEST_URL',
-  'CRIO_CHANNEL',
+  'CRIO_REPO',
   'DOCKER_DISTRO',
   'DOCKER_REPO',
   'FIREWALL',

@@ -23,9 +23,24 @@ export function encodeParams(params: Params, headerText: string): string {
   return `${lines.join('\n')}\n`
 }
 
-/** Ports the node's firewall opens, by role, plus what the CNI and the endpoint need. */
-export function firewallPorts(cluster: Cluster, node: ClusterNode): string[] {
+/**
+ * What the node's firewall lets in from other machines, by role: ports, plus the IP protocols
+ * (by number) the CNI's encapsulation needs. The one table behind the node's own firewall
+ * (firewalld, ufw) and the clouds' security groups and firewall rules (cloud/common.ts).
+ */
+export interface FirewallRules {
+  /** `port/proto` or `from-to/proto`, sorted */
+  ports: string[]
+  /** IP protocol numbers, ascending */
+  protocols: number[]
+}
+
+/** IP protocol 4 (IP-in-IP, /etc/protocols' "ipencap"): calico's default encapsulation. */
+export const IPIP_PROTOCOL = 4
+
+export function firewallRules(cluster: Cluster, node: ClusterNode): FirewallRules {
   const ports = new Set<string>()
+  const protocols = new Set<number>()
   if (node.role === 'control-plane') {
     ports.add(`${cluster.loadBalancer.apiServerPort}/tcp`)
     if (cluster.endpoint.kind === 'vip') ports.add(`${cluster.endpoint.port}/tcp`)
@@ -42,9 +57,12 @@ export function firewallPorts(cluster: Cluster, node: ClusterNode): string[] {
         ports.add('8472/udp')
         break
       case 'calico':
+        // BGP, VXLAN (a pool in VXLAN mode), Typha; and IP-in-IP, the upstream manifest's default
+        // (CALICO_IPV4POOL_IPIP=Always), which is an IP protocol of its own, not a port.
         ports.add('179/tcp')
         ports.add('4789/udp')
         ports.add('5473/tcp')
+        protocols.add(IPIP_PROTOCOL)
         break
       case 'cilium':
         ports.add('8472/udp')
@@ -52,7 +70,20 @@ export function firewallPorts(cluster: Cluster, node: ClusterNode): string[] {
         break
     }
   }
-  return [...ports].sort()
+  return {ports: [...ports].sort(), protocols: [...protocols].sort((a, b) => a - b)}
+}
+
+/** The ports of `firewallRules`. */
+export function firewallPorts(cluster: Cluster, node: ClusterNode): string[] {
+  return firewallRules(cluster, node).ports
+}
+
+/** CRI-O's packages: its openSUSE Build Service repositories, one per stream (the Kubernetes minor). */
+export const DEFAULT_CRIO_REPOSITORY = 'https://download.opensuse.org/repositories/isv:/cri-o:/stable:'
+
+/** The CRI-O repository of the cluster's stream, without a trailing slash: `<base>/vX.Y`. */
+export function crioRepository(cluster: Cluster): string {
+  return `${(cluster.runtime.crioRepository ?? DEFAULT_CRIO_REPOSITORY).replace(/\/+$/, '')}/${cluster.kubernetes.channel}`
 }
 
 const DOCKER_DISTRO: Record<string, string> = {'debian-12': 'debian', 'debian-13': 'debian', 'ubuntu-24.04': 'ubuntu'}
@@ -109,16 +140,22 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     RUNTIME_SOURCE: os(runtimeSource(cluster, node)),
     DOCKER_REPO: os((cluster.runtime.dockerRepository ?? 'https://download.docker.com').replace(/\/+$/, '')),
     DOCKER_DISTRO: os(DOCKER_DISTRO[node.os]),
-    CRIO_CHANNEL: cluster.runtime.type === 'cri-o' ? k.channel : undefined,
+    CRIO_REPO: cluster.runtime.type === 'cri-o' ? os(crioRepository(cluster)) : undefined,
     FIREWALL: os(cluster.firewall),
     FIREWALL_PORTS: os(firewallPorts(cluster, node).join(' ')),
+    FIREWALL_PROTOCOLS: os(firewallRules(cluster, node).protocols.join(' ') || undefined),
+    // Forwarded pod traffic (flannel.1 to cni0, tunl0 to cali*) crosses interfaces no zone names,
+    // which firewalld 1.x rejects: the pod network is made a source of the trusted zone.
+    FIREWALL_TRUSTED_SOURCES: os(node.role === 'etcd' ? undefined : cluster.networking.podSubnet.split(',').join(' ')),
     FIREWALL_VRRP: os(
       node.role === 'control-plane' && (cluster.loadBalancer.type === 'keepalived' || cluster.loadBalancer.type === 'keepalived-haproxy'),
     ),
     SELINUX: os(cluster.selinux),
+    SELINUX_BOOLEANS: os(selinuxBooleans(cluster, node).join(' ') || undefined),
     CNI: isCp0 ? cni.type : undefined,
     CNI_MANIFEST_URL: isCp0 && !cni.manifestFile ? cni.manifestUrl : undefined,
     CNI_MANIFEST_FILE: isCp0 && cni.manifestFile ? '/etc/nodegen/cni.yaml' : undefined,
+    CNI_MANIFEST_SHA256: isCp0 && !cni.manifestFile ? cni.manifestSha256 : undefined,
     CNI_DEFAULT_POD_SUBNET: isCp0 && cniInfo?.podSubnetInManifest ? cniInfo.defaultPodSubnet : undefined,
     POD_SUBNET: cluster.networking.podSubnet,
     CONTROL_PLANE_COUNT: cluster.nodes.filter((n) => n.role === 'control-plane').length,
@@ -132,9 +169,33 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
   }
 }
 
-/** containerd from Docker's repository on the RHEL family (the distributions ship none), the distribution's on Debian/Ubuntu. */
+/**
+ * SELinux booleans a node needs turned on (setsebool -P), on the RHEL family with SELinux not
+ * disabled: the targeted policy confines haproxy (haproxy_t, in its rhcs module) and keepalived
+ * (keepalived_t) to a few port types, so haproxy could neither bind the endpoint's port nor reach
+ * the API servers' port, and keepalived's check could not connect to the API server, without
+ * haproxy_connect_any and keepalived_connect_any.
+ */
+export function selinuxBooleans(cluster: Cluster, node: ClusterNode): string[] {
+  if (node.family !== 'rhel' || node.role !== 'control-plane' || cluster.selinux === 'disabled') return []
+  switch (cluster.loadBalancer.type) {
+    case 'keepalived-haproxy':
+      return ['haproxy_connect_any', 'keepalived_connect_any']
+    case 'keepalived':
+      return ['keepalived_connect_any']
+    default:
+      return []
+  }
+}
+
+/**
+ * containerd from Docker's repository by default on every OS: the RHEL family ships none, and
+ * Debian 12's own is containerd 1.6, out of upstream support (Kubernetes is dropping containerd
+ * 1.x). `source: distribution` keeps the distribution's package.
+ */
 export function runtimeSource(cluster: Cluster, node: ClusterNode): 'docker' | 'distribution' {
-  return cluster.runtime.source ?? (node.family === 'rhel' ? 'docker' : 'distribution')
+  void node
+  return cluster.runtime.source ?? 'docker'
 }
 
 /**

@@ -21,7 +21,7 @@ export interface PlanFile {
    * Fetched by the node at provisioning time instead of carried inline (Flatcar's sysext images,
    * hundreds of megabytes). Only Ignition can express this; planners use it for Ignition nodes only.
    */
-  remote?: {url: string}
+  remote?: {url: string; sha512?: string}
 }
 
 export interface PlanLink {
@@ -95,6 +95,8 @@ export interface Assets {
   installScript: string
   /** assets/bootstrap/labels.sh */
   labelsScript: string
+  /** assets/bootstrap/control-plane.sh (sourced by bootstrap.sh on control planes and etcd members) */
+  controlPlaneScript: string
   /** assets/bootstrap/token-calendar.sh */
   tokenCalendarScript: string
   /** assets/bootstrap/fetch-secrets.sh (only nodes with a secret bundle; see plan/secrets) */

@@ -69,6 +69,8 @@ export interface Cluster {
     featureGates: Record<string, boolean>
     /** Flatcar sysext images, without a trailing slash. */
     sysextRepository: string
+    /** Flatcar: the sysext image's SHA-512 (lowercase hex), for Ignition's verification. */
+    sysextSha512?: string
   }
   topology: 'stacked' | 'external'
   endpoint: Endpoint
@@ -87,7 +89,7 @@ export interface Cluster {
     dnsDomain: string
     /** The 10th address of the service subnet, as kubeadm picks it. */
     clusterDns: string
-    cni: {type: CniType; version: string; manifestUrl?: string; manifestFile?: string}
+    cni: {type: CniType; version: string; manifestUrl?: string; manifestFile?: string; manifestSha256?: string}
     gateway?: string
     dnsServers: string[]
     searchDomains: string[]

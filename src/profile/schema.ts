@@ -141,6 +141,10 @@ const cni = z.strictObject({
     .optional()
     .meta({description: 'Where control plane 0 fetches the manifest (a mirror). Defaults to the upstream release URL of the version.'}),
   manifestFile: str().optional().meta({description: 'A manifest file beside the profile, shipped to control plane 0 instead of a URL.'}),
+  manifestSha256: str().optional().meta({
+    description:
+      'The SHA-256 of the manifest at manifestUrl (64 hex digits): control plane 0 and the image build refuse a download that does not match. Recommended for any URL; a manifestFile is shipped as it is and needs none.',
+  }),
 })
 
 const nodeSchema = z.strictObject({
@@ -199,6 +203,10 @@ export const profileSchema = z.strictObject({
           sysextRepository: str()
             .optional()
             .meta({description: 'Flatcar: base URL of the systemd-sysext images (a mirror of https://extensions.flatcar.org/extensions).'}),
+          sysextSha512: str().optional().meta({
+            description:
+              'Flatcar: the SHA-512 (128 hex digits) of the kubernetes sysext image of this version; Ignition refuses a download that does not match. Without it the image is trusted as served.',
+          }),
         })
         .meta({description: 'The Kubernetes version and where its packages and images come from.'}),
       topology: z
@@ -280,9 +288,13 @@ export const profileSchema = z.strictObject({
             .meta({description: 'Container runtime, configured with the systemd cgroup driver.'}),
           source: z.enum(['docker', 'distribution']).optional().meta({
             description:
-              "containerd from Docker's repository (containerd.io) or the distribution's package. Default: docker on the RHEL family, distribution on Debian/Ubuntu.",
+              "containerd from Docker's repository (containerd.io, a supported release) or the distribution's package (Debian 12's is containerd 1.6, out of upstream support). Default: docker on every OS.",
           }),
           dockerRepository: str().optional().meta({description: 'Base URL of a download.docker.com mirror.'}),
+          crioRepository: str().optional().meta({
+            description:
+              "CRI-O's package repository up to its stream, to which /vX.Y/rpm/ or /vX.Y/deb/ is appended (the Kubernetes minor). Default: https://download.opensuse.org/repositories/isv:/cri-o:/stable: (CRI-O's openSUSE Build Service repositories); a mirror of them goes here.",
+          }),
         })
         .prefault({})
         .meta({description: 'The container runtime.'}),

@@ -66,8 +66,16 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     checkUrl(report, [...spec, 'kubernetes', 'packageRepository'], s.kubernetes.packageRepository)
   if (s.kubernetes.sysextRepository !== undefined)
     checkUrl(report, [...spec, 'kubernetes', 'sysextRepository'], s.kubernetes.sysextRepository)
+  if (s.kubernetes.sysextSha512 !== undefined && !/^[0-9a-fA-F]{128}$/.test(s.kubernetes.sysextSha512))
+    report.error([...spec, 'kubernetes', 'sysextSha512'], 'NG0301', {
+      value: s.kubernetes.sysextSha512,
+      what: 'SHA-512 digest',
+      why: 'it must be 128 hexadecimal digits',
+    })
   if (s.containerRuntime.dockerRepository !== undefined)
     checkUrl(report, [...spec, 'containerRuntime', 'dockerRepository'], s.containerRuntime.dockerRepository)
+  if (s.containerRuntime.crioRepository !== undefined)
+    checkUrl(report, [...spec, 'containerRuntime', 'crioRepository'], s.containerRuntime.crioRepository)
   for (const gate of Object.keys(s.kubernetes.featureGates)) {
     const gPath = [...spec, 'kubernetes', 'featureGates', gate]
     if (!/^[A-Za-z0-9]+$/.test(gate)) report.error(gPath, 'NG0301', {value: gate, what: 'feature gate', why: 'letters and digits only'})
@@ -127,7 +135,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
   ) {
     // flannel's manifest is rewritten by the bootstrap and calico reads kubeadm's podSubnet; a
     // cilium manifest comes from the user, so only they can make it agree.
-    report.warn([...netPath, 'podSubnet'], 'NG0411', {subnet: podSubnet, cni: cniType})
+    report.warn([...netPath, 'podSubnet'], 'NG0411', {subnet: podSubnet, cni: cniType, expected: CNI_INFO.cilium.defaultPodSubnet})
   }
   const pod = checkCidr(report, [...netPath, 'podSubnet'], podSubnet)
   const svc = checkCidr(report, [...netPath, 'serviceSubnet'], s.networking.serviceSubnet)
@@ -164,6 +172,9 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
   checkInterface(report, [...netPath, 'interface'], s.networking.interface)
   const cniPath = [...netPath, 'cni']
   if (s.networking.cni.manifestUrl !== undefined) checkUrl(report, [...cniPath, 'manifestUrl'], s.networking.cni.manifestUrl)
+  const sha = s.networking.cni.manifestSha256
+  if (sha !== undefined && !/^[0-9a-fA-F]{64}$/.test(sha))
+    report.error([...cniPath, 'manifestSha256'], 'NG0301', {value: sha, what: 'SHA-256 digest', why: 'it must be 64 hexadecimal digits'})
   const mf = s.networking.cni.manifestFile
   if (mf !== undefined && unsafeChar(mf)) report.error([...cniPath, 'manifestFile'], 'NG0302', {char: unsafeChar(mf), what: 'a file name'})
   else if (mf !== undefined && (mf.startsWith('/') || mf.split(/[\\/]/).includes('..')))
@@ -463,6 +474,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
       packageRepository: (s.kubernetes.packageRepository ?? PKGS_K8S_IO).replace(/\/+$/, ''),
       featureGates: s.kubernetes.featureGates,
       sysextRepository: (s.kubernetes.sysextRepository ?? 'https://extensions.flatcar.org/extensions').replace(/\/+$/, ''),
+      ...(s.kubernetes.sysextSha512 !== undefined ? {sysextSha512: s.kubernetes.sysextSha512.toLowerCase()} : {}),
     },
     topology: s.topology,
     endpoint,
@@ -489,6 +501,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
             ? {manifestUrl: cniInfo.manifestUrl(s.networking.cni.version ?? cniInfo.defaultVersion)}
             : {}),
         ...(s.networking.cni.manifestFile !== undefined ? {manifestFile: s.networking.cni.manifestFile} : {}),
+        ...(sha !== undefined && s.networking.cni.manifestFile === undefined ? {manifestSha256: sha.toLowerCase()} : {}),
       },
       ...(s.networking.gateway !== undefined ? {gateway: s.networking.gateway} : {}),
       dnsServers: s.networking.dnsServers,

@@ -141,7 +141,9 @@ export class FakeCluster {
       } else if (url.pathname === '/v3/cluster/member/list') {
         const members = this.members.flatMap((m, i) => {
           if (m === '') return []
-          const host = this.memberIps.get(m) ?? m
+          const host = this.memberIps.get(m) ?? m.replace(/^added:/, '')
+          // A member added but not started yet has no name and no client URLs, as etcd lists it.
+          if (/^(unstarted|added):/.test(m)) return [`{"ID":"${i + 1}","peerURLs":["https://${host}:2380"]}`]
           return [`{"ID":"${i + 1}","name":"${m}","peerURLs":["https://${host}:2380"],"clientURLs":["https://${host}:2379"]}`]
         })
         res
@@ -158,6 +160,21 @@ export class FakeCluster {
         if (ip) this.memberIps.set(name, ip)
         this.events.push(`member ${name}`)
         res.writeHead(200).end()
+      } else if (url.pathname === '/v3/cluster/member/add' && req.method === 'POST') {
+        let body = ''
+        req.on('data', (d) => {
+          body += d
+        })
+        req.on('end', () => {
+          const peer = ((JSON.parse(body || '{}') as {peerURLs?: string[]}).peerURLs ?? [])[0] ?? ''
+          // As etcd: an added member has no name until it starts; here it is named after its IP.
+          const ip = /^https:\/\/([^:]+):2380$/.exec(peer)?.[1]
+          if (!ip) return res.writeHead(400).end('{"error":"bad peer URL"}')
+          this.members.push(`added:${ip}`)
+          this.events.push(`add ${ip}`)
+          res.writeHead(200).end('{}')
+        })
+        return
       } else if (url.pathname === '/v3/cluster/member/remove' && req.method === 'POST') {
         let body = ''
         req.on('data', (d) => {
@@ -226,6 +243,7 @@ export function standinBin(parent: string): string {
     'hostnamectl',
     'getenforce',
     'setenforce',
+    'setsebool',
     'firewall-cmd',
     'kubeadm',
     'kubectl',

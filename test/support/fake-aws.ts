@@ -220,7 +220,9 @@ export class FakeAws {
             ipPermissions: [...g.perms].map((k) => {
               const [proto, range, cidr] = k.split('/') as [string, string, string]
               const [from, to] = range.split('-')
-              return {ipProtocol: proto, fromPort: from, toPort: to, ipRanges: [{cidrIp: `${cidr}/${k.split('/')[3]}`}]}
+              // As EC2: a whole protocol (no ports given) is listed without ports.
+              const ports = from === 'undefined' ? {} : {fromPort: from, toPort: to}
+              return {ipProtocol: proto, ...ports, ipRanges: [{cidrIp: `${cidr}/${k.split('/')[3]}`}]}
             }),
           })),
         }

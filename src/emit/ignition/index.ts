@@ -33,7 +33,7 @@ export interface IgnitionFile {
   overwrite: boolean
   user: {name: string}
   group: {name: string}
-  contents: {source: string; compression?: 'gzip'}
+  contents: {source: string; compression?: 'gzip'; verification?: {hash: string}}
 }
 
 function dataUrl(content: string): {source: string; compression?: 'gzip'} {
@@ -54,7 +54,9 @@ function ignitionFile(f: PlanFile): IgnitionFile {
     overwrite: true,
     user: {name: user},
     group: {name: group},
-    contents: f.remote ? {source: f.remote.url} : dataUrl(f.content),
+    contents: f.remote
+      ? {source: f.remote.url, ...(f.remote.sha512 ? {verification: {hash: `sha512-${f.remote.sha512}`}} : {})}
+      : dataUrl(f.content),
   }
 }
 

@@ -19,6 +19,10 @@ export function buildBootstrapFiles(
     file('/etc/nodegen/nodes.tsv', nodesTsv(cluster), 'bootstrap:nodes'),
     file('/etc/nodegen/hosts', hostsBlock(cluster, node), 'bootstrap:hosts'),
   ]
+  // The role code only control planes and etcd members run, sourced by bootstrap.sh: a worker's
+  // seed stays without it (on Flatcar it must fit EC2's 16 KB user-data).
+  if (node.role !== 'worker')
+    files.push(file(`${libDir(node.family)}/control-plane.sh`, compactShell(assets.controlPlaneScript), 'bootstrap:program', {mode: 0o644}))
   if (node.role !== 'etcd') files.push(file('/etc/nodegen/pki/ca.crt', caCert, 'pki:ca-certificate'))
   if (!cluster.image.baked && node.family !== 'flatcar')
     files.push(file(`${NODEGEN_LIB}/install-packages.sh`, assets.installScript, 'bootstrap:packages', {mode: 0o755}))
@@ -49,6 +53,9 @@ export function buildCalendarFiles(
   ]
 }
 
+/** Seconds systemd waits before starting a failed bootstrap run again. */
+export const BOOTSTRAP_RESTART_SECONDS = 30
+
 export function buildBootstrapUnits(cluster: Cluster, node: ClusterNode, calendar = false): PlanUnit[] {
   const h = header(cluster, node)
   const units: PlanUnit[] = [
@@ -62,11 +69,16 @@ Documentation=file://${libDir(node.family)}/bootstrap.sh
 Wants=network-online.target
 After=network-online.target cloud-final.service ignition-firstboot-complete.service${node.family === 'flatcar' ? ' systemd-sysext.service ensure-sysext.service' : ''}
 ConditionPathExists=${PARAMS_FILE}
+# A failed run (its overall timeout, or a phase that gave up) is reported and started again, for
+# ever: no start limit. Done phases are skipped, so a restart goes on where the last run stopped.
+StartLimitIntervalSec=0
 
 [Service]
 Type=oneshot
 RemainAfterExit=yes
 ExecStart=${libDir(node.family)}/bootstrap.sh
+Restart=on-failure
+RestartSec=${BOOTSTRAP_RESTART_SECONDS}s
 StandardOutput=journal+console
 StandardError=journal+console
 TimeoutStartSec=0

@@ -33,6 +33,18 @@ export function buildFlatcarFiles(cluster: Cluster, node: ClusterNode): {files: 
       'os:runtime',
     ),
   ]
+  // Flatcar applies OS updates by rebooting, by default as soon as one is downloaded, each machine on
+  // its own: two control planes (or etcd members) could reboot together and lose etcd's quorum.
+  // They reboot only when an operator does, one at a time (kured or FLUO can do it for them);
+  // workers keep Flatcar's default.
+  if (node.role !== 'worker')
+    files.push(
+      file(
+        '/etc/flatcar/update.conf',
+        `${h}# Updates are downloaded and applied at the next reboot; this machine never reboots for one by itself.\nREBOOT_STRATEGY=off\n`,
+        'flatcar:updates',
+      ),
+    )
   const units: PlanUnit[] = [
     {
       name: 'containerd.service',
@@ -44,6 +56,10 @@ export function buildFlatcarFiles(cluster: Cluster, node: ClusterNode): {files: 
   ]
   // A baked image has the sysext in place already (the bootstrap program checks its version).
   if (cluster.image.baked) return {files, links: [], units}
-  files.push({...file(image, '', 'flatcar:sysext'), remote: {url: `${base}/kubernetes-v${v}-x86-64.raw`}})
+  const sha512 = cluster.kubernetes.sysextSha512
+  files.push({
+    ...file(image, '', 'flatcar:sysext'),
+    remote: {url: `${base}/kubernetes-v${v}-x86-64.raw`, ...(sha512 ? {sha512} : {})},
+  })
   return {files, links: [{path: '/etc/extensions/kubernetes.raw', target: image}], units}
 }

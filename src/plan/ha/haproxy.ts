@@ -1,6 +1,6 @@
 /**
  * haproxy: the endpoint's TCP load balancer on every control plane (kubeadm's
- * docs/ha-considerations.md), passing TLS through to each API server and checking its /healthz.
+ * docs/ha-considerations.md), passing TLS through to each API server and checking its /readyz (what the clouds' load balancers check too: it fails while the API server drains).
  */
 import {type Cluster, type ClusterNode, controlPlanes} from '../../profile/index.js'
 import {header} from '../files.js'
@@ -45,7 +45,7 @@ export function haproxyCfg(cluster: Cluster, node: ClusterNode): string {
     '    default_backend apiserver',
     '',
     'backend apiserver',
-    '    option httpchk GET /healthz',
+    '    option httpchk GET /readyz',
     '    http-check expect status 200',
     '    balance roundrobin',
     ...servers,

@@ -20,9 +20,6 @@ export interface KubeadmSecrets {
 export const DEFAULT_TOKEN_USAGES = Object.freeze(['signing', 'authentication'])
 export const DEFAULT_TOKEN_GROUPS = Object.freeze(['system:bootstrappers:kubeadm:default-node-token'])
 
-/** A static pod in /etc/kubernetes/manifests before `kubeadm join` trips this preflight check. */
-const MANIFESTS_NOT_EMPTY = 'DirAvailable--etc-kubernetes-manifests'
-
 export function endpointAddress(cluster: Cluster): string {
   return `${cluster.endpoint.host}:${cluster.endpoint.port}`
 }
@@ -42,8 +39,6 @@ export function nodeRegistration(cluster: Cluster, node: ClusterNode): NodeRegis
   if (node.role === 'control-plane') {
     // haproxy already listens on 127.0.0.1:port when kubeadm's preflight tries to bind *:port.
     if (apiServerSharesHaproxyPort(cluster)) ignore.push(`Port-${cluster.loadBalancer.apiServerPort}`)
-    // The kube-vip static pod is in place before a control plane joins (kubeadm init has no such check).
-    if (cluster.loadBalancer.type === 'kube-vip' && node.ordinal > 0) ignore.push(MANIFESTS_NOT_EMPTY)
   }
   return {
     name: node.name,
@@ -60,7 +55,7 @@ function localApiEndpoint(cluster: Cluster, node: ClusterNode) {
   return {...(ip !== undefined ? {advertiseAddress: ip} : {}), bindPort: cluster.loadBalancer.apiServerPort}
 }
 
-function patchesDirectory(cluster: Cluster, node: ClusterNode): string | undefined {
+export function patchesDirectory(cluster: Cluster, node: ClusterNode): string | undefined {
   return buildKubeadmPatches(cluster, node).length > 0 ? KUBEADM_PATCHES_DIR : undefined
 }
 

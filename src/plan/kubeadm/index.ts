@@ -8,10 +8,10 @@ import type {Cluster, ClusterNode} from '../../profile/index.js'
 import {file, header} from '../files.js'
 import {kubeadmApiFor} from '../target.js'
 import type {PlanFile} from '../types.js'
-import {buildClusterSpec, buildInitSpec, buildJoinSpec, type KubeadmSecrets} from './build.js'
+import {buildClusterSpec, buildInitSpec, buildJoinSpec, type KubeadmSecrets, patchesDirectory} from './build.js'
 import {kubeletConfiguration, kubeProxyConfiguration} from './component-config.js'
 import {buildKubeadmPatches} from './patches.js'
-import {KUBEADM_CONFIG, KUBEADM_REJOIN_CONFIG} from './paths.js'
+import {KUBEADM_CONFIG, KUBEADM_PATCHES_DIR, KUBEADM_REJOIN_CONFIG, KUBEADM_UPGRADE_CONFIG} from './paths.js'
 import {type YamlDoc, yamlStream} from './yaml.js'
 
 export {certSANs, DEFAULT_TOKEN_GROUPS, DEFAULT_TOKEN_USAGES, endpointAddress, type KubeadmSecrets} from './build.js'
@@ -64,5 +64,38 @@ export function buildKubeadmFiles(cluster: Cluster, node: ClusterNode, s: Kubead
       file(KUBEADM_REJOIN_CONFIG, yamlStream(header(cluster, node), joinDocuments(cluster, node, s)), 'kubeadm:rejoin', {secret: true}),
     )
   for (const p of buildKubeadmPatches(cluster, node)) files.push(file(p.path, p.content, 'kubeadm:patches', {mode: 0o644}))
+  const upgrade = upgradeFile(cluster, node)
+  if (upgrade) files.push(upgrade)
   return files
+}
+
+/**
+ * The control plane's `kubeadm upgrade` configuration. The API server's `--bind-address` (haproxy
+ * holds VIP:port and 127.0.0.1:port on the same port) exists only as a kubeadm patch, and `kubeadm
+ * upgrade` rewrites the static pods without it unless given the patches: an upgrade without them
+ * leaves an API server that cannot bind. With kubeadm's v1beta4 API (Kubernetes 1.31+) the patches
+ * go in an UpgradeConfiguration for `kubeadm upgrade apply <version> --config` (the first control
+ * plane) and `kubeadm upgrade node --config` (the others); v1beta3 has no such document, and its
+ * upgrades take `--patches` (the comment says which).
+ */
+function upgradeFile(cluster: Cluster, node: ClusterNode): PlanFile | undefined {
+  if (node.role !== 'control-plane') return undefined
+  const api = kubeadmApiFor(cluster.kubernetes)
+  const dir = patchesDirectory(cluster, node)
+  if (!api.upgradeConfiguration) {
+    if (dir === undefined) return undefined
+    const text = `${header(cluster, node).trimEnd()}\n# kubeadm ${api.api} has no UpgradeConfiguration: upgrade this control plane with\n#   kubeadm upgrade apply <version> --patches ${KUBEADM_PATCHES_DIR}   (the first one)\n#   kubeadm upgrade node --patches ${KUBEADM_PATCHES_DIR}               (the others)\n`
+    return file(KUBEADM_UPGRADE_CONFIG, text, 'kubeadm:upgrade', {mode: 0o644})
+  }
+  const comment = [
+    ' Upgrade this control plane with this file, so kubeadm keeps its patches:',
+    `   kubeadm upgrade apply <version> --config ${KUBEADM_UPGRADE_CONFIG}   (the first one)`,
+    `   kubeadm upgrade node --config ${KUBEADM_UPGRADE_CONFIG}              (the others)`,
+  ].join('\n')
+  return file(
+    KUBEADM_UPGRADE_CONFIG,
+    yamlStream(header(cluster, node), [{value: api.upgradeConfiguration({patchesDirectory: dir}), comment}]),
+    'kubeadm:upgrade',
+    {mode: 0o644},
+  )
 }

@@ -7,6 +7,8 @@ export const KUBEADM_CONFIG = `${KUBEADM_DIR}/config.yaml`
 /** Control plane 0's `kubeadm join --config` for when it finds the cluster already running. */
 export const KUBEADM_REJOIN_CONFIG = `${KUBEADM_DIR}/rejoin.yaml`
 export const KUBEADM_PATCHES_DIR = `${KUBEADM_DIR}/patches`
+/** `kubeadm upgrade apply|node --config` on a control plane (kept after the bootstrap; no secret). */
+export const KUBEADM_UPGRADE_CONFIG = `${KUBEADM_DIR}/upgrade.yaml`
 
 export const KUBERNETES_PKI = '/etc/kubernetes/pki'
 export const ETCD_PKI = `${KUBERNETES_PKI}/etcd`

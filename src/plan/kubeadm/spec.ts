@@ -80,4 +80,13 @@ export interface KubeadmApiModule {
   initConfiguration(spec: InitSpec): Record<string, unknown>
   clusterConfiguration(spec: ClusterSpec): Record<string, unknown>
   joinConfiguration(spec: JoinSpec): Record<string, unknown>
+  /**
+   * An UpgradeConfiguration for `kubeadm upgrade apply|node --config`, where the API has one
+   * (v1beta4); undefined for v1beta3, whose upgrades take `--patches` on the command line.
+   */
+  upgradeConfiguration?(spec: UpgradeSpec): Record<string, unknown>
+}
+
+export interface UpgradeSpec {
+  patchesDirectory?: string
 }

@@ -5,7 +5,8 @@
  */
 import type {Cluster, ClusterNode} from '../../profile/index.js'
 import {file, header, systemdEscape} from '../files.js'
-import {noProxy, runtimeSource} from '../params.js'
+import {CRI_SOCKETS} from '../kubeadm/paths.js'
+import {crioRepository, noProxy, runtimeSource} from '../params.js'
 import type {PlanFile} from '../types.js'
 
 const DEB_CODENAME: Record<string, string> = {'debian-12': 'bookworm', 'debian-13': 'trixie', 'ubuntu-24.04': 'noble'}
@@ -28,11 +29,22 @@ export function buildOsFiles(cluster: Cluster, node: ClusterNode): PlanFile[] {
   // none. Flatcar has neither zram-generator nor swap unless one is configured; swapoff covers that.
   if (node.family !== 'flatcar')
     files.push(file('/etc/systemd/zram-generator.conf', `${h}# no zram swap: the kubelet requires swap off\n`, 'os:swap'))
+  files.push(crictlConfig(cluster, h))
   if (node.family !== 'flatcar') files.push(...runtimeConfig(cluster, node, h))
   if (!cluster.image.baked && node.family !== 'flatcar') files.push(...repositories(cluster, node, h))
   if (cluster.proxy) files.push(...proxyDropIns(cluster, node, h))
   if (cluster.networking.ntpServers.length > 0) files.push(node.family === 'flatcar' ? timesyncd(cluster, h) : chrony(cluster, node, h))
   return files
+}
+
+/**
+ * crictl's configuration: without it crictl tries a list of sockets in turn (and warns that the
+ * default is deprecated); with it `crictl ps`, `crictl logs` and the image pre-pull talk to the
+ * node's runtime.
+ */
+export function crictlConfig(cluster: Cluster, h: string): PlanFile {
+  const socket = CRI_SOCKETS[cluster.runtime.type]
+  return file('/etc/crictl.yaml', `${h}runtime-endpoint: ${socket}\nimage-endpoint: ${socket}\ntimeout: 10\n`, 'os:runtime')
 }
 
 function runtimeConfig(cluster: Cluster, node: ClusterNode, h: string): PlanFile[] {
@@ -92,10 +104,10 @@ exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni
           '/etc/yum.repos.d/cri-o.repo',
           `${h}[cri-o]
 name=CRI-O ${k.channel}
-baseurl=${base}/addons:/cri-o:/stable:/${k.channel}/rpm/
+baseurl=${crioRepository(cluster)}/rpm/
 enabled=1
 gpgcheck=1
-gpgkey=${base}/addons:/cri-o:/stable:/${k.channel}/rpm/repodata/repomd.xml.key
+gpgkey=${crioRepository(cluster)}/rpm/repodata/repomd.xml.key
 `,
           'os:repositories',
         ),
@@ -126,7 +138,7 @@ gpgkey=${docker}/linux/centos/gpg
       files.push(
         file(
           '/etc/apt/sources.list.d/cri-o.list',
-          `${h}deb [signed-by=/etc/apt/keyrings/cri-o-apt-keyring.asc] ${base}/addons:/cri-o:/stable:/${k.channel}/deb/ /\n`,
+          `${h}deb [signed-by=/etc/apt/keyrings/cri-o-apt-keyring.asc] ${crioRepository(cluster)}/deb/ /\n`,
           'os:repositories',
         ),
       )

@@ -6,7 +6,9 @@
  */
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
+import {createHash} from 'node:crypto'
 import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -30,7 +32,7 @@ async function freePort(host: string): Promise<number> {
   })
 }
 
-function profile(opts: {port: number; baked: boolean}): string {
+function profile(opts: {port: number; baked: boolean; lb?: string; cni?: string}): string {
   return `apiVersion: nodegen.dev/v1alpha1
 kind: Cluster
 metadata: {name: proto}
@@ -38,10 +40,10 @@ spec:
   kubernetes: {version: 1.34.2}
   os: almalinux-9
   controlPlaneEndpoint: {host: 127.0.0.100, port: ${opts.port}}
-  loadBalancer: {type: keepalived-haproxy, apiServerPort: ${opts.port}}
+  loadBalancer: {type: ${opts.lb ?? 'keepalived-haproxy'}, apiServerPort: ${opts.port}${opts.lb === 'kube-vip' ? ', interface: lo' : ''}}
   image: {baked: ${opts.baked}}
   bootstrap: {timeout: 60s}
-  networking: {cni: {type: flannel, manifestFile: flannel.yaml}}
+  networking: {cni: ${opts.cni ?? '{type: flannel, manifestFile: flannel.yaml}'}}
   nodes:
     - {name: cp0, role: control-plane, ip: 127.0.0.110/24}
     - {name: cp1, role: control-plane, ip: 127.0.0.111/24}
@@ -96,11 +98,11 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
     rmSync(ca.dir, {recursive: true, force: true})
   })
 
-  async function setup(name: string, opts: {baked?: boolean; at?: (node: string) => number | undefined} = {}) {
+  async function setup(name: string, opts: {baked?: boolean; lb?: string; cni?: string; at?: (node: string) => number | undefined} = {}) {
     const dir = path.join(tmp, name)
     const port = await freePort('127.0.0.100')
     const etcdPort = await freePort('127.0.0.110')
-    const text = profile({port, baked: opts.baked ?? true})
+    const text = profile({port, baked: opts.baked ?? true, lb: opts.lb, cni: opts.cni})
     const cluster: Cluster = loadCluster(path.join(dir, 'proto.yaml'), text)
     const fake = new FakeCluster(ca)
     await fake.listen('127.0.0.100', port)
@@ -143,7 +145,7 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
         const status = JSON.parse(readFileSync(path.join(s.root(r.node), 'var/lib/nodegen/status.json'), 'utf8'))
         assert.equal(status.state, 'ready')
         assert.equal(status.node, r.node)
-        for (const phase of ['prepare', 'packages', 'images', 'role', 'cleanup'])
+        for (const phase of ['prepare', 'packages', 'firewall', 'images', 'role', 'cleanup'])
           assert.ok(existsSync(path.join(s.root(r.node), 'var/lib/nodegen/done', phase)), `${r.node} ${phase}`)
         assert.match(readFileSync(path.join(s.root(r.node), 'var/log/nodegen/bootstrap.log'), 'utf8'), /phase role: done/)
       }
@@ -156,7 +158,7 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
       const w1 = at('w1', /^kubeadm join --config/)
       for (const [n, i] of Object.entries({init, j1, j2, w0, w1}))
         assert.ok(i >= 0, `${n} missing:\n${calls.map((c) => `${c.node} ${c.call}`).join('\n')}`)
-      assert.ok(init < j1 && j1 < j2, 'control planes join in ordinal order, after init')
+      assert.ok(init < j1 && j1 < j2, 'control planes join in ordinal order while all are up, after init')
       assert.ok(init < w0 && init < w1, 'workers join only after the endpoint answers')
       assert.deepEqual(s.fake.members, ['cp0', 'cp1', 'cp2'])
       // haproxy and keepalived started on every control plane before it inits or joins
@@ -251,7 +253,7 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
       assert.equal(r.code, 0, r.output)
       assert.match(r.output, /the cluster already exists .*: joining it as a control plane instead of initialising it/)
       // It waits for a live member to join, not for "0 started members".
-      assert.match(r.output, /etcd to have 1 started members \(control planes join in ordinal order\): ok/)
+      assert.match(r.output, /etcd ready for a new member \(started voters a majority, no learner; [^)]*\): ok/)
       assert.match(r.output, /removed this node's stale etcd member 1 \(peer URL https:\/\/127\.0\.0\.110:2380\) before joining/)
       assert.match(r.output, /^nodegen: cp0 control-plane ready$/m)
       const calls = readCallLog(s.log)
@@ -280,6 +282,160 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
       assert.equal(existsSync(path.join(fresh, 'etc/nodegen/kubeadm/rejoin.yaml')), false, 'the rejoin config (token) is removed')
     } finally {
       await s.fake.close()
+    }
+  })
+
+  it('kube-vip: joining control planes (control plane 0 rebuilt included) get kube-vip with admin.conf after the join', async () => {
+    const s = await setup('kube-vip', {lb: 'kube-vip'})
+    try {
+      await s.fake.listen('127.0.0.111', Number(s.env.NODEGEN_ETCD_PORT))
+      const manifest = (n: string) => readFileSync(path.join(s.root(n), 'etc/kubernetes/manifests/kube-vip.yaml'), 'utf8')
+      for (const n of ['cp0', 'cp1', 'cp2']) {
+        const r = await runBootstrap(s.root(n), s.env)
+        // The stand-in kubeadm refuses a join over a non-empty manifests directory, as kubeadm's preflight does.
+        assert.equal(r.code, 0, `${n}:\n${r.output}`)
+        assert.doesNotMatch(manifest(n), /super-admin\.conf/, `${n} runs kube-vip with admin.conf once it is in the cluster`)
+        assert.match(manifest(n), /\/etc\/kubernetes\/admin\.conf/)
+      }
+      // Control plane 0 ran kube-vip with super-admin.conf for kubeadm init, and only then.
+      const cp0 = readCallLog(s.log).filter((c) => c.node === 'cp0')
+      assert.ok(cp0.some((c) => c.call.startsWith('kubeadm init')))
+
+      // The machine is lost; a new one boots with the same seed and joins the running cluster.
+      const plan = buildNodePlan(s.cluster, s.cluster.nodes[0] as Cluster['nodes'][number], {
+        assets: loadAssets(),
+        material: material(ca),
+        cniManifest: 'kind: ConfigMap # net-conf 10.244.0.0/16\n',
+      })
+      const fresh = materialise(plan, path.join(tmp, 'kube-vip-fresh'))
+      writeFileSync(path.join(fresh, 'etc/nodegen/image.json'), BAKED)
+      const r = await runBootstrap(fresh, s.env)
+      assert.equal(r.code, 0, r.output)
+      assert.match(r.output, /joining it as a control plane instead of initialising it/)
+      const after = readFileSync(path.join(fresh, 'etc/kubernetes/manifests/kube-vip.yaml'), 'utf8')
+      assert.doesNotMatch(after, /super-admin\.conf/, 'a join writes no super-admin.conf: the rebuilt control plane mounts admin.conf')
+    } finally {
+      await s.fake.close()
+    }
+  })
+
+  it('a dead control plane 1 does not keep control plane 2 out: it joins once etcd is ready for a member', async () => {
+    const s = await setup('dead-cp1')
+    try {
+      for (const n of ['cp0', 'cp2']) {
+        const r = await runBootstrap(s.root(n), {...s.env, NODEGEN_JOIN_ORDER_GRACE: '2'})
+        assert.equal(r.code, 0, `${n}:\n${r.output}`)
+      }
+      assert.deepEqual(s.fake.members, ['cp0', 'cp2'])
+      assert.match(readFileSync(path.join(s.root('cp2'), 'var/log/nodegen/bootstrap.log'), 'utf8'), /etcd ready for a new member .*: ok/)
+    } finally {
+      await s.fake.close()
+    }
+  })
+
+  it('a CNI manifest fetched from its URL is applied only when its sha256 is the one the profile pins', async () => {
+    const manifest = 'kind: ConfigMap # net-conf 10.244.0.0/16\n'
+    const server = http.createServer((_req, res) => res.writeHead(200).end(manifest))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+    const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/kube-flannel.yml`
+    const good = createHash('sha256').update(manifest).digest('hex')
+    try {
+      for (const [name, sha] of [
+        ['cni-pinned', good],
+        ['cni-changed', 'f'.repeat(64)],
+      ] as const) {
+        const s = await setup(name, {cni: `{type: flannel, manifestUrl: "${url}", manifestSha256: ${sha}}`})
+        try {
+          const r = await runBootstrap(s.root('cp0'), s.env)
+          const applied = readCallLog(s.log).some((c) => c.node === 'cp0' && /^kubectl --kubeconfig \S+ apply -f /.test(c.call))
+          if (sha === good) {
+            assert.equal(r.code, 0, r.output)
+            assert.ok(applied, 'the pinned manifest is applied')
+          } else {
+            assert.equal(r.code, 1, r.output)
+            assert.ok(!applied, 'a manifest that does not match is never applied')
+            assert.match(
+              r.output,
+              new RegExp(
+                `failed at role: the flannel manifest from \\S+ has sha256 ${good} but spec\\.networking\\.cni\\.manifestSha256 is f{64}: it was not applied`,
+              ),
+            )
+          }
+        } finally {
+          await s.fake.close()
+        }
+      }
+    } finally {
+      server.close()
+    }
+  })
+
+  it('an external etcd member with its data gone replaces its old member and starts as an existing one', async () => {
+    const dir = path.join(tmp, 'etcd-rejoin')
+    const etcdPort = await freePort('127.0.0.111')
+    const text = `apiVersion: nodegen.dev/v1alpha1
+kind: Cluster
+metadata: {name: ext}
+spec:
+  kubernetes: {version: 1.34.2}
+  os: almalinux-9
+  topology: external
+  image: {baked: true}
+  bootstrap: {timeout: 60s}
+  networking: {cni: {type: flannel, manifestFile: flannel.yaml}}
+  nodes:
+    - {name: cp0, role: control-plane, ip: 127.0.0.120/24}
+    - {name: e0, role: etcd, ip: 127.0.0.110/24}
+    - {name: e1, role: etcd, ip: 127.0.0.111/24}
+    - {name: e2, role: etcd, ip: 127.0.0.112/24}
+`
+    const cluster: Cluster = loadCluster(path.join(dir, 'ext.yaml'), text)
+    const fake = new FakeCluster(ca)
+    // Another member (e1) answers, and so does the member's own local endpoint once it runs.
+    await fake.listen('127.0.0.111', etcdPort)
+    await fake.listen('127.0.0.1', etcdPort)
+    const bin = standinBin(dir)
+    const pki = [
+      {path: '/etc/kubernetes/pki/etcd/ca.crt', content: ca.caCert, mode: 0o600, secret: false},
+      {path: '/etc/kubernetes/pki/etcd/healthcheck-client.crt', content: ca.clientCert, mode: 0o600, secret: false},
+      {path: '/etc/kubernetes/pki/etcd/healthcheck-client.key', content: ca.clientKey, mode: 0o600, secret: true},
+    ]
+    const run = async (name: string, members: string[]) => {
+      fake.members.length = 0
+      fake.events.length = 0
+      for (const [i, m] of members.entries()) {
+        fake.members.push(m)
+        fake.memberIps.set(m, `127.0.0.11${i}`)
+      }
+      const node = cluster.nodes.find((n) => n.name === 'e0')!
+      const plan = buildNodePlan(cluster, node, {assets: loadAssets(), material: {...material(ca), pkiFiles: () => pki}})
+      const root = materialise(plan, path.join(dir, name))
+      writeFileSync(path.join(root, 'etc/nodegen/image.json'), BAKED)
+      const r = await runBootstrap(root, {
+        PATH: `${bin}:${process.env.PATH}`,
+        NODEGEN_TEST_LOG: path.join(dir, 'calls.log'),
+        NODEGEN_TEST_FAKE: 'https://127.0.0.1:1',
+        NODEGEN_ETCD_PORT: String(etcdPort),
+        NODEGEN_POLL_INTERVAL: '0.2',
+        NODEGEN_BACKOFF_START: '1',
+        NODEGEN_BACKOFF_MAX: '1',
+      })
+      return {r, manifest: readFileSync(path.join(root, 'etc/kubernetes/manifests/etcd.yaml'), 'utf8')}
+    }
+    try {
+      // The member started before (it has a name): its data is gone, so it is replaced.
+      const lost = await run('lost', ['e0', 'e1', 'e2'])
+      assert.equal(lost.r.code, 0, lost.r.output)
+      assert.deepEqual(fake.events, ['remove e0', 'add 127.0.0.110'])
+      assert.match(lost.manifest, /--initial-cluster-state=existing/)
+      assert.match(lost.r.output, /replaced this node's etcd member 1 \(its data was gone\); it starts as an existing member/)
+      // A member that never started keeps its founding slot and starts as rendered.
+      const late = await run('late', ['unstarted:e0', 'e1', 'e2'])
+      assert.equal(late.r.code, 0, late.r.output)
+      assert.deepEqual(fake.events, [])
+      assert.match(late.manifest, /--initial-cluster-state=new/)
+    } finally {
+      await fake.close()
     }
   })
 

@@ -12,6 +12,7 @@
  */
 import assert from 'node:assert/strict'
 import {spawn, spawnSync} from 'node:child_process'
+import {createHash} from 'node:crypto'
 import {
   chmodSync,
   chownSync,
@@ -240,6 +241,46 @@ describe('Ignition for profiles/flatcar.yaml', () => {
       assert.ok(!existsSync(path.join(root, 'usr')), `${seed.plan.node}: Ignition wrote under /usr, which Flatcar mounts read-only`)
     }
     assert.equal(requests.filter((u) => u === '/kubernetes-v1.34.2-x86-64.raw').length, seeds.length, 'each node fetched the sysext once')
+  })
+
+  it('with spec.kubernetes.sysextSha512 Ignition verifies the sysext: the pinned image is written, another is refused', async (t) => {
+    const bin = requireIgnition(t)
+    requireTool(t, 'setfiles')
+    const r = await renderProfile(PROFILE)
+    const good = createHash('sha512').update(SYSEXT_STANDIN).digest('hex')
+    for (const [name, sha512] of [
+      ['pinned', good],
+      ['other', 'e'.repeat(128)],
+    ] as const) {
+      const base = mirroredCluster()
+      const cluster = {...base, kubernetes: {...base.kubernetes, sysextSha512: sha512}}
+      const node = cluster.nodes.find((n) => n.role === 'worker')!
+      const seed = renderNode(cluster, node, r.material, undefined)
+      const config = ignitionOf(seed)
+      assert.ok(config.toString().includes(`"verification":{"hash":"sha512-${sha512}"}`), 'the sysext file carries its verification hash')
+      const dir = path.join(tmp, `sysext-${name}`)
+      mkdirSync(dir)
+      if (name === 'pinned') {
+        const root = await runIgnition(bin, dir, config)
+        assert.deepEqual(readFileSync(path.join(root, 'opt/extensions/kubernetes/kubernetes-v1.34.2-x86-64.raw')), SYSEXT_STANDIN)
+      } else {
+        await assert.rejects(
+          runIgnition(bin, dir, config),
+          /files:[\s\S]*(hash|verification|mismatch)/i,
+          'Ignition refuses an image of another digest',
+        )
+        assert.ok(!existsSync(path.join(dir, 'root/opt/extensions/kubernetes/kubernetes-v1.34.2-x86-64.raw')))
+      }
+    }
+  })
+
+  it("control planes never reboot for an update by themselves (REBOOT_STRATEGY=off); workers keep Flatcar's default", async () => {
+    const {seeds} = await mirroredSeeds()
+    for (const seed of seeds) {
+      const f = seed.plan.files.find((x) => x.path === '/etc/flatcar/update.conf')
+      if (seed.plan.role === 'worker') assert.equal(f, undefined, seed.plan.node)
+      else assert.match(f?.content ?? '', /^REBOOT_STRATEGY=off$/m, seed.plan.node)
+    }
   })
 
   it('over the EC2 budget a config becomes an ignition.config.replace wrapper that Ignition resolves to the same files', async (t) => {

@@ -42,7 +42,9 @@ for (const profile of cloudInitProfiles) {
       const seen = new Set<string>()
       for (const n of r.nodes) {
         for (const f of n.plan.files) {
-          if (!(f.mode & 0o111) || !f.content.startsWith('#!') || seen.has(f.content)) continue
+          // Executables, and the shell libraries the bootstrap program sources (control-plane.sh).
+          const script = (f.mode & 0o111 && f.content.startsWith('#!')) || f.content.startsWith('# shellcheck shell=')
+          if (!script || seen.has(f.content)) continue
           seen.add(f.content)
           const p = path.join(tmp, `${name}-${path.basename(f.path)}-${seen.size}`)
           writeFileSync(p, f.content)

@@ -54,7 +54,7 @@ describe('docs/troubleshooting.md', () => {
   it('has a section for every phase the program runs', () => {
     const script = readFileSync(path.join(BOOTSTRAP_DIR, 'bootstrap.sh'), 'utf8')
     const phases = [...script.matchAll(/^\s*run_phase (\w+) /gm)].map((m) => m[1]!)
-    assert.deepEqual(phases, ['prepare', 'secrets', 'packages', 'images', 'role', 'cleanup'])
+    assert.deepEqual(phases, ['prepare', 'secrets', 'packages', 'firewall', 'images', 'role', 'cleanup'])
     for (const p of phases) assert.match(page, new RegExp(`^### \`failed at ${p}\`$`, 'm'))
   })
 

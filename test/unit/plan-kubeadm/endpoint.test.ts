@@ -175,7 +175,7 @@ describe('haproxy.cfg', () => {
     const cfg = fileOf(c, firstOf(c, 'control-plane', 2), HAPROXY_CFG_PATH).content
     assert.match(cfg, /bind 10\.0\.0\.100:8443\n {4}bind 127\.0\.0\.1:8443\n/)
     assert.match(cfg, /mode {20}tcp/)
-    assert.match(cfg, /option httpchk GET \/healthz\n {4}http-check expect status 200\n {4}balance roundrobin\n/)
+    assert.match(cfg, /option httpchk GET \/readyz\n {4}http-check expect status 200\n {4}balance roundrobin\n/)
     const servers = cfg.split('\n').filter((l) => l.trim().startsWith('server '))
     assert.deepEqual(
       servers.map((l) => l.trim()),

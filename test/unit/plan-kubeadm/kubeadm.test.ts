@@ -343,8 +343,8 @@ describe('preflight and patches per load balancer', () => {
     const cp0 = firstOf(c, 'control-plane', 0)
     assert.deepEqual(
       buildKubeadmFiles(c, cp0, SECRETS).map((f) => f.path),
-      ['/etc/nodegen/kubeadm/config.yaml', '/etc/nodegen/kubeadm/rejoin.yaml'],
-      'no patch',
+      ['/etc/nodegen/kubeadm/config.yaml', '/etc/nodegen/kubeadm/rejoin.yaml', '/etc/nodegen/kubeadm/upgrade.yaml'],
+      'no patch (the upgrade configuration names none)',
     )
     const init = docs(c, cp0).get('InitConfiguration')!
     assert.equal(init.patches, undefined)
@@ -352,14 +352,12 @@ describe('preflight and patches per load balancer', () => {
     assert.equal(docs(c, cp0).get('ClusterConfiguration')!.controlPlaneEndpoint, '10.0.0.100:8443')
   })
 
-  test('kube-vip: joining control planes ignore the non-empty manifests directory; init needs nothing', () => {
+  test('kube-vip: no preflight check ignored (the bootstrap program places kube-vip after the join)', () => {
     const c = cluster('quickstart', (s) => {
       s.loadBalancer.type = 'kube-vip'
     })
     assert.equal(docs(c, firstOf(c, 'control-plane', 0)).get('InitConfiguration')!.nodeRegistration.ignorePreflightErrors, undefined)
-    assert.deepEqual(docs(c, firstOf(c, 'control-plane', 1)).get('JoinConfiguration')!.nodeRegistration.ignorePreflightErrors, [
-      'DirAvailable--etc-kubernetes-manifests',
-    ])
+    assert.equal(docs(c, firstOf(c, 'control-plane', 1)).get('JoinConfiguration')!.nodeRegistration.ignorePreflightErrors, undefined)
     assert.equal(docs(c, firstOf(c, 'worker', 0)).get('JoinConfiguration')!.nodeRegistration.ignorePreflightErrors, undefined)
     for (const cp of controlPlanes(c))
       assert.ok(!buildKubeadmFiles(c, cp, SECRETS).some((f) => f.path.includes('/patches/')), `${cp.name}: no patch`)

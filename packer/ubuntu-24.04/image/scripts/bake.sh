@@ -111,6 +111,12 @@ step_images() {
   manifest="$DIR/cni.yaml"
   if [ ! -r "$manifest" ] && [ -n "$(param CNI_MANIFEST_URL)" ]; then
     curl -fsSL --retry 5 -m 120 "$(param CNI_MANIFEST_URL)" -o "$manifest"
+    # The image pulls what the pinned manifest names, or nothing.
+    if [ -n "$(param CNI_MANIFEST_SHA256)" ]; then
+      local have
+      have=$(sha256sum "$manifest" | cut -d ' ' -f 1)
+      [ "$have" = "$(param CNI_MANIFEST_SHA256)" ] || die "the CNI manifest from $(param CNI_MANIFEST_URL) has sha256 $have, not the pinned $(param CNI_MANIFEST_SHA256)"
+    fi
   fi
   if [ -r "$manifest" ]; then
     sed -n -E "s/^[[:space:]]*(-[[:space:]]+)?image:[[:space:]]*[\"']?([^\"'[:space:]]+)[\"']?[[:space:]]*$/\\2/p" "$manifest" | sort -u >>"$pulled"

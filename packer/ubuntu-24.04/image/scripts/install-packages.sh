@@ -21,6 +21,12 @@ done <"$PARAMS_FILE"
 param() { printf '%s' "${P[$1]-}"; }
 ROLE=$(param NODE_ROLE)
 
+# apt-get install's options. The seed wrote containerd's config.toml and haproxy.cfg before this
+# runs, and both are conffiles of Debian's packages: dpkg would ask which to keep, read EOF (no
+# terminal under systemd or Packer) and fail. --force-confdef takes dpkg's default where it has one,
+# --force-confold keeps the file on disk (ours) where it would ask. stdin is /dev/null either way.
+APT_INSTALL_OPTS=(-y -qq -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+
 for var in HTTP_PROXY HTTPS_PROXY NO_PROXY; do
   value=$(param "PROXY_$var")
   if [ -n "$value" ]; then
@@ -57,12 +63,12 @@ install_debian() {
   export DEBIAN_FRONTEND=noninteractive
   install -d -m 0755 /etc/apt/keyrings
   apt-get update -qq
-  apt-get install -y -qq curl ca-certificates
+  apt-get install "${APT_INSTALL_OPTS[@]}" curl ca-certificates </dev/null
   key_url="$(param PACKAGE_REPO)/core:/stable:/$(param KUBERNETES_CHANNEL)/deb/Release.key"
   curl -fsSL --retry 5 "$key_url" -o /etc/apt/keyrings/kubernetes-apt-keyring.asc
   chmod 0644 /etc/apt/keyrings/kubernetes-apt-keyring.asc
-  if [ -n "$(param CRIO_CHANNEL)" ]; then
-    curl -fsSL --retry 5 "$(param PACKAGE_REPO)/addons:/cri-o:/stable:/$(param CRIO_CHANNEL)/deb/Release.key" -o /etc/apt/keyrings/cri-o-apt-keyring.asc
+  if [ -n "$(param CRIO_REPO)" ]; then
+    curl -fsSL --retry 5 "$(param CRIO_REPO)/deb/Release.key" -o /etc/apt/keyrings/cri-o-apt-keyring.asc
     chmod 0644 /etc/apt/keyrings/cri-o-apt-keyring.asc
   fi
   if [ "$(param RUNTIME)" = containerd ] && [ "$(param RUNTIME_SOURCE)" = docker ]; then
@@ -76,8 +82,8 @@ install_debian() {
   if [ "$(param RUNTIME)" = containerd ] && [ "$(param RUNTIME_SOURCE)" = docker ]; then runtime_pkg=containerd.io; fi
   read -r -a extra <<<"$(lb_packages)"
   apt-get update -qq
-  apt-get install -y -qq "$runtime_pkg" chrony openssl conntrack socat "${extra[@]}" \
-    "kubelet=$v-*" "kubeadm=$v-*" "kubectl=$v-*"
+  apt-get install "${APT_INSTALL_OPTS[@]}" "$runtime_pkg" chrony openssl conntrack socat "${extra[@]}" \
+    "kubelet=$v-*" "kubeadm=$v-*" "kubectl=$v-*" </dev/null
   apt-mark hold kubelet kubeadm kubectl >/dev/null
 }
 

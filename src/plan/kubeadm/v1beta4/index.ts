@@ -4,7 +4,7 @@
  */
 import {formatDuration} from '../../../profile/index.js'
 import {apiEndpoint, bootstrapTokens, discovery, nodeRegistrationBase, patches} from '../shared.js'
-import type {Arg, ClusterSpec, InitSpec, JoinSpec, KubeadmApiModule, NodeRegistrationSpec} from '../spec.js'
+import type {Arg, ClusterSpec, InitSpec, JoinSpec, KubeadmApiModule, NodeRegistrationSpec, UpgradeSpec} from '../spec.js'
 
 const API_VERSION = 'kubeadm.k8s.io/v1beta4'
 
@@ -58,6 +58,15 @@ export const v1beta4: KubeadmApiModule = Object.freeze({
       nodeRegistration: nodeRegistration(spec.nodeRegistration),
       controlPlane: spec.controlPlane ? {localAPIEndpoint: apiEndpoint(spec.controlPlane.localAPIEndpoint)} : undefined,
       patches: patches(spec.patchesDirectory),
+    }
+  },
+
+  upgradeConfiguration(spec: UpgradeSpec) {
+    return {
+      apiVersion: API_VERSION,
+      kind: 'UpgradeConfiguration',
+      apply: spec.patchesDirectory ? {patches: patches(spec.patchesDirectory)} : undefined,
+      node: spec.patchesDirectory ? {patches: patches(spec.patchesDirectory)} : undefined,
     }
   },
 })
