@@ -57,13 +57,32 @@ install_rhel() {
   dnf -y install --disableexcludes=kubernetes "kubelet-$v" "kubeadm-$v" "kubectl-$v"
 }
 
+# apt-get update over the sources whose signed-by key (if any) is already on the disk.
+apt_update_keyed_sources_only() {
+  local parts f key
+  parts=$(mktemp -d)
+  for f in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    [ -e "$f" ] || continue
+    key=$(sed -n 's/.*[[ ]signed-by=\([^] ]*\).*/\1/p; s/^Signed-By:[[:space:]]*\(\/[^[:space:]]*\)$/\1/p' "$f" | head -n 1)
+    if [ -n "$key" ] && [ ! -e "$key" ]; then continue; fi
+    cp -p "$f" "$parts/"
+  done
+  apt-get update -qq -o Dir::Etc::sourceparts="$parts"
+  rm -rf "$parts"
+}
+
 install_debian() {
   local v runtime_pkg extra key_url
   v=$(param KUBERNETES_VERSION)
   export DEBIAN_FRONTEND=noninteractive
   install -d -m 0755 /etc/apt/keyrings
-  apt-get update -qq
-  apt-get install "${APT_INSTALL_OPTS[@]}" curl ca-certificates </dev/null
+  # curl fetches the repositories' keys. Where it is missing, apt must first refresh the
+  # distribution's own sources without the lists the seed already wrote: apt refuses a source
+  # whose signed-by key is not there yet, and those keys are what curl is for.
+  if ! command -v curl >/dev/null 2>&1 || [ ! -s /etc/ssl/certs/ca-certificates.crt ]; then
+    apt_update_keyed_sources_only
+    apt-get install "${APT_INSTALL_OPTS[@]}" curl ca-certificates </dev/null
+  fi
   key_url="$(param PACKAGE_REPO)/core:/stable:/$(param KUBERNETES_CHANNEL)/deb/Release.key"
   curl -fsSL --retry 5 "$key_url" -o /etc/apt/keyrings/kubernetes-apt-keyring.asc
   chmod 0644 /etc/apt/keyrings/kubernetes-apt-keyring.asc
