@@ -143,8 +143,12 @@ post_status() {
   local url
   url=$(param STATUS_URL)
   [ -n "$url" ] || return 0
-  curl -fsS -m 5 -X POST -H 'Content-Type: application/json' --data-binary "@$STATUS_FILE" \
-    "$url/status/$NODE" >/dev/null 2>&1 || true
+  url="$url/status/$NODE"
+  # The URL may carry this node's status token (nodegen serve's /t/<token>/): it reaches curl as a
+  # config line on stdin, not as an argument any local user could read in /proc.
+  url=${url//\\/\\\\}
+  printf 'url = "%s"\n' "${url//\"/\\\"}" |
+    curl -K - -fsS -m 5 -X POST -H 'Content-Type: application/json' --data-binary "@$STATUS_FILE" >/dev/null 2>&1 || true
 }
 
 console() {
