@@ -135,7 +135,7 @@ const MILESTONES: Array<[RegExp, (m: RegExpExecArray) => string]> = [
   [/nodegen: bootstrap of \S+ \((\S+ \d+)\)/, (m) => `bootstrap starts (${m[1]})`],
   [/nodegen: phase (\S+): done$/, (m) => `phase ${m[1]} done`],
   [/nodegen: (API endpoint \S+) .*: ok$/, (m) => `${m[1]} answers (bootstrap's wait)`],
-  [/nodegen: (etcd to have \d+ started members).*: ok$/, (m) => `${m[1]} (bootstrap's wait)`],
+  [/nodegen: (etcd ready for a new member).*: ok$/, (m) => `${m[1]} (bootstrap's wait)`],
   [/\[standin\] kubeadm (etcd: member \S+ started \((new|existing)) cluster/, (m) => `${m[1]} cluster)`],
   [/\[standin\] kubeadm (etcd: learner \S+) \(\S+\) promoted/, (m) => `${m[1]} promoted`],
   [/\[standin\] kubeadm (discovery: \S+ answers)/, (m) => m[1] as string],
