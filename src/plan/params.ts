@@ -4,7 +4,7 @@
  * but it must not contain a newline, which validation guarantees and this module asserts.
  */
 import {CNI_INFO} from '../profile/cni.js'
-import type {Cluster, ClusterNode} from '../profile/index.js'
+import {type Cluster, type ClusterNode, expandRepository, type PackageFormat, repositoryTemplate} from '../profile/index.js'
 import {vrrpInterface} from './ha/keepalived.js'
 import {libDir} from './types.js'
 
@@ -78,12 +78,17 @@ export function firewallPorts(cluster: Cluster, node: ClusterNode): string[] {
   return firewallRules(cluster, node).ports
 }
 
-/** CRI-O's packages: its openSUSE Build Service repositories, one per stream (the Kubernetes minor). */
-export const DEFAULT_CRIO_REPOSITORY = 'https://download.opensuse.org/repositories/isv:/cri-o:/stable:'
+/** The Kubernetes package repository of the cluster's stream for one package format, ending in `/`. */
+export function kubernetesRepository(cluster: Cluster, format: PackageFormat): string {
+  return expandRepository(cluster.kubernetes.packageRepository, cluster.kubernetes.channel, format)
+}
 
-/** The CRI-O repository of the cluster's stream, without a trailing slash: `<base>/vX.Y`. */
-export function crioRepository(cluster: Cluster): string {
-  return `${(cluster.runtime.crioRepository ?? DEFAULT_CRIO_REPOSITORY).replace(/\/+$/, '')}/${cluster.kubernetes.channel}`
+/**
+ * CRI-O's repository of the cluster's stream for one package format, ending in `/`: its openSUSE
+ * Build Service repositories (one per stream, the Kubernetes minor) or the profile's mirror.
+ */
+export function crioRepository(cluster: Cluster, format: PackageFormat): string {
+  return expandRepository(repositoryTemplate('cri-o', cluster.runtime.crioRepository), cluster.kubernetes.channel, format)
 }
 
 const DOCKER_DISTRO: Record<string, string> = {'debian-12': 'debian', 'debian-13': 'debian', 'ubuntu-24.04': 'ubuntu'}
@@ -121,7 +126,8 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     OS_FAMILY: node.family,
     KUBERNETES_VERSION: k.version,
     KUBERNETES_CHANNEL: k.channel,
-    PACKAGE_REPO: os(k.packageRepository),
+    // The repository of this node's package format: install-packages.sh fetches its key from it.
+    KUBERNETES_REPO: node.family === 'debian' ? kubernetesRepository(cluster, 'deb') : undefined,
     IMAGE_REPOSITORY: k.imageRepository,
     TOPOLOGY: cluster.topology,
     ENDPOINT_HOST: cluster.endpoint.host,
@@ -140,7 +146,7 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     RUNTIME_SOURCE: os(runtimeSource(cluster, node)),
     DOCKER_REPO: os((cluster.runtime.dockerRepository ?? 'https://download.docker.com').replace(/\/+$/, '')),
     DOCKER_DISTRO: os(DOCKER_DISTRO[node.os]),
-    CRIO_REPO: cluster.runtime.type === 'cri-o' ? os(crioRepository(cluster)) : undefined,
+    CRIO_REPO: cluster.runtime.type === 'cri-o' && node.family === 'debian' ? crioRepository(cluster, 'deb') : undefined,
     FIREWALL: os(cluster.firewall),
     FIREWALL_PORTS: os(firewallPorts(cluster, node).join(' ')),
     FIREWALL_PROTOCOLS: os(firewallRules(cluster, node).protocols.join(' ') || undefined),

@@ -193,9 +193,10 @@ export const profileSchema = z.strictObject({
           imageRepository: str()
             .default('registry.k8s.io')
             .meta({description: 'Where control-plane images come from (a mirror like registry.aliyuncs.com/google_containers).'}),
-          packageRepository: str()
-            .optional()
-            .meta({description: 'Base URL of a pkgs.k8s.io mirror; nodegen appends core:/stable:/vX.Y/{rpm,deb}/.'}),
+          packageRepository: str().optional().meta({
+            description:
+              "Where kubelet, kubeadm and kubectl come from: a known mirror by name (upstream, aliyun, tuna, ustc), a URL template with {channel} (v1.34), {minor} (1.34) and {format} (rpm or deb), e.g. https://mirrors.example.com/kubernetes-new/core/stable/{channel}/{format}/, or the base URL of a mirror that keeps pkgs.k8s.io's layout (core:/stable:/vX.Y/{rpm,deb}/ is appended). Default: https://pkgs.k8s.io.",
+          }),
           featureGates: z
             .record(z.string(), z.boolean())
             .default({})
@@ -293,7 +294,7 @@ export const profileSchema = z.strictObject({
           dockerRepository: str().optional().meta({description: 'Base URL of a download.docker.com mirror.'}),
           crioRepository: str().optional().meta({
             description:
-              "CRI-O's package repository up to its stream, to which /vX.Y/rpm/ or /vX.Y/deb/ is appended (the Kubernetes minor). Default: https://download.opensuse.org/repositories/isv:/cri-o:/stable: (CRI-O's openSUSE Build Service repositories); a mirror of them goes here.",
+              "CRI-O's package repository: a URL template with {channel} (v1.34), {minor} and {format} (rpm or deb), or a base URL up to the stream, to which /vX.Y/rpm/ or /vX.Y/deb/ is appended (the Kubernetes minor). Default: https://download.opensuse.org/repositories/isv:/cri-o:/stable: (CRI-O's openSUSE Build Service repositories); a mirror of them goes here.",
           }),
         })
         .prefault({})

@@ -19,6 +19,15 @@ import {
   nthAddress,
   parseCidr,
 } from './net.js'
+import {
+  expandRepository,
+  isTemplate,
+  PACKAGE_MIRRORS,
+  REPOSITORY_PLACEHOLDERS,
+  type RepositoryKind,
+  repositoryTemplate,
+  unknownPlaceholders,
+} from './repositories.js'
 import type {Profile, Taint} from './schema.js'
 import {
   isFlagName,
@@ -35,8 +44,6 @@ import {
   parseDuration,
   unsafeChar,
 } from './text.js'
-
-const PKGS_K8S_IO = 'https://pkgs.k8s.io'
 
 /** Seconds a machine typically needs from launch to `kubeadm join`, per platform, for the TTL warning. */
 const PROVISIONING_SECONDS = {nocloud: 1800, configdrive: 1800, pxe: 3600, aws: 900, gcp: 900} as const
@@ -63,7 +70,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
   if (!isImageRepository(s.kubernetes.imageRepository))
     report.error([...spec, 'kubernetes', 'imageRepository'], 'NG0311', {value: s.kubernetes.imageRepository})
   if (s.kubernetes.packageRepository !== undefined)
-    checkUrl(report, [...spec, 'kubernetes', 'packageRepository'], s.kubernetes.packageRepository)
+    checkRepository(report, [...spec, 'kubernetes', 'packageRepository'], 'kubernetes', s.kubernetes.packageRepository)
   if (s.kubernetes.sysextRepository !== undefined)
     checkUrl(report, [...spec, 'kubernetes', 'sysextRepository'], s.kubernetes.sysextRepository)
   if (s.kubernetes.sysextSha512 !== undefined && !/^[0-9a-fA-F]{128}$/.test(s.kubernetes.sysextSha512))
@@ -75,7 +82,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
   if (s.containerRuntime.dockerRepository !== undefined)
     checkUrl(report, [...spec, 'containerRuntime', 'dockerRepository'], s.containerRuntime.dockerRepository)
   if (s.containerRuntime.crioRepository !== undefined)
-    checkUrl(report, [...spec, 'containerRuntime', 'crioRepository'], s.containerRuntime.crioRepository)
+    checkRepository(report, [...spec, 'containerRuntime', 'crioRepository'], 'cri-o', s.containerRuntime.crioRepository)
   for (const gate of Object.keys(s.kubernetes.featureGates)) {
     const gPath = [...spec, 'kubernetes', 'featureGates', gate]
     if (!/^[A-Za-z0-9]+$/.test(gate)) report.error(gPath, 'NG0301', {value: gate, what: 'feature gate', why: 'letters and digits only'})
@@ -471,7 +478,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     kubernetes: {
       ...target,
       imageRepository: s.kubernetes.imageRepository,
-      packageRepository: (s.kubernetes.packageRepository ?? PKGS_K8S_IO).replace(/\/+$/, ''),
+      packageRepository: repositoryTemplate('kubernetes', s.kubernetes.packageRepository),
       featureGates: s.kubernetes.featureGates,
       sysextRepository: (s.kubernetes.sysextRepository ?? 'https://extensions.flatcar.org/extensions').replace(/\/+$/, ''),
       ...(s.kubernetes.sysextSha512 !== undefined ? {sysextSha512: s.kubernetes.sysextSha512.toLowerCase()} : {}),
@@ -566,6 +573,40 @@ function checkCidr(report: Report, path: FieldPath, value: string): Cidr | undef
   const c = parseCidr(value)
   if (!c) report.error(path, 'NG0207', {value})
   return c
+}
+
+/**
+ * A package repository: a known mirror's name, a URL template ({channel}, {minor}, {format}) or a
+ * prefix URL under which the upstream layout continues.
+ */
+function checkRepository(report: Report, path: FieldPath, kind: RepositoryKind, value: string): void {
+  if (PACKAGE_MIRRORS[kind][value] !== undefined) return
+  const unknown = unknownPlaceholders(value)
+  if (unknown.length > 0) {
+    report.error(path, 'NG0301', {
+      value: JSON.stringify(value),
+      what: 'repository template',
+      why: `{${unknown[0]}} is no placeholder; a template may use ${REPOSITORY_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`,
+    })
+    return
+  }
+  if (isTemplate(value) && !/\{(channel|minor)\}/.test(value)) {
+    report.error(path, 'NG0301', {
+      value: JSON.stringify(value),
+      what: 'repository template',
+      why: 'it must name the Kubernetes stream with {channel} (v1.34) or {minor} (1.34)',
+    })
+    return
+  }
+  if (!value.includes('://') && /^[a-z0-9-]+$/.test(value)) {
+    report.error(path, 'NG0301', {
+      value,
+      what: 'package mirror',
+      why: `the known mirrors are ${Object.keys(PACKAGE_MIRRORS[kind]).join(', ')}; otherwise give a URL or a URL template`,
+    })
+    return
+  }
+  checkUrl(report, path, expandRepository(repositoryTemplate(kind, value), 'v1.34', 'deb'))
 }
 
 function checkUrl(report: Report, path: FieldPath, value: string): void {

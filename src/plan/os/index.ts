@@ -6,7 +6,7 @@
 import type {Cluster, ClusterNode} from '../../profile/index.js'
 import {file, header, systemdEscape} from '../files.js'
 import {CRI_SOCKETS} from '../kubeadm/paths.js'
-import {crioRepository, noProxy, runtimeSource} from '../params.js'
+import {crioRepository, kubernetesRepository, noProxy, runtimeSource} from '../params.js'
 import type {PlanFile} from '../types.js'
 
 const DEB_CODENAME: Record<string, string> = {'debian-12': 'bookworm', 'debian-13': 'trixie', 'ubuntu-24.04': 'noble'}
@@ -79,7 +79,6 @@ function runtimeConfig(cluster: Cluster, node: ClusterNode, h: string): PlanFile
 
 function repositories(cluster: Cluster, node: ClusterNode, h: string): PlanFile[] {
   const k = cluster.kubernetes
-  const base = k.packageRepository
   const files: PlanFile[] = []
   const docker = (cluster.runtime.dockerRepository ?? 'https://download.docker.com').replace(/\/+$/, '')
   const wantDocker = cluster.runtime.type === 'containerd' && runtimeSource(cluster, node) === 'docker'
@@ -89,10 +88,10 @@ function repositories(cluster: Cluster, node: ClusterNode, h: string): PlanFile[
         '/etc/yum.repos.d/kubernetes.repo',
         `${h}[kubernetes]
 name=Kubernetes ${k.channel}
-baseurl=${base}/core:/stable:/${k.channel}/rpm/
+baseurl=${kubernetesRepository(cluster, 'rpm')}
 enabled=1
 gpgcheck=1
-gpgkey=${base}/core:/stable:/${k.channel}/rpm/repodata/repomd.xml.key
+gpgkey=${kubernetesRepository(cluster, 'rpm')}repodata/repomd.xml.key
 exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni
 `,
         'os:repositories',
@@ -104,10 +103,10 @@ exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni
           '/etc/yum.repos.d/cri-o.repo',
           `${h}[cri-o]
 name=CRI-O ${k.channel}
-baseurl=${crioRepository(cluster)}/rpm/
+baseurl=${crioRepository(cluster, 'rpm')}
 enabled=1
 gpgcheck=1
-gpgkey=${crioRepository(cluster)}/rpm/repodata/repomd.xml.key
+gpgkey=${crioRepository(cluster, 'rpm')}repodata/repomd.xml.key
 `,
           'os:repositories',
         ),
@@ -130,7 +129,7 @@ gpgkey=${docker}/linux/centos/gpg
     files.push(
       file(
         '/etc/apt/sources.list.d/kubernetes.list',
-        `${h}deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.asc] ${base}/core:/stable:/${k.channel}/deb/ /\n`,
+        `${h}deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.asc] ${kubernetesRepository(cluster, 'deb')} /\n`,
         'os:repositories',
       ),
     )
@@ -138,7 +137,7 @@ gpgkey=${docker}/linux/centos/gpg
       files.push(
         file(
           '/etc/apt/sources.list.d/cri-o.list',
-          `${h}deb [signed-by=/etc/apt/keyrings/cri-o-apt-keyring.asc] ${crioRepository(cluster)}/deb/ /\n`,
+          `${h}deb [signed-by=/etc/apt/keyrings/cri-o-apt-keyring.asc] ${crioRepository(cluster, 'deb')} /\n`,
           'os:repositories',
         ),
       )

@@ -76,9 +76,9 @@ describe("CRI-O's package repository", () => {
     const p = await plan('deb', 'debian-12')
     const uris = aptIndexUris(content(p, '/etc/apt/sources.list.d/cri-o.list'))
     assert.ok(uris.includes(`${STREAM}/deb/InRelease`), uris.join('\n'))
-    assert.match(content(p, '/etc/nodegen/bootstrap.env'), new RegExp(`^CRIO_REPO=${STREAM.replace(/[.:/]/g, '\\$&')}$`, 'm'))
+    assert.match(content(p, '/etc/nodegen/bootstrap.env'), new RegExp(`^CRIO_REPO=${STREAM.replace(/[.:/]/g, '\\$&')}/deb/$`, 'm'))
     const script = readFileSync(path.join(import.meta.dirname, '../../../assets/bootstrap/install-packages.sh'), 'utf8')
-    assert.ok(script.includes('"$(param CRIO_REPO)/deb/Release.key"'))
+    assert.ok(script.includes('"$(param CRIO_REPO)Release.key"'))
   })
 
   it('RHEL: the .repo names the rpm repository and its repomd.xml.key', async () => {

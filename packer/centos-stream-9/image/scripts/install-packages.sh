@@ -83,11 +83,11 @@ install_debian() {
     apt_update_keyed_sources_only
     apt-get install "${APT_INSTALL_OPTS[@]}" curl ca-certificates </dev/null
   fi
-  key_url="$(param PACKAGE_REPO)/core:/stable:/$(param KUBERNETES_CHANNEL)/deb/Release.key"
+  key_url="$(param KUBERNETES_REPO)Release.key"
   curl -fsSL --retry 5 "$key_url" -o /etc/apt/keyrings/kubernetes-apt-keyring.asc
   chmod 0644 /etc/apt/keyrings/kubernetes-apt-keyring.asc
   if [ -n "$(param CRIO_REPO)" ]; then
-    curl -fsSL --retry 5 "$(param CRIO_REPO)/deb/Release.key" -o /etc/apt/keyrings/cri-o-apt-keyring.asc
+    curl -fsSL --retry 5 "$(param CRIO_REPO)Release.key" -o /etc/apt/keyrings/cri-o-apt-keyring.asc
     chmod 0644 /etc/apt/keyrings/cri-o-apt-keyring.asc
   fi
   if [ "$(param RUNTIME)" = containerd ] && [ "$(param RUNTIME_SOURCE)" = docker ]; then
