@@ -25,7 +25,7 @@ function crictl(t: TestContext): string {
   const r = go
     ? run(go, ['install', `sigs.k8s.io/cri-tools/cmd/crictl@${CRICTL_VERSION}`], {allowFail: true, env: {...process.env, GOBIN: dir}})
     : undefined
-  if (!r || r.status !== 0 || !existsSync(bin)) {
+  if (r?.status !== 0 || !existsSync(bin)) {
     const msg = `crictl ${CRICTL_VERSION} is not built and could not be (needs Go and the Go module proxy)`
     if (process.env.CI) throw new Error(msg)
     t.skip(msg)

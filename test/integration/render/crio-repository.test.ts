@@ -6,11 +6,12 @@
  * fetch); the RHEL .repo file and the key install-packages.sh downloads are checked as rendered.
  */
 import assert from 'node:assert/strict'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
 import {loadProfile} from '../../../src/profile/index.js'
+import {scratchApt} from '../../support/apt.js'
 import {renderProfile} from '../../support/render.js'
 import {requireTool, run} from '../../support/tools.js'
 
@@ -46,25 +47,8 @@ function content(p: Awaited<ReturnType<typeof plan>>, file: string): string {
 
 /** The index URLs apt would fetch for a sources.list.d file, in a scratch apt tree. */
 function aptIndexUris(list: string): string[] {
-  const dir = mkdtempSync(path.join(tmp, 'apt-'))
-  for (const d of ['etc/sources.list.d', 'etc/preferences.d', 'lists/partial', 'cache/archives/partial'])
-    mkdirSync(path.join(dir, d), {recursive: true})
-  writeFileSync(path.join(dir, 'etc/sources.list.d/cri-o.list'), list)
-  writeFileSync(path.join(dir, 'status'), '')
-  const out = run('apt-get', [
-    '-o',
-    `Dir::Etc=${dir}/etc`,
-    '-o',
-    'Dir::Etc::sourcelist=/dev/null',
-    '-o',
-    `Dir::State::lists=${dir}/lists`,
-    '-o',
-    `Dir::State::status=${dir}/status`,
-    '-o',
-    `Dir::Cache=${dir}/cache`,
-    '--print-uris',
-    'update',
-  ])
+  const apt = scratchApt(tmp, {'cri-o.list': list})
+  const out = run('apt-get', [...apt.options, '--print-uris', 'update'])
   return [...out.stdout.matchAll(/^'([^']+)'/gm)].map((m) => m[1]!)
 }
 

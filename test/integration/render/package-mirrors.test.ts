@@ -16,6 +16,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it, type TestContext} from 'node:test'
 import {loadProfile, PACKAGE_MIRRORS} from '../../../src/profile/index.js'
+import {scratchApt} from '../../support/apt.js'
 import {renderProfile} from '../../support/render.js'
 import {requireTool, run} from '../../support/tools.js'
 
@@ -106,36 +107,16 @@ function param(p: Awaited<ReturnType<typeof plan>>, key: string): string | undef
  * from the rendered KUBERNETES_REPO (its signed-by path moved into the scratch tree).
  */
 async function aptUpdate(p: Awaited<ReturnType<typeof plan>>): Promise<{status: number | null; output: string}> {
-  const dir = mkdtempSync(path.join(tmp, 'apt-'))
-  for (const d of ['etc/sources.list.d', 'etc/preferences.d', 'lists/partial', 'cache/archives/partial'])
-    mkdirSync(path.join(dir, d), {recursive: true})
   const repo = param(p, 'KUBERNETES_REPO')
   assert.ok(repo, 'bootstrap.env names KUBERNETES_REPO')
   const key = await fetch(`${repo}Release.key`)
-  const keyFile = path.join(dir, 'kubernetes-apt-keyring.asc')
-  writeFileSync(keyFile, key.ok ? Buffer.from(await key.arrayBuffer()) : '')
   const list = content(p, '/etc/apt/sources.list.d/kubernetes.list')
   assert.match(list, /signed-by=\/etc\/apt\/keyrings\/kubernetes-apt-keyring\.asc/)
-  writeFileSync(path.join(dir, 'etc/sources.list.d/kubernetes.list'), list.replace('/etc/apt/keyrings/kubernetes-apt-keyring.asc', keyFile))
-  writeFileSync(path.join(dir, 'status'), '')
+  const keyFile = path.join(mkdtempSync(path.join(tmp, 'key-')), 'kubernetes-apt-keyring.asc')
+  writeFileSync(keyFile, key.ok ? Buffer.from(await key.arrayBuffer()) : '')
+  const apt = scratchApt(tmp, {'kubernetes.list': list.replace('/etc/apt/keyrings/kubernetes-apt-keyring.asc', keyFile)})
   // Asynchronously: the mirror is served by this process, which must stay free to answer.
-  return runAsync('apt-get', [
-    '-o',
-    `Dir::Etc=${dir}/etc`,
-    '-o',
-    'Dir::Etc::sourcelist=/dev/null',
-    '-o',
-    `Dir::State::lists=${dir}/lists`,
-    '-o',
-    `Dir::State::status=${dir}/status`,
-    '-o',
-    `Dir::Cache=${dir}/cache`,
-    '-o',
-    'Acquire::Retries=0',
-    '-o',
-    'APT::Sandbox::User=root',
-    'update',
-  ])
+  return runAsync('apt-get', [...apt.options, '-o', 'Acquire::Retries=0', '-o', 'APT::Sandbox::User=root', 'update'])
 }
 
 function runAsync(cmd: string, args: string[]): Promise<{status: number | null; output: string}> {

@@ -6,13 +6,13 @@
  */
 import assert from 'node:assert/strict'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
 import {materialFromSecrets} from '../../../src/app/material.js'
 import {nodeStatusToken, nodeUrlToken, startServer} from '../../../src/app/serve.js'
 import {loadOrCreateCalendar, loadOrCreateState} from '../../../src/pki/index.js'
+import {rawRequest} from '../../support/net.js'
 import {fixturePkiContext} from '../../support/pki-fixture.js'
 import {PROFILES_DIR} from '../../support/profiles.js'
 
@@ -28,25 +28,6 @@ after(() => rmSync(tmp, {recursive: true, force: true}))
 async function statusOf(r: Response): Promise<number> {
   await r.arrayBuffer()
   return r.status
-}
-
-/** Sends raw bytes; resolves with what came back when the server closes or after `ms`. */
-function raw(port: number, bytes: string, ms: number): Promise<string> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1')
-    let out = ''
-    const done = () => {
-      s.destroy()
-      resolve(out)
-    }
-    s.on('data', (d) => {
-      out += d.toString('latin1')
-    })
-    s.on('error', done)
-    s.on('close', done)
-    s.setTimeout(ms, done)
-    s.write(bytes)
-  })
 }
 
 describe('nodegen serve under load and abuse (loopback, bounded)', () => {
@@ -104,13 +85,13 @@ describe('nodegen serve under load and abuse (loopback, bounded)', () => {
       },
       {
         name: 'garbage',
-        send: () => raw(port, '\x16\x03\x01GARBAGE \x00\r\n\r\n', 2000).then((t) => Number(t.slice(9, 12)) || 0),
+        send: () => rawRequest(port, '\x16\x03\x01GARBAGE \x00\r\n\r\n', 2000).then((t) => Number(t.slice(9, 12)) || 0),
         ok: (c) => c === 400,
       },
       {
         name: 'slow client',
         // half a request line, then silence: the client gives up after 300 ms
-        send: () => raw(port, 'GET /boot.ipxe HTTP/1.1\r\nhost: x', 300).then((t) => (t === '' ? 0 : -1)),
+        send: () => rawRequest(port, 'GET /boot.ipxe HTTP/1.1\r\nhost: x', 300).then((t) => (t === '' ? 0 : -1)),
         ok: (c) => c === 0,
       },
     ]

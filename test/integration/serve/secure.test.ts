@@ -16,6 +16,7 @@ import {materialFromSecrets} from '../../../src/app/material.js'
 import {nodeStatusToken, nodeUrlToken, printable, type RunningServer, type ServeOptions, startServer} from '../../../src/app/serve.js'
 import {deriveWindowToken, loadOrCreateCalendar, loadOrCreateServeKey, loadOrCreateState, windowOf} from '../../../src/pki/index.js'
 import {builtCli} from '../../support/cli.js'
+import {rawRequest} from '../../support/net.js'
 import {fixturePkiContext} from '../../support/pki-fixture.js'
 import {PROFILES_DIR} from '../../support/profiles.js'
 
@@ -60,24 +61,10 @@ function serve(extra: Partial<ServeOptions> = {}): Promise<RunningServer> {
 const cpToken = nodeUrlToken(KEY, 'deb-cp-1')
 const cpUserData = `/nocloud/${CP}/${cpToken}/user-data`
 
-/** Sends raw bytes and returns what came back before the server closed (or `ms` passed). */
+/** Sends raw bytes to a server URL's port (see rawRequest). */
 function raw(url: string, bytes: string | Buffer, ms = 2000): Promise<string> {
   const u = new URL(url)
-  return new Promise((resolve) => {
-    const s = net.connect(Number(u.port), u.hostname)
-    let out = ''
-    const done = () => {
-      s.destroy()
-      resolve(out)
-    }
-    s.on('data', (d) => {
-      out += d.toString('latin1')
-    })
-    s.on('error', done)
-    s.on('close', done)
-    s.setTimeout(ms, done)
-    s.write(bytes)
-  })
+  return rawRequest(Number(u.port), bytes, ms, u.hostname)
 }
 
 describe('nodegen serve, secure by default', () => {
