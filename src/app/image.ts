@@ -16,7 +16,7 @@ import {
 } from '../image/index.js'
 import type {Cluster} from '../profile/index.js'
 import {OutputDir} from './output.js'
-import {PACKAGE_ROOT} from './profile-file.js'
+import {PACKAGE_ROOT, stateBase} from './profile-file.js'
 
 export const PACKER_DIR = path.join(PACKAGE_ROOT, 'packer')
 
@@ -62,9 +62,12 @@ export function writePackerTree(dir: string, tree: Map<string, GeneratedFile>): 
   return {dir: out.final, files: tree.size}
 }
 
-/** `.nodegen-images/<cluster>/<os>-<builder>/` beside the profile: build directories and qemu's disks. */
-export function defaultBuildDir(profilePath: string, cluster: string, os: string, builder: string): string {
-  return path.join(path.dirname(profilePath), '.nodegen-images', cluster, `${os}-${builder}`)
+/**
+ * `.nodegen-images/<cluster>/<os>-<builder>/` beside the profile (in `cwd` for a bundled profile,
+ * like the state): build directories and qemu's disks.
+ */
+export function defaultBuildDir(profilePath: string, cluster: string, os: string, builder: string, cwd: string): string {
+  return path.join(stateBase(profilePath, cwd), '.nodegen-images', cluster, `${os}-${builder}`)
 }
 
 /**

@@ -1,5 +1,5 @@
 /** The adapter between commands and the pure profile loader: finds and reads the profile file. */
-import {readFileSync, statSync} from 'node:fs'
+import {readFileSync, realpathSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {type BuildOptions, type Diagnostic, LIMITS, type LoadResult, loadProfile, Report} from '../profile/index.js'
@@ -7,8 +7,11 @@ import {type BuildOptions, type Diagnostic, LIMITS, type LoadResult, loadProfile
 /** The package's own directory (profiles/, schema/, packer/ live there). */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 
+/** profiles/ inside the package: the example profiles nodegen ships. */
+export const BUNDLED_PROFILES = path.join(PACKAGE_ROOT, 'profiles')
+
 /** profiles/quickstart.yaml inside the package: what `render` uses with no profile argument. */
-export const QUICKSTART_PROFILE = path.join(PACKAGE_ROOT, 'profiles', 'quickstart.yaml')
+export const QUICKSTART_PROFILE = path.join(BUNDLED_PROFILES, 'quickstart.yaml')
 
 export interface LoadedProfile extends LoadResult {
   /** Absolute path of the profile. */
@@ -41,7 +44,29 @@ function withFile(items: Diagnostic[], file: string): Diagnostic[] {
   return items.map((d) => ({...d, position: {file, line: 1, col: 1}}))
 }
 
-/** Default state dir: `.nodegen/<cluster>/` beside the profile. */
-export function defaultStateDir(profilePath: string, clusterName: string): string {
-  return path.join(path.dirname(profilePath), '.nodegen', clusterName)
+function real(p: string): string {
+  try {
+    return realpathSync(p)
+  } catch {
+    return path.resolve(p)
+  }
+}
+
+/** Whether a profile is one of the package's own profiles/*.yaml (the default, or named by its path). */
+export function isBundledProfile(profilePath: string): boolean {
+  return real(path.dirname(path.resolve(profilePath))) === real(BUNDLED_PROFILES)
+}
+
+/**
+ * The directory a profile's state and build directories go under: beside a profile of the user's,
+ * and the working directory `cwd` for a bundled profile, whose directory belongs to the installed
+ * package (read-only in a global install, replaced with the CA keys in it by an update).
+ */
+export function stateBase(profilePath: string, cwd: string): string {
+  return isBundledProfile(profilePath) ? path.resolve(cwd) : path.dirname(path.resolve(profilePath))
+}
+
+/** Default state dir: `.nodegen/<cluster>/` under {@link stateBase}. */
+export function defaultStateDir(profilePath: string, clusterName: string, cwd: string): string {
+  return path.join(stateBase(profilePath, cwd), '.nodegen', clusterName)
 }

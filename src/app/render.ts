@@ -357,3 +357,58 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
     throw e
   }
 }
+
+/**
+ * The end of `render`'s human output: which file goes to which machine for the medium written, and
+ * how to reach the cluster once it is up. `outDir` is the output directory as the user wrote it;
+ * `launch` is the command line that starts the machines on aws/gcp.
+ */
+export function nextSteps(cluster: Cluster, result: RenderResult, media: MediaKind, outDir: string, launch: string): string[] {
+  const at = (rel: string) => path.join(outDir, rel)
+  const who = (r: RenderedNode) => {
+    const n = cluster.nodes.find((x) => x.name === r.name)
+    return `${r.name} (${r.role} ${r.ordinal}${n?.ip ? `, ${n.ip}` : ''}${n?.mac ? `, MAC ${n.mac}` : ''})`
+  }
+  const artifact = (r: RenderedNode, suffix: string) => r.artifacts.find((a) => !a.includes('/') && a.endsWith(suffix))
+  const lines: string[] = []
+  const rows: Array<[string, RenderedNode]> = []
+  switch (media) {
+    case 'iso':
+    case 'configdrive':
+      lines.push(
+        media === 'iso'
+          ? 'Next: attach each ISO to its machine as a CD-ROM (a NoCloud seed, volume cidata) and boot it:'
+          : 'Next: attach each ISO to its machine as a CD-ROM (a config drive, volume config-2) and boot it:',
+      )
+      for (const r of result.nodes) rows.push([at(artifact(r, '.iso') ?? `${r.name}.iso`), r])
+      break
+    case 'bundle': {
+      lines.push("Next: unpack each archive onto its machine's seed medium (user-data, meta-data, network-config; Ignition: config.ign):")
+      for (const r of result.nodes) rows.push([at(artifact(r, '.tar.gz') ?? artifact(r, '.zip') ?? r.name), r])
+      break
+    }
+    case 'pxe':
+      lines.push(
+        `Next: serve ${at('pxe/')} at ${cluster.platform.pxe?.serverUrl ?? 'spec.platform.pxe.serverUrl'} (any web server), load ${at('dnsmasq-proxy.conf')} (beside your DHCP server) or ${at('dnsmasq-dhcp.conf')} into dnsmasq, and network-boot:`,
+      )
+      for (const r of result.nodes) lines.push(`  ${who(r)}`)
+      break
+    case 'none':
+      if (cluster.platform.type === 'aws' || cluster.platform.type === 'gcp') {
+        lines.push(`Next: ${launch} --dry-run shows the machines it will create; without --dry-run it creates them with this user-data.`)
+      } else {
+        lines.push(
+          "Next: give each machine the seed in its directory (user-data, meta-data; Ignition: config.ign) as its platform's user-data:",
+        )
+        for (const r of result.nodes) rows.push([`${at(r.name)}/`, r])
+      }
+      break
+  }
+  const width = Math.max(0, ...rows.map(([file]) => file.length))
+  for (const [file, r] of rows) lines.push(`  ${file.padEnd(width)}  to  ${who(r)}`)
+  const host = cluster.endpoint.host.includes(':') ? `[${cluster.endpoint.host}]` : cluster.endpoint.host
+  lines.push(
+    `Then, once the control plane is up: KUBECONFIG=${at('admin.conf')} kubectl get nodes   (API https://${host}:${cluster.endpoint.port})`,
+  )
+  return lines
+}

@@ -18,7 +18,8 @@ export abstract class BaseCommand extends Command {
   static override enableJsonFlag = true
 
   static stateFlag = Flags.string({
-    description: 'State directory holding the cluster PKI and tokens. Default: .nodegen/<cluster>/ beside the profile.',
+    description:
+      'State directory holding the cluster PKI and tokens. Default: .nodegen/<cluster>/ beside the profile; for a bundled profile (and with no profile argument), in the current directory.',
     helpValue: 'DIR',
   })
 
@@ -60,6 +61,6 @@ export abstract class BaseCommand extends Command {
   }
 
   protected stateDir(flag: string | undefined, profile: LoadedProfile, cluster: Cluster): string {
-    return flag ?? defaultStateDir(profile.path, cluster.name)
+    return flag ?? defaultStateDir(profile.path, cluster.name, process.cwd())
   }
 }

@@ -1,8 +1,9 @@
+import path from 'node:path'
 import {Args, Flags} from '@oclif/core'
 import {nodeImages} from '../app/image.js'
 import {materialFromSecrets} from '../app/material.js'
 import {progress} from '../app/progress.js'
-import {type MediaKind, mediaProblem, RenderError, type RenderResult, render, selectNodes} from '../app/render.js'
+import {type MediaKind, mediaProblem, nextSteps, RenderError, type RenderResult, render, selectNodes} from '../app/render.js'
 import {nodeUrlToken} from '../app/serve.js'
 import {ImageError} from '../image/index.js'
 import {loadOrCreateCalendar, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
@@ -14,8 +15,10 @@ export default class Render extends BaseCommand {
 user-data, meta-data and network-config (Ignition for Flatcar), fits it into the platform's size
 budget and writes the boot media. With no PROFILE it renders the bundled quickstart profile.
 
-The PKI state is created on the first render and reused after. Output is built beside DIR and
-swapped in at the end: an interrupted render leaves the previous output whole.
+The PKI state is created on the first render and reused after: in --state DIR, by default
+.nodegen/<cluster>/ beside the profile, or in the current directory for a bundled profile (and with
+no PROFILE). Output is built beside DIR and swapped in at the end: an interrupted render leaves the
+previous output whole. The render ends with the next step: which file goes to which machine.
 
 Output: DIR/cluster.json, DIR/admin.conf (0600), DIR/<node>/user-data, meta-data, network-config
 (Ignition nodes: DIR/<node>/config.ign), and per node DIR/<node>.iso (NoCloud, volume cidata, or with
@@ -62,17 +65,19 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
     const {args, flags} = await this.parse(Render)
     const {cluster, profile} = this.loadCluster(args.profile, {insecureInlineSecrets: flags['insecure-inline-secrets']})
     const dir = this.stateDir(flags.state, profile, cluster)
+    const media = (flags.media as MediaKind | undefined) ?? defaultMediaFor(cluster)
     let result: RenderResult
     try {
       // Refused before the state is created: a wrong medium changes nothing.
-      const refused = mediaProblem(selectNodes(cluster, flags.node), (flags.media as MediaKind | undefined) ?? defaultMediaFor(cluster))
+      const refused = mediaProblem(selectNodes(cluster, flags.node), media)
       if (refused) throw new RenderError(refused)
       const at = parseAt(flags.at, (m) => this.error(m, {exit: 2}))
       const ctx = systemPkiContext({passphrase: passphraseFrom(process.env)})
       const state = await loadOrCreateState(dir, cluster, ctx)
       const calendar = await loadOrCreateCalendar(dir, ctx)
       for (const w of state.warnings) this.warn(w)
-      if (state.created && !this.jsonEnabled()) this.log(`created the cluster's PKI in ${dir}`)
+      if (state.created && !this.jsonEnabled())
+        this.log(`created the cluster's PKI in ${path.resolve(dir)} (its CA keys and tokens: keep it, later runs reuse it)`)
       const images = await nodeImages(cluster, dir)
       for (const w of images.warnings) this.warn(w)
       const count = flags.node?.length ?? cluster.nodes.length
@@ -84,7 +89,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
         material: materialFromSecrets(cluster, state.secrets, calendar, at),
         adminConf: state.secrets.adminConf,
         ...(flags.node ? {nodes: flags.node} : {}),
-        media: (flags.media as MediaKind | undefined) ?? defaultMediaFor(cluster),
+        media,
         epoch: sourceDateEpoch(),
         bundleFormat: flags['bundle-format'] as 'tar.gz' | 'zip',
         progress: bar,
@@ -115,6 +120,8 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
             `    secrets: ${n.secretBundle.files.length} files in ${n.secretBundle.backend} ${n.secretBundle.names.join(' ')} (sha256 ${n.secretBundle.sha256.slice(0, 12)}…)`,
           )
       }
+      const launch = `${this.config.bin} launch ${cluster.platform.type} ${args.profile ?? 'PROFILE'}`
+      for (const line of nextSteps(cluster, result, media, flags.output, launch)) this.log(line)
     }
     return result
   }

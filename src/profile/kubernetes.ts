@@ -1,6 +1,6 @@
 /**
  * Which Kubernetes versions nodegen supports and what each implies. One table, read by validation,
- * the planners and `nodegen validate --json`; see ../shared/schemas/README.md for the sources.
+ * the planners and `nodegen validate --json`; see test/fixtures/kube-schemas/PROVENANCE.md for the sources.
  */
 
 export type KubeadmApi = 'v1beta3' | 'v1beta4'

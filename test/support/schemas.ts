@@ -1,17 +1,16 @@
 /**
  * Validation of generated kubeadm, kubelet and kube-proxy documents against the strict JSON Schemas
- * in ../shared/schemas/ (see its README): a misspelled or misplaced field fails here, where kubeadm
- * would only log a warning. Documents are parsed as YAML 1.1, the way kubeadm's decoder reads them,
+ * in test/fixtures/kube-schemas/ (their sources and how to refresh them: PROVENANCE.md there): a
+ * misspelled or misplaced field fails here, where kubeadm would only log a warning. Documents are parsed as YAML 1.1, the way kubeadm's decoder reads them,
  * so an unquoted `yes` or `0644` is caught as the wrong type.
  */
-import {existsSync, readdirSync, readFileSync} from 'node:fs'
+import {readdirSync, readFileSync} from 'node:fs'
 import path from 'node:path'
-import type {TestContext} from 'node:test'
 import {Ajv2020, type ValidateFunction} from 'ajv/dist/2020.js'
 import {parseAllDocuments} from 'yaml'
 import {REPO_ROOT} from './profiles.js'
 
-export const SCHEMAS_DIR = path.resolve(REPO_ROOT, '..', 'shared', 'schemas')
+export const SCHEMAS_DIR = path.join(REPO_ROOT, 'test', 'fixtures', 'kube-schemas')
 
 export interface DocumentResult {
   /** `kind` of the document (or `(none)`). */
@@ -25,7 +24,6 @@ let validators: Map<string, ValidateFunction> | undefined
 
 function load(): Map<string, ValidateFunction> {
   if (validators) return validators
-  if (!existsSync(SCHEMAS_DIR)) throw new Error(`the schemas directory ${SCHEMAS_DIR} is missing`)
   const ajv = new Ajv2020({allErrors: true, strict: false, validateFormats: false})
   const map = new Map<string, ValidateFunction>()
   for (const f of readdirSync(SCHEMAS_DIR)
@@ -63,17 +61,3 @@ export function validateKubeDocuments(yamlText: string): DocumentResult[] {
     return [{kind, apiVersion, errors: ok ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`.trim())}]
   })
 }
-
-/**
- * Skips the test on a developer's machine when ../shared/schemas is missing; under CI=true a missing
- * schema directory fails it (CI must never go green by skipping).
- */
-export function requireSchemas(t: TestContext): void {
-  if (existsSync(SCHEMAS_DIR)) return
-  const msg = `the schemas directory ${SCHEMAS_DIR} is missing`
-  if (process.env.CI) throw new Error(`${msg}; under CI=true this is a failure, not a skip`)
-  t.skip(msg)
-  throw new SchemasMissing(msg)
-}
-
-export class SchemasMissing extends Error {}

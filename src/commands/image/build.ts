@@ -24,8 +24,9 @@ OS preparation files and package step first boot runs), writes them into a build
 artifact — the qcow2 path, the AMI id or the GCE image name — in the cluster's state (images.json),
 where \`render\` and \`launch\` find it. Set spec.image.baked: true so the nodes skip the package step.
 
-The build directory (default .nodegen-images/<cluster>/<os>-<builder>/ beside the profile) keeps
-packer.log, manifest.json and qemu's disks (output-qemu-<time>/). Packer itself must be installed.`
+The build directory (default .nodegen-images/<cluster>/<os>-<builder>/ beside the profile, or in the
+current directory for a bundled profile) keeps packer.log, manifest.json and qemu's disks
+(output-qemu-<time>/). Packer itself must be installed.`
 
   static override examples = [
     '<%= config.bin %> image build --os almalinux-9 --builder qemu cluster.yaml',
@@ -39,7 +40,8 @@ packer.log, manifest.json and qemu's disks (output-qemu-<time>/). Packer itself 
     os: Flags.string({description: 'The OS to bake.', required: true, options: [...IMAGE_OS_IDS]}),
     builder: Flags.string({description: 'The Packer builder.', required: true, options: [...BUILDERS]}),
     'build-dir': Flags.string({
-      description: 'Build directory. Default: .nodegen-images/<cluster>/<os>-<builder>/ beside the profile.',
+      description:
+        'Build directory. Default: .nodegen-images/<cluster>/<os>-<builder>/ beside the profile (in the current directory for a bundled profile).',
       helpValue: 'DIR',
     }),
     var: Flags.string({description: 'A template variable, NAME=VALUE (repeatable).', multiple: true, helpValue: 'NAME=VALUE'}),
@@ -61,7 +63,7 @@ packer.log, manifest.json and qemu's disks (output-qemu-<time>/). Packer itself 
       const state = await loadOrCreateState(stateDir, cluster, systemPkiContext({passphrase: passphraseFrom(process.env)}))
       if (state.created && !quiet) this.log(`created the cluster's PKI in ${stateDir}`)
       const label = `image ${os}/${builder}`
-      const buildDir = flags['build-dir'] ?? defaultBuildDir(profile.path, cluster.name, os, builder)
+      const buildDir = flags['build-dir'] ?? defaultBuildDir(profile.path, cluster.name, os, builder, process.cwd())
       // A redrawn bar on a terminal; one line per milestone otherwise (a build takes many minutes).
       const tty = !quiet && process.stderr.isTTY === true
       const bar = progress(MILESTONES.length, label, process.stderr, !quiet)

@@ -22,7 +22,8 @@ export interface PkiInitResult {
 export default class PkiInit extends BaseCommand {
   static override summary = "Create the cluster's PKI offline: CAs, service-account key, etcd certificates, admin.conf and the init token."
   static override description = `Issues kubeadm's certificate set for the profile's key algorithm and writes it to the state dir
-(default .nodegen/<cluster>/ beside the profile) in one atomic step: a crash leaves no state or a whole one.
+(default .nodegen/<cluster>/ beside the profile, in the current directory for a bundled profile) in one
+atomic step: a crash leaves no state or a whole one.
 An existing state is never replaced: running it again changes nothing and says so, and a state that belongs
 to another cluster is refused. External etcd members added to the profile later get their certificates added.
 

@@ -9,7 +9,7 @@ import {
   etcdImageTag,
 } from '../../../src/plan/etcd/index.js'
 import {etcdMembers, SUPPORTED} from '../../../src/profile/index.js'
-import {requireSchemas, validateKubeDocuments} from '../../support/schemas.js'
+import {validateKubeDocuments} from '../../support/schemas.js'
 import {cluster, firstOf} from './fixtures.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests read as plain data
@@ -44,8 +44,7 @@ describe('external etcd member', () => {
     for (const n of c.nodes.filter((x) => x.role !== 'etcd')) assert.deepEqual(buildEtcdMemberFiles(c, n), {files: [], units: []})
   })
 
-  test("the standalone kubelet's configuration validates and is local-only", (t) => {
-    requireSchemas(t)
+  test("the standalone kubelet's configuration validates and is local-only", () => {
     const f = buildEtcdMemberFiles(c, firstOf(c, 'etcd')).files.find((x) => x.path === ETCD_KUBELET_CONFIG_PATH)!
     for (const r of validateKubeDocuments(f.content)) assert.deepEqual(r.errors, [], r.kind)
     const k: Doc = parse(f.content)

@@ -4,7 +4,7 @@ import {parseAllDocuments} from 'yaml'
 import {buildKubeadmFiles, certSANs, KUBEADM_CONFIG, kubeadmDocuments} from '../../../src/plan/kubeadm/index.js'
 import {KUBEADM_APIS, kubeadmApiFor} from '../../../src/plan/target.js'
 import {type Cluster, type ClusterNode, controlPlanes, etcdMembers, kubernetesTarget, SUPPORTED} from '../../../src/profile/index.js'
-import {requireSchemas, validateKubeDocuments} from '../../support/schemas.js'
+import {validateKubeDocuments} from '../../support/schemas.js'
 import {cluster, firstOf, KEY_ALGORITHMS, SECRETS, type Spec, VERSIONS} from './fixtures.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: documents are read as plain data
@@ -31,14 +31,13 @@ function kinds(c: Cluster, node: ClusterNode): string[] {
   return [...docs(c, node).keys()]
 }
 
-describe('kubeadm documents validate against ../shared/schemas', () => {
+describe('kubeadm documents validate against test/fixtures/kube-schemas', () => {
   for (const {version, api} of VERSIONS) {
     for (const base of ['quickstart', 'ha-external-etcd'] as const) {
       for (const keyAlgorithm of KEY_ALGORITHMS) {
         if (keyAlgorithm === 'ECDSA-P384' && !kubernetesTarget({major: 1, minor: Number(version.split('.')[1]), patch: 0}).ecdsaP384)
           continue
-        test(`${version} (${api}), ${base}, ${keyAlgorithm}: control plane 0, control plane 1, worker`, (t) => {
-          requireSchemas(t)
+        test(`${version} (${api}), ${base}, ${keyAlgorithm}: control plane 0, control plane 1, worker`, () => {
           const c = cluster(base, (s) => {
             s.kubernetes.version = version
             s.pki = {keyAlgorithm}
@@ -55,8 +54,7 @@ describe('kubeadm documents validate against ../shared/schemas', () => {
     }
   }
 
-  test('every load balancer type and both runtimes', (t) => {
-    requireSchemas(t)
+  test('every load balancer type and both runtimes', () => {
     for (const lb of ['keepalived-haproxy', 'keepalived', 'kube-vip', 'external'] as const) {
       for (const runtime of ['containerd', 'cri-o'] as const) {
         for (const version of ['1.30.14', '1.34.2']) {

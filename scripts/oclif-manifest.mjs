@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+/**
+ * Writes oclif.manifest.json (the commands' ids, flags and descriptions, so an installed nodegen
+ * starts without importing every command module) from the built dist/commands, with @oclif/core's
+ * own loader: what `oclif manifest` does, without the `oclif` packaging tool and its dependencies.
+ * `--remove` deletes it again: after packing, a manifest left in the working copy would be read in
+ * place of the commands being edited.
+ *
+ *   node scripts/oclif-manifest.mjs [--remove]      (npm's prepack and postpack run it)
+ */
+import {existsSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import path from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {Plugin} from '@oclif/core'
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+const file = path.join(root, 'oclif.manifest.json')
+
+if (process.argv[2] === '--remove') {
+  rmSync(file, {force: true})
+} else {
+  if (!existsSync(path.join(root, 'dist', 'commands'))) throw new Error('dist/commands is missing: run `npm run build` first')
+  const plugin = new Plugin({root, type: 'core', isRoot: true, ignoreManifest: true, errorOnManifestCreate: true})
+  await plugin.load()
+  const count = Object.keys(plugin.manifest.commands).length
+  if (count === 0) throw new Error('no commands found under dist/commands')
+  const tmp = `${file}.tmp-${process.pid}`
+  writeFileSync(tmp, `${JSON.stringify(plugin.manifest, null, 2)}\n`)
+  renameSync(tmp, file)
+  console.error(`oclif.manifest.json: ${count} commands, version ${plugin.manifest.version}`)
+}
