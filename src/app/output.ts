@@ -21,31 +21,18 @@ import {
 } from 'node:fs'
 import path from 'node:path'
 
-export class OutputDir {
-  readonly final: string
-  readonly tmp: string
-  private readonly prev: string
-  private committed = false
+/**
+ * Writes files into an existing temporary output directory. OutputDir owns the directory and its
+ * swap; render's worker threads each write their nodes' files through one of these over the same
+ * directory and report what they wrote back.
+ */
+export class DirWriter {
   bytes = 0
   files = 0
-  private readonly written: string[] = []
-
-  constructor(finalDir: string) {
-    this.final = path.resolve(finalDir)
-    const parent = path.dirname(this.final)
-    const base = path.basename(this.final)
-    mkdirSync(parent, {recursive: true})
-    this.prev = path.join(parent, `.${base}.previous`)
-    recoverInterruptedSwap(this.final, this.prev)
-    // Leftovers of renders that were killed: never the output, safe to remove.
-    for (const e of readdirSync(parent)) {
-      if (e.startsWith(`.${base}.tmp-`)) rmSync(path.join(parent, e), {recursive: true, force: true})
-    }
-    this.tmp = path.join(parent, `.${base}.tmp-${process.pid}`)
-    mkdirSync(this.tmp, {mode: 0o755})
-  }
-
+  readonly written: string[] = []
   private readonly dirs = new Set<string>()
+
+  constructor(readonly tmp: string) {}
 
   /** Absolute path inside the temporary directory, creating parents. */
   pathFor(rel: string): string {
@@ -94,6 +81,37 @@ export class OutputDir {
   createStream(rel: string, mode = 0o644): WriteStream {
     this.files++
     return createWriteStream(this.pathFor(rel), {mode})
+  }
+
+  /** Counts files another writer (a worker thread) wrote into the same directory. */
+  adopt(written: string[], bytes: number): void {
+    for (const p of written) this.written.push(p)
+    this.files += written.length
+    this.bytes += bytes
+  }
+}
+
+export class OutputDir extends DirWriter {
+  readonly final: string
+  private readonly prev: string
+  private committed = false
+
+  constructor(finalDir: string) {
+    const final = path.resolve(finalDir)
+    const parent = path.dirname(final)
+    const base = path.basename(final)
+    mkdirSync(parent, {recursive: true})
+    const prev = path.join(parent, `.${base}.previous`)
+    recoverInterruptedSwap(final, prev)
+    // Leftovers of renders that were killed: never the output, safe to remove.
+    for (const e of readdirSync(parent)) {
+      if (e.startsWith(`.${base}.tmp-`)) rmSync(path.join(parent, e), {recursive: true, force: true})
+    }
+    const tmp = path.join(parent, `.${base}.tmp-${process.pid}`)
+    mkdirSync(tmp, {mode: 0o755})
+    super(tmp)
+    this.final = final
+    this.prev = prev
   }
 
   /** Swaps the new output in: old → .previous, new → final, then the old one is removed. */
