@@ -45,7 +45,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
     }),
     'require-token': Flags.boolean({
       description:
-        'With --media pxe: dnsmasq-dhcp.conf gives each machine its own tokened script URL, for `nodegen serve --require-token`.',
+        'With --media pxe: dnsmasq-dhcp.conf gives each machine its own tokened script URL (an HMAC under the state'"'"'s serve key), which `nodegen serve` requires.',
       default: false,
     }),
     'bundle-format': Flags.string({description: 'Archive format with --media bundle.', options: ['tar.gz', 'zip'], default: 'tar.gz'}),
