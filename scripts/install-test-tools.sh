@@ -9,7 +9,7 @@ PACKAGES=(
   etcd-server etcd-client haproxy keepalived
   packer xorriso genisoimage cloud-image-utils
   qemu-system-x86 qemu-utils ipxe-qemu debootstrap e2fsprogs dnsmasq-base
-  python3-yaml python3-jsonschema iproute2 curl gzip zstd
+  python3-yaml python3-jsonschema iproute2 curl gzip zstd strace
 )
 
 missing=()

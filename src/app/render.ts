@@ -152,7 +152,7 @@ export interface RenderOptions {
   /** The image each node boots (`nodegen image build`'s record), by node name. */
   images?: Record<string, string>
   /**
-   * Per-node URL tokens of `nodegen serve --require-token`: with media `pxe`, dnsmasq-dhcp.conf then
+   * Per-node URL tokens `nodegen serve` requires: with media `pxe`, dnsmasq-dhcp.conf then
    * gives each machine its own tokened script URL.
    */
   pxeTokens?: Map<string, string>

@@ -162,7 +162,9 @@ export default class Plan extends BaseCommand {
     try {
       if (existsSync(path.join(stateDir, 'state.json'))) {
         secrets = await loadState(stateDir, cluster, {passphrase: passphraseFrom(process.env)})
-        calendar = existsSync(path.join(stateDir, 'calendar.json')) ? await loadOrCreateCalendar(stateDir, systemPkiContext()) : undefined
+        calendar = existsSync(path.join(stateDir, 'calendar.json'))
+          ? await loadOrCreateCalendar(stateDir, systemPkiContext({passphrase: passphraseFrom(process.env)}))
+          : undefined
       } else {
         kind = 'estimated'
         scratch = mkdtempSync(path.join(os.tmpdir(), 'nodegen-plan-'))

@@ -5,7 +5,7 @@ import {materialFromSecrets} from '../app/material.js'
 import {progress} from '../app/progress.js'
 import {type MediaKind, mediaProblem, nextSteps, RenderError, type RenderResult, render, selectNodes} from '../app/render.js'
 import {ImageError} from '../image/index.js'
-import {loadOrCreateCalendar, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
+import {loadOrCreateCalendar, loadOrCreateServeKey, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
 import {BaseCommand} from './base.js'
 
 export default class Render extends BaseCommand {
@@ -47,7 +47,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
     }),
     'require-token': Flags.boolean({
       description:
-        'With --media pxe: dnsmasq-dhcp.conf gives each machine its own tokened script URL, for `nodegen serve --require-token`.',
+        "With --media pxe: dnsmasq-dhcp.conf gives each machine its own tokened script URL (an HMAC under the state's serve key), which `nodegen serve` requires.",
       default: false,
     }),
     'seed-files': Flags.boolean({
@@ -80,6 +80,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
       const ctx = systemPkiContext({passphrase: passphraseFrom(process.env)})
       const state = await loadOrCreateState(dir, cluster, ctx)
       const calendar = await loadOrCreateCalendar(dir, ctx)
+      const serveKey = flags['require-token'] ? await loadOrCreateServeKey(dir, ctx) : ''
       for (const w of state.warnings) this.warn(w)
       if (state.created && !this.jsonEnabled())
         this.log(`created the cluster's PKI in ${path.resolve(dir)} (its CA keys and tokens: keep it, later runs reuse it)`)
@@ -100,7 +101,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
         progress: bar,
         images: images.byNode,
         seedFiles: flags['seed-files'],
-        ...(flags['require-token'] ? {pxeTokens: await pxeTokens(cluster, calendar.secret)} : {}),
+        ...(flags['require-token'] ? {pxeTokens: await pxeTokens(cluster, serveKey)} : {}),
       })
       bar.done(`rendered ${result.nodes.length} node(s) into ${flags.output} (${result.bytes} bytes)`)
     } catch (e) {
@@ -133,10 +134,10 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
   }
 }
 
-/** The per-node URL tokens of `serve --require-token` (the serve module loads only when asked). */
-async function pxeTokens(cluster: {nodes: Array<{name: string}>}, secret: string): Promise<Map<string, string>> {
+/** The per-node URL tokens `serve` requires, under the state's serve key (the serve module loads only when asked). */
+async function pxeTokens(cluster: {nodes: Array<{name: string}>}, serveKey: string): Promise<Map<string, string>> {
   const {nodeUrlToken} = await import('../app/serve.js')
-  return new Map(cluster.nodes.map((n) => [n.name, nodeUrlToken(secret, n.name)]))
+  return new Map(cluster.nodes.map((n) => [n.name, nodeUrlToken(serveKey, n.name)]))
 }
 
 function defaultMediaFor(cluster: {platform: {type: string}}): MediaKind {

@@ -1,26 +1,33 @@
 import {Args, Flags} from '@oclif/core'
 import {materialFromSecrets} from '../app/material.js'
-import {readTls, startServer} from '../app/serve.js'
+import {printable, readTls, startServer} from '../app/serve.js'
 import {table} from '../app/table.js'
-import {loadOrCreateCalendar, loadOrCreateState, passphraseFrom, systemPkiContext} from '../pki/index.js'
+import {loadOrCreateCalendar, loadOrCreateServeKey, loadOrCreateState, parseWindow, passphraseFrom, systemPkiContext} from '../pki/index.js'
 import {BaseCommand} from './base.js'
 
 export default class Serve extends BaseCommand {
   static override enableJsonFlag = false
   static override summary = 'Serve iPXE scripts, NoCloud-net and Ignition seeds to network-booting machines, chosen by MAC.'
-  static override description = `Machines boot iPXE (DHCP/proxy-DHCP points them at /boot.ipxe), which chains to a script for
-their MAC: the kernel and initrd of spec.platform.pxe.kernel[<os>] with ds=nocloud-net;s=<this server>/nocloud/<mac>/
-(cloud-init) or ignition.config.url=<this server>/ignition/<mac> (Flatcar). Seeds are rendered per
-request from the profile and the state, and the profile is re-read when it changes. Nodes whose
-profile names this server in spec.bootstrap.statusUrl POST their phases; the table of the fleet is
-shown on a terminal and at GET /status. Unknown machines get 404. Stop with Ctrl-C.`
+  static override description = `Machines boot iPXE, which chains to a script for their identity (spec.platform.pxe.matchBy: MAC,
+SMBIOS UUID or hostname) with the kernel and initrd of spec.platform.pxe.kernel[<os>] and the node's seed URL:
+ds=nocloud-net;s=<this server>/nocloud/<id>/<token>/ (cloud-init) or ignition.config.url=<this server>/ignition/<id>?token=
+(Flatcar). Every per-node URL needs the node's token (an HMAC of its name under the serve key, a secret of its
+own in the state): give each machine its tokened script through the dnsmasq-dhcp.conf of
+\`nodegen render --media pxe --require-token\`. A node's seed (which holds its secrets) is served until it
+reports ready, or for --seed-ttl after it was first served. Nodes whose profile names this server in
+spec.bootstrap.statusUrl POST their phases with their status token; the table of the fleet is shown on a
+terminal and at GET /status. Unknown machines get 404. Stop with Ctrl-C.`
   static override examples = [
-    '<%= config.bin %> serve cluster.yaml --listen 0.0.0.0:8080',
-    '<%= config.bin %> serve cluster.yaml --listen 10.0.0.2:8443 --tls-cert server.crt --tls-key server.key --require-token',
+    '<%= config.bin %> serve cluster.yaml --listen 10.0.0.2:8080',
+    '<%= config.bin %> serve cluster.yaml --listen 10.0.0.2:8443 --tls-cert server.crt --tls-key server.key',
   ]
   static override args = {profile: Args.string({description: 'Cluster profile (YAML).', required: true})}
   static override flags = {
-    listen: Flags.string({description: 'Address and port to listen on.', default: '0.0.0.0:8080', helpValue: 'ADDR:PORT'}),
+    listen: Flags.string({
+      description: 'Address and port to listen on (no default: name the provisioning interface).',
+      required: true,
+      helpValue: 'ADDR:PORT',
+    }),
     'public-url': Flags.string({
       description: 'Base URL machines reach this server at. Default: spec.platform.pxe.serverUrl, else http(s)://ADDR:PORT.',
     }),
@@ -30,8 +37,14 @@ shown on a terminal and at GET /status. Unknown machines get 404. Stop with Ctrl
       description: 'Directory served under /assets/ (the kernels and initrds spec.platform.pxe.kernel names).',
       helpValue: 'DIR',
     }),
-    'require-token': Flags.boolean({
-      description: 'Node URLs must carry a per-node token (derived from the cluster state).',
+    'seed-ttl': Flags.string({
+      description: "How long a node's seed is served after it was first served (it stops at once when the node reports ready).",
+      default: '2h',
+      helpValue: 'DURATION',
+    }),
+    'insecure-no-token': Flags.boolean({
+      description:
+        'Labs only: serve every seed, CA keys included, to anyone who can reach the server, and accept status reports without a token.',
       default: false,
     }),
     state: BaseCommand.stateFlag,
@@ -43,21 +56,29 @@ shown on a terminal and at GET /status. Unknown machines get 404. Stop with Ctrl
     const dir = this.stateDir(flags.state, profile, cluster)
     const m = /^(.*):(\d+)$/.exec(flags.listen)
     if (!m) this.error(`--listen ${flags.listen} is not ADDR:PORT`, {exit: 2})
+    const ttlSeconds = parseWindow(flags['seed-ttl'])
+    if (ttlSeconds === undefined) this.error(`--seed-ttl ${flags['seed-ttl']} is not a duration (like 30m, 2h)`, {exit: 2})
     const ctx = systemPkiContext({passphrase: passphraseFrom(process.env)})
     const state = await loadOrCreateState(dir, cluster, ctx)
     const calendar = await loadOrCreateCalendar(dir, ctx)
+    if (flags['insecure-no-token'])
+      process.stderr.write(
+        'WARNING: --insecure-no-token: every node seed, control-plane CA keys included, is served to ANYONE who can reach this server, and anyone can post status reports. Use only on an isolated lab network.\n',
+      )
+    const tokenKey = flags['insecure-no-token'] ? undefined : await loadOrCreateServeKey(dir, ctx)
     const tty = process.stdout.isTTY === true
+    const tls = readTls(flags['tls-cert'], flags['tls-key'])
+    const publicUrl = flags['public-url'] ?? cluster.platform.pxe?.serverUrl
     const server = await startServer({
       profilePath: profile.path,
-      material: async (c) => materialFromSecrets(c, state.secrets, calendar, new Date()),
+      material: async (c, at) => materialFromSecrets(c, state.secrets, calendar, at),
       host: m?.[1] as string,
       port: Number(m?.[2]),
-      ...((flags['public-url'] ?? cluster.platform.pxe?.serverUrl)
-        ? {publicUrl: (flags['public-url'] ?? cluster.platform.pxe?.serverUrl) as string}
-        : {}),
-      ...(flags['require-token'] ? {tokenKey: calendar.secret} : {}),
+      ...(publicUrl ? {publicUrl} : {}),
+      ...(tokenKey ? {tokenKey} : {insecureNoToken: true}),
+      seedTtlMs: (ttlSeconds as number) * 1000,
       ...(flags.assets ? {assetsDir: flags.assets} : {}),
-      ...(readTls(flags['tls-cert'], flags['tls-key']) ? {tls: readTls(flags['tls-cert'], flags['tls-key'])} : {}),
+      ...(tls ? {tls} : {}),
       log: (line) => {
         if (!tty) process.stdout.write(`${new Date().toISOString()} ${line}\n`)
       },
@@ -67,7 +88,7 @@ shown on a terminal and at GET /status. Unknown machines get 404. Stop with Ctrl
       ? setInterval(() => {
           const rows = cluster.nodes.map((n) => {
             const s = server.status.get(n.name)
-            return [n.name, n.role, n.mac, s?.phase, s?.state, s?.reason, s?.received]
+            return [n.name, n.role, n.mac, s?.phase, s?.state, s?.reason, s?.received].map((c) => (c === undefined ? c : printable(c)))
           })
           process.stdout.write(
             `\x1b[H\x1b[2J${server.url}\n\n${table(['NODE', 'ROLE', 'MAC', 'PHASE', 'STATE', 'REASON', 'LAST REPORT'], rows)}\n`,

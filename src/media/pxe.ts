@@ -55,7 +55,7 @@ export interface IpxeNodeOptions {
   /** Base URL machines reach the server at, without a trailing slash. */
   base: string
   matchBy: MatchBy
-  /** The node's URL token (`nodegen serve --require-token`). */
+  /** The node's URL token (`nodegen serve` requires it unless run with --insecure-no-token). */
   token?: string
 }
 

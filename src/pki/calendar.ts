@@ -15,8 +15,10 @@
 import {createHmac} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import path from 'node:path'
-import {FILE_MODE, replaceFile, withLock, writeNewFile} from './durable.js'
+import {FILE_MODE, linkNewFile, replaceFile, withLock} from './durable.js'
+import {isSealed} from './encryption.js'
 import {PkiError} from './errors.js'
+import {openSecretFile, sealSecretFile, secretKeyOf} from './state.js'
 import {TOKEN_CHARS} from './token.js'
 import type {PkiContext} from './types.js'
 
@@ -83,21 +85,26 @@ function fresh(ctx: Pick<PkiContext, 'now' | 'randomBytes'>, generation: number)
   return {secret: Buffer.from(ctx.randomBytes(32)).toString('hex'), generation, created: ctx.now.toISOString()}
 }
 
-/** The state's calendar, created (once, atomically, never replaced) when it has none. */
-export async function loadOrCreateCalendar(dir: string, ctx: Pick<PkiContext, 'now' | 'randomBytes'>): Promise<Calendar> {
+type CalendarContext = Pick<PkiContext, 'now' | 'randomBytes'> & Partial<Pick<PkiContext, 'passphrase'>>
+
+/** calendar.json's text, opened when it is sealed (an encrypted state). */
+async function readCalendar(dir: string, text: string, passphrase: string | undefined): Promise<Calendar> {
+  if (!isSealed(text)) return parse(dir, text)
+  return parse(dir, openSecretFile(dir, CALENDAR_JSON, text, await secretKeyOf(dir, passphrase)))
+}
+
+/** The state's calendar, created (once, atomically, never replaced) when it has none; sealed in an encrypted state. */
+export async function loadOrCreateCalendar(dir: string, ctx: CalendarContext): Promise<Calendar> {
   const file = path.join(dir, CALENDAR_JSON)
   try {
-    return parse(dir, await readFile(file, 'utf8'))
+    return await readCalendar(dir, await readFile(file, 'utf8'), ctx.passphrase)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
   }
-  try {
-    await writeNewFile(file, `${JSON.stringify(fresh(ctx, 1), null, 2)}\n`, FILE_MODE)
-  } catch (e) {
-    // Another process created it first: theirs stands.
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
-  }
-  return parse(dir, await readFile(file, 'utf8'))
+  // Linked into place whole; when another process created it first, theirs stands.
+  const key = await secretKeyOf(dir, ctx.passphrase)
+  await linkNewFile(file, sealSecretFile(CALENDAR_JSON, `${JSON.stringify(fresh(ctx, 1), null, 2)}\n`, key))
+  return readCalendar(dir, await readFile(file, 'utf8'), ctx.passphrase)
 }
 
 /**
@@ -105,13 +112,14 @@ export async function loadOrCreateCalendar(dir: string, ctx: Pick<PkiContext, 'n
  * plane runs with the new one (re-render and update them); tokens already registered expire with
  * their windows.
  */
-export async function rotateCalendar(dir: string, ctx: Pick<PkiContext, 'now' | 'randomBytes'>): Promise<Calendar> {
+export async function rotateCalendar(dir: string, ctx: CalendarContext): Promise<Calendar> {
   return withLock(
     dir,
     async () => {
       const old = await loadOrCreateCalendar(dir, ctx)
       const next = fresh(ctx, old.generation + 1)
-      await replaceFile(path.join(dir, CALENDAR_JSON), `${JSON.stringify(next, null, 2)}\n`, FILE_MODE)
+      const key = await secretKeyOf(dir, ctx.passphrase)
+      await replaceFile(path.join(dir, CALENDAR_JSON), sealSecretFile(CALENDAR_JSON, `${JSON.stringify(next, null, 2)}\n`, key), FILE_MODE)
       return next
     },
     (pid, lock) => new PkiError('NG0909', {dir, pid, lock}),

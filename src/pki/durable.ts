@@ -133,6 +133,27 @@ export async function replaceFile(p: string, content: string, mode = FILE_MODE):
   await fsyncPath(path.dirname(p))
 }
 
+/**
+ * Creates `file` whole or not at all, and never over an existing one: a complete, fsynced temporary
+ * file is hard-linked to the name. Returns false when `file` already exists (it is left as it is).
+ */
+export async function linkNewFile(file: string, content: string): Promise<boolean> {
+  const tmp = path.join(path.dirname(file), tempName(path.basename(file)))
+  try {
+    await writeNewFile(tmp, content, FILE_MODE)
+    try {
+      await fs.link(tmp, file)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false
+      throw e
+    }
+    await fsyncPath(path.dirname(file))
+    return true
+  } finally {
+    await fs.rm(tmp, {force: true})
+  }
+}
+
 /** mkdir -p for the directories above a state dir: the ones created here are 0700. */
 export async function ensureParent(dir: string): Promise<void> {
   await fs.mkdir(path.dirname(dir), {recursive: true, mode: DIR_MODE})

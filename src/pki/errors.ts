@@ -18,6 +18,7 @@ export const PKI_CATALOGUE = Object.freeze({
   NG0910: '{value} is not a duration (like 30d, 720h, 1h30m)',
   NG0911: 'the state in {dir} has no certificates for etcd member {member}: run `nodegen pki init {profile}`',
   NG0912: 'cannot write the state in {dir}: {reason}',
+  NG0913: 'the passphrase is too short: use at least {min} characters (a few words)',
 } as const)
 
 export type PkiCode = keyof typeof PKI_CATALOGUE

@@ -29,14 +29,18 @@ export {
 } from './certs.js'
 export {generateKeyPair, PASSPHRASE_ENV, passphraseFrom, systemPkiContext} from './context.js'
 export {NODE_PKI_DIR, type NodeSecretSummary, nodeSecretsSummary, secretFilesForNode} from './distribute.js'
+export {MIN_PASSPHRASE_LENGTH} from './encryption.js'
 export {formatPkiMessage, PKI_CATALOGUE, type PkiCode, PkiError} from './errors.js'
 export {type CertificateInfo, describeCertificate, type Expiring, expirations} from './inspect.js'
 export {caCertHash, type IssuedPki, issueClusterPki} from './issue.js'
 export {buildKubeconfig, type KubeconfigSpec, serverUrl} from './kubeconfig.js'
+export {loadOrCreateServeKey, SERVE_KEY} from './servekey.js'
 export {
   ADMIN_CONF,
   type CreateTokenOptions,
   createToken,
+  type EncryptStateOptions,
+  encryptState,
   inventoryState,
   type LoadOrCreateResult,
   listStateFiles,

@@ -24,6 +24,7 @@ import {CAS, type CaId, KEY_ALGORITHM_INFO, leafFile, leafSpec} from './certs.js
 import {
   ensureParent,
   FILE_MODE,
+  fsyncPath,
   publishDir,
   removeStaleTemps,
   replaceFile,
@@ -32,6 +33,7 @@ import {
   withLock,
   writeTree,
 } from './durable.js'
+import {isKdfParams, isSealed, MIN_PASSPHRASE_LENGTH, newStateKey, openStateKey, type StateKey} from './encryption.js'
 import {PkiError} from './errors.js'
 import {type CertificateInfo, describeCertificate} from './inspect.js'
 import {
@@ -82,9 +84,34 @@ function memberFiles(pair: {server: IssuedPair; peer: IssuedPair}, passphrase: s
   ])
 }
 
-/** Every file of a new state, relative path → content. Keys are encrypted when `passphrase` is set. */
-export function renderStateFiles(cluster: Cluster, issued: IssuedPki, created: Date, passphrase: string | undefined): Map<string, string> {
+/** The sealed form of tokens.json: the tokens without their secrets in the clear, the whole list sealed. */
+function tokensFile(tokens: readonly BootstrapToken[], key: StateKey | undefined, extra: Record<string, unknown> = {}): string {
+  if (!key) return json({...extra, schemaVersion: STATE_SCHEMA_VERSION, tokens})
+  return json({
+    ...extra,
+    schemaVersion: STATE_SCHEMA_VERSION,
+    publicTokens: tokens.map(redactToken),
+    tokens: [],
+    sealed: key.seal(TOKENS_JSON, JSON.stringify(tokens)).trim(),
+  })
+}
+
+/**
+ * Every file of a new state, relative path → content. With `passphrase` set (at least
+ * MIN_PASSPHRASE_LENGTH characters), keys and tokens are encrypted under a state key stretched from
+ * it with scrypt over `salt`.
+ */
+export function renderStateFiles(
+  cluster: Cluster,
+  issued: IssuedPki,
+  created: Date,
+  passphrase: string | undefined,
+  salt?: Uint8Array,
+): Map<string, string> {
+  const sk = passphrase === undefined ? undefined : newStateKey(passphrase, salt)
   const files = new Map<string, string>()
+  const pemPass = sk?.key.pemPassphrase
+  passphrase = pemPass
   const pair = (file: string, p: IssuedPair) => {
     files.set(`pki/${file}.crt`, p.cert)
     files.set(`pki/${file}.key`, encodePrivateKey(p.key, passphrase))
@@ -102,16 +129,17 @@ export function renderStateFiles(cluster: Cluster, issued: IssuedPki, created: D
     keyPem: encodePrivateKey(issued.admin.key, passphrase),
   })
   files.set(ADMIN_CONF, passphrase === undefined ? admin : ENCRYPTED_ADMIN_NOTE + admin)
-  files.set(TOKENS_JSON, json({schemaVersion: STATE_SCHEMA_VERSION, tokens: [issued.token]}))
+  files.set(TOKENS_JSON, tokensFile([issued.token], sk?.key))
   const info: StateInfo = {
     schemaVersion: STATE_SCHEMA_VERSION,
     cluster: cluster.name,
     created: wholeSeconds(created).toISOString(),
     keyAlgorithm: issued.keyAlgorithm,
     topology: cluster.topology,
-    encrypted: passphrase !== undefined,
+    encrypted: sk !== undefined,
     caCertHash: issued.caCertHash,
     kubernetesVersion: cluster.kubernetes.version,
+    ...(sk ? {kdf: sk.kdf} : {}),
   }
   files.set(STATE_JSON, json(info))
   return files
@@ -188,7 +216,54 @@ export async function readStateInfo(
     encrypted: s.encrypted === true,
     caCertHash: s.caCertHash,
     kubernetesVersion: String(s.kubernetesVersion ?? ''),
+    ...(s.encrypted === true && isKdfParams(s.kdf) ? {kdf: s.kdf} : {}),
   }
+}
+
+/** How a state's secrets open: the PKCS#8 passphrase of its keys and the key of its sealed files. */
+export interface StateSecretKey {
+  pem: string | undefined
+  sealing: StateKey | undefined
+}
+
+/** The state's secret key for `passphrase`: NG0905 without one, NG0906 when it is not the state's. */
+export function stateSecretKey(dir: string, info: StateInfo, passphrase: string | undefined): StateSecretKey {
+  if (!info.encrypted) return {pem: undefined, sealing: undefined}
+  if (passphrase === undefined) throw new PkiError('NG0905', {dir})
+  // A state encrypted before the scrypt scheme: the passphrase is the PKCS#8 passphrase itself.
+  if (!info.kdf) return {pem: passphrase, sealing: undefined}
+  const key = openStateKey(passphrase, info.kdf)
+  if (!key) throw new PkiError('NG0906', {dir, file: STATE_JSON})
+  return {pem: key.pemPassphrase, sealing: key}
+}
+
+/** Reads a secret file that is sealed when the state is encrypted (calendar.json, serve-key). */
+export function openSecretFile(dir: string, rel: string, text: string, key: StateSecretKey): string {
+  if (!isSealed(text)) return text
+  if (!key.sealing) throw new PkiError('NG0905', {dir})
+  const plain = key.sealing.open(rel, text)
+  if (plain === undefined) throw new PkiError('NG0906', {dir, file: rel})
+  return plain
+}
+
+/** The state's secret key, read from state.json, for files kept beside the PKI (calendar, serve key). */
+export async function secretKeyOf(dir: string, passphrase: string | undefined): Promise<StateSecretKey> {
+  let raw: Partial<StateInfo>
+  try {
+    raw = JSON.parse(await fs.readFile(path.join(dir, STATE_JSON), 'utf8'))
+  } catch {
+    return {pem: undefined, sealing: undefined}
+  }
+  return stateSecretKey(
+    dir,
+    {...(raw as StateInfo), encrypted: raw.encrypted === true, ...(isKdfParams(raw.kdf) ? {kdf: raw.kdf} : {})},
+    passphrase,
+  )
+}
+
+/** A secret file's content as the state stores it: sealed when the state is encrypted. */
+export function sealSecretFile(rel: string, text: string, key: StateSecretKey): string {
+  return key.sealing ? key.sealing.seal(rel, text) : text
 }
 
 /** The external etcd members the state has certificates for, sorted by name. */
@@ -243,12 +318,22 @@ interface TokensFile {
   [other: string]: unknown
 }
 
-function parseTokens(dir: string, text: string): TokensFile {
+function parseTokens(dir: string, text: string, key?: StateSecretKey): TokensFile {
   let raw: TokensFile
   try {
     raw = JSON.parse(text) as TokensFile
   } catch {
     throw damaged(dir, `${TOKENS_JSON} is not JSON`)
+  }
+  if (typeof raw?.sealed === 'string') {
+    if (!key?.sealing) throw new PkiError('NG0905', {dir})
+    const plain = key.sealing.open(TOKENS_JSON, raw.sealed)
+    if (plain === undefined) throw new PkiError('NG0906', {dir, file: TOKENS_JSON})
+    try {
+      raw = {...raw, tokens: JSON.parse(plain) as BootstrapToken[]}
+    } catch {
+      throw damaged(dir, `${TOKENS_JSON} is not JSON`)
+    }
   }
   if (!raw || !Array.isArray(raw.tokens) || raw.tokens.length === 0) throw damaged(dir, `${TOKENS_JSON} holds no token`)
   for (const t of raw.tokens) {
@@ -260,8 +345,8 @@ function parseTokens(dir: string, text: string): TokensFile {
 
 /** Reads and checks every file of a state; private keys come back decrypted, in kubeadm's format. */
 async function readSecrets(dir: string, info: StateInfo, passphrase: string | undefined): Promise<ClusterSecrets> {
-  const pass = info.encrypted ? passphrase : undefined
-  if (info.encrypted && passphrase === undefined) throw new PkiError('NG0905', {dir})
+  const sk = stateSecretKey(dir, info, passphrase)
+  const pass = sk.pem
   const cas = {} as Record<CaId, CertKeyPem>
   const caCerts = {} as Record<CaId, X509Certificate>
   for (const spec of CAS) {
@@ -295,7 +380,7 @@ async function readSecrets(dir: string, info: StateInfo, passphrase: string | un
     throw damaged(dir, `${ADMIN_CONF}'s client certificate is not valid for pki/ca.crt`)
   const adminConf = replaceClientKey(adminText.replace(ENCRYPTED_ADMIN_NOTE, ''), kubeadmKeyPem(adminKey))
 
-  const tokens = parseTokens(dir, await readText(dir, TOKENS_JSON)).tokens
+  const tokens = parseTokens(dir, await readText(dir, TOKENS_JSON), sk).tokens
   return {
     ...info,
     cas,
@@ -352,11 +437,24 @@ export async function loadOrCreateState(
   const p = await probe(dir)
   let created = false
   if (p === 'foreign') throw new PkiError('NG0903', {dir})
-  if (p === 'absent' || p === 'empty') created = await createState(dir, cluster, ctx, options)
+  if (p === 'absent' || p === 'empty') {
+    if (ctx.passphrase !== undefined && ctx.passphrase.length < MIN_PASSPHRASE_LENGTH)
+      throw new PkiError('NG0913', {min: MIN_PASSPHRASE_LENGTH})
+    if (!(await restoreSwapped(dir))) created = await createState(dir, cluster, ctx, options)
+  }
   const info = await readStateInfo(dir, cluster)
   const added = await addMissingMembers(dir, cluster, info, ctx, options)
   const secrets = await readSecrets(dir, info, ctx.passphrase)
-  return {secrets, created, added, warnings: driftWarnings(cluster, secrets)}
+  const warnings = driftWarnings(cluster, secrets)
+  if (ctx.passphrase !== undefined && !info.encrypted)
+    warnings.push(
+      'NODEGEN_PKI_PASSPHRASE is set, but this state is not encrypted: its secrets stay in the clear until you run `nodegen pki encrypt PROFILE`',
+    )
+  else if (info.encrypted && !info.kdf)
+    warnings.push(
+      'this state is encrypted with the old, weak key derivation: run `nodegen pki encrypt PROFILE --rekey` to move it to scrypt',
+    )
+  return {secrets, created, added, warnings}
 }
 
 /**
@@ -379,7 +477,7 @@ export async function loadState(
 
 async function createState(dir: string, cluster: Cluster, ctx: PkiContext, options: StateOptions): Promise<boolean> {
   const issued = await issueClusterPki(cluster, ctx)
-  const files = renderStateFiles(cluster, issued, ctx.now, ctx.passphrase)
+  const files = renderStateFiles(cluster, issued, ctx.now, ctx.passphrase, ctx.passphrase === undefined ? undefined : ctx.randomBytes(16))
   const parent = path.dirname(path.resolve(dir))
   const base = path.basename(path.resolve(dir))
   try {
@@ -409,8 +507,7 @@ async function addMissingMembers(
   const etcdDir = path.join(dir, 'pki', 'etcd')
   const have = new Set(await stateMembers(dir, info))
   if (externalEtcdMembers(cluster).every((m) => have.has(m.name))) return []
-  const pass = info.encrypted ? ctx.passphrase : undefined
-  if (info.encrypted && pass === undefined) throw new PkiError('NG0905', {dir})
+  const pass = stateSecretKey(dir, info, ctx.passphrase).pem
   return withLock(
     dir,
     async () => {
@@ -451,20 +548,22 @@ export interface CreateTokenOptions {
 export async function createToken(
   dir: string,
   cluster: Pick<Cluster, 'name'>,
-  ctx: Pick<PkiContext, 'now' | 'randomBytes'>,
+  ctx: Pick<PkiContext, 'now' | 'randomBytes' | 'passphrase'>,
   options: CreateTokenOptions,
 ): Promise<BootstrapToken> {
-  await readStateInfo(dir, cluster)
+  const info = await readStateInfo(dir, cluster)
+  const sk = stateSecretKey(dir, info, ctx.passphrase)
   return withLock(
     dir,
     async () => {
       await removeStaleTemps(dir, TOKENS_JSON)
-      const file = parseTokens(dir, await readText(dir, TOKENS_JSON))
+      const file = parseTokens(dir, await readText(dir, TOKENS_JSON), sk)
       let token: BootstrapToken
       do token = newBootstrapToken(ctx, options.ttlSeconds, options.description ?? 'nodegen token create')
       while (file.tokens.some((t) => t.tokenId === token.tokenId))
       try {
-        await replaceFile(path.join(dir, TOKENS_JSON), json({...file, tokens: [...file.tokens, token]}), FILE_MODE)
+        const {tokens, sealed: _s, publicTokens: _p, schemaVersion: _v, ...rest} = file
+        await replaceFile(path.join(dir, TOKENS_JSON), tokensFile([...tokens, token], sk.sealing, rest), FILE_MODE)
       } catch (e) {
         throw new PkiError('NG0912', {dir, reason: (e as Error).message})
       }
@@ -512,7 +611,16 @@ export async function inventoryState(dir: string, cluster: Pick<Cluster, 'name'>
   } catch {
     throw damaged(dir, 'pki/sa.pub is not a public key')
   }
-  const tokens = parseTokens(dir, await readText(dir, TOKENS_JSON)).tokens.map(redactToken)
+  const tokensText = await readText(dir, TOKENS_JSON)
+  const sealedTokens = (() => {
+    try {
+      const raw = JSON.parse(tokensText) as {sealed?: unknown; publicTokens?: BootstrapToken[]}
+      return typeof raw.sealed === 'string' && Array.isArray(raw.publicTokens) ? raw.publicTokens : undefined
+    } catch {
+      return undefined
+    }
+  })()
+  const tokens = sealedTokens ?? parseTokens(dir, tokensText).tokens.map(redactToken)
   return {dir, info, certificates, serviceAccount: {file: 'pki/sa.pub', keyAlgorithm: saAlg}, tokens}
 }
 
@@ -530,3 +638,102 @@ export async function listStateFiles(dir: string): Promise<string[]> {
   await walk('')
   return out.sort()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Encrypting and re-keying a state
+
+const SWAP_MARK = '.nodegen-swap-'
+
+/**
+ * A state being swapped by `encryptState` is, for an instant, only under its swap name beside the
+ * state dir. When the dir is missing and such a copy exists (the swap was cut short), it is put
+ * back rather than a new state created. Returns true when one was restored.
+ */
+async function restoreSwapped(dir: string): Promise<boolean> {
+  const abs = path.resolve(dir)
+  const parent = path.dirname(abs)
+  const base = path.basename(abs)
+  const names = await fs.readdir(parent).catch(() => [] as string[])
+  const swapped = names.filter((n) => n.startsWith(`.${base}${SWAP_MARK}`)).sort()
+  if (swapped.length === 0) return false
+  await fs.rmdir(abs).catch(() => {})
+  await fs.rename(path.join(parent, swapped[swapped.length - 1] as string), abs)
+  await fsyncPath(parent)
+  return true
+}
+
+export interface EncryptStateOptions {
+  /** The state's current passphrase (an encrypted state only). */
+  passphrase?: string
+  /** The passphrase to encrypt under: at least MIN_PASSPHRASE_LENGTH characters. */
+  newPassphrase: string
+  /** Test seam: runs after each file of the new tree is written. */
+  onWrite?: TreeHooks['onWrite']
+  /** Random bytes for the new salt. */
+  randomBytes?: (n: number) => Uint8Array
+}
+
+/**
+ * Encrypts a plaintext state, or re-keys an encrypted one (a new passphrase and salt; old-scheme
+ * states move to scrypt). Every secret file is re-encoded under the new state key in a complete
+ * copy of the state written beside it, and the copy replaces the state by two renames; a crash in
+ * between leaves the old state under a swap name, which the next load puts back. The certificates,
+ * keys and tokens themselves do not change.
+ */
+export async function encryptState(
+  dir: string,
+  cluster: Pick<Cluster, 'name'>,
+  o: EncryptStateOptions,
+): Promise<{files: number; rekeyed: boolean}> {
+  if (o.newPassphrase.length < MIN_PASSPHRASE_LENGTH) throw new PkiError('NG0913', {min: MIN_PASSPHRASE_LENGTH})
+  await restoreSwapped(dir)
+  const info = await readStateInfo(dir, cluster)
+  const old = stateSecretKey(dir, info, o.passphrase)
+  const fresh = newStateKey(o.newPassphrase, o.randomBytes ? o.randomBytes(16) : undefined)
+  const next: StateSecretKey = {pem: fresh.key.pemPassphrase, sealing: fresh.key}
+  const abs = path.resolve(dir)
+  const parent = path.dirname(abs)
+  const base = path.basename(abs)
+  return withLock(
+    dir,
+    async () => {
+      const files = new Map<string, string>()
+      for (const rel of await listStateFiles(dir)) {
+        const text = await readText(dir, rel)
+        if (rel === STATE_JSON) continue
+        if (rel.endsWith('.key')) {
+          files.set(rel, encodePrivateKey(decode(dir, rel, text, old.pem), next.pem))
+        } else if (rel === ADMIN_CONF) {
+          const creds = parseKubeconfigCredentials(text)
+          if (!creds.clientKey) throw damaged(dir, `${ADMIN_CONF} has no client key`)
+          const key = decode(dir, ADMIN_CONF, creds.clientKey, old.pem)
+          files.set(rel, ENCRYPTED_ADMIN_NOTE + replaceClientKey(text.replace(ENCRYPTED_ADMIN_NOTE, ''), encodePrivateKey(key, next.pem)))
+        } else if (rel === TOKENS_JSON) {
+          const {tokens, sealed: _s, publicTokens: _p, schemaVersion: _v, ...rest} = parseTokens(dir, text, old)
+          files.set(rel, tokensFile(tokens, next.sealing, rest))
+        } else if (SEALED_FILES.includes(rel)) {
+          files.set(rel, sealSecretFile(rel, openSecretFile(dir, rel, text, old), next))
+        } else files.set(rel, text)
+      }
+      const {kdf: _k, ...rest} = info
+      files.set(STATE_JSON, json({...rest, encrypted: true, kdf: fresh.kdf}))
+      const tmp = path.join(parent, tempName(base))
+      try {
+        await writeTree(tmp, files, o.onWrite ? {onWrite: o.onWrite} : {})
+      } catch (e) {
+        await fs.rm(tmp, {recursive: true, force: true})
+        throw new PkiError('NG0912', {dir, reason: (e as Error).message})
+      }
+      const swap = path.join(parent, `.${base}${SWAP_MARK}${process.pid}`)
+      await fs.rename(abs, swap)
+      await fs.rename(tmp, abs)
+      await fsyncPath(parent)
+      await fs.rm(swap, {recursive: true, force: true})
+      return {files: files.size, rekeyed: info.encrypted}
+    },
+    (pid, lock) => new PkiError('NG0909', {dir, pid, lock}),
+  )
+}
+
+/** Files beside the PKI that are sealed when the state is encrypted. */
+const SEALED_FILES = ['calendar.json', 'serve-key']

@@ -2,6 +2,7 @@
 import type {webcrypto} from 'node:crypto'
 import type {KeyAlgorithm} from '../profile/index.js'
 import type {CaId} from './certs.js'
+import type {KdfParams} from './encryption.js'
 
 export type CryptoKeyPair = webcrypto.CryptoKeyPair
 
@@ -62,6 +63,8 @@ export interface StateInfo {
   caCertHash: string
   /** The profile's Kubernetes version when the state was made (decides admin.conf's group). */
   kubernetesVersion: string
+  /** Encrypted states: how the state key is stretched from the passphrase (absent on old states). */
+  kdf?: KdfParams
 }
 
 /**

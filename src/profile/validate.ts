@@ -164,8 +164,14 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
   checkInterface(report, [...netPath, 'interface'], s.networking.interface)
   const cniPath = [...netPath, 'cni']
   if (s.networking.cni.manifestUrl !== undefined) checkUrl(report, [...cniPath, 'manifestUrl'], s.networking.cni.manifestUrl)
-  if (s.networking.cni.manifestFile !== undefined && unsafeChar(s.networking.cni.manifestFile))
-    report.error([...cniPath, 'manifestFile'], 'NG0302', {char: unsafeChar(s.networking.cni.manifestFile), what: 'a file name'})
+  const mf = s.networking.cni.manifestFile
+  if (mf !== undefined && unsafeChar(mf)) report.error([...cniPath, 'manifestFile'], 'NG0302', {char: unsafeChar(mf), what: 'a file name'})
+  else if (mf !== undefined && (mf.startsWith('/') || mf.split(/[\\/]/).includes('..')))
+    report.error([...cniPath, 'manifestFile'], 'NG0301', {
+      value: mf,
+      what: 'CNI manifest file',
+      why: 'a path relative to the profile, inside its directory (no leading / and no ..)',
+    })
   if (s.networking.cni.version !== undefined && !/^v?[0-9]+\.[0-9]+\.[0-9]+$/.test(s.networking.cni.version))
     report.error([...cniPath, 'version'], 'NG0301', {value: s.networking.cni.version, what: 'CNI version', why: 'like v0.26.4'})
   if (cniType === 'cilium' && s.networking.cni.manifestUrl === undefined && s.networking.cni.manifestFile === undefined)
@@ -431,6 +437,19 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
   })
   if (s.bootstrap.statusUrl !== undefined) checkUrl(report, [...spec, 'bootstrap', 'statusUrl'], s.bootstrap.statusUrl)
   if (s.platform.pxe?.serverUrl !== undefined) checkUrl(report, [...spec, 'platform', 'pxe', 'serverUrl'], s.platform.pxe.serverUrl)
+  // The kernel, initrds and arguments become lines of an iPXE script: one line each, no spaces in a URL.
+  for (const [os, k] of Object.entries(s.platform.pxe?.kernel ?? {})) {
+    const kp = [...spec, 'platform', 'pxe', 'kernel', os]
+    const url = (p: FieldPath, v: string) => {
+      if (unsafeChar(v)) report.error(p, 'NG0302', {char: unsafeChar(v) as string, what: 'an iPXE kernel or initrd'})
+      else if (v === '' || /\s/.test(v))
+        report.error(p, 'NG0301', {value: JSON.stringify(v), what: 'iPXE file', why: 'a URL or a path under the server, without spaces'})
+    }
+    url([...kp, 'kernel'], k.kernel)
+    for (const [n, i] of k.initrd.entries()) url([...kp, 'initrd', n], i)
+    if (k.args !== undefined && unsafeChar(k.args))
+      report.error([...kp, 'args'], 'NG0302', {char: unsafeChar(k.args) as string, what: 'kernel arguments'})
+  }
 
   if (!report.ok) return undefined
 

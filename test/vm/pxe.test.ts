@@ -82,6 +82,7 @@ describe('PXE boot through nodegen serve', {skip, timeout: 20 * 60_000}, () => {
         return materialFromSecrets(c, secrets, await loadOrCreateCalendar(state, fixturePkiContext()), new Date())
       },
       host: '127.0.0.1',
+      insecureNoToken: true,
       port,
       publicUrl,
       assetsDir: path.dirname(image.kernel),

@@ -27,8 +27,10 @@ atomic step: a crash leaves no state or a whole one.
 An existing state is never replaced: running it again changes nothing and says so, and a state that belongs
 to another cluster is refused. External etcd members added to the profile later get their certificates added.
 
-With NODEGEN_PKI_PASSPHRASE set when the state is created, private keys are stored encrypted (PKCS#8,
-AES-256-CBC) and the same passphrase is needed whenever nodegen reads them.`
+With NODEGEN_PKI_PASSPHRASE set (at least 12 characters) when the state is created, every secret in it
+(private keys, tokens, the token calendar, the serve key) is stored encrypted under a key stretched from
+the passphrase with scrypt, and the same passphrase is needed whenever nodegen reads them. To encrypt or
+re-key an existing state: \`nodegen pki encrypt\`.`
 
   static override examples = [
     '<%= config.bin %> pki init profiles/quickstart.yaml',
@@ -48,8 +50,6 @@ AES-256-CBC) and the same passphrase is needed whenever nodegen reads them.`
       const r = await loadOrCreateState(dir, cluster, systemPkiContext({passphrase}))
       const s = r.secrets
       const warnings = [...r.warnings]
-      if (passphrase !== undefined && !s.encrypted)
-        warnings.push('NODEGEN_PKI_PASSPHRASE is set, but this state was created without it: its keys stay unencrypted')
       const result: PkiInitResult = {
         cluster: cluster.name,
         state: dir,

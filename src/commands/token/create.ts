@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {createToken, PkiError, parseWindow, systemPkiContext} from '../../pki/index.js'
+import {createToken, PkiError, parseWindow, passphraseFrom, systemPkiContext} from '../../pki/index.js'
 import {formatDuration} from '../../profile/index.js'
 import {BaseCommand} from '../base.js'
 
@@ -47,7 +47,7 @@ is registered in the cluster (kubeadm init or the control planes' token timer).`
     const {cluster, profile} = this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
     try {
-      const t = await createToken(dir, cluster, systemPkiContext(), {
+      const t = await createToken(dir, cluster, systemPkiContext({passphrase: passphraseFrom(process.env)}), {
         ttlSeconds: ttlSeconds ?? cluster.bootstrapToken.ttlSeconds,
         description: flags.description,
       })

@@ -347,15 +347,14 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
       assert.equal(cp0.code, 0, cp0.output)
       const w = windowOf(t0, day)
       const tokenOf = (win: number) => deriveWindowToken(CALENDAR_SECRET, win, day)
-      const creates = readCallLog(s.log).filter((c) => c.node === 'cp0' && c.call.startsWith('kubeadm token create'))
-      // init registered window w's token; the calendar added w+1 and w+2 with TTLs ending with their windows
+      const creates = readCallLog(s.log).filter((c) => c.node === 'cp0' && c.call.startsWith('kubectl applied bootstrap token'))
+      // init registered window w's token; the calendar added w+1 and w+2 (as bootstrap-token Secrets
+      // on kubectl's stdin) with expirations at the ends of their windows
       assert.deepEqual(
-        creates.map((c) =>
-          c.call
-            .split(' ')
-            .slice(3, 4)
-            .concat(c.call.match(/--ttl (\d+)s/)?.[1] ?? ''),
-        ),
+        creates.map((c) => {
+          const [, token, expires] = /token (\S+) expiring (\d+)/.exec(c.call) ?? []
+          return [token, String(Number(expires) - t0)]
+        }),
         [
           [tokenOf(w + 1).token, String((w + 2) * day - t0)],
           [tokenOf(w + 2).token, String((w + 3) * day - t0)],

@@ -4,10 +4,11 @@
  * secret, the token-calendar secret and the passphrase.
  */
 import assert from 'node:assert/strict'
-import {mkdtempSync, readdirSync, readFileSync, rmSync, statSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
+import {isSealed, openStateKey} from '../../../src/pki/encryption.js'
 import {nodegen} from '../../support/cli.js'
 import {PROFILES_DIR} from '../../support/profiles.js'
 
@@ -22,10 +23,18 @@ function files(dir: string): string[] {
 }
 
 /** Every secret string in a state dir: key bodies (line by line), token secrets, the calendar secret. */
-function secretsOf(state: string): string[] {
+function secretsOf(state: string, passphrase?: string): string[] {
   const out = new Set<string>()
+  // An encrypted state's sealed files are opened with its state key.
+  const infoFile = path.join(state, 'state.json')
+  const info = existsSync(infoFile) ? JSON.parse(readFileSync(infoFile, 'utf8')) : {}
+  const key = passphrase && info.kdf ? openStateKey(passphrase, info.kdf) : undefined
+  const open = (name: string, text: string) => (isSealed(text) && key ? (key.open(name, text) ?? text) : text)
   for (const f of files(state)) {
-    const text = readFileSync(f, 'utf8')
+    let text = readFileSync(f, 'utf8')
+    if (f.endsWith('tokens.json') && JSON.parse(text).sealed)
+      text = JSON.stringify({tokens: JSON.parse(key?.open('tokens.json', JSON.parse(text).sealed) ?? '[]')})
+    text = open(path.basename(f), text)
     for (const m of text.matchAll(/-----BEGIN [A-Z ]*PRIVATE KEY-----\n([\s\S]*?)-----END/g))
       for (const line of (m[1] ?? '').split('\n')) if (line.length >= 32) out.add(line)
     if (f.endsWith('tokens.json')) for (const t of JSON.parse(text).tokens) out.add(t.tokenSecret)
@@ -69,7 +78,12 @@ describe('secret hygiene', () => {
     assert.equal(wrong.status, 1)
     outputs.push(wrong.stdout + wrong.stderr)
     // the rendered seeds hold the decrypted keys: their bodies count as secrets too
-    const secrets = [...secretsOf(state), ...secretsOf(path.join(tmp, 'out')), env.NODEGEN_PKI_PASSPHRASE, 'wrong passphrase 123']
+    const secrets = [
+      ...secretsOf(state, env.NODEGEN_PKI_PASSPHRASE),
+      ...secretsOf(path.join(tmp, 'out')),
+      env.NODEGEN_PKI_PASSPHRASE,
+      'wrong passphrase 123',
+    ]
     assert.ok(secrets.length > 10, `too few secrets found: ${secrets.length}`)
     const all = outputs.join('\n')
     for (const s of secrets) assert.ok(!all.includes(s), `a secret appears in command output: ${s.slice(0, 8)}…`)

@@ -155,6 +155,7 @@ describe('serve with matchBy uuid: one kernel command line for every machine', (
         return materialFromSecrets(c, secrets, await loadOrCreateCalendar(state, fixturePkiContext()), new Date('2026-06-01T00:00:00Z'))
       },
       host: '127.0.0.1',
+      insecureNoToken: true,
       port: 0,
     })
     try {

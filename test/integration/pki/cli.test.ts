@@ -178,7 +178,7 @@ describe('nodegen pki / token commands', {timeout: 120_000}, () => {
     assert.match(err(missing), /Error: NG0905: the private keys in .* are encrypted: set NODEGEN_PKI_PASSPHRASE/)
     const wrong = nodegen(['pki', 'init', QUICKSTART, '--state', enc], {NODEGEN_PKI_PASSPHRASE: 'wrong'})
     assert.equal(wrong.status, 1)
-    assert.match(err(wrong), /Error: NG0906: NODEGEN_PKI_PASSPHRASE does not decrypt the private keys in .* \(pki\/ca\.key\)/)
+    assert.match(err(wrong), /Error: NG0906: NODEGEN_PKI_PASSPHRASE does not decrypt the private keys in .* \(state\.json\)/)
     for (const r of [missing, wrong]) assert.doesNotMatch(r.stderr, /\n\s+at |Error: error:/)
     // Reading only public material needs no passphrase.
     assert.equal(nodegen(['pki', 'show', QUICKSTART, '--state', enc]).status, 0)

@@ -5,6 +5,7 @@ import {mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writ
 import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
+import {type KdfParams, openStateKey} from '../../../src/pki/encryption.js'
 import {
   createToken,
   inventoryState,
@@ -12,6 +13,7 @@ import {
   loadOrCreateState,
   loadState,
   PkiError,
+  readStateInfo,
   secretFilesForNode,
   TOKEN_PATTERN,
 } from '../../../src/pki/index.js'
@@ -142,7 +144,7 @@ describe('the state dir', () => {
 
   it('encrypts private keys at rest and decrypts them in memory', async (t) => {
     const dir = path.join(tmp, 'encrypted')
-    const made = await loadOrCreateState(dir, external, fixturePkiContext({passphrase: 'pass phrase'}))
+    const made = await loadOrCreateState(dir, external, fixturePkiContext({passphrase: 'pass phrase long'}))
     assert.equal(made.secrets.encrypted, true)
     const keys = (await listStateFiles(dir)).filter((f) => f.endsWith('.key'))
     assert.equal(keys.length, 12)
@@ -151,7 +153,7 @@ describe('the state dir', () => {
     assert.match(adminOnDisk.clientKey ?? '', /ENCRYPTED PRIVATE KEY/)
 
     // In memory: kubeadm's clear formats, matching the certificates.
-    const s = await loadState(dir, external, {passphrase: 'pass phrase'})
+    const s = await loadState(dir, external, {passphrase: 'pass phrase long'})
     assert.match(s.cas.ca.key, /^-----BEGIN RSA PRIVATE KEY-----/)
     assert.ok(new X509Certificate(s.cas.ca.cert).checkPrivateKey(createPrivateKey(s.cas.ca.key)))
     const admin = parseKubeconfigCredentials(s.adminConf)
@@ -160,12 +162,18 @@ describe('the state dir', () => {
     assert.deepEqual(s, made.secrets)
 
     await rejectsWith(loadState(dir, external, {}), 'NG0905')
-    await rejectsWith(loadState(dir, external, {passphrase: 'wrong'}), 'NG0906', /\(pki\/ca\.key\)/)
+    await rejectsWith(loadState(dir, external, {passphrase: 'wrong'}), 'NG0906', /\(state\.json\)/)
     // Reading public material needs no passphrase.
     assert.equal((await inventoryState(dir, external)).info.encrypted, true)
 
     const openssl = requireTool(t, 'openssl')
-    assert.equal(run(openssl, ['pkey', '-in', path.join(dir, 'pki/etcd/ca.key'), '-passin', 'pass:pass phrase', '-noout']).status, 0)
+    // OpenSSL reads the keys with the state key (scrypt of the passphrase) as the PKCS#8 passphrase.
+    const info = await readStateInfo(dir, external)
+    const stateKey = openStateKey('pass phrase long', info.kdf as KdfParams)?.pemPassphrase as string
+    assert.equal(
+      run(openssl, ['pkey', '-in', path.join(dir, 'pki/etcd/ca.key'), '-passin', 'stdin', '-noout'], {input: stateKey}).status,
+      0,
+    )
     assert.notEqual(
       run(openssl, ['pkey', '-in', path.join(dir, 'pki/etcd/ca.key'), '-passin', 'pass:wrong', '-noout'], {allowFail: true}).status,
       0,

@@ -44,7 +44,7 @@ async function serve(tokenKey?: string): Promise<RunningServer> {
     },
     host: '127.0.0.1',
     port: 0,
-    ...(tokenKey ? {tokenKey} : {}),
+    ...(tokenKey ? {tokenKey} : {insecureNoToken: true}),
     log: (l) => logs.push(l),
   })
 }
@@ -94,8 +94,10 @@ describe('nodegen serve', () => {
     assert.doesNotMatch(await (await get('/nocloud/52:54:00:10:00:20/user-data')).text(), /PRIVATE KEY/)
   })
 
-  it('serves NoCloud-net under the SMBIOS UUID path too', async () => {
-    const r = await get('/nocloud/4C4C4544-0042-3510-8052-B4C04F4E4D32/meta-data')
+  it('matches machines by matchBy only: with mac, a UUID or a name path is no machine', async () => {
+    assert.equal((await get('/nocloud/4C4C4544-0042-3510-8052-B4C04F4E4D32/meta-data')).status, 404)
+    assert.equal((await get('/nocloud/deb-worker-1/meta-data')).status, 404)
+    const r = await get('/nocloud/52-54-00-10-00-20/meta-data')
     assert.equal(r.status, 200)
     assert.equal(parse(await r.text())['local-hostname'], 'deb-worker-1')
   })

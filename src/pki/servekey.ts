@@ -1,0 +1,44 @@
+/**
+ * The serve key: the secret `nodegen serve` derives per-node URL and status tokens from. It is its
+ * own 32 random bytes in the state (`serve-key`, 0600), not derived from the calendar secret, so a
+ * node URL token (which sits in the node's /proc/cmdline) says nothing about bootstrap tokens, and
+ * the key can be replaced without touching the cluster. Created once, atomically (a complete temp
+ * file linked into place: a crash leaves no key or a whole one), and never overwritten.
+ */
+import {promises as fs} from 'node:fs'
+import path from 'node:path'
+import {linkNewFile} from './durable.js'
+import {isSealed} from './encryption.js'
+import {PkiError} from './errors.js'
+import {openSecretFile, sealSecretFile, secretKeyOf} from './state.js'
+import type {PkiContext} from './types.js'
+
+export const SERVE_KEY = 'serve-key'
+
+function parse(dir: string, text: string): string {
+  const key = text.trim()
+  if (!/^[0-9a-f]{64}$/.test(key)) throw new PkiError('NG0904', {dir, reason: `${SERVE_KEY} is not 32 bytes of hex`})
+  return key
+}
+
+async function read(dir: string, file: string, passphrase: string | undefined): Promise<string> {
+  const text = await fs.readFile(file, 'utf8')
+  if (!isSealed(text)) return parse(dir, text)
+  return parse(dir, openSecretFile(dir, SERVE_KEY, text, await secretKeyOf(dir, passphrase)))
+}
+
+/** The state's serve key, created when it has none (sealed in an encrypted state). */
+export async function loadOrCreateServeKey(
+  dir: string,
+  ctx: Pick<PkiContext, 'randomBytes'> & Partial<Pick<PkiContext, 'passphrase'>>,
+): Promise<string> {
+  const file = path.join(dir, SERVE_KEY)
+  try {
+    return await read(dir, file, ctx.passphrase)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+  }
+  const key = await secretKeyOf(dir, ctx.passphrase)
+  await linkNewFile(file, sealSecretFile(SERVE_KEY, `${Buffer.from(ctx.randomBytes(32)).toString('hex')}\n`, key))
+  return read(dir, file, ctx.passphrase)
+}
