@@ -18,7 +18,9 @@ import {
   renameSync,
   rmSync,
   writeSync,
+  writevSync,
 } from 'node:fs'
+import {open} from 'node:fs/promises'
 import path from 'node:path'
 
 /**
@@ -32,7 +34,12 @@ export class DirWriter {
   readonly written: string[] = []
   private readonly dirs = new Set<string>()
 
-  constructor(readonly tmp: string) {}
+  private readonly pending: Array<Promise<void>> = []
+
+  constructor(
+    readonly tmp: string,
+    private readonly async = false,
+  ) {}
 
   /** Absolute path inside the temporary directory, creating parents. */
   pathFor(rel: string): string {
@@ -53,28 +60,33 @@ export class DirWriter {
   /**
    * Streams chunks (an ISO image, sector by sector) into one file. Runs of zeros (an ISO's system
    * area and sector padding) are left as holes: the file reads the same and costs less to write.
+   * An asynchronous writer (render's worker threads) queues the file and goes on: the opening and
+   * writing happen on libuv's threads while the caller renders the next node; settled() waits.
    */
   writeChunks(rel: string, chunks: Iterable<Uint8Array>, mode = 0o644): void {
     const p = this.pathFor(rel)
+    const {runs, size} = dataRuns(chunks)
+    this.bytes += size
+    this.written.push(p)
+    this.files++
+    if (this.async) {
+      this.pending.push(writeRunsAsync(p, runs, size, mode))
+      return
+    }
     const fd = openSync(p, 'w', mode)
     try {
-      let pos = 0
-      for (const buf of chunks) {
-        if (buf.length >= 4096 && isZero(buf)) {
-          pos += buf.length
-        } else {
-          let off = 0
-          while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, pos + off)
-          pos += buf.length
-        }
-        this.bytes += buf.length
-      }
-      ftruncateSync(fd, pos)
-      this.written.push(p)
-      this.files++
+      for (const r of runs) writeRun(fd, r)
+      ftruncateSync(fd, size)
     } finally {
       closeSync(fd)
     }
+  }
+
+  /** Waits for every file an asynchronous writer queued to be written or to fail; throws the first error. */
+  async settled(): Promise<void> {
+    const results = await Promise.allSettled(this.pending.splice(0))
+    const failed = results.find((r) => r.status === 'rejected')
+    if (failed) throw failed.reason
   }
 
   /** A write stream for a file (bundles); the caller awaits its close. */
@@ -142,6 +154,58 @@ export class OutputDir extends DirWriter {
 }
 
 const ZEROS = new Uint8Array(65536)
+
+/** A run of data chunks written back to back at `pos`. */
+interface Run {
+  pos: number
+  bufs: Uint8Array[]
+  length: number
+}
+
+/** The data runs of a file made of chunks, zero chunks of 4 KiB or more left out as holes. */
+function dataRuns(chunks: Iterable<Uint8Array>): {runs: Run[]; size: number} {
+  const runs: Run[] = []
+  let pos = 0
+  let run: Run | undefined
+  for (const buf of chunks) {
+    if (buf.length >= 4096 && isZero(buf)) {
+      run = undefined
+    } else if (buf.length > 0) {
+      if (!run) {
+        run = {pos, bufs: [], length: 0}
+        runs.push(run)
+      }
+      run.bufs.push(buf)
+      run.length += buf.length
+    }
+    pos += buf.length
+  }
+  return {runs, size: pos}
+}
+
+function writeRun(fd: number, r: Run): void {
+  let done = writevSync(fd, r.bufs as NodeJS.ArrayBufferView[], r.pos)
+  if (done === r.length) return
+  // A short writev (rare on a regular file): the rest byte-wise.
+  const all = Buffer.concat(r.bufs)
+  while (done < all.length) done += writeSync(fd, all, done, all.length - done, r.pos + done)
+}
+
+async function writeRunsAsync(p: string, runs: Run[], size: number, mode: number): Promise<void> {
+  const fh = await open(p, 'w', mode)
+  try {
+    for (const r of runs) {
+      let {bytesWritten: done} = await fh.writev(r.bufs as NodeJS.ArrayBufferView[], r.pos)
+      if (done < r.length) {
+        const all = Buffer.concat(r.bufs)
+        while (done < all.length) done += (await fh.write(all, done, all.length - done, r.pos + done)).bytesWritten
+      }
+    }
+    await fh.truncate(size)
+  } finally {
+    await fh.close()
+  }
+}
 
 function isZero(buf: Uint8Array): boolean {
   for (let off = 0; off < buf.length; off += ZEROS.length) {

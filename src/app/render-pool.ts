@@ -80,30 +80,45 @@ export async function renderInWorkers(
   const threads = Array.from({length: workerCount(nodes.length, opts.media)}, () => startWorker(setup))
   let next = 0
   let done = 0
+  let outstanding = 0
+  let failed: Error | undefined
   try {
     await new Promise<void>((resolve, reject) => {
       const give = (w: Worker) => {
-        if (next >= nodes.length) return
+        if (failed || next >= nodes.length) return
         const i = next++
         const node = nodes[i] as ClusterNode
         const job: WorkerJob = {i, node: indexOf.get(node.name) as number, pkiFiles: pkiFiles(node)}
+        outstanding++
         w.postMessage(job)
+      }
+      // After a failure no node is handed out, and the error is raised once every node already
+      // handed out has answered: a thread answers after its files are written, so nothing is still
+      // writing into the temporary directory when the caller removes it.
+      const settle = () => {
+        if (failed && outstanding === 0) reject(failed)
       }
       for (const w of threads) {
         w.on('message', (r: WorkerReply) => {
+          outstanding--
           if ('error' in r) {
-            reject(Object.assign(new Error(r.error.message), r.error))
+            failed ??= Object.assign(new Error(r.error.message), r.error)
+            settle()
             return
           }
           outcomes[r.i] = r.outcome
           out.adopt(r.written, r.bytes)
           opts.progress?.tick((nodes[r.i] as ClusterNode).name)
           if (++done === nodes.length) resolve()
+          else if (failed) settle()
           else give(w)
         })
-        w.on('error', reject)
+        w.on('error', (e: Error) => {
+          failed = e
+          reject(e)
+        })
         w.on('exit', (code) => {
-          if (done < nodes.length) reject(new Error(`internal: a render thread exited (code ${code}) with nodes left to render`))
+          if (done < nodes.length && !failed) reject(new Error(`internal: a render thread exited (code ${code}) with nodes left to render`))
         })
         for (let k = 0; k < IN_FLIGHT; k++) give(w)
       }

@@ -9,7 +9,6 @@ import type {WorkerJob, WorkerReply, WorkerSetup} from './render-pool.js'
 const setup = workerData as WorkerSetup
 const port = parentPort
 if (!port) throw new Error('internal: render-worker runs as a worker thread')
-const out = new DirWriter(setup.tmp)
 const opts = {
   cluster: setup.cluster,
   profilePath: '',
@@ -24,13 +23,18 @@ const opts = {
 
 port.on('message', async (job: WorkerJob) => {
   let reply: WorkerReply
+  // The node's files are written asynchronously: while they reach the disk, the next node handed
+  // to this thread (the pool keeps a few queued) is rendered. The reply waits for the files.
+  const out = new DirWriter(setup.tmp, true)
   try {
     const node = setup.cluster.nodes[job.node] as ClusterNode
     const material = {...opts.material, pkiFiles: () => job.pkiFiles}
     const outcome = await renderAndWriteNode(out, opts, node, material, setup.cniManifest)
-    reply = {i: job.i, outcome, written: out.written.splice(0), bytes: out.bytes}
-    out.bytes = 0
+    await out.settled()
+    reply = {i: job.i, outcome, written: out.written, bytes: out.bytes}
   } catch (e) {
+    // Nothing of this node may still be writing when the failure reaches the main thread.
+    await out.settled().catch(() => undefined)
     const err = e as NodeJS.ErrnoException
     reply = {
       i: job.i,

@@ -4,7 +4,8 @@
  * seed files.
  */
 import assert from 'node:assert/strict'
-import {mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
@@ -17,7 +18,12 @@ import {FIXTURE_NOW, fixturePkiContext} from '../../support/pki-fixture.js'
 import {loadCluster} from '../../support/profiles.js'
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ng-render-threads-'))
-after(() => rmSync(tmp, {recursive: true, force: true}))
+const mnt = path.join(tmp, 'small')
+let mounted = false
+after(() => {
+  if (mounted) spawnSync('umount', [mnt])
+  rmSync(tmp, {recursive: true, force: true})
+})
 
 /** Every file under dir: relative path → mode and content digest. */
 function tree(dir: string): Map<string, string> {
@@ -60,6 +66,25 @@ describe('render with worker threads', () => {
     for (const [k, v] of only) if (k.endsWith('.iso')) assert.equal(v, full.get(k), k)
     const cluster = JSON.parse(readFileSync(path.join(tmp, 'media-only', 'cluster.json'), 'utf8'))
     assert.deepEqual(cluster.nodes[0].artifacts, ['cp-1.iso'])
+  })
+
+  it('a full disk while threads write is one ENOSPC line, and no temporary output is left', (t) => {
+    mkdirSync(mnt, {recursive: true})
+    // Room for a few of the 60 ISOs (about 70 KB of data each), not for all of them.
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1500k', 'tmpfs', mnt], {encoding: 'utf8'})
+    if (m.status !== 0) {
+      if (process.env.CI === 'true') assert.fail(`cannot mount a tmpfs (${m.stderr.trim()}): CI must run as root`)
+      t.skip(`cannot mount a tmpfs here (${m.stderr.trim()}): needs root with CAP_SYS_ADMIN`)
+      return
+    }
+    mounted = true
+    const r = nodegen(['render', profile, '-o', path.join(mnt, 'out'), '--state', state, '--media', 'iso', '--no-seed-files'], {
+      NODEGEN_RENDER_THREADS: '2',
+    })
+    assert.equal(r.status, 1, r.stderr)
+    assert.match(r.stderr.replace(/\s*\n\s*›\s*/g, ' '), /cannot write the output to \S+: ENOSPC/)
+    assert.doesNotMatch(r.stderr, /at .*\.js:\d+/)
+    assert.deepEqual(readdirSync(mnt), [], 'the half-written temporary output was removed')
   })
 })
 
