@@ -249,7 +249,7 @@ for (const format of ['cloud-init', 'ignition'] as const) {
     process.stdout.write(
       `${format.padEnd(10)} ${String(n).padStart(5)} nodes: ${(wallMs / 1000).toFixed(2)} s wall, ${(row.cpuMs / 1000).toFixed(2)} s CPU, ` +
         `${row.maxRssMb.toFixed(0)} MB RSS, ${(row.outputBytes / 1e6).toFixed(1)} MB out, ${row.nodesPerSecond.toFixed(0)} nodes/s, ` +
-        `${(wallMs / n).toFixed(2)} ms/node, largest user-data ${row.largestUserData} B` +
+        `${(wallMs / n).toFixed(2)} ms/node${row.largestUserData ? `, largest user-data ${row.largestUserData} B` : ''}` +
         `${row.withSeedFiles ? `; with seed files ${(row.withSeedFiles.wallMs / 1000).toFixed(2)} s` : ''}` +
         `${row.peer ? `; cloud-localds ${(row.peer.wallMs / 1000).toFixed(2)} s, ${(row.peer.wallMs / n).toFixed(2)} ms/node (${row.peer.ratio.toFixed(1)}x)` : ''}\n`,
     )

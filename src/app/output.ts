@@ -20,7 +20,7 @@ import {
   writeSync,
   writevSync,
 } from 'node:fs'
-import {open} from 'node:fs/promises'
+import {mkdir, open} from 'node:fs/promises'
 import path from 'node:path'
 
 /**
@@ -35,6 +35,7 @@ export class DirWriter {
   private readonly dirs = new Set<string>()
 
   private readonly pending: Array<Promise<void>> = []
+  private readonly madeDirs = new Map<string, Promise<unknown>>()
 
   constructor(
     readonly tmp: string,
@@ -43,14 +44,30 @@ export class DirWriter {
 
   /** Absolute path inside the temporary directory, creating parents. */
   pathFor(rel: string): string {
-    const p = path.join(this.tmp, rel)
-    if (!p.startsWith(this.tmp + path.sep)) throw new Error(`internal: output path ${rel} escapes the output directory`)
+    const p = this.inside(rel)
     const dir = path.dirname(p)
     if (dir !== this.tmp && !this.dirs.has(dir)) {
       mkdirSync(dir, {recursive: true, mode: 0o755})
       this.dirs.add(dir)
     }
     return p
+  }
+
+  private inside(rel: string): string {
+    const p = path.join(this.tmp, rel)
+    if (!p.startsWith(this.tmp + path.sep)) throw new Error(`internal: output path ${rel} escapes the output directory`)
+    return p
+  }
+
+  /** An asynchronous writer's parent directory, made once however many files go into it. */
+  private dirMade(dir: string): Promise<unknown> | undefined {
+    if (dir === this.tmp) return undefined
+    let made = this.madeDirs.get(dir)
+    if (!made) {
+      made = mkdir(dir, {recursive: true, mode: 0o755})
+      this.madeDirs.set(dir, made)
+    }
+    return made
   }
 
   writeFile(rel: string, data: string | Uint8Array, mode = 0o644): void {
@@ -64,13 +81,13 @@ export class DirWriter {
    * writing happen on libuv's threads while the caller renders the next node; settled() waits.
    */
   writeChunks(rel: string, chunks: Iterable<Uint8Array>, mode = 0o644): void {
-    const p = this.pathFor(rel)
+    const p = this.async ? this.inside(rel) : this.pathFor(rel)
     const {runs, size} = dataRuns(chunks)
     this.bytes += size
     this.written.push(p)
     this.files++
     if (this.async) {
-      this.pending.push(writeRunsAsync(p, runs, size, mode))
+      this.pending.push(writeRunsAsync(p, runs, size, mode, this.dirMade(path.dirname(p))))
       return
     }
     const fd = openSync(p, 'w', mode)
@@ -191,7 +208,8 @@ function writeRun(fd: number, r: Run): void {
   while (done < all.length) done += writeSync(fd, all, done, all.length - done, r.pos + done)
 }
 
-async function writeRunsAsync(p: string, runs: Run[], size: number, mode: number): Promise<void> {
+async function writeRunsAsync(p: string, runs: Run[], size: number, mode: number, dirMade?: Promise<unknown>): Promise<void> {
+  await dirMade
   const fh = await open(p, 'w', mode)
   try {
     for (const r of runs) {
