@@ -219,7 +219,9 @@ async function writeRunsAsync(p: string, runs: Run[], size: number, mode: number
         while (done < all.length) done += (await fh.write(all, done, all.length - done, r.pos + done)).bytesWritten
       }
     }
-    await fh.truncate(size)
+    // Trailing holes: the size comes from the truncate (one call fewer when data ends the file).
+    const last = runs[runs.length - 1]
+    if (!last || last.pos + last.length < size) await fh.truncate(size)
   } finally {
     await fh.close()
   }

@@ -14,8 +14,12 @@ import type {MediaKind, NodeOutcome, RenderOptions} from './render.js'
 
 /** Below this many nodes per thread, starting threads costs more than it saves. */
 const MIN_NODES_PER_WORKER = 24
-/** Nodes handed to a thread before it reports back: enough to keep it busy, few enough to stay small. */
-const IN_FLIGHT = 4
+/**
+ * Nodes handed to a thread before it reports back: a thread answers for a node once its files are
+ * on their way to the disk, and on a slow disk 4 left it waiting; 8 keeps it rendering while
+ * staying small (a node's files are about 100 KB).
+ */
+const IN_FLIGHT = 8
 
 /** What a thread needs besides its nodes; everything structured-clonable. */
 export interface WorkerSetup {
