@@ -123,7 +123,7 @@ function normaliseId(s: string): string {
 /** The request path for the access log: no query string, tokens in the path replaced by `***`. */
 export function redactPath(url: string): string {
   const p = printable(url.split('?')[0]).slice(0, 200)
-  return p.replace(/^\/nocloud\/([^/]+)\/[^/]+\/([^/]+)$/, '/nocloud/$1/***/$2').replace(/^\/t\/[^/]+\//, '/t/***/')
+  return p.replace(/^\/nocloud\/([^/]+)\/[^/]+\/(.+)$/, '/nocloud/$1/***/$2').replace(/^\/t\/[^/]+(\/|$)/, '/t/***$1')
 }
 
 /** A counting semaphore with a bounded queue: seed renders are CPU-bound. */

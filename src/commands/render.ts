@@ -47,7 +47,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
     }),
     'require-token': Flags.boolean({
       description:
-        "With --media pxe: dnsmasq-dhcp.conf gives each machine its own tokened script URL (an HMAC under the state's serve key), which `nodegen serve` requires.",
+        'With --media pxe: dnsmasq-dhcp.conf gives each machine its own tokened script URL (an HMAC under the serve key of the state), which `nodegen serve` requires.',
       default: false,
     }),
     'seed-files': Flags.boolean({

@@ -1,8 +1,8 @@
 /**
  * Private-key encodings. In the clear, keys are written the way kubeadm writes them (PKCS#1
  * `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY`), so a file copied to a node is what kubeadm would have
- * made. At rest with a passphrase they are encrypted PKCS#8 (AES-256-CBC, OpenSSL's PBKDF2), which
- * `openssl pkey -passin` also reads.
+ * made. At rest in an encrypted state they are encrypted PKCS#8 (AES-256-CBC) whose PEM passphrase
+ * is the state key (see encryption.ts), which `openssl pkey -passin` also reads.
  */
 import {createPrivateKey, createPublicKey, KeyObject, webcrypto} from 'node:crypto'
 import type {KeyAlgorithm} from '../profile/index.js'

@@ -4,7 +4,9 @@
  *
  * ```
  * state.json      cluster, created, key algorithm, topology, encrypted, caCertHash (written once)
- * tokens.json     bootstrap tokens, oldest first; the first is the init token
+ * tokens.json     bootstrap tokens, oldest first; the first is the init token (sealed when encrypted)
+ * calendar.json   the token calendar's secret (calendar.ts; sealed when encrypted)
+ * serve-key       the key of `nodegen serve`'s node tokens (servekey.ts; sealed when encrypted)
  * admin.conf      the operator's kubeconfig
  * pki/            kubeadm's names: ca.*, front-proxy-ca.*, etcd/ca.*, sa.key, sa.pub and, for
  *                 external etcd, apiserver-etcd-client.*, etcd/healthcheck-client.*,

@@ -19,7 +19,8 @@ export interface PkiContext {
   randomBytes: (n: number) => Uint8Array
   /**
    * Encryption at rest (NODEGEN_PKI_PASSPHRASE, read by the command layer). When a state is created
-   * with it, private keys are stored as AES-256-CBC encrypted PKCS#8 and it is needed to load them.
+   * with it, every secret in it is encrypted under a key stretched from it (encryption.ts), and it is
+   * needed to load them.
    */
   passphrase?: string
 }

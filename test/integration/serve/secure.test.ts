@@ -137,6 +137,9 @@ describe('nodegen serve, secure by default', () => {
       await fetch(`${s.url}${cpUserData}`)
       await fetch(`${s.url}/ipxe/${CP}?token=${cpToken}`)
       await fetch(`${s.url}/t/${nodeStatusToken(KEY, 'deb-cp-1')}/status/deb-cp-1`, {method: 'POST', body: '{}'})
+      // a malformed path with a token in it is redacted too
+      await fetch(`${s.url}/nocloud/${CP}/${cpToken}/user-data/extra`)
+      await fetch(`${s.url}/t/${cpToken}`)
       const all = logs.join('\n')
       assert.ok(logs.length >= 3)
       assert.ok(!all.includes(cpToken), all)
