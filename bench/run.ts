@@ -2,28 +2,52 @@
  * `npm run bench`: how nodegen's render cost grows with the cluster, beside the tools people use
  * instead, in one run on one machine (ratios are the figures that travel between machines).
  *
- * For 10, 100, 1000 and 5000 nodes (3 control planes, the rest workers; cloud-init and Ignition
- * profiles) it renders with boot media through the built CLI and records wall time, CPU time, peak
- * RSS, output bytes, nodes per second and the largest user-data against EC2's 16 KB; then
- * cloud-localds writes the same NoCloud seeds node by node, and an openssl script issues the same
- * PKI set. Medians of several repetitions. Writes bench/results.json and bench/plot.svg.
+ * It builds the package as `npm pack` does (dist/ and the oclif manifest), then measures:
+ * - startup: `--version`, `validate` and `render --media iso` of the quickstart as whole processes,
+ *   and whether the cloud SDKs load outside launch/destroy;
+ * - scale: for 10, 100, 1000 and 5000 nodes (3 control planes, the rest workers; cloud-init and
+ *   Ignition profiles) a render that writes only the boot media (`--no-seed-files`, the same output
+ *   cloud-localds writes) through the built CLI: wall time, CPU time, peak RSS, output bytes, nodes
+ *   per second, the largest user-data; up to 1000 nodes also the default render (loose seeds too)
+ *   and, in the same run, cloud-localds writing the same NoCloud seeds node by node;
+ * - `nodegen serve` with 1000 machines booting at once on loopback (bench/serve.ts);
+ * - the PKI set issued by nodegen and by an openssl script.
+ * Medians of several repetitions. Prints every target met or missed, writes bench/results.json
+ * (with the machine and its load average) and bench/plot.svg.
  *
  *   npm run bench                 # all sizes, 3 repetitions
- *   BENCH_SIZES=10,100 BENCH_REPS=1 npm run bench
+ *   BENCH_SIZES=10,100 BENCH_REPS=1 BENCH_SERVE_MACHINES=100 npm run bench
  */
 import {execFileSync, spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {syntheticProfile} from './profiles.js'
+import {benchServe, type ServeResult} from './serve.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const cli = path.join(root, 'bin', 'run.js')
 const SIZES = (process.env.BENCH_SIZES ?? '10,100,1000,5000').split(',').map(Number)
 const REPS = Number(process.env.BENCH_REPS ?? 3)
 const PEER_MAX = Number(process.env.BENCH_PEER_MAX ?? 1000)
+const SERVE_MACHINES = Number(process.env.BENCH_SERVE_MACHINES ?? 1000)
 const work = mkdtempSync(path.join(os.tmpdir(), 'nodegen-bench-'))
+const loadBefore = os.loadavg()
+
+// The package as users install it: `npm pack` builds dist/ and the oclif manifest (prepack) and
+// lists what the tarball holds; the manifest is then made again for the measurements (postpack
+// removes it from the working copy) and removed at the end.
+const manifest = path.join(root, 'oclif.manifest.json')
+const packed = JSON.parse(
+  execFileSync('npm', ['pack', '--dry-run', '--json'], {cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']}),
+)
+const manifestPacked = (packed[0]?.files ?? []).some((f: {path: string}) => f.path === 'oclif.manifest.json')
+const hadManifest = existsSync(manifest)
+execFileSync(process.execPath, [path.join(root, 'scripts', 'oclif-manifest.mjs')], {cwd: root, stdio: 'ignore'})
+process.on('exit', () => {
+  if (!hadManifest) rmSync(manifest, {force: true})
+})
 
 interface Measure {
   wallMs: number
@@ -78,7 +102,11 @@ interface Row {
   nodesPerSecond: number
   largestUserData: number
   ec2Budget: number
-  peer?: {tool: string; wallMs: number; ratio: number}
+  /** At 1000 cloud-init nodes: the same render in the main thread only (NODEGEN_RENDER_THREADS=0). */
+  oneThreadWallMs?: number
+  /** The default render (loose seed files beside each medium), up to BENCH_PEER_MAX nodes. */
+  withSeedFiles?: {wallMs: number; cpuMs: number; maxRssMb: number}
+  peer?: {tool: string; wallMs: number; ratio: number; msPerNode: number}
 }
 
 /**
@@ -93,6 +121,7 @@ interface StartupRow {
   targetRssMb: number
 }
 const startup: StartupRow[] = []
+let nodeBaselineMs = 0
 {
   const dir = mkdtempSync(path.join(work, 'startup-'))
   const profile = path.join(dir, 'quickstart.yaml')
@@ -104,6 +133,9 @@ const startup: StartupRow[] = []
     ['nodegen render quickstart.yaml --media iso', ['render', profile, '-o', path.join(dir, 'out'), '--media', 'iso'], 600],
   ]
   const runs = Math.max(5, REPS)
+  // What Node.js alone costs to start on this machine, now: the floor under every startup figure.
+  nodeBaselineMs = median(Array.from({length: runs}, () => measure(process.execPath, ['-e', '0']).wallMs))
+  process.stdout.write(`startup: node -e 0 (Node.js alone): ${nodeBaselineMs.toFixed(0)} ms\n`)
   for (const [command, args, targetMs] of cases) {
     const ms = Array.from({length: runs}, () => {
       rmSync(path.join(dir, 'out'), {recursive: true, force: true})
@@ -123,6 +155,42 @@ const startup: StartupRow[] = []
   }
 }
 
+/**
+ * Which cloud SDK modules a command imports, through a module resolve hook (checked on an import
+ * of the EC2 client first, so a broken hook cannot pass for "none").
+ */
+function sdkImports(args: string[], cwd: string): string[] {
+  const log = path.join(work, 'sdk.log')
+  const hooks = path.join(work, 'sdk-hooks.mjs')
+  writeFileSync(
+    hooks,
+    `import {appendFileSync} from 'node:fs'\nexport async function resolve(s, c, next) {\n  const r = await next(s, c)\n  if (/@aws-sdk|@google-cloud/.test(r.url)) appendFileSync(${JSON.stringify(log)}, r.url + '\\n')\n  return r\n}\n`,
+  )
+  const preload = path.join(work, 'sdk-preload.mjs')
+  writeFileSync(preload, `import {register} from 'node:module'\nregister(${JSON.stringify(`file://${hooks}`)})\n`)
+  rmSync(log, {force: true})
+  spawnSync(process.execPath, ['--import', preload, ...args], {cwd, stdio: 'ignore'})
+  return existsSync(log) ? [...new Set(readFileSync(log, 'utf8').trim().split('\n'))] : []
+}
+const sdkControl = sdkImports(['--input-type=module', '-e', "await import('@aws-sdk/client-ec2')"], root).length > 0
+const sdkLoadedBy: Record<string, number> = {}
+{
+  const dir = mkdtempSync(path.join(work, 'sdk-'))
+  const profile = path.join(dir, 'quickstart.yaml')
+  writeFileSync(profile, readFileSync(path.join(root, 'profiles', 'quickstart.yaml')))
+  for (const [name, args] of [
+    ['--version', ['--version']],
+    ['validate', ['validate', profile]],
+    ['render', ['render', profile, '-o', path.join(dir, 'out'), '--media', 'iso']],
+  ] as const)
+    sdkLoadedBy[name] = sdkImports([cli, ...args], dir).length
+  process.stdout.write(
+    `cloud SDK modules imported: ${Object.entries(sdkLoadedBy)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')} (the hook sees an SDK import: ${sdkControl})\n`,
+  )
+}
+
 const rows: Row[] = []
 for (const format of ['cloud-init', 'ignition'] as const) {
   for (const n of SIZES) {
@@ -131,24 +199,13 @@ for (const format of ['cloud-init', 'ignition'] as const) {
     const state = path.join(work, `state-${format}-${n}`)
     // The PKI is made once per cluster; the benchmark measures rendering.
     execFileSync(process.execPath, [cli, 'pki', 'init', profile, '--state', state], {stdio: 'ignore'})
+    const out = path.join(work, `out-${format}-${n}`)
+    const media = format === 'ignition' ? 'configdrive' : 'iso'
+    const renderArgs = [cli, 'render', profile, '-o', out, '--state', state, '--media', media]
     const ms: Measure[] = []
-    let out = ''
     for (let i = 0; i < REPS; i++) {
-      out = path.join(work, `out-${format}-${n}`)
       rmSync(out, {recursive: true, force: true})
-      ms.push(
-        measure(process.execPath, [
-          cli,
-          'render',
-          profile,
-          '-o',
-          out,
-          '--state',
-          state,
-          '--media',
-          format === 'ignition' ? 'configdrive' : 'iso',
-        ]),
-      )
+      ms.push(measure(process.execPath, [...renderArgs, '--no-seed-files']))
     }
     const wallMs = median(ms.map((m) => m.wallMs))
     const row: Row = {
@@ -159,27 +216,57 @@ for (const format of ['cloud-init', 'ignition'] as const) {
       maxRssMb: median(ms.map((m) => m.maxRssKb)) / 1024,
       outputBytes: dirBytes(out),
       nodesPerSecond: n / (wallMs / 1000),
-      largestUserData: largestUserData(out),
+      largestUserData: 0,
       ec2Budget: 16384,
+    }
+    if (format === 'cloud-init' && n === 1000) {
+      // The same render in the main thread only: what the worker threads bring on this machine.
+      const one: Measure[] = []
+      for (let i = 0; i < REPS; i++) {
+        rmSync(out, {recursive: true, force: true})
+        one.push(measure(process.execPath, [...renderArgs, '--no-seed-files'], {...process.env, NODEGEN_RENDER_THREADS: '0'}))
+      }
+      row.oneThreadWallMs = median(one.map((m) => m.wallMs))
+    }
+    if (n <= PEER_MAX) {
+      // The default render: the loose seed files too (and the input cloud-localds reads).
+      const ds: Measure[] = []
+      for (let i = 0; i < REPS; i++) {
+        rmSync(out, {recursive: true, force: true})
+        ds.push(measure(process.execPath, renderArgs))
+      }
+      row.withSeedFiles = {
+        wallMs: median(ds.map((m) => m.wallMs)),
+        cpuMs: median(ds.map((m) => m.cpuMs)),
+        maxRssMb: median(ds.map((m) => m.maxRssKb)) / 1024,
+      }
+      row.largestUserData = largestUserData(out)
     }
     if (format === 'cloud-init' && n <= PEER_MAX) {
       // cloud-localds writing the same seeds from the files nodegen rendered, node by node.
       const script = path.join(work, `localds-${n}.sh`)
       const seeds = path.join(work, `localds-${n}`)
-      mkdirSync(seeds, {recursive: true})
       writeFileSync(
         script,
         `set -e\ncd ${JSON.stringify(out)}\nfor d in */; do d=\${d%/}; cloud-localds -N "$d/network-config" ${JSON.stringify(seeds)}/"$d.iso" "$d/user-data" "$d/meta-data"; done\n`,
       )
-      const peer = median(Array.from({length: REPS}, () => measure('bash', [script]).wallMs))
-      row.peer = {tool: 'cloud-localds', wallMs: peer, ratio: peer / wallMs}
+      const peer = median(
+        Array.from({length: REPS}, () => {
+          rmSync(seeds, {recursive: true, force: true})
+          mkdirSync(seeds, {recursive: true})
+          return measure('bash', [script]).wallMs
+        }),
+      )
+      row.peer = {tool: 'cloud-localds', wallMs: peer, ratio: peer / wallMs, msPerNode: peer / n}
       rmSync(seeds, {recursive: true, force: true})
     }
     rows.push(row)
     process.stdout.write(
       `${format.padEnd(10)} ${String(n).padStart(5)} nodes: ${(wallMs / 1000).toFixed(2)} s wall, ${(row.cpuMs / 1000).toFixed(2)} s CPU, ` +
         `${row.maxRssMb.toFixed(0)} MB RSS, ${(row.outputBytes / 1e6).toFixed(1)} MB out, ${row.nodesPerSecond.toFixed(0)} nodes/s, ` +
-        `${(wallMs / n).toFixed(2)} ms/node, largest user-data ${row.largestUserData} B` +
+        `${(wallMs / n).toFixed(2)} ms/node${row.largestUserData ? `, largest user-data ${row.largestUserData} B` : ''}` +
+        `${row.withSeedFiles ? `; with seed files ${(row.withSeedFiles.wallMs / 1000).toFixed(2)} s` : ''}` +
+        `${row.oneThreadWallMs ? `; in one thread ${(row.oneThreadWallMs / 1000).toFixed(2)} s` : ''}` +
         `${row.peer ? `; cloud-localds ${(row.peer.wallMs / 1000).toFixed(2)} s, ${(row.peer.wallMs / n).toFixed(2)} ms/node (${row.peer.ratio.toFixed(1)}x)` : ''}\n`,
     )
     rmSync(out, {recursive: true, force: true})
@@ -210,16 +297,96 @@ const pkiRows: Array<{tool: string; wallMs: number}> = []
   for (const r of pkiRows) process.stdout.write(`pki: ${r.tool}: ${(r.wallMs / 1000).toFixed(2)} s\n`)
 }
 
+// nodegen serve: many machines booting at once, on loopback.
+let serve: ServeResult | undefined
+if (SERVE_MACHINES > 0) {
+  serve = await benchServe(cli, work, SERVE_MACHINES)
+  for (const [name, r] of [
+    ['cold', serve.cold],
+    ['warm', serve.warm],
+  ] as const)
+    process.stdout.write(
+      `serve, ${serve.machines} machines at once, ${name}: ${r.seedsPerSecond.toFixed(0)} seeds/s, p50 ${r.p50Ms.toFixed(0)} ms, p99 ${r.p99Ms.toFixed(0)} ms, ` +
+        `${(r.wallMs / 1000).toFixed(1)} s in all, ${r.busy} busy answers waited on, ${r.failed} failed\n`,
+    )
+}
+
+/** Every target of the benchmark, met or missed, with the figure measured. */
+interface Target {
+  target: string
+  measured: string
+  met: boolean
+}
+const targets: Target[] = []
+for (const r of startup)
+  targets.push(
+    {target: `${r.command} <= ${r.targetMs} ms`, measured: `${r.wallMs.toFixed(0)} ms`, met: r.wallMs <= r.targetMs},
+    {target: `${r.command} peak RSS <= ${r.targetRssMb} MiB`, measured: `${r.maxRssMb.toFixed(0)} MiB`, met: r.maxRssMb <= r.targetRssMb},
+  )
+targets.push({
+  target: 'cloud SDKs load only in launch/destroy',
+  measured: sdkControl
+    ? Object.entries(sdkLoadedBy)
+        .map(([k, v]) => `${k}: ${v} SDK modules`)
+        .join(', ')
+    : 'the import hook saw no SDK import even when asked to: not measured',
+  met: sdkControl && Object.values(sdkLoadedBy).every((v) => v === 0),
+})
+targets.push({
+  target: 'oclif manifest in the package (npm pack)',
+  measured: manifestPacked ? 'oclif.manifest.json packed' : 'not packed',
+  met: manifestPacked,
+})
+const ci = (n: number) => rows.find((r) => r.format === 'cloud-init' && r.nodes === n)
+const r1000 = ci(1000)
+if (r1000?.peer)
+  targets.push({
+    target: '1000-node render with ISOs >= 15x faster than cloud-localds',
+    measured: `${r1000.peer.ratio.toFixed(1)}x (${(r1000.wallMs / 1000).toFixed(2)} s, ${(r1000.wallMs / 1000).toFixed(2)} ms/node against ${(r1000.peer.wallMs / 1000).toFixed(1)} s, ${r1000.peer.msPerNode.toFixed(1)} ms/node)`,
+    met: r1000.peer.ratio >= 15,
+  })
+if (r1000?.oneThreadWallMs)
+  targets.push({
+    target: 'both cores used (1000 nodes: threads against one thread)',
+    measured: `${(r1000.oneThreadWallMs / r1000.wallMs).toFixed(2)}x faster (${(r1000.oneThreadWallMs / 1000).toFixed(2)} s in one thread), CPU/wall ${(r1000.cpuMs / r1000.wallMs).toFixed(2)}`,
+    met: r1000.oneThreadWallMs / r1000.wallMs >= 1.3,
+  })
+const r5000 = ci(5000)
+if (r5000) targets.push({target: '5000 nodes < 15 s', measured: `${(r5000.wallMs / 1000).toFixed(2)} s`, met: r5000.wallMs < 15000})
+const r100 = ci(100)
+if (r100 && r5000)
+  targets.push({
+    target: 'peak RSS flat within 20 % from 100 to 5000 nodes',
+    measured: `${r100.maxRssMb.toFixed(0)} -> ${r5000.maxRssMb.toFixed(0)} MiB (${((r5000.maxRssMb / r100.maxRssMb - 1) * 100).toFixed(0)} %)`,
+    met: r5000.maxRssMb <= r100.maxRssMb * 1.2,
+  })
+if (serve)
+  targets.push({
+    target: `serve: ${serve.machines} machines booting at once, every seed served`,
+    measured: `cold ${serve.cold.seedsPerSecond.toFixed(0)} seeds/s, p99 ${serve.cold.p99Ms.toFixed(0)} ms; warm ${serve.warm.seedsPerSecond.toFixed(0)} seeds/s, p99 ${serve.warm.p99Ms.toFixed(0)} ms; ${serve.cold.failed + serve.warm.failed} failed`,
+    met: serve.cold.failed + serve.warm.failed === 0,
+  })
+const loadAfter = os.loadavg()
+{
+  const w = Math.max(...targets.map((t) => t.target.length))
+  process.stdout.write(`\n${'target'.padEnd(w)}  ${'met'.padEnd(6)}  measured\n`)
+  for (const t of targets) process.stdout.write(`${t.target.padEnd(w)}  ${(t.met ? 'met' : 'MISSED').padEnd(6)}  ${t.measured}\n`)
+  process.stdout.write(
+    `load average (1, 5, 15 min): ${loadBefore.map((x) => x.toFixed(2)).join(' ')} before, ${loadAfter.map((x) => x.toFixed(2)).join(' ')} after\n`,
+  )
+}
+
 const machine = {
   cpus: os.cpus().length,
   model: os.cpus()[0]?.model ?? '?',
   memoryGb: Math.round(os.totalmem() / 2 ** 30),
   node: process.version,
   platform: `${os.platform()} ${os.release()}`,
+  loadAverage: {before: loadBefore, after: loadAfter},
 }
 writeFileSync(
   path.join(root, 'bench', 'results.json'),
-  `${JSON.stringify({date: new Date().toISOString(), machine, reps: REPS, startup, rows, pki: pkiRows}, null, 2)}\n`,
+  `${JSON.stringify({date: new Date().toISOString(), machine, reps: REPS, targets, nodeBaselineMs, startup, sdkLoadedBy, rows, serve, pki: pkiRows}, null, 2)}\n`,
 )
 writeFileSync(path.join(root, 'bench', 'plot.svg'), plot(rows))
 process.stdout.write('wrote bench/results.json and bench/plot.svg\n')

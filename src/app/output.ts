@@ -18,45 +18,56 @@ import {
   renameSync,
   rmSync,
   writeSync,
+  writevSync,
 } from 'node:fs'
+import {mkdir, open} from 'node:fs/promises'
 import path from 'node:path'
 
-export class OutputDir {
-  readonly final: string
-  readonly tmp: string
-  private readonly prev: string
-  private committed = false
+/**
+ * Writes files into an existing temporary output directory. OutputDir owns the directory and its
+ * swap; render's worker threads each write their nodes' files through one of these over the same
+ * directory and report what they wrote back.
+ */
+export class DirWriter {
   bytes = 0
   files = 0
-  private readonly written: string[] = []
-
-  constructor(finalDir: string) {
-    this.final = path.resolve(finalDir)
-    const parent = path.dirname(this.final)
-    const base = path.basename(this.final)
-    mkdirSync(parent, {recursive: true})
-    this.prev = path.join(parent, `.${base}.previous`)
-    recoverInterruptedSwap(this.final, this.prev)
-    // Leftovers of renders that were killed: never the output, safe to remove.
-    for (const e of readdirSync(parent)) {
-      if (e.startsWith(`.${base}.tmp-`)) rmSync(path.join(parent, e), {recursive: true, force: true})
-    }
-    this.tmp = path.join(parent, `.${base}.tmp-${process.pid}`)
-    mkdirSync(this.tmp, {mode: 0o755})
-  }
-
+  readonly written: string[] = []
   private readonly dirs = new Set<string>()
+
+  private readonly pending: Array<Promise<void>> = []
+  private readonly madeDirs = new Map<string, Promise<unknown>>()
+
+  constructor(
+    readonly tmp: string,
+    private readonly async = false,
+  ) {}
 
   /** Absolute path inside the temporary directory, creating parents. */
   pathFor(rel: string): string {
-    const p = path.join(this.tmp, rel)
-    if (!p.startsWith(this.tmp + path.sep)) throw new Error(`internal: output path ${rel} escapes the output directory`)
+    const p = this.inside(rel)
     const dir = path.dirname(p)
     if (dir !== this.tmp && !this.dirs.has(dir)) {
       mkdirSync(dir, {recursive: true, mode: 0o755})
       this.dirs.add(dir)
     }
     return p
+  }
+
+  private inside(rel: string): string {
+    const p = path.join(this.tmp, rel)
+    if (!p.startsWith(this.tmp + path.sep)) throw new Error(`internal: output path ${rel} escapes the output directory`)
+    return p
+  }
+
+  /** An asynchronous writer's parent directory, made once however many files go into it. */
+  private dirMade(dir: string): Promise<unknown> | undefined {
+    if (dir === this.tmp) return undefined
+    let made = this.madeDirs.get(dir)
+    if (!made) {
+      made = mkdir(dir, {recursive: true, mode: 0o755})
+      this.madeDirs.set(dir, made)
+    }
+    return made
   }
 
   writeFile(rel: string, data: string | Uint8Array, mode = 0o644): void {
@@ -66,34 +77,70 @@ export class OutputDir {
   /**
    * Streams chunks (an ISO image, sector by sector) into one file. Runs of zeros (an ISO's system
    * area and sector padding) are left as holes: the file reads the same and costs less to write.
+   * An asynchronous writer (render's worker threads) queues the file and goes on: the opening and
+   * writing happen on libuv's threads while the caller renders the next node; settled() waits.
    */
   writeChunks(rel: string, chunks: Iterable<Uint8Array>, mode = 0o644): void {
-    const p = this.pathFor(rel)
+    const p = this.async ? this.inside(rel) : this.pathFor(rel)
+    const {runs, size} = dataRuns(chunks)
+    this.bytes += size
+    this.written.push(p)
+    this.files++
+    if (this.async) {
+      this.pending.push(writeRunsAsync(p, runs, size, mode, this.dirMade(path.dirname(p))))
+      return
+    }
     const fd = openSync(p, 'w', mode)
     try {
-      let pos = 0
-      for (const buf of chunks) {
-        if (buf.length >= 4096 && isZero(buf)) {
-          pos += buf.length
-        } else {
-          let off = 0
-          while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, pos + off)
-          pos += buf.length
-        }
-        this.bytes += buf.length
-      }
-      ftruncateSync(fd, pos)
-      this.written.push(p)
-      this.files++
+      for (const r of runs) writeRun(fd, r)
+      ftruncateSync(fd, size)
     } finally {
       closeSync(fd)
     }
+  }
+
+  /** Waits for every file an asynchronous writer queued to be written or to fail; throws the first error. */
+  async settled(): Promise<void> {
+    const results = await Promise.allSettled(this.pending.splice(0))
+    const failed = results.find((r) => r.status === 'rejected')
+    if (failed) throw failed.reason
   }
 
   /** A write stream for a file (bundles); the caller awaits its close. */
   createStream(rel: string, mode = 0o644): WriteStream {
     this.files++
     return createWriteStream(this.pathFor(rel), {mode})
+  }
+
+  /** Counts files another writer (a worker thread) wrote into the same directory. */
+  adopt(written: string[], bytes: number): void {
+    for (const p of written) this.written.push(p)
+    this.files += written.length
+    this.bytes += bytes
+  }
+}
+
+export class OutputDir extends DirWriter {
+  readonly final: string
+  private readonly prev: string
+  private committed = false
+
+  constructor(finalDir: string) {
+    const final = path.resolve(finalDir)
+    const parent = path.dirname(final)
+    const base = path.basename(final)
+    mkdirSync(parent, {recursive: true})
+    const prev = path.join(parent, `.${base}.previous`)
+    recoverInterruptedSwap(final, prev)
+    // Leftovers of renders that were killed: never the output, safe to remove.
+    for (const e of readdirSync(parent)) {
+      if (e.startsWith(`.${base}.tmp-`)) rmSync(path.join(parent, e), {recursive: true, force: true})
+    }
+    const tmp = path.join(parent, `.${base}.tmp-${process.pid}`)
+    mkdirSync(tmp, {mode: 0o755})
+    super(tmp)
+    this.final = final
+    this.prev = prev
   }
 
   /** Swaps the new output in: old → .previous, new → final, then the old one is removed. */
@@ -124,6 +171,61 @@ export class OutputDir {
 }
 
 const ZEROS = new Uint8Array(65536)
+
+/** A run of data chunks written back to back at `pos`. */
+interface Run {
+  pos: number
+  bufs: Uint8Array[]
+  length: number
+}
+
+/** The data runs of a file made of chunks, zero chunks of 4 KiB or more left out as holes. */
+function dataRuns(chunks: Iterable<Uint8Array>): {runs: Run[]; size: number} {
+  const runs: Run[] = []
+  let pos = 0
+  let run: Run | undefined
+  for (const buf of chunks) {
+    if (buf.length >= 4096 && isZero(buf)) {
+      run = undefined
+    } else if (buf.length > 0) {
+      if (!run) {
+        run = {pos, bufs: [], length: 0}
+        runs.push(run)
+      }
+      run.bufs.push(buf)
+      run.length += buf.length
+    }
+    pos += buf.length
+  }
+  return {runs, size: pos}
+}
+
+function writeRun(fd: number, r: Run): void {
+  let done = writevSync(fd, r.bufs as NodeJS.ArrayBufferView[], r.pos)
+  if (done === r.length) return
+  // A short writev (rare on a regular file): the rest byte-wise.
+  const all = Buffer.concat(r.bufs)
+  while (done < all.length) done += writeSync(fd, all, done, all.length - done, r.pos + done)
+}
+
+async function writeRunsAsync(p: string, runs: Run[], size: number, mode: number, dirMade?: Promise<unknown>): Promise<void> {
+  await dirMade
+  const fh = await open(p, 'w', mode)
+  try {
+    for (const r of runs) {
+      let {bytesWritten: done} = await fh.writev(r.bufs as NodeJS.ArrayBufferView[], r.pos)
+      if (done < r.length) {
+        const all = Buffer.concat(r.bufs)
+        while (done < all.length) done += (await fh.write(all, done, all.length - done, r.pos + done)).bytesWritten
+      }
+    }
+    // Trailing holes: the size comes from the truncate (one call fewer when data ends the file).
+    const last = runs[runs.length - 1]
+    if (!last || last.pos + last.length < size) await fh.truncate(size)
+  } finally {
+    await fh.close()
+  }
+}
 
 function isZero(buf: Uint8Array): boolean {
   for (let off = 0; off < buf.length; off += ZEROS.length) {

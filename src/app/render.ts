@@ -10,7 +10,7 @@ import {type BudgetProblem, type FittedUserData, fitIgnition, fitUserData, isBud
 import type {CloudInitOutput} from '../emit/cloud-init/index.js'
 import {emitCloudInit} from '../emit/cloud-init/index.js'
 import {emitIgnition} from '../emit/ignition/index.js'
-import {type BundleEntry, type BundleFormat, writeBundle} from '../media/bundle.js'
+import type {BundleEntry, BundleFormat} from '../media/bundle.js'
 import {CONFIG_DRIVE_VOLUME_ID, configDriveEntries} from '../media/configdrive.js'
 import {isoChunks, planIso} from '../media/iso/index.js'
 import {NOCLOUD_VOLUME_ID, nocloudEntries} from '../media/nocloud.js'
@@ -21,15 +21,18 @@ import {ignitionSpecFor} from '../plan/target.js'
 import type {NodePlan} from '../plan/types.js'
 import type {Cluster, ClusterNode} from '../profile/index.js'
 import {loadAssets} from './assets.js'
-import {OutputDir} from './output.js'
+import {type DirWriter, OutputDir} from './output.js'
 import type {Progress} from './progress.js'
+import {renderInWorkers, workerCount} from './render-pool.js'
 
-function read(out: OutputDir, rel: string): Buffer {
-  return readFileSync(out.pathFor(rel))
+/** The archive writer (and archiver with it) loads only for --media bundle. */
+async function writeBundle(...args: Parameters<typeof import('../media/bundle.js').writeBundle>): Promise<void> {
+  const {writeBundle: write} = await import('../media/bundle.js')
+  return write(...args)
 }
 
 /** The node's boot medium: a NoCloud ISO, a config drive, or a per-node bundle. */
-async function writeMedia(out: OutputDir, opts: RenderOptions, seed: RenderedSeed, userData: Uint8Array): Promise<string[]> {
+async function writeMedia(out: DirWriter, opts: RenderOptions, seed: RenderedSeed, userData: Uint8Array): Promise<string[]> {
   const {plan} = seed
   const name = plan.node
   switch (opts.media) {
@@ -81,7 +84,7 @@ async function writeMedia(out: OutputDir, opts: RenderOptions, seed: RenderedSee
 }
 
 /** The node's part of the static PXE tree (served from `pxeServerUrl` by any web server). */
-function writePxeNode(out: OutputDir, opts: RenderOptions, seed: RenderedSeed, userData: Uint8Array): string[] {
+function writePxeNode(out: DirWriter, opts: RenderOptions, seed: RenderedSeed, userData: Uint8Array): string[] {
   const {cluster} = opts
   const {plan} = seed
   const node = cluster.nodes.find((n) => n.name === plan.node) as ClusterNode
@@ -153,6 +156,12 @@ export interface RenderOptions {
    * gives each machine its own tokened script URL.
    */
   pxeTokens?: Map<string, string>
+  /**
+   * Also write each node's loose seed (DIR/<node>/user-data, meta-data, network-config, or
+   * config.ign) beside its boot medium. @default true. With media `none` the seed is the output and
+   * is always written.
+   */
+  seedFiles?: boolean
 }
 
 export interface RenderedNode {
@@ -266,6 +275,62 @@ export function mediaProblem(nodes: ClusterNode[], media: MediaKind): string | u
   return `${ign.map((n) => n.name).join(', ')} boot${ign.length === 1 ? 's' : ''} with Ignition, which does not read a NoCloud (cidata) ISO: use --media configdrive (a config-2 ISO, which Ignition's openstack platform reads), bundle (DIR/<node>/config.ign for your own medium), pxe (ignition.config.url) or none`
 }
 
+/** What rendering and writing one node gives: its line in cluster.json, or a budget problem. */
+export type NodeOutcome = {rendered: RenderedNode; bundle: BundleEntry[]} | {problem: BudgetProblem}
+
+/**
+ * Renders one node and writes its files through `out`: the loose seed (unless seedFiles is false and
+ * a medium carries it) and its boot medium. A node over its platform's budget writes nothing.
+ */
+export async function renderAndWriteNode(
+  out: DirWriter,
+  opts: RenderOptions,
+  node: ClusterNode,
+  material: ClusterMaterial,
+  cniManifest: string | undefined,
+): Promise<NodeOutcome> {
+  const seed = renderNode(opts.cluster, node, material, cniManifest)
+  const {plan, fitted, bundle: secretBundle} = seed
+  if (isBudgetProblem(fitted)) return {problem: fitted}
+  const f = fitted as FittedUserData
+  const dir = node.name
+  const artifacts: string[] = []
+  const secretMode = plan.files.some((x) => x.secret) ? 0o600 : 0o644
+  // The seed's files with their modes, as the loose files and the cluster bundle carry them.
+  const seedEntries: BundleEntry[] =
+    seed.format === 'ignition'
+      ? [{path: `${dir}/config.ign`, data: f.data, mode: secretMode}]
+      : [
+          {path: `${dir}/user-data`, data: f.data, mode: secretMode},
+          {path: `${dir}/meta-data`, data: Buffer.from(seed.ci.metaData), mode: 0o644},
+          ...(seed.ci.networkConfig !== undefined
+            ? [{path: `${dir}/network-config`, data: Buffer.from(seed.ci.networkConfig), mode: 0o644}]
+            : []),
+        ]
+  if (opts.seedFiles !== false || opts.media === 'none') {
+    for (const e of seedEntries) {
+      out.writeFile(e.path, e.data, e.mode)
+      artifacts.push(e.path)
+    }
+  }
+  artifacts.push(...(await writeMedia(out, opts, seed, f.data)))
+  return {
+    rendered: {
+      name: node.name,
+      role: node.role,
+      ordinal: node.ordinal,
+      format: node.format,
+      files: plan.files.length,
+      secretFiles: plan.files.filter((x) => x.secret).length,
+      userData: {encoding: f.encoding, rawSize: f.rawSize, size: f.size, budget: Number.isFinite(f.budget) ? f.budget : null},
+      artifacts,
+      ...(secretBundle ? {secretBundle: bundleSummary(secretBundle)} : {}),
+      ...(opts.images?.[node.name] !== undefined ? {image: opts.images[node.name]} : {}),
+    },
+    bundle: opts.media === 'bundle' ? seedEntries : [],
+  }
+}
+
 export async function render(opts: RenderOptions): Promise<RenderResult> {
   const {cluster} = opts
   const nodes = selectNodes(cluster, opts.nodes)
@@ -277,50 +342,22 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
   const bundle: BundleEntry[] = []
   const problems: BudgetProblem[] = []
   try {
-    for (const node of nodes) {
-      const seed = renderNode(cluster, node, opts.material, cniManifest)
-      const {plan, fitted, bundle: secretBundle} = seed
-      if (isBudgetProblem(fitted)) {
-        problems.push(fitted)
+    // Nodes are independent: large renders spread them over worker threads, which write into the
+    // same temporary directory. Results come back in node order, so the output is the same.
+    const outcomes: NodeOutcome[] = workerCount(nodes.length, opts.media) > 1 ? await renderInWorkers(out, opts, nodes, cniManifest) : []
+    if (outcomes.length === 0) {
+      for (const node of nodes) {
+        outcomes.push(await renderAndWriteNode(out, opts, node, opts.material, cniManifest))
         opts.progress?.tick(node.name)
+      }
+    }
+    for (const o of outcomes) {
+      if ('problem' in o) {
+        problems.push(o.problem)
         continue
       }
-      const f = fitted as FittedUserData
-      const dir = node.name
-      const artifacts: string[] = []
-      const secretMode = plan.files.some((x) => x.secret) ? 0o600 : 0o644
-      if (seed.format === 'ignition') {
-        out.writeFile(`${dir}/config.ign`, f.data, secretMode)
-        artifacts.push(`${dir}/config.ign`)
-      } else {
-        out.writeFile(`${dir}/user-data`, f.data, secretMode)
-        out.writeFile(`${dir}/meta-data`, seed.ci.metaData, 0o644)
-        artifacts.push(`${dir}/user-data`, `${dir}/meta-data`)
-        if (seed.ci.networkConfig !== undefined) {
-          out.writeFile(`${dir}/network-config`, seed.ci.networkConfig, 0o644)
-          artifacts.push(`${dir}/network-config`)
-        }
-      }
-      artifacts.push(...(await writeMedia(out, opts, seed, f.data)))
-      if (opts.media === 'bundle')
-        bundle.push(
-          ...artifacts
-            .filter((a) => a.startsWith(`${dir}/`))
-            .map((a) => ({path: a, data: read(out, a), mode: a.endsWith('user-data') || a.endsWith('config.ign') ? secretMode : 0o644})),
-        )
-      rendered.push({
-        name: node.name,
-        role: node.role,
-        ordinal: node.ordinal,
-        format: node.format,
-        files: plan.files.length,
-        secretFiles: plan.files.filter((x) => x.secret).length,
-        userData: {encoding: f.encoding, rawSize: f.rawSize, size: f.size, budget: Number.isFinite(f.budget) ? f.budget : null},
-        artifacts,
-        ...(secretBundle ? {secretBundle: bundleSummary(secretBundle)} : {}),
-        ...(opts.images?.[node.name] !== undefined ? {image: opts.images[node.name]} : {}),
-      })
-      opts.progress?.tick(node.name)
+      rendered.push(o.rendered)
+      bundle.push(...o.bundle)
     }
     if (problems.length > 0) {
       throw new RenderError(

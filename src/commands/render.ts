@@ -4,7 +4,6 @@ import {nodeImages} from '../app/image.js'
 import {materialFromSecrets} from '../app/material.js'
 import {progress} from '../app/progress.js'
 import {type MediaKind, mediaProblem, nextSteps, RenderError, type RenderResult, render, selectNodes} from '../app/render.js'
-import {nodeUrlToken} from '../app/serve.js'
 import {ImageError} from '../image/index.js'
 import {loadOrCreateCalendar, loadOrCreateServeKey, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
 import {BaseCommand} from './base.js'
@@ -21,7 +20,7 @@ no PROFILE). Output is built beside DIR and swapped in at the end: an interrupte
 previous output whole. The render ends with the next step: which file goes to which machine.
 
 Output: DIR/cluster.json, DIR/admin.conf (0600), DIR/<node>/user-data, meta-data, network-config
-(Ignition nodes: DIR/<node>/config.ign), and per node DIR/<node>.iso (NoCloud, volume cidata, or with
+(Ignition nodes: DIR/<node>/config.ign; --no-seed-files leaves these out), and per node DIR/<node>.iso (NoCloud, volume cidata, or with
 --media configdrive a config-2 drive, the one Ignition nodes can use) or a bundle. Ignition nodes
 cannot boot from a NoCloud ISO: --media iso is refused for them.
 With --media pxe (the default on the pxe platform): DIR/pxe/ is the tree to serve at
@@ -50,6 +49,12 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
       description:
         'With --media pxe: dnsmasq-dhcp.conf gives each machine its own tokened script URL (an HMAC under the serve key of the state), which `nodegen serve` requires.',
       default: false,
+    }),
+    'seed-files': Flags.boolean({
+      description:
+        "Also write each node's loose seed (DIR/<node>/user-data, meta-data, network-config; Ignition: config.ign) beside its boot medium. --no-seed-files writes only the media (with --media none the seed is the output and is always written).",
+      default: true,
+      allowNo: true,
     }),
     'bundle-format': Flags.string({description: 'Archive format with --media bundle.', options: ['tar.gz', 'zip'], default: 'tar.gz'}),
     at: Flags.string({
@@ -95,7 +100,8 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
         bundleFormat: flags['bundle-format'] as 'tar.gz' | 'zip',
         progress: bar,
         images: images.byNode,
-        ...(flags['require-token'] ? {pxeTokens: new Map(cluster.nodes.map((n) => [n.name, nodeUrlToken(serveKey, n.name)]))} : {}),
+        seedFiles: flags['seed-files'],
+        ...(flags['require-token'] ? {pxeTokens: await pxeTokens(cluster, serveKey)} : {}),
       })
       bar.done(`rendered ${result.nodes.length} node(s) into ${flags.output} (${result.bytes} bytes)`)
     } catch (e) {
@@ -126,6 +132,12 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
     }
     return result
   }
+}
+
+/** The per-node URL tokens `serve` requires, under the state's serve key (the serve module loads only when asked). */
+async function pxeTokens(cluster: {nodes: Array<{name: string}>}, serveKey: string): Promise<Map<string, string>> {
+  const {nodeUrlToken} = await import('../app/serve.js')
+  return new Map(cluster.nodes.map((n) => [n.name, nodeUrlToken(serveKey, n.name)]))
 }
 
 function defaultMediaFor(cluster: {platform: {type: string}}): MediaKind {
