@@ -3,10 +3,12 @@
  * Writes oclif.manifest.json (the commands' ids, flags and descriptions, so an installed nodegen
  * starts without importing every command module) from the built dist/commands, with @oclif/core's
  * own loader: what `oclif manifest` does, without the `oclif` packaging tool and its dependencies.
- * `--remove` deletes it again: after packing, a manifest left in the working copy would be read in
- * place of the commands being edited.
+ * `npm run build` writes it with dist/, so a checkout (`npx nodegen` after `npm ci`) starts as fast
+ * as an installed package and the manifest always describes the dist/ beside it; `--remove` deletes
+ * it (a dist/ compiled by hand without it then loads every command module, which is slower but
+ * right).
  *
- *   node scripts/oclif-manifest.mjs [--remove]      (npm's prepack and postpack run it)
+ *   node scripts/oclif-manifest.mjs [--remove]      (`npm run build`, and so prepare and prepack, run it)
  */
 import {existsSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
