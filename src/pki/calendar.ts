@@ -13,12 +13,10 @@
  *   the first 6 characters are the token id, the next 16 its secret.
  */
 import {createHmac} from 'node:crypto'
-import {readFile} from 'node:fs/promises'
 import path from 'node:path'
-import {FILE_MODE, linkNewFile, replaceFile, withLock} from './durable.js'
-import {isSealed} from './encryption.js'
+import {FILE_MODE, replaceFile, withLock} from './durable.js'
 import {PkiError} from './errors.js'
-import {openSecretFile, sealSecretFile, secretKeyOf} from './state.js'
+import {loadOrCreateSecretFile, sealSecretFile, secretKeyOf} from './state.js'
 import {TOKEN_CHARS} from './token.js'
 import type {PkiContext} from './types.js'
 
@@ -87,24 +85,10 @@ function fresh(ctx: Pick<PkiContext, 'now' | 'randomBytes'>, generation: number)
 
 type CalendarContext = Pick<PkiContext, 'now' | 'randomBytes'> & Partial<Pick<PkiContext, 'passphrase'>>
 
-/** calendar.json's text, opened when it is sealed (an encrypted state). */
-async function readCalendar(dir: string, text: string, passphrase: string | undefined): Promise<Calendar> {
-  if (!isSealed(text)) return parse(dir, text)
-  return parse(dir, openSecretFile(dir, CALENDAR_JSON, text, await secretKeyOf(dir, passphrase)))
-}
-
 /** The state's calendar, created (once, atomically, never replaced) when it has none; sealed in an encrypted state. */
 export async function loadOrCreateCalendar(dir: string, ctx: CalendarContext): Promise<Calendar> {
-  const file = path.join(dir, CALENDAR_JSON)
-  try {
-    return await readCalendar(dir, await readFile(file, 'utf8'), ctx.passphrase)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
-  }
-  // Linked into place whole; when another process created it first, theirs stands.
-  const key = await secretKeyOf(dir, ctx.passphrase)
-  await linkNewFile(file, sealSecretFile(CALENDAR_JSON, `${JSON.stringify(fresh(ctx, 1), null, 2)}\n`, key))
-  return readCalendar(dir, await readFile(file, 'utf8'), ctx.passphrase)
+  const text = await loadOrCreateSecretFile(dir, CALENDAR_JSON, ctx.passphrase, () => `${JSON.stringify(fresh(ctx, 1), null, 2)}\n`)
+  return parse(dir, text)
 }
 
 /**

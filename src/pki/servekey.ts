@@ -5,12 +5,8 @@
  * the key can be replaced without touching the cluster. Created once, atomically (a complete temp
  * file linked into place: a crash leaves no key or a whole one), and never overwritten.
  */
-import {promises as fs} from 'node:fs'
-import path from 'node:path'
-import {linkNewFile} from './durable.js'
-import {isSealed} from './encryption.js'
 import {PkiError} from './errors.js'
-import {openSecretFile, sealSecretFile, secretKeyOf} from './state.js'
+import {loadOrCreateSecretFile} from './state.js'
 import type {PkiContext} from './types.js'
 
 export const SERVE_KEY = 'serve-key'
@@ -21,24 +17,13 @@ function parse(dir: string, text: string): string {
   return key
 }
 
-async function read(dir: string, file: string, passphrase: string | undefined): Promise<string> {
-  const text = await fs.readFile(file, 'utf8')
-  if (!isSealed(text)) return parse(dir, text)
-  return parse(dir, openSecretFile(dir, SERVE_KEY, text, await secretKeyOf(dir, passphrase)))
-}
-
 /** The state's serve key, created when it has none (sealed in an encrypted state). */
 export async function loadOrCreateServeKey(
   dir: string,
   ctx: Pick<PkiContext, 'randomBytes'> & Partial<Pick<PkiContext, 'passphrase'>>,
 ): Promise<string> {
-  const file = path.join(dir, SERVE_KEY)
-  try {
-    return await read(dir, file, ctx.passphrase)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
-  }
-  const key = await secretKeyOf(dir, ctx.passphrase)
-  await linkNewFile(file, sealSecretFile(SERVE_KEY, `${Buffer.from(ctx.randomBytes(32)).toString('hex')}\n`, key))
-  return read(dir, file, ctx.passphrase)
+  return parse(
+    dir,
+    await loadOrCreateSecretFile(dir, SERVE_KEY, ctx.passphrase, () => `${Buffer.from(ctx.randomBytes(32)).toString('hex')}\n`),
+  )
 }

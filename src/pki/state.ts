@@ -27,6 +27,7 @@ import {
   ensureParent,
   FILE_MODE,
   fsyncPath,
+  linkNewFile,
   publishDir,
   removeStaleTemps,
   replaceFile,
@@ -261,6 +262,29 @@ export async function secretKeyOf(dir: string, passphrase: string | undefined): 
     {...(raw as StateInfo), encrypted: raw.encrypted === true, ...(isKdfParams(raw.kdf) ? {kdf: raw.kdf} : {})},
     passphrase,
   )
+}
+
+/**
+ * A secret file kept beside the PKI (calendar.json, serve-key) as plain text: opened when it is
+ * sealed (only then is the passphrase stretched), and, when there is none yet, created once from
+ * `make` — sealed in an encrypted state and linked into place whole; when another process created
+ * it first, theirs stands.
+ */
+export async function loadOrCreateSecretFile(
+  dir: string,
+  rel: string,
+  passphrase: string | undefined,
+  make: () => string,
+): Promise<string> {
+  const file = path.join(dir, rel)
+  const open = async (text: string) => (isSealed(text) ? openSecretFile(dir, rel, text, await secretKeyOf(dir, passphrase)) : text)
+  try {
+    return await open(await fs.readFile(file, 'utf8'))
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+  }
+  await linkNewFile(file, sealSecretFile(rel, make(), await secretKeyOf(dir, passphrase)))
+  return open(await fs.readFile(file, 'utf8'))
 }
 
 /** A secret file's content as the state stores it: sealed when the state is encrypted. */
