@@ -344,13 +344,15 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
   try {
     // Nodes are independent: large renders spread them over worker threads, which write into the
     // same temporary directory. Results come back in node order, so the output is the same.
-    const outcomes: NodeOutcome[] = workerCount(nodes.length, opts.media) > 1 ? await renderInWorkers(out, opts, nodes, cniManifest) : []
-    if (outcomes.length === 0) {
+    const inThisThread = async () => {
+      const done: NodeOutcome[] = []
       for (const node of nodes) {
-        outcomes.push(await renderAndWriteNode(out, opts, node, opts.material, cniManifest))
+        done.push(await renderAndWriteNode(out, opts, node, opts.material, cniManifest))
         opts.progress?.tick(node.name)
       }
+      return done
     }
+    const outcomes = workerCount(nodes.length, opts.media) > 1 ? await renderInWorkers(out, opts, nodes, cniManifest) : await inThisThread()
     for (const o of outcomes) {
       if ('problem' in o) {
         problems.push(o.problem)
