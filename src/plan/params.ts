@@ -73,11 +73,6 @@ export function firewallRules(cluster: Cluster, node: ClusterNode): FirewallRule
   return {ports: [...ports].sort(), protocols: [...protocols].sort((a, b) => a - b)}
 }
 
-/** The ports of `firewallRules`. */
-export function firewallPorts(cluster: Cluster, node: ClusterNode): string[] {
-  return firewallRules(cluster, node).ports
-}
-
 /** The Kubernetes package repository of the cluster's stream for one package format, ending in `/`. */
 export function kubernetesRepository(cluster: Cluster, format: PackageFormat): string {
   return expandRepository(cluster.kubernetes.packageRepository, cluster.kubernetes.channel, format)
@@ -111,6 +106,7 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
   const cni = cluster.networking.cni
   const cniInfo = cni.type === 'none' ? undefined : CNI_INFO[cni.type]
   const isCp0 = node.role === 'control-plane' && node.ordinal === 0
+  const firewall = firewallRules(cluster, node)
   // Flatcar has no package manager, no firewalld and no SELinux policy to relax: those steps are
   // left out here, and the bootstrap program skips a step whose parameters are absent.
   const flatcar = node.family === 'flatcar'
@@ -148,8 +144,8 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     DOCKER_DISTRO: os(DOCKER_DISTRO[node.os]),
     CRIO_REPO: cluster.runtime.type === 'cri-o' && node.family === 'debian' ? crioRepository(cluster, 'deb') : undefined,
     FIREWALL: os(cluster.firewall),
-    FIREWALL_PORTS: os(firewallPorts(cluster, node).join(' ')),
-    FIREWALL_PROTOCOLS: os(firewallRules(cluster, node).protocols.join(' ') || undefined),
+    FIREWALL_PORTS: os(firewall.ports.join(' ')),
+    FIREWALL_PROTOCOLS: os(firewall.protocols.join(' ') || undefined),
     // Forwarded pod traffic (flannel.1 to cni0, tunl0 to cali*) crosses interfaces no zone names,
     // which firewalld 1.x rejects: the pod network is made a source of the trusted zone.
     FIREWALL_TRUSTED_SOURCES: os(node.role === 'etcd' ? undefined : cluster.networking.podSubnet.split(',').join(' ')),
