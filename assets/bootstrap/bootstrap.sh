@@ -427,31 +427,40 @@ configure_runtime() {
 # ---------------------------------------------------------------------------------------------
 # Phase 3: firewall (after the packages: on EL that phase is what installs firewalld)
 # ---------------------------------------------------------------------------------------------
+# The firewall's parameters, each value checked here, in this shell, so a bad one stops the phase:
+# the ports; whole IP protocols by number (calico's IP-in-IP is protocol 4); and the pod network,
+# trusted because forwarded pod traffic (flannel.1 to cni0, tunl0 to cali*) crosses interfaces that
+# are in no zone, and firewalld 1.x rejects such forwarding.
+FW_PORTS=() FW_PROTOCOLS=() FW_SOURCES=()
+firewall_params() {
+  local port proto src
+  FW_PORTS=() FW_PROTOCOLS=() FW_SOURCES=()
+  for port in $(param FIREWALL_PORTS); do
+    [[ "$port" =~ ^[0-9]+(-[0-9]+)?/(tcp|udp)$ ]] || die "bad port $port in parameters"
+    FW_PORTS+=("$port")
+  done
+  for proto in $(param FIREWALL_PROTOCOLS); do
+    [[ "$proto" =~ ^[0-9]{1,3}$ ]] || die "bad IP protocol $proto in parameters"
+    FW_PROTOCOLS+=("$proto")
+  done
+  for src in $(param FIREWALL_TRUSTED_SOURCES); do
+    [[ "$src" =~ ^[0-9A-Fa-f.:]+/[0-9]{1,3}$ ]] || die "bad trusted source $src in parameters"
+    FW_SOURCES+=("$src")
+  done
+}
+
 # firewalld's permanent configuration as firewall-cmd argument lists, one invocation a line with
-# its arguments tab-separated, into FIREWALLD_COMMANDS: the ports; whole IP protocols by number
-# (calico's IP-in-IP is protocol 4); VRRP for keepalived; and the pod network as a source of the
-# trusted zone, because forwarded pod traffic (flannel.1 to cni0, tunl0 to cali*) crosses
-# interfaces that are in no zone and firewalld 1.x rejects such forwarding. Every value is checked
-# here, in this shell, so a bad one stops the phase.
+# its arguments tab-separated, into FIREWALLD_COMMANDS; VRRP for keepalived besides the parameters.
 FIREWALLD_COMMANDS=()
 firewalld_commands() {
   local port proto src
   FIREWALLD_COMMANDS=()
-  for port in $(param FIREWALL_PORTS); do
-    [[ "$port" =~ ^[0-9]+(-[0-9]+)?/(tcp|udp)$ ]] || die "bad port $port in parameters"
-    FIREWALLD_COMMANDS+=("--add-port=$port")
-  done
-  for proto in $(param FIREWALL_PROTOCOLS); do
-    [[ "$proto" =~ ^[0-9]{1,3}$ ]] || die "bad IP protocol $proto in parameters"
-    FIREWALLD_COMMANDS+=("--add-protocol=$proto")
-  done
+  for port in "${FW_PORTS[@]}"; do FIREWALLD_COMMANDS+=("--add-port=$port"); done
+  for proto in "${FW_PROTOCOLS[@]}"; do FIREWALLD_COMMANDS+=("--add-protocol=$proto"); done
   if [ "$(param FIREWALL_VRRP)" = 1 ]; then
     FIREWALLD_COMMANDS+=('--add-rich-rule=rule protocol value="vrrp" accept')
   fi
-  for src in $(param FIREWALL_TRUSTED_SOURCES); do
-    [[ "$src" =~ ^[0-9A-Fa-f.:]+/[0-9]{1,3}$ ]] || die "bad trusted source $src in parameters"
-    FIREWALLD_COMMANDS+=("--zone=trusted"$'\t'"--add-source=$src")
-  done
+  for src in "${FW_SOURCES[@]}"; do FIREWALLD_COMMANDS+=("--zone=trusted"$'\t'"--add-source=$src"); done
 }
 
 configure_firewall() {
@@ -467,6 +476,7 @@ configure_firewall() {
     return 0
   fi
   if command -v firewall-cmd >/dev/null 2>&1; then
+    firewall_params
     firewalld_commands
     unit_files enable --now firewalld >/dev/null 2>&1 || true
     for line in "${FIREWALLD_COMMANDS[@]}"; do
@@ -476,14 +486,11 @@ configure_firewall() {
     firewall-cmd --quiet --reload
     log "firewalld: ${#FIREWALLD_COMMANDS[@]} permanent rule(s) in force"
   elif command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q 'Status: active'; then
-    for port in $(param FIREWALL_PORTS); do
-      [[ "$port" =~ ^[0-9]+(-[0-9]+)?/(tcp|udp)$ ]] || die "bad port $port in parameters"
-      ufw allow "${port/-/:}" >/dev/null
-    done
+    firewall_params
+    for port in "${FW_PORTS[@]}"; do ufw allow "${port/-/:}" >/dev/null; done
     if [ "$(param FIREWALL_VRRP)" = 1 ]; then ufw allow proto vrrp from any to any >/dev/null 2>&1 || true; fi
     # ufw names no IP-in-IP protocol; traffic from the pod network is let in and routed whole.
-    for src in $(param FIREWALL_TRUSTED_SOURCES); do
-      [[ "$src" =~ ^[0-9A-Fa-f.:]+/[0-9]{1,3}$ ]] || die "bad trusted source $src in parameters"
+    for src in "${FW_SOURCES[@]}"; do
       ufw allow from "$src" >/dev/null
       ufw route allow from "$src" >/dev/null
     done
