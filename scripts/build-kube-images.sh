@@ -14,6 +14,8 @@
 # iptables (nft backend) with its libraries, unpacked from the packages `apt-get download` fetches;
 # the flannel images carry Debian's busybox-static for the `cp` their init containers run.
 #
+# It also writes registry.nodegen.test/busybox:1.35, the real-cluster test's workload (see below).
+#
 # Output: the archive directory (one line on stdout), holding <name>_<tag>.tar per image,
 # images.txt ("<full name> <archive file>" per line) and kube-flannel.yml, the flannel manifest
 # whose images these are (for a profile's spec.networking.cni.manifestFile). Cache:
@@ -186,6 +188,16 @@ if wanted "$ref"; then
   oci_image "$ref" "$r" '["/flannel"]' ""
 fi
 
+# Not an image a cluster needs: the real-cluster test's workload, Debian's busybox-static, whose
+# httpd serves a page and whose wget fetches it, for pod-to-pod traffic across nodes.
+ref=registry.nodegen.test/busybox:1.35
+if wanted "$ref"; then
+  r="$work/root-busybox"
+  cp -a "$(busybox_root)" "$r"
+  for a in httpd wget echo sleep hostname env; do ln -sf ../../bin/busybox "$r/usr/bin/$a"; done
+  rootfs_with "$r"
+  oci_image "$ref" "$r" '["/bin/busybox"]' ""
+fi
 cp "${dir[flannel]}/kube-flannel.yml" "$out/kube-flannel.yml"
 mv -f "$work/images.txt" "$out/images.txt"
 echo "$out"

@@ -24,6 +24,7 @@ NODES_FILE="$NODEGEN_ETC/nodes.tsv"
 KUBE_DIR="$ROOT/etc/kubernetes"
 BAKED_MARKER="$NODEGEN_ETC/image.json"
 INSTALL_SCRIPT="$ROOT/usr/local/lib/nodegen/install-packages.sh"
+BUNDLE_SCRIPT="$ROOT/usr/local/lib/nodegen/bundle.sh"
 CONSOLE=${NODEGEN_CONSOLE:-/dev/console}
 # Seconds between retries start here and double up to BACKOFF_MAX; tests shorten them.
 BACKOFF_START=${NODEGEN_BACKOFF_START:-5}
@@ -334,7 +335,7 @@ apply_sysctls() {
 start_time_sync() {
   local unit
   for unit in chronyd.service chrony.service systemd-timesyncd.service; do
-    if systemctl list-unit-files "$unit" 2>/dev/null | grep -q "^$unit"; then
+    if systemctl list-unit-files "$unit" 2>/dev/null | grep "^$unit" >/dev/null; then
       unit_files enable "$unit" >/dev/null 2>&1 || true
       systemctl restart "$unit" >/dev/null 2>&1 || log "could not start $unit"
       return 0
@@ -463,6 +464,26 @@ firewalld_commands() {
   for src in "${FW_SOURCES[@]}"; do FIREWALLD_COMMANDS+=("--zone=trusted"$'\t'"--add-source=$src"); done
 }
 
+# Debian's, Ubuntu's and EL's firewalld order it before network-pre.target, and cloud-init's
+# network stage runs after the network but before sysinit.target, which firewalld (an ordinary
+# service) follows: an ordering cycle (firewalld/firewalld#414, canonical/cloud-init#6502) that
+# systemd breaks at boot by dropping a job at random: cloud-init's, dbus.socket or firewalld's own.
+# Where both are installed, firewalld gets its vendor unit without that ordering, so every later
+# boot is the same (the firewall then starts just after the network instead of before it).
+firewalld_after_network() {
+  local vendor unit="$ROOT/etc/systemd/system/firewalld.service"
+  [ -e "$unit" ] && return 0
+  vendor=$(systemctl show -P FragmentPath firewalld.service 2>/dev/null) || return 0
+  [ -n "$vendor" ] && [ -r "$ROOT$vendor" ] || return 0
+  grep -qx 'Before=network-pre.target' "$ROOT$vendor" || return 0
+  systemctl show -P Before cloud-init.service 2>/dev/null | tr ' ' '\n' | grep -qx sysinit.target || return 0
+  sed '/^\(Before\|Wants\)=network-pre.target$/d' "$ROOT$vendor" >"$unit.tmp"
+  chmod 0644 "$unit.tmp"
+  mv -f "$unit.tmp" "$unit"
+  systemctl daemon-reload
+  log "firewalld: ordered after the network (its network-pre.target ordering cycles with cloud-init's)"
+}
+
 configure_firewall() {
   local mode line args port src
   mode=$(param FIREWALL)
@@ -478,6 +499,7 @@ configure_firewall() {
   if command -v firewall-cmd >/dev/null 2>&1; then
     firewall_params
     firewalld_commands
+    firewalld_after_network
     unit_files enable --now firewalld >/dev/null 2>&1 || true
     for line in "${FIREWALLD_COMMANDS[@]}"; do
       IFS=$'\t' read -r -a args <<<"$line"
@@ -485,7 +507,7 @@ configure_firewall() {
     done
     firewall-cmd --quiet --reload
     log "firewalld: ${#FIREWALLD_COMMANDS[@]} permanent rule(s) in force"
-  elif command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep -q 'Status: active'; then
+  elif command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep 'Status: active' >/dev/null; then
     firewall_params
     for port in "${FW_PORTS[@]}"; do ufw allow "${port/-/:}" >/dev/null; done
     if [ "$(param FIREWALL_VRRP)" = 1 ]; then ufw allow proto vrrp from any to any >/dev/null 2>&1 || true; fi
@@ -502,10 +524,40 @@ configure_firewall() {
 # ---------------------------------------------------------------------------------------------
 # Phase 4: images (control planes pre-pull what kubeadm will run)
 # ---------------------------------------------------------------------------------------------
+# Whether the runtime has an image, by reference.
+have_image() {
+  if command -v crictl >/dev/null 2>&1; then
+    crictl inspecti "$1" >/dev/null 2>&1
+  elif [ "$(param RUNTIME)" = containerd ]; then
+    # grep reads the whole list (no -q): ctr writes a line at a time, and under pipefail a grep that
+    # quits at the first match makes ctr's next write fail with SIGPIPE, the pipeline with it.
+    ctr -n k8s.io images ls -q 2>/dev/null | grep -xF -- "$1" >/dev/null
+  else
+    return 1
+  fi
+}
+
+# Whether every image kubeadm lists for this configuration is in the runtime already.
+kubeadm_images_present() {
+  local list img
+  list=$(kubeadm config images list --config "$NODEGEN_ETC/kubeadm/config.yaml" 2>/dev/null) || return 1
+  [ -n "$list" ] || return 1
+  for img in $list; do have_image "$img" || return 1; done
+}
+
 pull_images() {
+  # Air-gapped with a bundle: every role imports the images it runs (the pause image, kube-proxy and
+  # the CNI's on every node) before the kubelet needs them.
+  if [ -n "$(param BUNDLE_URL)" ]; then
+    "$BUNDLE_SCRIPT" "$PARAMS_FILE" import-images || die "the air-gap bundle's images could not be imported (see the lines above)"
+  fi
   [ "$ROLE" = control-plane ] || return 0
   if baked_has_phase images && [ "$(baked_value imageRepository)" = "$(param IMAGE_REPOSITORY)" ]; then
     log "baked image: the images of Kubernetes $(param KUBERNETES_VERSION) from $(param IMAGE_REPOSITORY) are pre-pulled, pull skipped"
+    return 0
+  fi
+  if kubeadm_images_present; then
+    log "every image kubeadm needs is in the runtime, pull skipped"
     return 0
   fi
   local attempt=1

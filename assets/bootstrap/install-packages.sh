@@ -20,6 +20,10 @@ while IFS= read -r line || [ -n "$line" ]; do
 done <"$PARAMS_FILE"
 param() { printf '%s' "${P[$1]-}"; }
 ROLE=$(param NODE_ROLE)
+# An air-gap bundle (spec.airgap.bundle): its repositories are the only ones apt and dnf read, and
+# every key comes through bundle.sh, checked against the bundle's SHA256SUMS.
+BUNDLE=$(param BUNDLE_URL)
+BUNDLE_SCRIPT=${NODEGEN_BUNDLE_SCRIPT:-$(dirname "$0")/bundle.sh}
 
 # apt-get install's options. The seed wrote containerd's config.toml and haproxy.cfg before this
 # runs, and both are conffiles of Debian's packages: dpkg would ask which to keep, read EOF (no
@@ -52,9 +56,14 @@ install_rhel() {
   esac
   if [ "$(param RUNTIME_SOURCE)" = distribution ] && [ "$(param RUNTIME)" = containerd ]; then runtime_pkg=containerd; fi
   read -r -a extra <<<"$(lb_packages)"
-  dnf -y install "$runtime_pkg" chrony curl openssl iproute-tc conntrack-tools socat "${extra[@]}"
-  if [ "$(param FIREWALL)" = open-ports ]; then dnf -y install firewalld; fi
-  dnf -y install --disableexcludes=kubernetes "kubelet-$v" "kubeadm-$v" "kubectl-$v"
+  local repos=()
+  if [ -n "$BUNDLE" ]; then
+    "$BUNDLE_SCRIPT" "$PARAMS_FILE" fetch Release.key /etc/pki/rpm-gpg/nodegen-bundle.asc
+    repos=(--disablerepo='*' --enablerepo=kubernetes --enablerepo=nodegen-bundle)
+  fi
+  dnf -y "${repos[@]}" install "$runtime_pkg" chrony curl openssl iproute-tc conntrack-tools socat "${extra[@]}"
+  if [ "$(param FIREWALL)" = open-ports ]; then dnf -y "${repos[@]}" install firewalld; fi
+  dnf -y "${repos[@]}" install --disableexcludes=kubernetes "kubelet-$v" "kubeadm-$v" "kubectl-$v"
 }
 
 # apt-get update over the sources whose signed-by key (if any) is already on the disk.
@@ -71,11 +80,37 @@ apt_update_keyed_sources_only() {
   rm -rf "$parts"
 }
 
+# The bundle's keys, checked; apt then reads only the lists nodegen wrote (kubernetes.list and
+# nodegen-bundle.list), never the image's own sources, which an air-gapped node cannot reach.
+APT_SOURCES=()
+apt_from_bundle() {
+  local krepo only
+  command -v curl >/dev/null 2>&1 || { echo "install-packages: an air-gapped Debian node needs curl on its image to reach the bundle" >&2; exit 1; }
+  "$BUNDLE_SCRIPT" "$PARAMS_FILE" fetch Release.key /etc/apt/keyrings/nodegen-bundle.asc
+  krepo=$(param KUBERNETES_REPO)
+  if [[ "$krepo" == "$BUNDLE"* ]]; then
+    "$BUNDLE_SCRIPT" "$PARAMS_FILE" fetch "${krepo#"$BUNDLE"}Release.key" /etc/apt/keyrings/kubernetes-apt-keyring.asc
+  else
+    curl -fsSL --retry 5 "${krepo}Release.key" -o /etc/apt/keyrings/kubernetes-apt-keyring.asc
+  fi
+  chmod 0644 /etc/apt/keyrings/nodegen-bundle.asc /etc/apt/keyrings/kubernetes-apt-keyring.asc
+  only=/etc/nodegen/apt-sources.list.d
+  rm -rf "$only"
+  install -d -m 0755 "$only"
+  cp -p /etc/apt/sources.list.d/kubernetes.list /etc/apt/sources.list.d/nodegen-bundle.list "$only/"
+  APT_SOURCES=(-o Dir::Etc::sourcelist=/dev/null -o "Dir::Etc::sourceparts=$only")
+}
+
 install_debian() {
   local v runtime_pkg extra key_url
   v=$(param KUBERNETES_VERSION)
   export DEBIAN_FRONTEND=noninteractive
   install -d -m 0755 /etc/apt/keyrings
+  if [ -n "$BUNDLE" ]; then
+    apt_from_bundle
+    install_debian_packages "$v"
+    return
+  fi
   # curl fetches the repositories' keys. Where it is missing, apt must first refresh the
   # distribution's own sources without the lists the seed already wrote: apt refuses a source
   # whose signed-by key is not there yet, and those keys are what curl is for.
@@ -94,14 +129,19 @@ install_debian() {
     curl -fsSL --retry 5 "$(param DOCKER_REPO)/linux/$(param DOCKER_DISTRO)/gpg" -o /etc/apt/keyrings/docker.asc
     chmod 0644 /etc/apt/keyrings/docker.asc
   fi
+  install_debian_packages "$v"
+}
+
+install_debian_packages() {
+  local v=$1 runtime_pkg extra
   case "$(param RUNTIME)" in
     containerd) runtime_pkg=containerd ;;
     cri-o) runtime_pkg=cri-o ;;
   esac
   if [ "$(param RUNTIME)" = containerd ] && [ "$(param RUNTIME_SOURCE)" = docker ]; then runtime_pkg=containerd.io; fi
   read -r -a extra <<<"$(lb_packages)"
-  apt-get update -qq
-  apt-get install "${APT_INSTALL_OPTS[@]}" "$runtime_pkg" chrony openssl conntrack socat "${extra[@]}" \
+  apt-get "${APT_SOURCES[@]}" update -qq
+  apt-get "${APT_SOURCES[@]}" install "${APT_INSTALL_OPTS[@]}" "$runtime_pkg" chrony openssl conntrack socat "${extra[@]}" \
     "kubelet=$v-*" "kubeadm=$v-*" "kubectl=$v-*" </dev/null
   apt-mark hold kubelet kubeadm kubectl >/dev/null
 }

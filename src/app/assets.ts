@@ -13,6 +13,7 @@ export function loadAssets(): Assets {
   cached = Object.freeze({
     bootstrapScript: read('bootstrap.sh'),
     installScript: read('install-packages.sh'),
+    bundleScript: read('bundle.sh'),
     labelsScript: read('labels.sh'),
     controlPlaneScript: read('control-plane.sh'),
     tokenCalendarScript: read('token-calendar.sh'),

@@ -125,6 +125,10 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     // The repository of this node's package format: install-packages.sh fetches its key from it.
     KUBERNETES_REPO: node.family === 'debian' ? kubernetesRepository(cluster, 'deb') : undefined,
     IMAGE_REPOSITORY: k.imageRepository,
+    BUNDLE_URL: os(cluster.airgap?.bundle),
+    BUNDLE_SHA256: os(cluster.airgap?.bundle && cluster.airgap.sha256),
+    // The bundle holds every node's images; a worker never runs the control plane's (names, no tags).
+    BUNDLE_IMAGES_SKIP: os(cluster.airgap?.bundle && node.role === 'worker' ? controlPlaneImageNames(cluster).join(' ') : undefined),
     TOPOLOGY: cluster.topology,
     ENDPOINT_HOST: cluster.endpoint.host,
     ENDPOINT_PORT: cluster.endpoint.port,
@@ -195,6 +199,12 @@ export function selinuxBooleans(cluster: Cluster, node: ClusterNode): string[] {
  * Debian 12's own is containerd 1.6, out of upstream support (Kubernetes is dropping containerd
  * 1.x). `source: distribution` keeps the distribution's package.
  */
+/** The images kubeadm runs as static pods on control planes (etcd included), by name without tag. */
+export function controlPlaneImageNames(cluster: Cluster): string[] {
+  const repo = cluster.kubernetes.imageRepository
+  return ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd'].map((c) => `${repo}/${c}`)
+}
+
 export function runtimeSource(cluster: Cluster, node: ClusterNode): 'docker' | 'distribution' {
   void node
   return cluster.runtime.source ?? 'docker'

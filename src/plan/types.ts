@@ -93,6 +93,8 @@ export interface Assets {
   bootstrapScript: string
   /** assets/bootstrap/install-packages.sh (not shipped to baked images; Packer runs it) */
   installScript: string
+  /** assets/bootstrap/bundle.sh (nodes of an air-gapped cluster with a bundle) */
+  bundleScript?: string
   /** assets/bootstrap/labels.sh */
   labelsScript: string
   /** assets/bootstrap/control-plane.sh (sourced by bootstrap.sh on control planes and etcd members) */

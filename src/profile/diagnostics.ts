@@ -105,6 +105,9 @@ export const CATALOGUE = Object.freeze({
     'secretBackend inline on {platform} puts the CA keys into user-data, which the metadata service serves for the life of the instance: use {backend}, or pass --insecure-inline-secrets',
   NG0428:
     'secretBackend inline on {platform} (--insecure-inline-secrets): control planes carry CA keys in user-data; launch requires IMDSv2 with hop limit 1',
+  NG0429: 'the cluster is air-gapped (spec.airgap), but {what} would come from {source} on the internet: {fix}',
+  NG0430:
+    'an air-gap bundle imports its images into containerd; CRI-O nodes cannot use it (set spec.kubernetes.imageRepository to a registry on your network, or use containerd)',
 })
 
 export type Code = keyof typeof CATALOGUE

@@ -100,6 +100,11 @@ export interface Cluster {
   }
   runtime: Profile['spec']['containerRuntime']
   image: {baked: boolean}
+  /**
+   * Air-gapped: no source may be an internet default. `bundle` (ending in `/`) is where the packages
+   * and images come from (docs/airgap.md); `sha256` pins its SHA256SUMS.
+   */
+  airgap?: {bundle?: string; sha256?: string}
   /** Ignition nodes: the config spec version their Ignition reads (see plan/target.ts). */
   ignition: {version: IgnitionSpecVersion}
   pki: {keyAlgorithm: KeyAlgorithm; caValiditySeconds: number; certValiditySeconds: number}

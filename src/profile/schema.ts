@@ -322,6 +322,22 @@ export const profileSchema = z.strictObject({
         })
         .prefault({})
         .meta({description: 'Baked node images.'}),
+      airgap: z
+        .strictObject({
+          bundle: str().optional().meta({
+            description:
+              'Base URL of an air-gap bundle on the provisioning network (http or https): the nodes install their packages from its repositories (kubernetes/, os/<os>/) and import its images (images/) into containerd before kubeadm runs. Layout: docs/airgap.md.',
+          }),
+          sha256: str().optional().meta({
+            description:
+              "SHA-256 of the bundle's SHA256SUMS file (64 hexadecimal digits): nodes refuse a bundle whose SHA256SUMS differs, and check every file they take from it against SHA256SUMS.",
+          }),
+        })
+        .optional()
+        .meta({
+          description:
+            'The nodes have no internet: everything comes from the bundle or from mirrors the profile names. Validation refuses any source left at an internet default.',
+        }),
       pki: z
         .strictObject({
           keyAlgorithm: z

@@ -469,6 +469,8 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
       report.error([...kp, 'args'], 'NG0302', {char: unsafeChar(k.args) as string, what: 'kernel arguments'})
   }
 
+  const airgap = s.airgap && checkAirgap(report, [...spec, 'airgap'], s, nodes)
+
   if (!report.ok) return undefined
 
   const clusterDns = nthAddress(svc as Cidr, 10)
@@ -478,7 +480,11 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     kubernetes: {
       ...target,
       imageRepository: s.kubernetes.imageRepository,
-      packageRepository: repositoryTemplate('kubernetes', s.kubernetes.packageRepository),
+      // A bundle carries pkgs.k8s.io's layout under kubernetes/; a repository the profile names wins.
+      packageRepository: repositoryTemplate(
+        'kubernetes',
+        s.kubernetes.packageRepository ?? (airgap?.bundle && `${airgap.bundle}kubernetes`),
+      ),
       featureGates: s.kubernetes.featureGates,
       sysextRepository: (s.kubernetes.sysextRepository ?? 'https://extensions.flatcar.org/extensions').replace(/\/+$/, ''),
       ...(s.kubernetes.sysextSha512 !== undefined ? {sysextSha512: s.kubernetes.sysextSha512.toLowerCase()} : {}),
@@ -519,6 +525,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     },
     runtime: s.containerRuntime,
     image: s.image,
+    ...(airgap ? {airgap} : {}),
     ignition: s.ignition,
     pki: {keyAlgorithm: s.pki.keyAlgorithm, caValiditySeconds: caSecs, certValiditySeconds: certSecs},
     bootstrapToken: {ttlSeconds: ttlSecs, windowSeconds: windowSecs},
@@ -607,6 +614,65 @@ function checkRepository(report: Report, path: FieldPath, kind: RepositoryKind, 
     return
   }
   checkUrl(report, path, expandRepository(repositoryTemplate(kind, value), 'v1.34', 'deb'))
+}
+
+/**
+ * An air-gapped profile: the bundle's URL and pin, and every source a node would take from the
+ * internet by default refused, naming the field that points it elsewhere. Returns the normalised
+ * settings (the bundle URL ending in `/`, the pin in lowercase).
+ */
+function checkAirgap(report: Report, path: FieldPath, s: Profile['spec'], nodes: ClusterNode[]): {bundle?: string; sha256?: string} {
+  const a = s.airgap ?? {}
+  const spec = path.slice(0, -1)
+  if (a.bundle !== undefined) checkUrl(report, [...path, 'bundle'], a.bundle)
+  if (a.sha256 !== undefined && !/^[0-9A-Fa-f]{64}$/.test(a.sha256))
+    report.error([...path, 'sha256'], 'NG0301', {value: a.sha256, what: 'SHA-256 digest', why: 'it must be 64 hexadecimal digits'})
+  const bundle = a.bundle !== undefined ? `${a.bundle.replace(/\/+$/, '')}/` : undefined
+  const internet = (field: FieldPath, what: string, source: string, fix: string) =>
+    report.error([...spec, ...field], 'NG0429', {what, source, fix})
+  const families = new Set(nodes.map((n) => n.family))
+  if (s.containerRuntime.type === 'cri-o' && bundle) report.error([...spec, 'containerRuntime', 'type'], 'NG0430')
+  if (!bundle) {
+    if (s.kubernetes.packageRepository === undefined && (families.has('rhel') || families.has('debian')))
+      internet(
+        ['kubernetes', 'packageRepository'],
+        'kubelet, kubeadm and kubectl',
+        'https://pkgs.k8s.io',
+        'set spec.airgap.bundle or a mirror',
+      )
+    if (s.kubernetes.imageRepository === 'registry.k8s.io')
+      internet(
+        ['kubernetes', 'imageRepository'],
+        'the control-plane images',
+        'registry.k8s.io',
+        'set spec.airgap.bundle or a registry mirror',
+      )
+    if (
+      s.containerRuntime.type === 'containerd' &&
+      (s.containerRuntime.source ?? 'docker') === 'docker' &&
+      !s.containerRuntime.dockerRepository
+    )
+      internet(
+        ['containerRuntime', 'dockerRepository'],
+        'containerd.io',
+        'https://download.docker.com',
+        'set spec.airgap.bundle or a mirror',
+      )
+    if (s.containerRuntime.type === 'cri-o' && !s.containerRuntime.crioRepository)
+      internet(['containerRuntime', 'crioRepository'], 'CRI-O', 'download.opensuse.org', 'set a mirror')
+  }
+  if (s.networking.cni.type !== 'none' && s.networking.cni.manifestFile === undefined && s.networking.cni.manifestUrl === undefined)
+    internet(
+      ['networking', 'cni'],
+      "the CNI's manifest",
+      'its release on GitHub',
+      'set manifestFile (the manifest travels in the seed) or a manifestUrl on your network',
+    )
+  if (s.loadBalancer.type === 'kube-vip' && !bundle && s.loadBalancer.kubeVipImage.startsWith('ghcr.io/'))
+    internet(['loadBalancer', 'kubeVipImage'], 'the kube-vip image', 'ghcr.io', 'set spec.airgap.bundle or a mirrored image')
+  if (families.has('flatcar') && s.kubernetes.sysextRepository === undefined)
+    internet(['kubernetes', 'sysextRepository'], "Flatcar's Kubernetes sysext image", 'https://extensions.flatcar.org', 'set a mirror')
+  return {...(bundle ? {bundle} : {}), ...(a.sha256 ? {sha256: a.sha256.toLowerCase()} : {})}
 }
 
 function checkUrl(report: Report, path: FieldPath, value: string): void {

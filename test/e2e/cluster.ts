@@ -142,6 +142,16 @@ const MILESTONES: Array<[RegExp, (m: RegExpExecArray) => string]> = [
   [/\[standin\] kubeadm (upload-config: the endpoint \S+ answers)/, (m) => m[1] as string],
   [/\[standin\] kubeadm (join|init) done/, (m) => `kubeadm ${m[1]} done`],
   [/\[standin\] kubeadm error: (.*)/, (m) => `kubeadm error: ${m[1]}`],
+  // The real kubeadm, kubelet and package phase (test/cluster).
+  [/install-packages: runtime (\S+) and Kubernetes (\S+) installed/, (m) => `packages installed (${m[1]}, Kubernetes ${m[2]})`],
+  [/bundle: (\d+) image\(s\) imported/, (m) => `${m[1]} image(s) imported from the bundle`],
+  [/nodegen: (firewalld: \d+ permanent rule\(s\) in force)/, (m) => m[1] as string],
+  [/\[kubelet-check\] The kubelet is healthy after (\S+)/, (m) => `kubeadm: kubelet healthy after ${m[1]}`],
+  [/\[control-plane-check\] (kube-apiserver) is healthy after (\S+)/, (m) => `kubeadm: ${m[1]} healthy after ${m[2]}`],
+  [/\[api-check\] The API server is healthy after (\S+)/, (m) => `kubeadm: API server healthy after ${m[1]}`],
+  [/Your Kubernetes control-plane has initialized successfully/, () => 'kubeadm init done'],
+  [/This node has joined the cluster and a new control plane instance was created/, () => 'kubeadm join done (control plane)'],
+  [/This node has joined the cluster:$/, () => 'kubeadm join done'],
   // The program prints this line on the console itself and through its unit: count the first.
   [/^nodegen: \S+ \S+ (ready|failed at .*)$/, (m) => (m[1] === 'ready' ? 'READY' : `FAILED at ${(m[1] as string).slice(10)}`)],
 ]

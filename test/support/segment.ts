@@ -14,7 +14,7 @@
  */
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
 import dgram from 'node:dgram'
-import {existsSync} from 'node:fs'
+import {closeSync, existsSync, openSync} from 'node:fs'
 import {findTool} from './tools.js'
 
 export interface ArpEvent {
@@ -193,7 +193,26 @@ export class SegmentProbe {
     })
   }
 
+  /**
+   * Starts a long-running command inside the namespace (a server the VMs reach); its output goes to
+   * `logFile`. Killed when the probe stops.
+   */
+  spawn(cmd: string, args: string[], logFile: string): ChildProcess {
+    const out = openSync(logFile, 'a')
+    const setpriv = findTool('setpriv')
+    const argv = ['netns', 'exec', this.netns, cmd, ...args]
+    const p = setpriv
+      ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', findTool('ip') ?? 'ip', ...argv], {stdio: ['ignore', out, out]})
+      : spawn(findTool('ip') ?? 'ip', argv, {stdio: ['ignore', out, out]})
+    closeSync(out)
+    this.children.push(p)
+    return p
+  }
+
+  private readonly children: ChildProcess[] = []
+
   stop(): void {
+    for (const c of this.children) c.kill('SIGKILL')
     this.proc?.kill('SIGKILL')
     spawnSync(findTool('ip') ?? 'ip', ['netns', 'del', this.netns])
   }

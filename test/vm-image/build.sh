@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# Builds the Debian 12 test VM image the VM tests boot: debootstrap + systemd + cloud-init + kernel,
-# written to a raw ext4 disk with `mkfs.ext4 -d` (no loop mounts). Cached: rebuilt only when this
-# script or the stand-ins change. Kubernetes binaries cannot be installed here, so kubeadm, kubelet
-# and kubectl are recording stand-ins (test image only; never in the product). The image carries
-# nodegen's baked-image marker, so the bootstrap program skips package installation.
+# Builds a Debian 12 test VM image: debootstrap + systemd + cloud-init + kernel, written to a raw
+# ext4 disk with `mkfs.ext4 -d` (no loop mounts). Cached: rebuilt only when this script or the
+# stand-ins change. Two flavours:
+#
+#   build.sh [baked]   the VM and e2e tests' image: containerd, keepalived, haproxy and etcd
+#       installed, kubeadm, kubelet and kubectl recording stand-ins (test image only; never in the
+#       product), and nodegen's baked-image marker, so the bootstrap program skips package
+#       installation.
+#   build.sh plain     the real-cluster test's image: a Debian 12 install as a site would have it
+#       before nodegen (cloud-init, curl, and firewalld running with its default zone), nothing of
+#       Kubernetes: the bootstrap program's package phase installs everything.
 #
 # Prints the cache directory holding disk.raw, vmlinuz and initrd.img.
 set -Eeuo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+FLAVOUR=${1:-baked}
+case "$FLAVOUR" in baked | plain) ;; *) echo "vm-image: unknown flavour $FLAVOUR (baked or plain)" >&2; exit 2 ;; esac
 KUBERNETES_VERSION=${NODEGEN_VM_K8S_VERSION:-1.34.2}
 MIRROR=${NODEGEN_VM_MIRROR:-http://deb.debian.org/debian}
 cache_root=${NODEGEN_VM_CACHE:-$HOME/.cache/nodegen-vm}
-hash=$( (cat "$here/build.sh" "$here"/standins/*; echo "$KUBERNETES_VERSION") | sha256sum | cut -c1-16)
-cache=$cache_root/image-$hash
+hash=$( (cat "$here/build.sh" "$here"/standins/*; echo "$KUBERNETES_VERSION $FLAVOUR") | sha256sum | cut -c1-16)
+cache=$cache_root/image-$FLAVOUR-$hash
 if [ -s "$cache/disk.raw" ] && [ -s "$cache/vmlinuz" ] && [ -s "$cache/initrd.img" ]; then
   echo "$cache"
   exit 0
@@ -29,8 +37,9 @@ packages=(
   systemd systemd-sysv udev dbus kmod procps iproute2 iputils-ping ifupdown isc-dhcp-client
   cloud-init python3-cffi-backend ca-certificates curl openssl
   linux-image-amd64 initramfs-tools e2fsprogs
-  chrony containerd keepalived haproxy etcd-server etcd-client jq
 )
+if [ "$FLAVOUR" = baked ]; then packages+=(chrony containerd keepalived haproxy etcd-server etcd-client jq)
+else packages+=(firewalld libpam-systemd); fi
 # The debootstrapped base is cached on its own (keyed by the package list and mirror), so changing
 # a stand-in or a setting rebuilds in seconds, not minutes.
 base_hash=$(printf '%s\n' "$MIRROR" "${packages[@]}" | sha256sum | cut -c1-16)
@@ -66,6 +75,21 @@ printf '[Service]\nExecStart=\nExecStart=/lib/systemd/systemd-networkd-wait-onli
 printf '[Service]\nTimeoutStartSec=20\n' >"$root/etc/systemd/system/networking.service.d/override.conf"
 ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
 ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"
+if [ "$FLAVOUR" = plain ]; then
+  # firewalld is on, with Debian's default zone (public: ssh and dhcpv6-client only), as on a site's
+  # hardened image; its systemd unit is enabled by the package.
+  [ -e "$root/etc/systemd/system/multi-user.target.wants/firewalld.service" ] || {
+    log "firewalld is not enabled in the plain image"
+    exit 1
+  }
+  # Debian's firewalld orders itself before network-pre.target and cloud-init's network stage before
+  # sysinit.target: an ordering cycle (firewalld/firewalld#414, canonical/cloud-init#6502) that
+  # systemd breaks by dropping a job at random, cloud-init's own included. A site running both
+  # applies the workaround docs/bare-metal.md gives (nodegen's firewall phase writes the same unit
+  # where it enables firewalld): the vendor unit without the network-pre.target ordering.
+  sed '/^\(Before\|Wants\)=network-pre.target$/d' "$root/lib/systemd/system/firewalld.service" >"$root/etc/systemd/system/firewalld.service"
+fi
+if [ "$FLAVOUR" = baked ]; then
 # The image does not start services its packages enable until nodegen's program asks for them.
 for unit in etcd keepalived haproxy; do rm -f "$root/etc/systemd/system/multi-user.target.wants/$unit.service"; done
 # Root's password stays locked; the console is for reading, not logging in.
@@ -102,11 +126,13 @@ echo "v$KUBERNETES_VERSION" >"$root/etc/nodegen-standin/version"
 # nodegen's baked-image marker (the same schema `nodegen image build` writes).
 printf '{"schema": 1, "os": "debian-12", "kubernetesVersion": "%s", "containerRuntime": "containerd", "builtBy": "nodegen-test-image"}\n' \
   "$KUBERNETES_VERSION" >"$root/etc/nodegen/image.json"
+fi
 mkdir -p "$cache.tmp"
 cp "$(readlink -f "$root/vmlinuz")" "$cache.tmp/vmlinuz"
 cp "$(readlink -f "$root/initrd.img")" "$cache.tmp/initrd.img"
 log "writing the ext4 disk"
-truncate -s 3G "$cache.tmp/disk.raw"
+# The plain image's nodes install packages and import images at boot: room for both.
+truncate -s "$([ "$FLAVOUR" = plain ] && echo 8G || echo 3G)" "$cache.tmp/disk.raw"
 PATH=/usr/sbin:/sbin:$PATH mkfs.ext4 -q -F -L nodegen-root -d "$root" "$cache.tmp/disk.raw"
 rm -rf "$cache"
 mv "$cache.tmp" "$cache"

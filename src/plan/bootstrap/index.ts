@@ -26,6 +26,10 @@ export function buildBootstrapFiles(
   if (node.role !== 'etcd') files.push(file('/etc/nodegen/pki/ca.crt', caCert, 'pki:ca-certificate'))
   if (!cluster.image.baked && node.family !== 'flatcar')
     files.push(file(`${NODEGEN_LIB}/install-packages.sh`, assets.installScript, 'bootstrap:packages', {mode: 0o755}))
+  if (cluster.airgap?.bundle && node.family !== 'flatcar') {
+    if (!assets.bundleScript) throw new Error('assets: bundle.sh is missing')
+    files.push(file(`${NODEGEN_LIB}/bundle.sh`, compactShell(assets.bundleScript), 'bootstrap:bundle', {mode: 0o755}))
+  }
   if (node.role === 'control-plane') {
     files.push(file(`${libDir(node.family)}/labels.sh`, compactShell(assets.labelsScript), 'bootstrap:labels', {mode: 0o755}))
     const labels = labelsTsv(cluster)

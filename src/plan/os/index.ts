@@ -81,7 +81,32 @@ function repositories(cluster: Cluster, node: ClusterNode, h: string): PlanFile[
   const k = cluster.kubernetes
   const files: PlanFile[] = []
   const docker = (cluster.runtime.dockerRepository ?? 'https://download.docker.com').replace(/\/+$/, '')
-  const wantDocker = cluster.runtime.type === 'containerd' && runtimeSource(cluster, node) === 'docker'
+  const bundle = cluster.airgap?.bundle
+  // With an air-gap bundle the runtime's packages come from the bundle's OS repository.
+  const wantDocker = cluster.runtime.type === 'containerd' && runtimeSource(cluster, node) === 'docker' && !bundle
+  if (bundle && node.family === 'rhel')
+    files.push(
+      file(
+        '/etc/yum.repos.d/nodegen-bundle.repo',
+        `${h}[nodegen-bundle]
+name=nodegen air-gap bundle (${node.os})
+baseurl=${bundle}os/${node.os}/
+enabled=1
+gpgcheck=1
+gpgkey=file:///etc/pki/rpm-gpg/nodegen-bundle.asc
+`,
+        'os:repositories',
+      ),
+    )
+  if (bundle && node.family === 'debian')
+    files.push(
+      file(
+        '/etc/apt/sources.list.d/nodegen-bundle.list',
+        `${h}deb [signed-by=/etc/apt/keyrings/nodegen-bundle.asc] ${bundle}os/${node.os}/ ./
+`,
+        'os:repositories',
+      ),
+    )
   if (node.family === 'rhel') {
     files.push(
       file(

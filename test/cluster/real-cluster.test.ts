@@ -1,0 +1,289 @@
+/**
+ * A real cluster on VMs: the real kubeadm, kubelet, control plane, etcd, CoreDNS, kube-proxy and
+ * flannel (built from the Go module proxy) judge what nodegen renders. Two control planes and a
+ * worker boot a Debian 12 image as a site would have it before nodegen (cloud-init and firewalld
+ * on, nothing of Kubernetes) with the NoCloud ISOs the built CLI renders from
+ * test/cluster/fixtures/real-debian.yaml. The profile is air-gapped: the VMs' only source is the
+ * bundle the test serves on their segment (scripts/build-bundle.sh: a pkgs.k8s.io-layout
+ * repository of packages made from the real binaries, Debian's packages, and OCI archives of the
+ * images), so the package phase installs for real, and the images phase imports the images into
+ * containerd before kubeadm runs.
+ *
+ * Asserted from outside, from a probe interface on the segment, with nodegen's admin.conf through
+ * the VIP: every node Ready, the API server answering, etcd with both stacked members, and a pod
+ * on the worker answering a pod on a control plane, by pod IP and by its Service's DNS name
+ * (flannel's VXLAN, kube-proxy and CoreDNS through the firewall). The timeline is printed and
+ * written to test-results/cluster/ (NODEGEN_CLUSTER_OUT overrides the folder).
+ *
+ * Its own npm script (`npm run test:cluster`): the first build of the artifacts takes most of an
+ * hour, and the run itself tens of minutes under software emulation.
+ */
+import assert from 'node:assert/strict'
+import {spawnSync} from 'node:child_process'
+import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import {after, describe, it} from 'node:test'
+import {fileURLToPath} from 'node:url'
+import {
+  bootNode,
+  bringUpNice,
+  type ClusterNode,
+  endpointReady,
+  etcdClientCert,
+  etcdMembers,
+  milestones,
+  profileNodes,
+  SegmentFollower,
+  sleep,
+  Timeline,
+  waitForReady,
+} from '../e2e/cluster.js'
+import {nodegen} from '../support/cli.js'
+import {buildArtifacts} from '../support/kube-artifacts.js'
+import {requireKubeCommand} from '../support/kubernetes.js'
+import {REPO_ROOT} from '../support/profiles.js'
+import {randomMcastGroup, type VmImage, vmToolsMissing} from '../support/qemu.js'
+import {SegmentProbe, SegmentSniffer, segmentProbeUnavailable} from '../support/segment.js'
+import {findTool} from '../support/tools.js'
+
+const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures')
+const OUT = process.env.NODEGEN_CLUSTER_OUT ?? path.join(REPO_ROOT, 'test-results', 'cluster')
+const VERSION = '1.34.2'
+const VIP = '10.30.0.100'
+const ENDPOINT = `${VIP}:6443`
+const VRID = 78
+const PROBE_IP = '10.30.0.250'
+const BUNDLE_PORT = 8080
+const BRING_UP_S = Number(process.env.NODEGEN_CLUSTER_BRINGUP_S ?? 75 * 60)
+const WORKLOAD_IMAGE = 'registry.nodegen.test/busybox:1.35'
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'ng-cluster-'))
+const cleanups: Array<() => void> = []
+after(() => {
+  for (const c of cleanups.reverse()) c()
+  if (!process.env.NODEGEN_CLUSTER_KEEP) rmSync(tmp, {recursive: true, force: true})
+})
+
+const missing = [...vmToolsMissing(), ...['etcdctl', 'curl', 'openssl', 'ip', 'python3'].filter((t) => !findTool(t))]
+const probeMissing = segmentProbeUnavailable()
+const skipReason = missing.length > 0 ? `missing ${missing.join(', ')} (npm run test:tools)` : probeMissing
+const skip = skipReason && !process.env.CI ? skipReason : false
+
+/** The plain (unbaked) test image: Debian 12 with cloud-init and firewalld, nothing of Kubernetes. */
+function plainImage(): VmImage {
+  const r = spawnSync('bash', [path.join(REPO_ROOT, 'test/vm-image/build.sh'), 'plain'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    timeout: 40 * 60_000,
+  })
+  if (r.status !== 0) throw new Error(`building the plain VM image failed (exit ${r.status})`)
+  const dir = r.stdout.trim().split('\n').pop() as string
+  return {disk: path.join(dir, 'disk.raw'), kernel: path.join(dir, 'vmlinuz'), initrd: path.join(dir, 'initrd.img')}
+}
+
+function sha256(file: string): string {
+  const r = spawnSync('sha256sum', [file], {encoding: 'utf8'})
+  return r.stdout.slice(0, 64)
+}
+
+describe('a real cluster on VMs: real kubeadm, firewall on, installed from an air-gap bundle', {skip, timeout: 120 * 60_000}, () => {
+  it('two control planes and a worker come up Ready, with pod-to-pod traffic across nodes', {timeout: 115 * 60_000}, async (t) => {
+    if (skipReason) throw new Error(`${skipReason}; under CI=true this is a failure, not a skip`)
+    const started = Date.now()
+    const bundle = buildArtifacts(t, 'build-bundle.sh')
+    const kubectl = requireKubeCommand(t, 'kubectl', VERSION)
+    const image = plainImage()
+    t.diagnostic(`artifacts and image ready after ${((Date.now() - started) / 1000).toFixed(0)} s`)
+
+    // The profile, pointed at the bundle this test serves, with its SHA256SUMS pinned.
+    const dir = path.join(tmp, 'render')
+    mkdirSync(dir, {recursive: true})
+    const profile = path.join(dir, 'real-debian.yaml')
+    writeFileSync(
+      profile,
+      readFileSync(path.join(FIXTURES, 'real-debian.yaml'), 'utf8')
+        .replace('bundle: BUNDLE_URL', `bundle: http://${PROBE_IP}:${BUNDLE_PORT}/`)
+        .replace('sha256: BUNDLE_SHA256', `sha256: ${sha256(path.join(bundle, 'SHA256SUMS'))}`),
+    )
+    copyFileSync(path.join(bundle, 'cni', 'kube-flannel.yml'), path.join(dir, 'kube-flannel.yml'))
+    const isoDir = path.join(dir, 'out')
+    const state = path.join(dir, 'state')
+    const r = nodegen(['render', profile, '-o', isoDir, '--state', state, '--media', 'iso'])
+    assert.equal(r.status, 0, `nodegen render failed: ${r.stderr}`)
+    const adminConf = path.join(isoDir, 'admin.conf')
+    const clusterCa = path.join(state, 'pki', 'ca.crt')
+
+    const specs = profileNodes(profile)
+    const cps = specs.filter((s) => s.role === 'control-plane')
+    const worker = specs.find((s) => s.role === 'worker')
+    assert.ok(worker && cps.length === 2)
+    const group = randomMcastGroup()
+    const timeline = new Timeline()
+    const sniffer = new SegmentSniffer(group)
+    cleanups.push(() => sniffer.close())
+    const probe = new SegmentProbe(group, `${PROBE_IP}/24`)
+    cleanups.push(() => probe.stop())
+    await probe.start()
+    mkdirSync(OUT, {recursive: true})
+    const serverLog = path.join(OUT, 'bundle-server.log')
+    writeFileSync(serverLog, '')
+    probe.spawn('python3', ['-m', 'http.server', String(BUNDLE_PORT), '--bind', PROBE_IP, '--directory', bundle], serverLog)
+    timeline.add('probe', `bundle served at http://${PROBE_IP}:${BUNDLE_PORT}/ (the segment's only server)`)
+    const etcdTls = etcdClientCert(state, tmp)
+    const macOf = new Map(specs.map((s) => [s.mac, s.name]))
+
+    const nodes: ClusterNode[] = specs.map((s) =>
+      bootNode(s, {image, group, isoDir, memMb: s.role === 'control-plane' ? 2048 : 1536, nice: bringUpNice}),
+    )
+    const stopAll = () => {
+      for (const n of nodes) if (!process.env.NODEGEN_CLUSTER_KEEP) n.vm.cleanup()
+      for (const n of nodes) n.vm.kill()
+    }
+    cleanups.push(stopAll)
+    for (const n of nodes) timeline.add(n.label, 'qemu started (power on)', n.vm.startedAt)
+
+    const k = (args: string[], timeoutMs = 30_000) =>
+      probe.exec(kubectl, ['--kubeconfig', adminConf, '--request-timeout=20s', ...args], timeoutMs)
+    let endpointFirstOk: number | undefined
+    const follower = new SegmentFollower(sniffer, VIP, VRID, (mac) => macOf.get(mac) ?? mac)
+    const tick = async () => {
+      follower.follow(timeline)
+      if (endpointFirstOk === undefined && (await endpointReady(probe, ENDPOINT, clusterCa))) {
+        endpointFirstOk = Date.now()
+        timeline.add('probe', `https://${ENDPOINT}/readyz answers ok (TLS verified against the cluster CA)`)
+      }
+    }
+    const report = (title: string) => {
+      for (const n of nodes) {
+        n.poll()
+        writeFileSync(path.join(OUT, `${n.spec.name}-console.log`), n.vm.lines().join('\n'))
+      }
+      const text = timeline.write(OUT, 'real-cluster-timeline', title, {group, nodes: specs, totalSeconds: (Date.now() - started) / 1000})
+      process.stdout.write(`\n${text}\n`)
+    }
+
+    try {
+      await waitForReady(nodes, timeline, BRING_UP_S * 1000, tick)
+
+      // Every node Ready, as the API server (through the VIP) says.
+      let notReady = specs.map((s) => s.name)
+      for (let i = 0; i < 120 && notReady.length > 0; i++) {
+        const got = await k(['get', 'nodes', '-o', 'json'])
+        if (got.status === 0) {
+          const items = (
+            JSON.parse(got.stdout) as {
+              items: Array<{metadata: {name: string}; status: {conditions: Array<{type: string; status: string}>}}>
+            }
+          ).items
+          const ready = new Set(
+            items.filter((n) => n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata.name),
+          )
+          const before = notReady.length
+          notReady = specs.map((s) => s.name).filter((n) => !ready.has(n))
+          if (notReady.length < before) timeline.add('probe', `kubectl: Ready ${[...ready].sort().join(', ')}`)
+        }
+        if (notReady.length > 0) await sleep(5000)
+      }
+      assert.deepEqual(notReady, [], `nodes not Ready: ${notReady.join(', ')}`)
+      const readyz = await k(['get', '--raw', '/readyz'])
+      assert.equal(readyz.stdout.trim(), 'ok', `the API server through the VIP: ${readyz.stderr}`)
+
+      // etcd: both stacked members started and voting, TLS verified against nodegen's etcd CA.
+      const members = await etcdMembers(
+        probe,
+        etcdTls,
+        cps.map((c) => `https://${c.ip}:2379`),
+      )
+      assert.ok(members, 'etcd did not answer the probe')
+      assert.deepEqual(members.map((m) => m.name).sort(), cps.map((c) => c.name).sort())
+      assert.ok(
+        members.every((m) => !m.isLearner),
+        'an etcd member is still a learner',
+      )
+      timeline.add('probe', `etcd: members ${members.map((m) => m.name).join(', ')}`)
+
+      // Pod to pod across nodes: a web server on the worker, a client on control plane 1.
+      const manifest = `apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  nodeName: ${worker.name}
+  containers:
+    - name: web
+      image: ${WORKLOAD_IMAGE}
+      imagePullPolicy: Never
+      command: [/bin/busybox, sh, -c, 'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 8080 -h /www']
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+`
+      const manifestFile = path.join(tmp, 'web.yaml')
+      writeFileSync(manifestFile, manifest)
+      const applied = await k(['apply', '-f', manifestFile])
+      assert.equal(applied.status, 0, `kubectl apply: ${applied.stderr}`)
+      let webIp = ''
+      for (let i = 0; i < 120 && !webIp; i++) {
+        const got = await k(['get', 'pod', 'web', '-o', 'jsonpath={.status.phase} {.status.podIP}'])
+        const [phase, ip] = got.stdout.trim().split(' ')
+        if (phase === 'Running' && ip) webIp = ip
+        else await sleep(5000)
+      }
+      assert.ok(webIp, 'the web pod never ran')
+      timeline.add('probe', `pod web runs on ${worker.name} at ${webIp}`)
+      const client = `apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  nodeName: ${cps[1]?.name}
+  restartPolicy: Never
+  tolerations: [{operator: Exists}]
+  containers:
+    - name: client
+      image: ${WORKLOAD_IMAGE}
+      imagePullPolicy: Never
+      command:
+        - /bin/busybox
+        - sh
+        - -c
+        - >-
+          for i in $(seq 1 30); do wget -q -T 5 -O - http://${webIp}:8080/ && break; sleep 4; done &&
+          for i in $(seq 1 30); do wget -q -T 5 -O - http://web.default.svc.cluster.local/ && exit 0; sleep 4; done; exit 1
+`
+      const clientFile = path.join(tmp, 'client.yaml')
+      writeFileSync(clientFile, client)
+      const appliedClient = await k(['apply', '-f', clientFile])
+      assert.equal(appliedClient.status, 0, `kubectl apply: ${appliedClient.stderr}`)
+      let phase = ''
+      for (let i = 0; i < 120 && phase !== 'Succeeded' && phase !== 'Failed'; i++) {
+        phase = (await k(['get', 'pod', 'client', '-o', 'jsonpath={.status.phase}'])).stdout.trim()
+        if (phase !== 'Succeeded' && phase !== 'Failed') await sleep(5000)
+      }
+      const logs = await k(['logs', 'client'])
+      timeline.add('probe', `pod client on ${cps[1]?.name}: ${phase}; it read: ${logs.stdout.trim().split('\n').join(' | ')}`)
+      assert.equal(phase, 'Succeeded', `the client pod did not reach the web pod: ${logs.stdout}${logs.stderr}`)
+      const hellos = logs.stdout.split('\n').filter((l) => l.trim() === 'hello from web')
+      assert.equal(hellos.length, 2, `the client read ${JSON.stringify(logs.stdout)}: want the page by pod IP and by Service name`)
+
+      // The package phase ran (no baked image), firewalld was on and nodegen opened its ports, and the
+      // bundle was the only source.
+      for (const n of nodes) {
+        assert.ok(n.first(/install-packages: runtime containerd and Kubernetes 1\.34\.2 installed/), `${n.label}: no package installation`)
+        assert.ok(n.first(/nodegen: firewalld: \d+ permanent rule\(s\) in force/), `${n.label}: firewalld was not configured`)
+        assert.ok(n.first(/bundle: \d+ image\(s\) imported/), `${n.label}: no images imported from the bundle`)
+      }
+      const served = readFileSync(serverLog, 'utf8')
+      for (const s of specs)
+        assert.match(served, new RegExp(`${s.ip.replaceAll('.', '\\.')} .*"GET /SHA256SUMS`), `${s.name} never read the bundle`)
+      report('real cluster timeline (ready, pod-to-pod ok)')
+    } catch (e) {
+      report('real cluster timeline (FAILED)')
+      throw e
+    }
+    for (const n of nodes) milestones(n, timeline)
+  })
+})
