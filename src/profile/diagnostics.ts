@@ -105,6 +105,11 @@ export const CATALOGUE = Object.freeze({
     'secretBackend inline on {platform} puts the CA keys into user-data, which the metadata service serves for the life of the instance: use {backend}, or pass --insecure-inline-secrets',
   NG0428:
     'secretBackend inline on {platform} (--insecure-inline-secrets): control planes carry CA keys in user-data; launch requires IMDSv2 with hop limit 1',
+  // 05xx: files a profile refers to
+  NG0500: 'the CNI manifest {file} cannot be read: {reason}',
+  NG0501: 'the CNI manifest {file} is not YAML nodegen can read: {reason}',
+  NG0502:
+    "the images of the CNI manifest at {url} are unknown to nodegen (it knows those of {cni} {version}'s release manifest): take them from that manifest, or set manifestFile so nodegen lists them",
 })
 
 export type Code = keyof typeof CATALOGUE
