@@ -11,7 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
 import {header} from '../../../src/plan/files.js'
-import {buildInventory} from '../../../src/plan/inventory.js'
+import {buildInventory, type InventoryOs, type InventoryPackage} from '../../../src/plan/inventory.js'
 import {bootstrapParams, encodeParams} from '../../../src/plan/params.js'
 import type {Cluster, ClusterNode} from '../../../src/profile/index.js'
 import {loadCluster, PROFILES_DIR, REPO_ROOT} from '../../support/profiles.js'
@@ -94,12 +94,12 @@ ${spec}
 `,
       )
       const inv = buildInventory(cluster)
-      const [entry] = inv.os
-      assert.ok(entry && inv.os.length === 1)
+      assert.equal(inv.os.length, 1)
+      const entry: InventoryOs = inv.os[0] as InventoryOs
       for (const role of entry.roles) {
         const node = cluster.nodes.find((n) => n.role === role) as ClusterNode
         const got = requested(cluster, node)
-        const listed = entry.packages.filter((p) => p.roles.includes(role) && p.dependencyOf === undefined)
+        const listed: InventoryPackage[] = entry.packages.filter((p) => p.roles.includes(role) && p.dependencyOf === undefined)
         // Packages installed only in a case (curl missing) may be absent; everything else is exact.
         const always = listed.filter((p) => p.when === undefined).map((p) => p.request)
         const allowed = new Set(listed.map((p) => p.request))
