@@ -24,6 +24,7 @@
  */
 
 import {header} from '../plan/files.js'
+import {extraControlPlaneImages} from '../plan/inventory.js'
 import {buildOsFiles} from '../plan/os/index.js'
 import {bootstrapParams, encodeParams, type Params} from '../plan/params.js'
 import {type Cluster, type ClusterNode, OS_INFO} from '../profile/index.js'
@@ -139,7 +140,7 @@ export function generateImageTree(cluster: Cluster, os: ImageOs, opts: GenerateO
     add(`image/files${f.path}`, f.content, f.mode)
   }
   add('image/files.tsv', osFiles.map((f) => `0${f.mode.toString(8)}\t${f.path}\n`).join(''))
-  const extra = cluster.loadBalancer.type === 'kube-vip' ? [cluster.loadBalancer.kubeVipImage] : []
+  const extra = extraControlPlaneImages(cluster)
   add('image/images.txt', `${h}${extra.map((i) => `${i}\n`).join('')}`)
   if (opts.cniManifest !== undefined) add('image/cni.yaml', opts.cniManifest)
   add('image/scripts/bake.sh', opts.assets.bakeScript, 0o755)

@@ -86,6 +86,11 @@ export function crioRepository(cluster: Cluster, format: PackageFormat): string 
   return expandRepository(repositoryTemplate('cri-o', cluster.runtime.crioRepository), cluster.kubernetes.channel, format)
 }
 
+/** Docker's repository root (download.docker.com or the profile's mirror), without a trailing slash. */
+export function dockerRepositoryBase(cluster: Cluster): string {
+  return (cluster.runtime.dockerRepository ?? 'https://download.docker.com').replace(/\/+$/, '')
+}
+
 const DOCKER_DISTRO: Record<string, string> = {'debian-12': 'debian', 'debian-13': 'debian', 'ubuntu-24.04': 'ubuntu'}
 
 export function noProxy(cluster: Cluster): string {
@@ -144,7 +149,7 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
         : undefined,
     RUNTIME: cluster.runtime.type,
     RUNTIME_SOURCE: os(runtimeSource(cluster, node)),
-    DOCKER_REPO: os((cluster.runtime.dockerRepository ?? 'https://download.docker.com').replace(/\/+$/, '')),
+    DOCKER_REPO: os(dockerRepositoryBase(cluster)),
     DOCKER_DISTRO: os(DOCKER_DISTRO[node.os]),
     CRIO_REPO: cluster.runtime.type === 'cri-o' && node.family === 'debian' ? crioRepository(cluster, 'deb') : undefined,
     FIREWALL: os(cluster.firewall),

@@ -108,6 +108,11 @@ export const CATALOGUE = Object.freeze({
   NG0429: 'the cluster is air-gapped (spec.airgap), but {what} would come from {source} on the internet: {fix}',
   NG0430:
     'an air-gap bundle imports its images into containerd; CRI-O nodes cannot use it (set spec.kubernetes.imageRepository to a registry on your network, or use containerd)',
+  // 05xx: files a profile refers to
+  NG0500: 'the CNI manifest {file} cannot be read: {reason}',
+  NG0501: 'the CNI manifest {file} is not YAML nodegen can read: {reason}',
+  NG0502:
+    "the images of the CNI manifest at {url} are unknown to nodegen (it knows those of {cni} {version}'s release manifest): take them from that manifest, or set manifestFile so nodegen lists them",
 })
 
 export type Code = keyof typeof CATALOGUE

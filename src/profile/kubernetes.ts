@@ -15,6 +15,8 @@ export interface KubernetesTarget {
   kubeadmApi: KubeadmApi
   /** The pause image tag kubeadm expects (containerd's sandbox_image must agree). */
   pauseVersion: string
+  /** The CoreDNS image tag kubeadm deploys (`constants.CoreDNSVersion`). */
+  coreDnsVersion: string
   /** `v1.34` — the pkgs.k8s.io channel. */
   channel: string
   /** Since 1.29 admin.conf binds kubeadm:cluster-admins and the init node also has super-admin.conf. */
@@ -43,6 +45,23 @@ export function isSupported(v: {major: number; minor: number}): boolean {
   return v.major === 1 && v.minor >= SUPPORTED.minMinor && v.minor <= SUPPORTED.maxMinor
 }
 
+/**
+ * The CoreDNS tag kubeadm deploys, per minor: `constants.CoreDNSVersion` in
+ * cmd/kubeadm/app/constants/constants.go of k8s.io/kubernetes v1.29.15, v1.30.14, v1.31.14,
+ * v1.32.13, v1.33.5 and v1.33.13, v1.34.2 and v1.34.4, v1.35.4 and v1.36.3 (the same within each
+ * minor wherever two patch releases were compared). Frozen: a new minor gets a new row.
+ */
+export const COREDNS_VERSIONS: Readonly<Record<number, string>> = Object.freeze({
+  29: 'v1.11.1',
+  30: 'v1.11.3',
+  31: 'v1.11.3',
+  32: 'v1.11.3',
+  33: 'v1.12.0',
+  34: 'v1.12.1',
+  35: 'v1.13.1',
+  36: 'v1.14.2',
+})
+
 /** The one place that decides what a Kubernetes version means for the files nodegen writes. */
 export function kubernetesTarget(v: {major: number; minor: number; patch: number}): KubernetesTarget {
   const {major, minor, patch} = v
@@ -52,7 +71,9 @@ export function kubernetesTarget(v: {major: number; minor: number; patch: number
     minor,
     patch,
     kubeadmApi: minor >= 31 ? 'v1beta4' : 'v1beta3',
-    pauseVersion: minor >= 34 ? '3.10.1' : minor >= 31 ? '3.10' : '3.9',
+    // kubeadm's constants.PauseVersion: 3.9 to 1.30, 3.10 for 1.31-1.33, 3.10.1 for 1.34-1.35, 3.10.2 from 1.36.
+    pauseVersion: minor >= 36 ? '3.10.2' : minor >= 34 ? '3.10.1' : minor >= 31 ? '3.10' : '3.9',
+    coreDnsVersion: COREDNS_VERSIONS[minor] ?? (COREDNS_VERSIONS[SUPPORTED.maxMinor] as string),
     channel: `v${major}.${minor}`,
     clusterAdminsGroup: minor >= 29,
     learnerGateAllowed: minor <= 32,

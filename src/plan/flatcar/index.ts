@@ -11,11 +11,17 @@ import {file, header} from '../files.js'
 import {sandboxImage} from '../os/index.js'
 import type {PlanFile, PlanLink, PlanUnit} from '../types.js'
 
+/** The kubernetes sysext image of the profile's version: where Ignition fetches it, and its SHA-512 when pinned. */
+export function sysextImage(cluster: Cluster): {name: string; url: string; sha512?: string} {
+  const name = `kubernetes-v${cluster.kubernetes.version}-x86-64.raw`
+  const sha512 = cluster.kubernetes.sysextSha512
+  return {name, url: `${cluster.kubernetes.sysextRepository}/${name}`, ...(sha512 ? {sha512} : {})}
+}
+
 export function buildFlatcarFiles(cluster: Cluster, node: ClusterNode): {files: PlanFile[]; links: PlanLink[]; units: PlanUnit[]} {
   const h = header(cluster, node)
-  const v = cluster.kubernetes.version
-  const base = cluster.kubernetes.sysextRepository
-  const image = `/opt/extensions/kubernetes/kubernetes-v${v}-x86-64.raw`
+  const sysext = sysextImage(cluster)
+  const image = `/opt/extensions/kubernetes/${sysext.name}`
   const files: PlanFile[] = [
     file(
       '/etc/containerd/config.toml',
@@ -56,10 +62,9 @@ export function buildFlatcarFiles(cluster: Cluster, node: ClusterNode): {files: 
   ]
   // A baked image has the sysext in place already (the bootstrap program checks its version).
   if (cluster.image.baked) return {files, links: [], units}
-  const sha512 = cluster.kubernetes.sysextSha512
   files.push({
     ...file(image, '', 'flatcar:sysext'),
-    remote: {url: `${base}/kubernetes-v${v}-x86-64.raw`, ...(sha512 ? {sha512} : {})},
+    remote: {url: sysext.url, ...(sysext.sha512 ? {sha512: sysext.sha512} : {})},
   })
   return {files, links: [{path: '/etc/extensions/kubernetes.raw', target: image}], units}
 }

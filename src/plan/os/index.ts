@@ -6,7 +6,7 @@
 import type {Cluster, ClusterNode} from '../../profile/index.js'
 import {file, header, systemdEscape} from '../files.js'
 import {CRI_SOCKETS} from '../kubeadm/paths.js'
-import {crioRepository, kubernetesRepository, noProxy, runtimeSource} from '../params.js'
+import {crioRepository, dockerRepositoryBase, kubernetesRepository, noProxy, runtimeSource} from '../params.js'
 import type {PlanFile} from '../types.js'
 
 const DEB_CODENAME: Record<string, string> = {'debian-12': 'bookworm', 'debian-13': 'trixie', 'ubuntu-24.04': 'noble'}
@@ -77,10 +77,21 @@ function runtimeConfig(cluster: Cluster, node: ClusterNode, h: string): PlanFile
   return [file('/etc/containerd/config.toml', toml, 'os:runtime')]
 }
 
+/**
+ * Docker's package repository for a node's OS, as its repository file names it: the yum baseurl
+ * (with dnf's `$releasever` and `$basearch`), or apt's URL and suite.
+ */
+export function dockerRepository(cluster: Cluster, node: ClusterNode): {url: string; suite?: string} {
+  const docker = dockerRepositoryBase(cluster)
+  if (node.family === 'rhel') return {url: `${docker}/linux/centos/$releasever/$basearch/stable`}
+  const distro = node.os.startsWith('ubuntu') ? 'ubuntu' : 'debian'
+  return {url: `${docker}/linux/${distro}`, suite: `${DEB_CODENAME[node.os]} stable`}
+}
+
 function repositories(cluster: Cluster, node: ClusterNode, h: string): PlanFile[] {
   const k = cluster.kubernetes
   const files: PlanFile[] = []
-  const docker = (cluster.runtime.dockerRepository ?? 'https://download.docker.com').replace(/\/+$/, '')
+  const docker = dockerRepository(cluster, node)
   const bundle = cluster.airgap?.bundle
   // With an air-gap bundle the runtime's packages come from the bundle's OS repository.
   const wantDocker = cluster.runtime.type === 'containerd' && runtimeSource(cluster, node) === 'docker' && !bundle
@@ -142,10 +153,10 @@ gpgkey=${crioRepository(cluster, 'rpm')}repodata/repomd.xml.key
           '/etc/yum.repos.d/docker-ce.repo',
           `${h}[docker-ce-stable]
 name=Docker CE Stable - $basearch
-baseurl=${docker}/linux/centos/$releasever/$basearch/stable
+baseurl=${docker.url}
 enabled=1
 gpgcheck=1
-gpgkey=${docker}/linux/centos/gpg
+gpgkey=${dockerRepositoryBase(cluster)}/linux/centos/gpg
 `,
           'os:repositories',
         ),
@@ -166,16 +177,14 @@ gpgkey=${docker}/linux/centos/gpg
           'os:repositories',
         ),
       )
-    if (wantDocker) {
-      const distro = node.os.startsWith('ubuntu') ? 'ubuntu' : 'debian'
+    if (wantDocker)
       files.push(
         file(
           '/etc/apt/sources.list.d/docker.list',
-          `${h}deb [signed-by=/etc/apt/keyrings/docker.asc] ${docker}/linux/${distro} ${DEB_CODENAME[node.os]} stable\n`,
+          `${h}deb [signed-by=/etc/apt/keyrings/docker.asc] ${docker.url} ${docker.suite}\n`,
           'os:repositories',
         ),
       )
-    }
   }
   return files
 }
