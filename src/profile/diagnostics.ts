@@ -70,6 +70,7 @@ export const CATALOGUE = Object.freeze({
   NG0309: '{value} is not an SSH public key (one line: type, base64 key, optional comment)',
   NG0310: 'kubelet flag name {value} is not a flag name (lowercase letters, digits and "-")',
   NG0311: '{value} is not a container image repository (like registry.k8s.io or mirror.example.com:5000/google_containers)',
+  NG0312: '{value} is not a containerd release (major.minor.patch, like 2.0.11)',
   // 04xx: cluster shape
   NG0400: 'the cluster has no control-plane node',
   NG0401: 'with {count} control planes the cluster needs spec.controlPlaneEndpoint (a VIP, a load balancer or a DNS name)',
@@ -105,6 +106,9 @@ export const CATALOGUE = Object.freeze({
     'secretBackend inline on {platform} puts the CA keys into user-data, which the metadata service serves for the life of the instance: use {backend}, or pass --insecure-inline-secrets',
   NG0428:
     'secretBackend inline on {platform} (--insecure-inline-secrets): control planes carry CA keys in user-data; launch requires IMDSv2 with hop limit 1',
+  NG0429:
+    "source distribution installs {os}'s own containerd {version}, a 1.x release out of upstream support (Kubernetes is dropping containerd 1.x) and not pinned: leave source unset for containerd {pinned} from Docker's repository",
+  NG0430: "containerRuntime.version pins containerd from Docker's repository; {why}",
 })
 
 export type Code = keyof typeof CATALOGUE
