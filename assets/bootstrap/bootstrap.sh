@@ -375,6 +375,12 @@ check_baked_image() {
   if [ -n "$have" ] && [ "$have" != "$(param RUNTIME)" ]; then
     die "this image was baked with runtime $have but the profile asks for $(param RUNTIME)"
   fi
+  # An image baked before containerd was pinned records no version: nothing to compare.
+  have=$(baked_value containerdVersion)
+  want=$(param CONTAINERD_VERSION)
+  if [ -n "$have" ] && [ -n "$want" ] && [ "$have" != "$want" ]; then
+    die "this image was baked with containerd $have but the profile asks for $want: rebuild the image (nodegen image build) or set spec.containerRuntime.version to $have"
+  fi
 }
 
 install_packages() {

@@ -111,6 +111,8 @@ gpgkey=${crioRepository(cluster, 'rpm')}repodata/repomd.xml.key
           'os:repositories',
         ),
       )
+    // containerd.io is excluded as the Kubernetes packages are: install-packages.sh installs the
+    // pinned release past the exclude, and a later `dnf upgrade` leaves it there.
     if (wantDocker)
       files.push(
         file(
@@ -121,6 +123,7 @@ baseurl=${docker}/linux/centos/$releasever/$basearch/stable
 enabled=1
 gpgcheck=1
 gpgkey=${docker}/linux/centos/gpg
+exclude=containerd.io
 `,
           'os:repositories',
         ),
