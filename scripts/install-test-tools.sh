@@ -10,7 +10,7 @@ PACKAGES=(
   packer xorriso genisoimage cloud-image-utils
   qemu-system-x86 qemu-utils ipxe-qemu debootstrap e2fsprogs dnsmasq-base
   python3-yaml python3-jsonschema iproute2 curl gzip zstd strace firewalld
-  containerd runc apt-utils gcc libc6-dev dpkg-dev
+  containerd runc apt-utils gcc libc6-dev dpkg-dev ufw
 )
 
 missing=()

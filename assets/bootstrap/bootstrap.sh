@@ -376,6 +376,12 @@ check_baked_image() {
   if [ -n "$have" ] && [ "$have" != "$(param RUNTIME)" ]; then
     die "this image was baked with runtime $have but the profile asks for $(param RUNTIME)"
   fi
+  # An image baked before containerd was pinned records no version: nothing to compare.
+  have=$(baked_value containerdVersion)
+  want=$(param CONTAINERD_VERSION)
+  if [ -n "$have" ] && [ -n "$want" ] && [ "$have" != "$want" ]; then
+    die "this image was baked with containerd $have but the profile asks for $want: rebuild the image (nodegen image build) or set spec.containerRuntime.version to $have"
+  fi
 }
 
 install_packages() {
@@ -484,6 +490,25 @@ firewalld_after_network() {
   log "firewalld: ordered after the network (its network-pre.target ordering cycles with cloud-init's)"
 }
 
+# ufw's rule language names no IP-in-IP (protocol 4, calico's encapsulation): such protocols are
+# accepted in before.rules, the iptables-restore input ufw loads ahead of its own rules, once,
+# before the *filter table's COMMIT. The file is ufw's (a conffile); the block is marked as nodegen's.
+UFW_MARK='# nodegen: IP protocols the cluster needs (IP-in-IP for calico); ufw rules cannot name them'
+ufw_before_protocols() {
+  local rules=$1 proto block='' tmp
+  [ -f "$rules" ] || die "ufw is active but $rules is missing: cannot allow IP protocol(s) ${FW_PROTOCOLS[*]}"
+  grep -qxF "$UFW_MARK" "$rules" && return 0
+  for proto in "${FW_PROTOCOLS[@]}"; do block+="-A ufw-before-input -p $proto -j ACCEPT"$'\n'; done
+  tmp="$rules.nodegen.$$"
+  awk -v mark="$UFW_MARK" -v block="$block" '
+    !done && $0 == "COMMIT" { print mark; printf "%s", block; done = 1 }
+    { print }
+    END { if (!done) exit 1 }
+  ' "$rules" >"$tmp" || { rm -f "$tmp"; die "$rules has no COMMIT line: cannot allow IP protocol(s) ${FW_PROTOCOLS[*]}"; }
+  chmod --reference="$rules" "$tmp"
+  mv -f "$tmp" "$rules"
+}
+
 configure_firewall() {
   local mode line args port src
   mode=$(param FIREWALL)
@@ -510,12 +535,18 @@ configure_firewall() {
   elif command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep 'Status: active' >/dev/null; then
     firewall_params
     for port in "${FW_PORTS[@]}"; do ufw allow "${port/-/:}" >/dev/null; done
-    if [ "$(param FIREWALL_VRRP)" = 1 ]; then ufw allow proto vrrp from any to any >/dev/null 2>&1 || true; fi
-    # ufw names no IP-in-IP protocol; traffic from the pod network is let in and routed whole.
+    # keepalived's adverts are IP protocol 112, which ufw 0.36 (Debian 12 and 13, Ubuntu 24.04) names.
+    if [ "$(param FIREWALL_VRRP)" = 1 ]; then ufw allow proto vrrp from any to any >/dev/null; fi
+    if [ "${#FW_PROTOCOLS[@]}" -gt 0 ]; then
+      ufw_before_protocols "$ROOT/etc/ufw/before.rules"
+      ufw reload >/dev/null
+    fi
+    # Pods reach their node, and are forwarded between its interfaces, from the pod network.
     for src in "${FW_SOURCES[@]}"; do
       ufw allow from "$src" >/dev/null
       ufw route allow from "$src" >/dev/null
     done
+    log "ufw: ${#FW_PORTS[@]} port rule(s), ${#FW_PROTOCOLS[@]} IP protocol(s), ${#FW_SOURCES[@]} pod network(s) allowed"
   else
     log "no firewalld or active ufw: no ports to open"
   fi

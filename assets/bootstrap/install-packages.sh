@@ -47,21 +47,50 @@ lb_packages() {
   return 0
 }
 
-install_rhel() {
-  local v runtime_pkg extra
-  v=$(param KUBERNETES_VERSION)
+# The runtime's package as the package manager is asked for it: Docker's containerd.io at exactly
+# CONTAINERD_VERSION (apt: `containerd.io=2.0.11-*`, any packaging revision; dnf: `containerd.io-2.0.11`),
+# or the distribution's containerd or CRI-O, unpinned (CRI-O's repository is one Kubernetes minor).
+# A pin must never fall back to the newest package: without CONTAINERD_VERSION containerd.io is refused.
+runtime_package() {
+  local family=$1 version
   case "$(param RUNTIME)" in
-    containerd) runtime_pkg=containerd.io ;;
-    cri-o) runtime_pkg=cri-o ;;
+    cri-o) printf 'cri-o' ;;
+    containerd)
+      if [ "$(param RUNTIME_SOURCE)" = distribution ]; then
+        printf 'containerd'
+        return 0
+      fi
+      version=$(param CONTAINERD_VERSION)
+      if [[ ! "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+        echo "install-packages: CONTAINERD_VERSION is not a containerd release: '$version'" >&2
+        return 2
+      fi
+      case "$family" in
+        debian) printf 'containerd.io=%s-*' "$version" ;;
+        rhel) printf 'containerd.io-%s' "$version" ;;
+      esac
+      ;;
+    *)
+      echo "install-packages: unknown runtime '$(param RUNTIME)'" >&2
+      return 2
+      ;;
   esac
-  if [ "$(param RUNTIME_SOURCE)" = distribution ] && [ "$(param RUNTIME)" = containerd ]; then runtime_pkg=containerd; fi
+}
+
+install_rhel() {
+  local v runtime_pkg extra unexclude=()
+  v=$(param KUBERNETES_VERSION)
+  runtime_pkg=$(runtime_package rhel)
   read -r -a extra <<<"$(lb_packages)"
+  # docker-ce.repo excludes containerd.io, so a later `dnf upgrade` keeps the pinned release (as
+  # kubernetes.repo does for the Kubernetes packages); this install alone lifts the exclude.
+  if [ "${runtime_pkg%%-[0-9]*}" = containerd.io ] && [ -z "$BUNDLE" ]; then unexclude=(--disableexcludes=docker-ce-stable); fi
   local repos=()
   if [ -n "$BUNDLE" ]; then
     "$BUNDLE_SCRIPT" "$PARAMS_FILE" fetch Release.key /etc/pki/rpm-gpg/nodegen-bundle.asc
     repos=(--disablerepo='*' --enablerepo=kubernetes --enablerepo=nodegen-bundle)
   fi
-  dnf -y "${repos[@]}" install "$runtime_pkg" chrony curl openssl iproute-tc conntrack-tools socat "${extra[@]}"
+  dnf -y "${repos[@]}" install "${unexclude[@]}" "$runtime_pkg" chrony curl openssl iproute-tc conntrack-tools socat "${extra[@]}"
   if [ "$(param FIREWALL)" = open-ports ]; then dnf -y "${repos[@]}" install firewalld; fi
   dnf -y "${repos[@]}" install --disableexcludes=kubernetes "kubelet-$v" "kubeadm-$v" "kubectl-$v"
 }
@@ -134,16 +163,14 @@ install_debian() {
 
 install_debian_packages() {
   local v=$1 runtime_pkg extra
-  case "$(param RUNTIME)" in
-    containerd) runtime_pkg=containerd ;;
-    cri-o) runtime_pkg=cri-o ;;
-  esac
-  if [ "$(param RUNTIME)" = containerd ] && [ "$(param RUNTIME_SOURCE)" = docker ]; then runtime_pkg=containerd.io; fi
+  runtime_pkg=$(runtime_package debian)
   read -r -a extra <<<"$(lb_packages)"
   apt-get "${APT_SOURCES[@]}" update -qq
   apt-get "${APT_SOURCES[@]}" install "${APT_INSTALL_OPTS[@]}" "$runtime_pkg" chrony openssl conntrack socat "${extra[@]}" \
     "kubelet=$v-*" "kubeadm=$v-*" "kubectl=$v-*" </dev/null
   apt-mark hold kubelet kubeadm kubectl >/dev/null
+  # An unattended upgrade must not move containerd off its pin either.
+  if [ "${runtime_pkg%%=*}" = containerd.io ]; then apt-mark hold containerd.io >/dev/null; fi
 }
 
 case "$(param OS_FAMILY)" in
@@ -151,4 +178,4 @@ case "$(param OS_FAMILY)" in
   debian) install_debian ;;
   *) echo "install-packages: unsupported OS family $(param OS_FAMILY)" >&2; exit 2 ;;
 esac
-echo "install-packages: runtime $(param RUNTIME) and Kubernetes $(param KUBERNETES_VERSION) installed"
+echo "install-packages: runtime $(param RUNTIME)${P[CONTAINERD_VERSION]:+ $(param CONTAINERD_VERSION)} and Kubernetes $(param KUBERNETES_VERSION) installed"

@@ -21,6 +21,8 @@ export interface ImageRecord {
   artifact: Artifact
   kubernetesVersion: string
   containerRuntime: string
+  /** The containerd.io release baked in; absent for CRI-O, the distribution's containerd, and older records. */
+  containerdVersion?: string
   imageRepository: string
   /** ISO 8601, when the build finished. */
   built: string
@@ -97,6 +99,15 @@ export function imageForNode(cluster: Cluster, node: ClusterNode, records: Image
     return {
       record,
       problem: `the ${builder} image of ${node.os} (${record.artifact.id}) was baked with ${record.containerRuntime}, the profile asks for ${cluster.runtime.type}: rebuild it`,
+    }
+  if (
+    record.containerdVersion !== undefined &&
+    cluster.runtime.version !== undefined &&
+    record.containerdVersion !== cluster.runtime.version
+  )
+    return {
+      record,
+      problem: `the ${builder} image of ${node.os} (${record.artifact.id}) was baked with containerd ${record.containerdVersion}, the profile asks for ${cluster.runtime.version}: rebuild it`,
     }
   return {record}
 }

@@ -263,6 +263,7 @@ export async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     artifact,
     kubernetesVersion: cluster.kubernetes.version,
     containerRuntime: cluster.runtime.type,
+    ...(cluster.runtime.version !== undefined ? {containerdVersion: cluster.runtime.version} : {}),
     imageRepository: cluster.kubernetes.imageRepository,
     built: opts.now().toISOString(),
     packerVersion: packer.version.text,

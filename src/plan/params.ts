@@ -149,6 +149,10 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
         : undefined,
     RUNTIME: cluster.runtime.type,
     RUNTIME_SOURCE: os(runtimeSource(cluster, node)),
+    // The containerd.io release install-packages.sh installs exactly and holds (Flatcar's is its own).
+    CONTAINERD_VERSION: os(
+      cluster.runtime.type === 'containerd' && runtimeSource(cluster, node) === 'docker' ? cluster.runtime.version : undefined,
+    ),
     DOCKER_REPO: os(dockerRepositoryBase(cluster)),
     DOCKER_DISTRO: os(DOCKER_DISTRO[node.os]),
     CRIO_REPO: cluster.runtime.type === 'cri-o' && node.family === 'debian' ? crioRepository(cluster, 'deb') : undefined,

@@ -70,6 +70,7 @@ export const CATALOGUE = Object.freeze({
   NG0309: '{value} is not an SSH public key (one line: type, base64 key, optional comment)',
   NG0310: 'kubelet flag name {value} is not a flag name (lowercase letters, digits and "-")',
   NG0311: '{value} is not a container image repository (like registry.k8s.io or mirror.example.com:5000/google_containers)',
+  NG0312: '{value} is not a containerd release (major.minor.patch, like 2.0.11)',
   // 04xx: cluster shape
   NG0400: 'the cluster has no control-plane node',
   NG0401: 'with {count} control planes the cluster needs spec.controlPlaneEndpoint (a VIP, a load balancer or a DNS name)',
@@ -108,6 +109,9 @@ export const CATALOGUE = Object.freeze({
   NG0429: 'the cluster is air-gapped (spec.airgap), but {what} would come from {source} on the internet: {fix}',
   NG0430:
     'an air-gap bundle imports its images into containerd; CRI-O nodes cannot use it (set spec.kubernetes.imageRepository to a registry on your network, or use containerd)',
+  NG0431:
+    "source distribution installs {os}'s own containerd {version}, a 1.x release out of upstream support (Kubernetes is dropping containerd 1.x) and not pinned: leave source unset for containerd {pinned} from Docker's repository",
+  NG0432: "containerRuntime.version pins containerd from Docker's repository; {why}",
   // 05xx: files a profile refers to
   NG0500: 'the CNI manifest {file} cannot be read: {reason}',
   NG0501: 'the CNI manifest {file} is not YAML nodegen can read: {reason}',

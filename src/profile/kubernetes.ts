@@ -27,12 +27,39 @@ export interface KubernetesTarget {
   ecdsaP384: boolean
   /** kubeadm writes an `encryptionAlgorithm` field (v1beta4 only). */
   encryptionAlgorithmField: boolean
+  /** The containerd release nodegen installs from Docker's repository (containerd.io), from {@link CONTAINERD_VERSIONS}. */
+  containerdVersion: string
 }
 
 /** The oldest and newest minor nodegen renders for. */
 export const SUPPORTED = Object.freeze({minMinor: 29, maxMinor: 36})
 
 export const SUPPORTED_RANGE = `1.${SUPPORTED.minMinor}.0 to 1.${SUPPORTED.maxMinor}.x (kubeadm v1beta3 for 1.29–1.30, v1beta4 from 1.31)`
+
+/**
+ * The containerd release nodegen installs (Docker's `containerd.io`, pinned and held) for each
+ * Kubernetes minor, unless the profile names one (spec.containerRuntime.version).
+ *
+ * Source: containerd's RELEASES.md, "Kubernetes Support" (the versions containerd recommends for
+ * each Kubernetes release) and "Current State of containerd Releases" (which branches are still
+ * supported), as of containerd/containerd 301026e5 (2026-08-22); rows that table has since dropped
+ * (1.29 to 1.31) are from its earlier revisions. For each minor: the newest containerd branch that
+ * table lists for it and that containerd still supports (2.1 reached its end of life in July 2026,
+ * so 1.30 to 1.34 take the 2.0 LTS), at that branch's latest patch release. Kubernetes 1.29 was only
+ * ever listed with containerd 1.6 and 1.7: it gets 1.7, the LTS whose extended support ends in
+ * September 2026, as 1.29 itself is long out of Kubernetes support.
+ */
+export const CONTAINERD_VERSIONS: Readonly<Record<number, string>> = Object.freeze({
+  29: '1.7.34',
+  30: '2.0.11',
+  31: '2.0.11',
+  32: '2.0.11',
+  33: '2.0.11',
+  34: '2.0.11',
+  // 2.2's end of life was set for November 2026; 2.3 is not yet listed for 1.35.
+  35: '2.2.7',
+  36: '2.3.4',
+})
 
 /** Parses `1.34.2` or `v1.34.2`; undefined for anything else. */
 export function parseVersion(s: string): {major: number; minor: number; patch: number} | undefined {
@@ -79,5 +106,7 @@ export function kubernetesTarget(v: {major: number; minor: number; patch: number
     learnerGateAllowed: minor <= 32,
     ecdsaP384: minor >= 34,
     encryptionAlgorithmField: minor >= 31,
+    // An unsupported minor (already reported by validation) gets the newest row.
+    containerdVersion: CONTAINERD_VERSIONS[minor] ?? (CONTAINERD_VERSIONS[SUPPORTED.maxMinor] as string),
   })
 }

@@ -10,15 +10,23 @@ export type OsFamily = 'rhel' | 'debian' | 'flatcar'
 export type Format = 'cloud-init' | 'ignition'
 export type IgnitionSpecVersion = '3.3.0' | '3.4.0'
 
-export const OS_INFO: Readonly<Record<OsId, {family: OsFamily; pretty: string; packageFormat: 'rpm' | 'deb' | 'sysext'}>> = Object.freeze({
+/**
+ * `distributionContainerd`: the containerd branch the OS's own repositories carry, which
+ * `containerRuntime.source: distribution` installs (none on the RHEL family; Flatcar ships its own
+ * in the image). From the distributions' archives: Debian 12 has 1.6.20, Debian 13 1.7.24,
+ * Ubuntu 24.04 1.7 (1.7.12, updated within 1.7).
+ */
+export const OS_INFO: Readonly<
+  Record<OsId, {family: OsFamily; pretty: string; packageFormat: 'rpm' | 'deb' | 'sysext'; distributionContainerd?: string}>
+> = Object.freeze({
   'almalinux-9': {family: 'rhel', pretty: 'AlmaLinux 9', packageFormat: 'rpm'},
   'almalinux-10': {family: 'rhel', pretty: 'AlmaLinux 10', packageFormat: 'rpm'},
   'rocky-9': {family: 'rhel', pretty: 'Rocky Linux 9', packageFormat: 'rpm'},
   'centos-stream-9': {family: 'rhel', pretty: 'CentOS Stream 9', packageFormat: 'rpm'},
   'centos-stream-10': {family: 'rhel', pretty: 'CentOS Stream 10', packageFormat: 'rpm'},
-  'debian-12': {family: 'debian', pretty: 'Debian 12', packageFormat: 'deb'},
-  'debian-13': {family: 'debian', pretty: 'Debian 13', packageFormat: 'deb'},
-  'ubuntu-24.04': {family: 'debian', pretty: 'Ubuntu 24.04', packageFormat: 'deb'},
+  'debian-12': {family: 'debian', pretty: 'Debian 12', packageFormat: 'deb', distributionContainerd: '1.6'},
+  'debian-13': {family: 'debian', pretty: 'Debian 13', packageFormat: 'deb', distributionContainerd: '1.7'},
+  'ubuntu-24.04': {family: 'debian', pretty: 'Ubuntu 24.04', packageFormat: 'deb', distributionContainerd: '1.7'},
   flatcar: {family: 'flatcar', pretty: 'Flatcar Container Linux', packageFormat: 'sysext'},
 })
 
@@ -98,6 +106,7 @@ export interface Cluster {
     /** Resolved from the profile's `auto`. */
     etcHosts: 'all' | 'infrastructure'
   }
+  /** The profile's, with `version` resolved for containerd from Docker's repository (the pin). */
   runtime: Profile['spec']['containerRuntime']
   image: {baked: boolean}
   /**

@@ -291,6 +291,10 @@ export const profileSchema = z.strictObject({
             description:
               "containerd from Docker's repository (containerd.io, a supported release) or the distribution's package (Debian 12's is containerd 1.6, out of upstream support). Default: docker on every OS.",
           }),
+          version: str().optional().meta({
+            description:
+              "The containerd release installed from Docker's repository (containerd.io), exactly, and held: major.minor.patch, like 2.0.11. Default: the release containerd recommends for the cluster's Kubernetes minor and still supports (nodegen's table, from containerd's RELEASES.md). Not used with source: distribution (the distribution's package, unpinned), with CRI-O, or on Flatcar, which ships its own containerd.",
+          }),
           dockerRepository: str().optional().meta({description: 'Base URL of a download.docker.com mirror.'}),
           crioRepository: str().optional().meta({
             description:

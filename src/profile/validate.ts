@@ -4,7 +4,7 @@
  */
 import {CNI_INFO} from './cni.js'
 import type {FieldPath, Report} from './diagnostics.js'
-import {isSupported, kubernetesTarget, parseVersion, SUPPORTED_RANGE} from './kubernetes.js'
+import {isSupported, type KubernetesTarget, kubernetesTarget, parseVersion, SUPPORTED_RANGE} from './kubernetes.js'
 import {type Cluster, type ClusterNode, type Endpoint, type Format, OS_INFO} from './model.js'
 import {
   type Cidr,
@@ -332,6 +332,8 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     })
   })
 
+  checkContainerRuntime(report, s.containerRuntime, target, nodes)
+
   // Cluster shape
   const cps = nodes.filter((n) => n.role === 'control-plane')
   const etcds = nodes.filter((n) => n.role === 'etcd')
@@ -523,7 +525,13 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
       ntpServers: s.networking.ntpServers,
       etcHosts: s.networking.etcHosts === 'auto' ? (nodes.length <= 100 ? 'all' : 'infrastructure') : s.networking.etcHosts,
     },
-    runtime: s.containerRuntime,
+    runtime: {
+      ...s.containerRuntime,
+      // The release nodegen pins: containerd from Docker's repository only.
+      ...(s.containerRuntime.type === 'containerd' && s.containerRuntime.source !== 'distribution'
+        ? {version: s.containerRuntime.version ?? target.containerdVersion}
+        : {}),
+    },
     image: s.image,
     ...(airgap ? {airgap} : {}),
     ignition: s.ignition,
@@ -673,6 +681,38 @@ function checkAirgap(report: Report, path: FieldPath, s: Profile['spec'], nodes:
   if (families.has('flatcar') && s.kubernetes.sysextRepository === undefined)
     internet(['kubernetes', 'sysextRepository'], "Flatcar's Kubernetes sysext image", 'https://extensions.flatcar.org', 'set a mirror')
   return {...(bundle ? {bundle} : {}), ...(a.sha256 ? {sha256: a.sha256.toLowerCase()} : {})}
+}
+
+/**
+ * containerd's version: a pin applies to Docker's containerd.io only, and must be a release number
+ * (it becomes the apt and dnf version nodegen asks for). The distribution's own containerd is not
+ * pinned; where it is a 1.x release, out of upstream support, the profile is told.
+ */
+function checkContainerRuntime(
+  report: Report,
+  runtime: Profile['spec']['containerRuntime'],
+  target: KubernetesTarget,
+  nodes: ClusterNode[],
+): void {
+  const path: FieldPath = ['spec', 'containerRuntime']
+  if (runtime.version !== undefined) {
+    if (!/^[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}$/.test(runtime.version))
+      report.error([...path, 'version'], 'NG0312', {value: JSON.stringify(runtime.version)})
+    else if (runtime.type === 'cri-o')
+      report.error([...path, 'version'], 'NG0432', {why: "CRI-O's version follows the Kubernetes minor (its stream)"})
+    else if (runtime.source === 'distribution')
+      report.error([...path, 'version'], 'NG0432', {
+        why: "source distribution installs the distribution's package, which nodegen does not pin",
+      })
+  }
+  if (runtime.type !== 'containerd' || runtime.source !== 'distribution') return
+  const reported = new Set<string>()
+  for (const n of nodes) {
+    const own = OS_INFO[n.os].distributionContainerd
+    if (own === undefined || !own.startsWith('1.') || reported.has(n.os)) continue
+    reported.add(n.os)
+    report.warn([...path, 'source'], 'NG0431', {os: OS_INFO[n.os].pretty, version: own, pinned: target.containerdVersion})
+  }
 }
 
 function checkUrl(report: Report, path: FieldPath, value: string): void {

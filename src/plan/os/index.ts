@@ -147,6 +147,8 @@ gpgkey=${crioRepository(cluster, 'rpm')}repodata/repomd.xml.key
           'os:repositories',
         ),
       )
+    // containerd.io is excluded as the Kubernetes packages are: install-packages.sh installs the
+    // pinned release past the exclude, and a later `dnf upgrade` leaves it there.
     if (wantDocker)
       files.push(
         file(
@@ -157,6 +159,7 @@ baseurl=${docker.url}
 enabled=1
 gpgcheck=1
 gpgkey=${dockerRepositoryBase(cluster)}/linux/centos/gpg
+exclude=containerd.io
 `,
           'os:repositories',
         ),

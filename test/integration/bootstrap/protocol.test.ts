@@ -472,6 +472,24 @@ spec:
     }
   })
 
+  it('refuses a baked image of another containerd release, with the fix in the message', async () => {
+    const s = await setup('containerd-mismatch')
+    try {
+      writeFileSync(
+        path.join(s.root('w1'), 'etc/nodegen/image.json'),
+        BAKED.replace('"containerRuntime": "containerd"', '"containerRuntime": "containerd", "containerdVersion": "1.7.34"'),
+      )
+      const w1 = await runBootstrap(s.root('w1'), s.env)
+      assert.equal(w1.code, 1)
+      assert.match(
+        w1.output,
+        /failed at packages: this image was baked with containerd 1\.7\.34 but the profile asks for 2\.0\.11: rebuild the image \(nodegen image build\) or set spec\.containerRuntime\.version to 1\.7\.34/,
+      )
+    } finally {
+      await s.fake.close()
+    }
+  })
+
   it('installs pinned packages on a node without a baked image', async () => {
     const s = await setup('packages', {baked: false})
     try {
@@ -485,7 +503,10 @@ spec:
         calls.some((c) => c === 'dnf -y install --disableexcludes=kubernetes kubelet-1.34.2 kubeadm-1.34.2 kubectl-1.34.2'),
         calls.join('\n'),
       )
-      assert.ok(calls.some((c) => /^dnf -y install containerd\.io /.test(c)))
+      assert.ok(
+        calls.some((c) => /^dnf -y install --disableexcludes=docker-ce-stable containerd\.io-2\.0\.11 /.test(c)),
+        calls.join('\n'),
+      )
       assert.ok(existsSync(path.join(s.root('w0'), 'etc/yum.repos.d/kubernetes.repo')))
     } finally {
       await s.fake.close()

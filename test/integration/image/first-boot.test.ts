@@ -130,8 +130,8 @@ describe('a baked image and its first boot', () => {
     const calls = readCallLog(b.log).map((c) => c.call)
     assert.ok(calls.includes('dnf -y install --disableexcludes=kubernetes kubelet-1.34.2 kubeadm-1.34.2 kubectl-1.34.2'), calls.join('\n'))
     assert.ok(
-      calls.some((c) => /^dnf -y install containerd\.io .*keepalived haproxy/.test(c)),
-      'the endpoint packages are baked',
+      calls.some((c) => /^dnf -y install --disableexcludes=docker-ce-stable containerd\.io-2\.0\.11 .*keepalived haproxy/.test(c)),
+      `the pinned containerd and the endpoint packages are baked:\n${calls.join('\n')}`,
     )
     assert.ok(calls.includes('systemctl disable --now haproxy'), 'and left disabled for workers')
     assert.ok(
@@ -149,6 +149,7 @@ describe('a baked image and its first boot', () => {
     assert.equal(marker.os, 'almalinux-9')
     assert.equal(marker.kubernetesVersion, '1.34.2')
     assert.equal(marker.containerRuntime, 'containerd')
+    assert.equal(marker.containerdVersion, '2.0.11', 'the baked containerd release, which first boot checks')
     assert.equal(marker.imageRepository, 'registry.k8s.io')
     assert.deepEqual(marker.phases, ['packages', 'images'])
     assert.deepEqual(marker.images, [...KUBEADM_IMAGES, 'ghcr.io/flannel-io/flannel:v0.26.4'].sort())

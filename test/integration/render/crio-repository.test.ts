@@ -107,6 +107,7 @@ describe('containerd on Debian and Ubuntu', () => {
       const p = (await renderProfile(file)).nodes[0]!.plan
       const env = content(p, '/etc/nodegen/bootstrap.env')
       assert.match(env, /^RUNTIME_SOURCE=docker$/m, osId)
+      assert.match(env, /^CONTAINERD_VERSION=2\.0\.11$/m, `${osId}: the pin for Kubernetes 1.34`)
       const uris = aptIndexUris(content(p, '/etc/apt/sources.list.d/docker.list'))
       assert.ok(
         uris.some((u) => u.startsWith(`https://download.docker.com/linux/${distro}/dists/${codename}/`)),

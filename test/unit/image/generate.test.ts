@@ -4,6 +4,7 @@ import path from 'node:path'
 import {describe, it} from 'node:test'
 import {loadImageAssets} from '../../../src/app/image.js'
 import {CURRENT_FEATURES, featuresFor, generateImageTree, hclString, imageBaseName, parsePackerVersion} from '../../../src/image/index.js'
+import {type ImageRecord, imageForNode} from '../../../src/image/records.js'
 import {loadCluster, PROFILES_DIR, profileText} from '../../support/profiles.js'
 
 const QUICKSTART = path.join(PROFILES_DIR, 'quickstart.yaml')
@@ -58,12 +59,39 @@ describe('the image generator', () => {
     const env = t.get('image/image.env')!.content
     assert.match(env, /^KUBERNETES_VERSION=1\.33\.1$/m)
     assert.match(env, /^IMAGE_REPOSITORY=registry\.aliyuncs\.com\/google_containers$/m)
+    assert.match(env, /^CONTAINERD_VERSION=2\.0\.11$/m, 'the bake installs the pinned containerd too')
+    assert.match(t.get('image/files/etc/yum.repos.d/docker-ce.repo')!.content, /^exclude=containerd\.io$/m)
     assert.doesNotMatch(env, /^CNI_MANIFEST_URL=/m, 'a manifest file is shipped, not fetched')
     assert.equal(t.get('image/cni.yaml')?.content, 'image: x/y:1\n')
     assert.match(t.get('image/files/etc/yum.repos.d/kubernetes.repo')!.content, /core:\/stable:\/v1\.33\/rpm/)
     assert.equal(imageBaseName(c, 'ubuntu-24.04'), 'nodegen-ubuntu-24-04-k8s-1-33-1')
     assert.match(t.get('centos-stream-9.pkr.hcl')!.content, /"nodegen\/kubernetes-version" = "1\.33\.1"/)
     assert.equal(t.get('image/scripts/bake.sh')!.mode, 0o755)
+  })
+
+  it('a recorded image baked with another containerd release is not used for the nodes', () => {
+    const c = loadCluster(QUICKSTART, profileText('quickstart.yaml'))
+    const node = c.nodes[0]!
+    const record: ImageRecord = {
+      os: node.os,
+      builder: 'qemu',
+      artifact: {builder: 'qemu', id: '/img/a.qcow2', path: '/img/a.qcow2'} as ImageRecord['artifact'],
+      kubernetesVersion: '1.34.2',
+      containerRuntime: 'containerd',
+      containerdVersion: '2.0.11',
+      imageRepository: 'registry.k8s.io',
+      built: '2026-01-01T00:00:00Z',
+      packerVersion: '1.6.6',
+      buildDir: '/b',
+    }
+    assert.equal(imageForNode(c, node, [record]).problem, undefined)
+    assert.match(
+      imageForNode(c, node, [{...record, containerdVersion: '1.7.34'}]).problem ?? '',
+      /baked with containerd 1\.7\.34, the profile asks for 2\.0\.11/,
+    )
+    // Records from before the pin say nothing about containerd: still used.
+    const {containerdVersion: _, ...older} = record
+    assert.equal(imageForNode(c, node, [older]).problem, undefined)
   })
 
   it('bakes the repositories even when the profile boots baked images, and no secrets', () => {

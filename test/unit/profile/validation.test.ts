@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {formatDiagnostic, formatPath, loadProfile} from '../../../src/profile/index.js'
+import {CONTAINERD_VERSIONS, formatDiagnostic, formatPath, loadProfile, SUPPORTED} from '../../../src/profile/index.js'
 import {profileText} from '../../support/profiles.js'
 
 const QS = profileText('quickstart.yaml')
@@ -160,6 +160,30 @@ const CASES: Array<[string, (s: string) => string, string, string, number?]> = [
     'spec.files[0].path',
   ],
   [
+    'containerd version that is not a release',
+    (s) => s.replace('    type: containerd\n', '    type: containerd\n    version: "2.0.11; reboot"\n'),
+    'NG0312',
+    'spec.containerRuntime.version',
+  ],
+  [
+    'containerd version of a minor only',
+    (s) => s.replace('    type: containerd\n', '    type: containerd\n    version: "2.0"\n'),
+    'NG0312',
+    'spec.containerRuntime.version',
+  ],
+  [
+    'containerd version with CRI-O',
+    (s) => s.replace('    type: containerd\n', '    type: cri-o\n    version: 2.0.11\n'),
+    'NG0432',
+    'spec.containerRuntime.version',
+  ],
+  [
+    "containerd version with the distribution's containerd",
+    (s) => s.replace('    type: containerd\n', '    type: containerd\n    source: distribution\n    version: 2.0.11\n'),
+    'NG0432',
+    'spec.containerRuntime.version',
+  ],
+  [
     'unknown Ignition spec',
     (s) => s.replace('  firewall: open-ports', '  firewall: open-ports\n  ignition: {version: 3.5.0}'),
     'NG0104',
@@ -209,6 +233,47 @@ describe('profile validation', () => {
     const r = loadProfile(QS.replace('role: worker, ip: 10.0.0.120/24', 'role: control-plane, ip: 10.0.0.120/24'), 'q.yaml')
     assert.ok(r.cluster)
     assert.ok(r.diagnostics.some((d) => d.code === 'NG0405' && d.severity === 'warning'))
+  })
+
+  it('the containerd table has a release for every supported Kubernetes minor, and only those; 2.x from 1.30', () => {
+    const minors = Object.keys(CONTAINERD_VERSIONS).map(Number)
+    const supported = Array.from({length: SUPPORTED.maxMinor - SUPPORTED.minMinor + 1}, (_, i) => SUPPORTED.minMinor + i)
+    assert.deepEqual(minors, supported)
+    for (const [minor, v] of Object.entries(CONTAINERD_VERSIONS)) {
+      assert.match(v, /^[0-9]+\.[0-9]+\.[0-9]+$/, `1.${minor}`)
+      if (Number(minor) >= 30) assert.ok(v.startsWith('2.'), `1.${minor}: ${v}`)
+    }
+  })
+
+  it("pins containerd: the Kubernetes minor's release by default, the profile's when it names one", () => {
+    assert.equal(loadProfile(QS, 'q.yaml').cluster?.runtime.version, '2.0.11')
+    const own = loadProfile(QS.replace('    type: containerd\n', '    type: containerd\n    version: 2.3.4\n'), 'q.yaml')
+    assert.equal(own.cluster?.runtime.version, '2.3.4')
+    const newest = loadProfile(QS.replace('version: 1.34.2', 'version: 1.36.0'), 'q.yaml')
+    assert.equal(newest.cluster?.runtime.version, '2.3.4')
+  })
+
+  it('warns, once per OS, that source distribution on Debian 12 is containerd 1.6 (1.x, unsupported, unpinned)', () => {
+    const text = QS.replace('    type: containerd\n', '    type: containerd\n    source: distribution\n').replace(
+      'os: almalinux-9',
+      'os: debian-12',
+    )
+    assert.notEqual(text, QS)
+    const r = loadProfile(text, 'q.yaml')
+    assert.ok(r.cluster, JSON.stringify(r.diagnostics))
+    assert.equal(r.cluster.runtime.version, undefined, 'the distribution package is not pinned')
+    const w = r.diagnostics.filter((d) => d.code === 'NG0431')
+    assert.equal(w.length, 1, JSON.stringify(r.diagnostics))
+    assert.equal(w[0]?.severity, 'warning')
+    assert.equal(formatPath(w[0]!.path), 'spec.containerRuntime.source')
+    assert.match(
+      w[0]!.message,
+      /Debian 12's own containerd 1\.6, a 1\.x release out of upstream support .* containerd 2\.0\.11 from Docker's repository/,
+    )
+    assert.ok(w[0]?.position?.line, 'with the line of the field')
+    // Docker's containerd.io (the default): no warning.
+    const docker = loadProfile(QS.replace('os: almalinux-9', 'os: debian-12'), 'q.yaml')
+    assert.ok(!docker.diagnostics.some((d) => d.code === 'NG0431'))
   })
 
   it('defaults follow kubeadm: service 10.96.0.0/12, cluster.local, flannel pod 10.244.0.0/16', () => {

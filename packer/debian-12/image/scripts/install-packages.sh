@@ -20,6 +20,10 @@ while IFS= read -r line || [ -n "$line" ]; do
 done <"$PARAMS_FILE"
 param() { printf '%s' "${P[$1]-}"; }
 ROLE=$(param NODE_ROLE)
+# An air-gap bundle (spec.airgap.bundle): its repositories are the only ones apt and dnf read, and
+# every key comes through bundle.sh, checked against the bundle's SHA256SUMS.
+BUNDLE=$(param BUNDLE_URL)
+BUNDLE_SCRIPT=${NODEGEN_BUNDLE_SCRIPT:-$(dirname "$0")/bundle.sh}
 
 # apt-get install's options. The seed wrote containerd's config.toml and haproxy.cfg before this
 # runs, and both are conffiles of Debian's packages: dpkg would ask which to keep, read EOF (no
@@ -43,18 +47,52 @@ lb_packages() {
   return 0
 }
 
-install_rhel() {
-  local v runtime_pkg extra
-  v=$(param KUBERNETES_VERSION)
+# The runtime's package as the package manager is asked for it: Docker's containerd.io at exactly
+# CONTAINERD_VERSION (apt: `containerd.io=2.0.11-*`, any packaging revision; dnf: `containerd.io-2.0.11`),
+# or the distribution's containerd or CRI-O, unpinned (CRI-O's repository is one Kubernetes minor).
+# A pin must never fall back to the newest package: without CONTAINERD_VERSION containerd.io is refused.
+runtime_package() {
+  local family=$1 version
   case "$(param RUNTIME)" in
-    containerd) runtime_pkg=containerd.io ;;
-    cri-o) runtime_pkg=cri-o ;;
+    cri-o) printf 'cri-o' ;;
+    containerd)
+      if [ "$(param RUNTIME_SOURCE)" = distribution ]; then
+        printf 'containerd'
+        return 0
+      fi
+      version=$(param CONTAINERD_VERSION)
+      if [[ ! "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+        echo "install-packages: CONTAINERD_VERSION is not a containerd release: '$version'" >&2
+        return 2
+      fi
+      case "$family" in
+        debian) printf 'containerd.io=%s-*' "$version" ;;
+        rhel) printf 'containerd.io-%s' "$version" ;;
+      esac
+      ;;
+    *)
+      echo "install-packages: unknown runtime '$(param RUNTIME)'" >&2
+      return 2
+      ;;
   esac
-  if [ "$(param RUNTIME_SOURCE)" = distribution ] && [ "$(param RUNTIME)" = containerd ]; then runtime_pkg=containerd; fi
+}
+
+install_rhel() {
+  local v runtime_pkg extra unexclude=()
+  v=$(param KUBERNETES_VERSION)
+  runtime_pkg=$(runtime_package rhel)
   read -r -a extra <<<"$(lb_packages)"
-  dnf -y install "$runtime_pkg" chrony curl openssl iproute-tc conntrack-tools socat "${extra[@]}"
-  if [ "$(param FIREWALL)" = open-ports ]; then dnf -y install firewalld; fi
-  dnf -y install --disableexcludes=kubernetes "kubelet-$v" "kubeadm-$v" "kubectl-$v"
+  # docker-ce.repo excludes containerd.io, so a later `dnf upgrade` keeps the pinned release (as
+  # kubernetes.repo does for the Kubernetes packages); this install alone lifts the exclude.
+  if [ "${runtime_pkg%%-[0-9]*}" = containerd.io ] && [ -z "$BUNDLE" ]; then unexclude=(--disableexcludes=docker-ce-stable); fi
+  local repos=()
+  if [ -n "$BUNDLE" ]; then
+    "$BUNDLE_SCRIPT" "$PARAMS_FILE" fetch Release.key /etc/pki/rpm-gpg/nodegen-bundle.asc
+    repos=(--disablerepo='*' --enablerepo=kubernetes --enablerepo=nodegen-bundle)
+  fi
+  dnf -y "${repos[@]}" install "${unexclude[@]}" "$runtime_pkg" chrony curl openssl iproute-tc conntrack-tools socat "${extra[@]}"
+  if [ "$(param FIREWALL)" = open-ports ]; then dnf -y "${repos[@]}" install firewalld; fi
+  dnf -y "${repos[@]}" install --disableexcludes=kubernetes "kubelet-$v" "kubeadm-$v" "kubectl-$v"
 }
 
 # apt-get update over the sources whose signed-by key (if any) is already on the disk.
@@ -71,11 +109,37 @@ apt_update_keyed_sources_only() {
   rm -rf "$parts"
 }
 
+# The bundle's keys, checked; apt then reads only the lists nodegen wrote (kubernetes.list and
+# nodegen-bundle.list), never the image's own sources, which an air-gapped node cannot reach.
+APT_SOURCES=()
+apt_from_bundle() {
+  local krepo only
+  command -v curl >/dev/null 2>&1 || { echo "install-packages: an air-gapped Debian node needs curl on its image to reach the bundle" >&2; exit 1; }
+  "$BUNDLE_SCRIPT" "$PARAMS_FILE" fetch Release.key /etc/apt/keyrings/nodegen-bundle.asc
+  krepo=$(param KUBERNETES_REPO)
+  if [[ "$krepo" == "$BUNDLE"* ]]; then
+    "$BUNDLE_SCRIPT" "$PARAMS_FILE" fetch "${krepo#"$BUNDLE"}Release.key" /etc/apt/keyrings/kubernetes-apt-keyring.asc
+  else
+    curl -fsSL --retry 5 "${krepo}Release.key" -o /etc/apt/keyrings/kubernetes-apt-keyring.asc
+  fi
+  chmod 0644 /etc/apt/keyrings/nodegen-bundle.asc /etc/apt/keyrings/kubernetes-apt-keyring.asc
+  only=/etc/nodegen/apt-sources.list.d
+  rm -rf "$only"
+  install -d -m 0755 "$only"
+  cp -p /etc/apt/sources.list.d/kubernetes.list /etc/apt/sources.list.d/nodegen-bundle.list "$only/"
+  APT_SOURCES=(-o Dir::Etc::sourcelist=/dev/null -o "Dir::Etc::sourceparts=$only")
+}
+
 install_debian() {
   local v runtime_pkg extra key_url
   v=$(param KUBERNETES_VERSION)
   export DEBIAN_FRONTEND=noninteractive
   install -d -m 0755 /etc/apt/keyrings
+  if [ -n "$BUNDLE" ]; then
+    apt_from_bundle
+    install_debian_packages "$v"
+    return
+  fi
   # curl fetches the repositories' keys. Where it is missing, apt must first refresh the
   # distribution's own sources without the lists the seed already wrote: apt refuses a source
   # whose signed-by key is not there yet, and those keys are what curl is for.
@@ -94,16 +158,19 @@ install_debian() {
     curl -fsSL --retry 5 "$(param DOCKER_REPO)/linux/$(param DOCKER_DISTRO)/gpg" -o /etc/apt/keyrings/docker.asc
     chmod 0644 /etc/apt/keyrings/docker.asc
   fi
-  case "$(param RUNTIME)" in
-    containerd) runtime_pkg=containerd ;;
-    cri-o) runtime_pkg=cri-o ;;
-  esac
-  if [ "$(param RUNTIME)" = containerd ] && [ "$(param RUNTIME_SOURCE)" = docker ]; then runtime_pkg=containerd.io; fi
+  install_debian_packages "$v"
+}
+
+install_debian_packages() {
+  local v=$1 runtime_pkg extra
+  runtime_pkg=$(runtime_package debian)
   read -r -a extra <<<"$(lb_packages)"
-  apt-get update -qq
-  apt-get install "${APT_INSTALL_OPTS[@]}" "$runtime_pkg" chrony openssl conntrack socat "${extra[@]}" \
+  apt-get "${APT_SOURCES[@]}" update -qq
+  apt-get "${APT_SOURCES[@]}" install "${APT_INSTALL_OPTS[@]}" "$runtime_pkg" chrony openssl conntrack socat "${extra[@]}" \
     "kubelet=$v-*" "kubeadm=$v-*" "kubectl=$v-*" </dev/null
   apt-mark hold kubelet kubeadm kubectl >/dev/null
+  # An unattended upgrade must not move containerd off its pin either.
+  if [ "${runtime_pkg%%=*}" = containerd.io ]; then apt-mark hold containerd.io >/dev/null; fi
 }
 
 case "$(param OS_FAMILY)" in
@@ -111,4 +178,4 @@ case "$(param OS_FAMILY)" in
   debian) install_debian ;;
   *) echo "install-packages: unsupported OS family $(param OS_FAMILY)" >&2; exit 2 ;;
 esac
-echo "install-packages: runtime $(param RUNTIME) and Kubernetes $(param KUBERNETES_VERSION) installed"
+echo "install-packages: runtime $(param RUNTIME)${P[CONTAINERD_VERSION]:+ $(param CONTAINERD_VERSION)} and Kubernetes $(param KUBERNETES_VERSION) installed"

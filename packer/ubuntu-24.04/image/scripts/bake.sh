@@ -144,6 +144,7 @@ step_marker() {
   {
     printf '{"schema": 1, "os": %s, "kubernetesVersion": %s, "containerRuntime": %s, ' \
       "$(json_string "$(param OS_ID)")" "$(json_string "$(param KUBERNETES_VERSION)")" "$(json_string "$(param RUNTIME)")"
+    if [ -n "$(param CONTAINERD_VERSION)" ]; then printf '"containerdVersion": %s, ' "$(json_string "$(param CONTAINERD_VERSION)")"; fi
     printf '"imageRepository": %s, "phases": ["packages"%s], "images": [%s], ' \
       "$(json_string "$(param IMAGE_REPOSITORY)")" "$([ -r "$DIR/pulled.txt" ] && printf ', "images"')" "$images"
     printf '"built": %s, "builtBy": "nodegen image build"}\n' "$(json_string "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
