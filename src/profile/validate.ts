@@ -633,6 +633,14 @@ function checkAirgap(report: Report, path: FieldPath, s: Profile['spec'], nodes:
   const a = s.airgap ?? {}
   const spec = path.slice(0, -1)
   if (a.bundle !== undefined) checkUrl(report, [...path, 'bundle'], a.bundle)
+  // Nodes append paths to the bundle's URL (SHA256SUMS, os/<os>/, images/…): a query or fragment
+  // would end up before them.
+  if (a.bundle !== undefined && isSafeUrl(a.bundle) && /[?#]/.test(a.bundle))
+    report.error([...path, 'bundle'], 'NG0301', {
+      value: a.bundle,
+      what: 'bundle URL',
+      why: 'paths are appended to it, so it takes no query (?) or fragment (#)',
+    })
   if (a.sha256 !== undefined && !/^[0-9A-Fa-f]{64}$/.test(a.sha256))
     report.error([...path, 'sha256'], 'NG0301', {value: a.sha256, what: 'SHA-256 digest', why: 'it must be 64 hexadecimal digits'})
   const bundle = a.bundle !== undefined ? `${a.bundle.replace(/\/+$/, '')}/` : undefined
@@ -648,13 +656,6 @@ function checkAirgap(report: Report, path: FieldPath, s: Profile['spec'], nodes:
         'https://pkgs.k8s.io',
         'set spec.airgap.bundle or a mirror',
       )
-    if (s.kubernetes.imageRepository === 'registry.k8s.io')
-      internet(
-        ['kubernetes', 'imageRepository'],
-        'the control-plane images',
-        'registry.k8s.io',
-        'set spec.airgap.bundle or a registry mirror',
-      )
     if (
       s.containerRuntime.type === 'containerd' &&
       (s.containerRuntime.source ?? 'docker') === 'docker' &&
@@ -669,6 +670,13 @@ function checkAirgap(report: Report, path: FieldPath, s: Profile['spec'], nodes:
     if (s.containerRuntime.type === 'cri-o' && !s.containerRuntime.crioRepository)
       internet(['containerRuntime', 'crioRepository'], 'CRI-O', 'download.opensuse.org', 'set a mirror')
   }
+  // Flatcar nodes never read the bundle (no package manager, no bundle.sh): whatever images they
+  // run must come from a registry on the network, bundle or not.
+  const imagesFromBundle = bundle !== undefined && !families.has('flatcar')
+  const imageFix = (what: string) =>
+    bundle ? `Flatcar nodes do not read spec.airgap.bundle: set ${what}` : `set spec.airgap.bundle or ${what}`
+  if (!imagesFromBundle && s.kubernetes.imageRepository === 'registry.k8s.io')
+    internet(['kubernetes', 'imageRepository'], 'the control-plane images', 'registry.k8s.io', imageFix('a registry mirror'))
   if (s.networking.cni.type !== 'none' && s.networking.cni.manifestFile === undefined && s.networking.cni.manifestUrl === undefined)
     internet(
       ['networking', 'cni'],
@@ -676,8 +684,8 @@ function checkAirgap(report: Report, path: FieldPath, s: Profile['spec'], nodes:
       'its release on GitHub',
       'set manifestFile (the manifest travels in the seed) or a manifestUrl on your network',
     )
-  if (s.loadBalancer.type === 'kube-vip' && !bundle && s.loadBalancer.kubeVipImage.startsWith('ghcr.io/'))
-    internet(['loadBalancer', 'kubeVipImage'], 'the kube-vip image', 'ghcr.io', 'set spec.airgap.bundle or a mirrored image')
+  if (s.loadBalancer.type === 'kube-vip' && !imagesFromBundle && s.loadBalancer.kubeVipImage.startsWith('ghcr.io/'))
+    internet(['loadBalancer', 'kubeVipImage'], 'the kube-vip image', 'ghcr.io', imageFix('a mirrored image'))
   if (families.has('flatcar') && s.kubernetes.sysextRepository === undefined)
     internet(['kubernetes', 'sysextRepository'], "Flatcar's Kubernetes sysext image", 'https://extensions.flatcar.org', 'set a mirror')
   return {...(bundle ? {bundle} : {}), ...(a.sha256 ? {sha256: a.sha256.toLowerCase()} : {})}

@@ -134,7 +134,15 @@ describe('a real cluster on VMs: real kubeadm, firewall on, installed from an ai
     const macOf = new Map(specs.map((s) => [s.mac, s.name]))
 
     const nodes: ClusterNode[] = specs.map((s) =>
-      bootNode(s, {image, group, isoDir, memMb: s.role === 'control-plane' ? 2048 : 1536, nice: bringUpNice}),
+      // kubeadm's preflight refuses a control plane with fewer than 2 CPUs (NumCPU), as on real machines.
+      bootNode(s, {
+        image,
+        group,
+        isoDir,
+        memMb: s.role === 'control-plane' ? 2048 : 1536,
+        smp: (n) => (n.role === 'control-plane' ? 2 : 1),
+        nice: bringUpNice,
+      }),
     )
     const stopAll = () => {
       for (const n of nodes) if (!process.env.NODEGEN_CLUSTER_KEEP) n.vm.cleanup()

@@ -175,6 +175,8 @@ export interface BootOptions {
   group: string
   isoDir: string
   memMb: number
+  /** Virtual CPUs of a node (default 1). */
+  smp?: (spec: NodeSpec) => number
   /** Host niceness of a node's qemu (see bringUpNice). */
   nice?: (spec: NodeSpec) => number
   /** Added to the kernel command line (NODEGEN_E2E_KERNEL_ARGS; `nodegen.top` prints the busiest processes). */
@@ -188,6 +190,7 @@ export function bootNode(spec: NodeSpec, o: BootOptions, label = spec.name): Clu
     media: [path.join(o.isoDir, `${spec.name}.iso`)],
     net: {kind: 'mcast', mac: spec.mac, group: o.group},
     memMb: o.memMb,
+    smp: o.smp?.(spec),
     nice: o.nice?.(spec),
     kernelArgs: o.kernelArgs ?? process.env.NODEGEN_E2E_KERNEL_ARGS,
   })

@@ -5,71 +5,26 @@
  * and flannel's manifest names, and runs the images' binaries with runc.
  */
 import assert from 'node:assert/strict'
-import {type ChildProcess, spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import {after, describe, it, type TestContext} from 'node:test'
+import {after, describe, it} from 'node:test'
+import {type Containerd, startContainerd} from '../support/containerd.js'
 import {buildArtifacts} from '../support/kube-artifacts.js'
 import {requireKubeCommand} from '../support/kubernetes.js'
 import {requireTool, run} from '../support/tools.js'
 
 const VERSION = '1.34.2'
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ng-ctr-'))
-let containerd: ChildProcess | undefined
+let containerd: Containerd | undefined
 after(async () => {
-  if (containerd && containerd.exitCode === null) {
-    const exited = new Promise((r) => containerd?.once('exit', r))
-    containerd.kill('SIGTERM')
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
-  }
-  // The snapshots containerd mounted are gone once it stops; a leftover mount would keep rm from
-  // deleting them, so unmount whatever remains under the scratch directory first.
-  const mounts = readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[1] ?? '')
-    .filter((m) => m.startsWith(tmp))
-    .sort()
-    .reverse()
-  for (const m of mounts) run('umount', ['-l', m], {allowFail: true})
+  await containerd?.stop()
   rmSync(tmp, {recursive: true, force: true})
 })
 
-async function startContainerd(t: TestContext, bin: string): Promise<string> {
-  const sock = path.join(tmp, 'containerd.sock')
-  const config = path.join(tmp, 'config.toml')
-  writeFileSync(
-    config,
-    [
-      'version = 2',
-      `root = "${tmp}/root"`,
-      `state = "${tmp}/state"`,
-      // The CRI plugin would look for CNI configuration and a kubelet; the images need only the store.
-      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-      '[grpc]',
-      `  address = "${sock}"`,
-      '[ttrpc]',
-      `  address = "${sock}.ttrpc"`,
-      '[debug]',
-      `  address = "${tmp}/debug.sock"`,
-      '',
-    ].join('\n'),
-  )
-  const log: string[] = []
-  containerd = spawn(bin, ['--config', config], {stdio: ['ignore', 'ignore', 'pipe']})
-  containerd.stderr?.on('data', (d: Buffer) => log.push(d.toString()))
-  const ctr = requireTool(t, 'ctr')
-  for (let i = 0; i < 100; i++) {
-    if (existsSync(sock) && run(ctr, ['-a', sock, 'version'], {allowFail: true}).status === 0) return sock
-    if (containerd.exitCode !== null) break
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  throw new Error(`containerd did not answer on ${sock}:\n${log.join('').slice(-3000)}`)
-}
-
 describe('Kubernetes image archives, imported and run by containerd', {timeout: 90 * 60_000}, () => {
   it('holds every image kubeadm and the flannel manifest name, runnable', async (t) => {
-    const bin = requireTool(t, 'containerd')
+    requireTool(t, 'containerd')
     const ctr = requireTool(t, 'ctr')
     requireTool(t, 'runc')
     const kubeadm = requireKubeCommand(t, 'kubeadm', VERSION)
@@ -91,7 +46,8 @@ describe('Kubernetes image archives, imported and run by containerd', {timeout: 
       .trim()
       .split('\n')
       .map((l) => l.split(' '))
-    const sock = await startContainerd(t, bin)
+    containerd = await startContainerd(t, tmp)
+    const sock = containerd.address
     for (const [name, file] of archives) {
       const r = run(ctr, ['-a', sock, '-n', 'k8s.io', 'images', 'import', path.join(dir, file ?? '')])
       t.diagnostic(`imported ${file}: ${r.stdout.trim().replace(/\s+/g, ' ')} (${name})`)

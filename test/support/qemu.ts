@@ -62,6 +62,8 @@ export interface VmOptions {
   media: string[]
   net?: VmNet
   memMb?: number
+  /** Virtual CPUs (default 1); kubeadm's preflight wants 2 on a control plane. */
+  smp?: number
   kernelArgs?: string
   /** qemu's CPU model (default 'qemu64': under TCG a plain model boots faster than 'max'). */
   cpu?: string
@@ -103,7 +105,7 @@ export class Vm {
       '-cpu',
       this.opts.cpu ?? 'qemu64',
       '-smp',
-      '1',
+      String(this.opts.smp ?? 1),
       '-m',
       String(this.opts.memMb ?? 1024),
       // No VGA, parallel port, floppy or default CD-ROM: fewer devices for the guest to probe under

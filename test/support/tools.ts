@@ -2,7 +2,7 @@
  * Real tools the tests run against nodegen's output. A test that needs a missing tool is skipped on
  * a developer's machine, and fails under CI=true: CI must never go green by skipping.
  */
-import {spawnSync} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
 import type {TestContext} from 'node:test'
 
 const cache = new Map<string, string | undefined>()
@@ -55,4 +55,37 @@ export function run(
     throw new Error(`${cmd} ${args.join(' ')} exited ${out.status}: ${out.stderr || out.stdout}`)
   }
   return out
+}
+
+/** Skips the test unless it runs as root (under CI=true, fails instead); `why` names what needs it. */
+export function requireRoot(t: TestContext, why: string): void {
+  if (process.getuid?.() === 0) return
+  const msg = `needs root (${why})`
+  if (process.env.CI) throw new Error(`${msg}; under CI=true that is a failure, not a skip`)
+  t.skip(msg)
+  throw new SkipSignal(msg)
+}
+
+/**
+ * Runs a command without blocking the event loop, for commands that talk to a server this process
+ * serves; resolves with the exit status and output, never rejects on a failing status.
+ */
+export function runAsync(
+  cmd: string,
+  args: string[],
+  opts: {env?: NodeJS.ProcessEnv; cwd?: string} = {},
+): Promise<{status: number | null; stdout: string; stderr: string}> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => {
+      stdout += d
+    })
+    child.stderr.on('data', (d) => {
+      stderr += d
+    })
+    child.on('error', reject)
+    child.on('close', (status) => resolve({status, stdout, stderr}))
+  })
 }
