@@ -661,8 +661,37 @@ kubeadm_reset() {
 }
 
 
+# kubeadm join's discovery needs the cluster-info ConfigMap signed for its token: the bootstrap
+# signer in kube-controller-manager adds jws-kubeconfig-<token id> once the token's Secret exists.
+# A node that starts before control plane 0 registered its token (the token calendar runs after
+# init) would otherwise spend kubeadm's 5-minute discovery timeout and a reset. So the node waits
+# for the signature, up to CLUSTER_INFO_GRACE seconds, then lets kubeadm try (and say why). An
+# endpoint that serves no cluster-info at all is not waited for.
+CLUSTER_INFO_GRACE=${NODEGEN_CLUSTER_INFO_GRACE:-600}
+join_token_id() {
+  sed -n 's/^[[:space:]]*token:[[:space:]]*"\{0,1\}\([a-z0-9]\{6\}\)\.[a-z0-9]\{16\}"\{0,1\}[[:space:]]*$/\1/p' "$(kubeadm_config)" | head -n 1
+}
+cluster_info_signed() {
+  local id=$1 body code
+  [ $(($(date +%s) - CLUSTER_INFO_WAIT_START)) -ge "$CLUSTER_INFO_GRACE" ] && return 0
+  body=$(curl -sS -m 5 --cacert "$CA_CERT" -w '\n%{http_code}' \
+    "https://$ENDPOINT/api/v1/namespaces/kube-public/configmaps/cluster-info" 2>/dev/null) || return 1
+  code=${body##*$'\n'}
+  case "$code" in
+    200) [[ "$body" == *"\"jws-kubeconfig-$id\""* ]] ;;
+    404) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
 role_join() {
   wait_until "API endpoint https://$ENDPOINT/readyz (TLS verified against the cluster CA)" endpoint_ready
+  local token_id
+  token_id=$(join_token_id)
+  if [ -n "$token_id" ] && [ ! -e "$STATE_DIR/done/kubeadm-join" ]; then
+    CLUSTER_INFO_WAIT_START=$(date +%s)
+    wait_until "cluster-info signed for bootstrap token $token_id (for ${CLUSTER_INFO_GRACE}s)" cluster_info_signed "$token_id"
+  fi
   if [ "$ROLE" = control-plane ] && [ "$(param TOPOLOGY)" != external ]; then
     # shellcheck disable=SC2034 # read by etcd_ready_for_join (control-plane.sh)
     JOIN_WAIT_START=$(date +%s)

@@ -77,6 +77,8 @@ export interface Cluster {
     featureGates: Record<string, boolean>
     /** Flatcar sysext images, without a trailing slash. */
     sysextRepository: string
+    /** kubeadm's wait for the control plane's static pods (unset: kubeadm's own 4 minutes). */
+    controlPlaneTimeoutSeconds?: number
     /** Flatcar: the sysext image's SHA-512 (lowercase hex), for Ignition's verification. */
     sysextSha512?: string
   }

@@ -204,6 +204,10 @@ export const profileSchema = z.strictObject({
           sysextRepository: str()
             .optional()
             .meta({description: 'Flatcar: base URL of the systemd-sysext images (a mirror of https://extensions.flatcar.org/extensions).'}),
+          controlPlaneTimeout: str().optional().meta({
+            description:
+              "How long kubeadm init and join wait for the control plane's static pods to become healthy, a Go duration (kubeadm's default: 4m). Slow or busy machines need more: kubeadm gives up and the bootstrap program resets and retries.",
+          }),
           sysextSha512: str().optional().meta({
             description:
               'Flatcar: the SHA-512 (128 hex digits) of the kubernetes sysext image of this version; Ignition refuses a download that does not match. Without it the image is trusted as served.',

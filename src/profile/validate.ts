@@ -120,6 +120,12 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     return d ?? 1
   })
   const [caSecs, certSecs, ttlSecs, windowSecs, timeoutSecs] = secs as [number, number, number, number, number]
+  let controlPlaneTimeoutSecs: number | undefined
+  if (s.kubernetes.controlPlaneTimeout !== undefined) {
+    controlPlaneTimeoutSecs = parseDuration(s.kubernetes.controlPlaneTimeout)
+    if (controlPlaneTimeoutSecs === undefined || controlPlaneTimeoutSecs <= 0)
+      report.error([...spec, 'kubernetes', 'controlPlaneTimeout'], 'NG0307', {value: s.kubernetes.controlPlaneTimeout})
+  }
   if (ttlSecs < PROVISIONING_SECONDS[s.platform.type])
     report.warn([...spec, 'bootstrapToken', 'ttl'], 'NG0420', {
       ttl: s.bootstrapToken.ttl,
@@ -488,6 +494,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
         s.kubernetes.packageRepository ?? (airgap?.bundle && `${airgap.bundle}kubernetes`),
       ),
       featureGates: s.kubernetes.featureGates,
+      ...(controlPlaneTimeoutSecs !== undefined ? {controlPlaneTimeoutSeconds: controlPlaneTimeoutSecs} : {}),
       sysextRepository: (s.kubernetes.sysextRepository ?? 'https://extensions.flatcar.org/extensions').replace(/\/+$/, ''),
       ...(s.kubernetes.sysextSha512 !== undefined ? {sysextSha512: s.kubernetes.sysextSha512.toLowerCase()} : {}),
     },

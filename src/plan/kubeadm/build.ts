@@ -74,7 +74,13 @@ export function buildInitSpec(cluster: Cluster, node: ClusterNode, s: KubeadmSec
     nodeRegistration: nodeRegistration(cluster, node),
     localAPIEndpoint: localApiEndpoint(cluster, node),
     ...(dir !== undefined ? {patchesDirectory: dir} : {}),
+    ...controlPlaneTimeout(cluster),
   }
+}
+
+function controlPlaneTimeout(cluster: Cluster): {controlPlaneTimeoutSeconds?: number} {
+  const t = cluster.kubernetes.controlPlaneTimeoutSeconds
+  return t !== undefined ? {controlPlaneTimeoutSeconds: t} : {}
 }
 
 /** The API server certificate's extra names: the endpoint, every control plane by IP and name, loopback. */
@@ -125,6 +131,7 @@ export function buildClusterSpec(cluster: Cluster): ClusterSpec {
     encryptionAlgorithm: cluster.pki.keyAlgorithm,
     certificateValiditySeconds: cluster.pki.certValiditySeconds,
     caCertificateValiditySeconds: cluster.pki.caValiditySeconds,
+    ...controlPlaneTimeout(cluster),
   }
 }
 
@@ -135,5 +142,6 @@ export function buildJoinSpec(cluster: Cluster, node: ClusterNode, s: KubeadmSec
     nodeRegistration: nodeRegistration(cluster, node),
     ...(node.role === 'control-plane' ? {controlPlane: {localAPIEndpoint: localApiEndpoint(cluster, node)}} : {}),
     ...(dir !== undefined ? {patchesDirectory: dir} : {}),
+    ...(node.role === 'control-plane' ? controlPlaneTimeout(cluster) : {}),
   }
 }

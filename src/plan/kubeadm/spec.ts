@@ -37,6 +37,8 @@ export interface BootstrapTokenSpec {
 }
 
 export interface InitSpec {
+  /** kubeadm's wait for the control plane's static pods; absent: kubeadm's default. */
+  controlPlaneTimeoutSeconds?: number
   bootstrapTokens: BootstrapTokenSpec[]
   nodeRegistration: NodeRegistrationSpec
   localAPIEndpoint: ApiEndpointSpec
@@ -62,9 +64,13 @@ export interface ClusterSpec {
   encryptionAlgorithm: KeyAlgorithm
   certificateValiditySeconds: number
   caCertificateValiditySeconds: number
+  /** v1beta3 keeps the control-plane wait here (apiServer.timeoutForControlPlane). */
+  controlPlaneTimeoutSeconds?: number
 }
 
 export interface JoinSpec {
+  /** As InitSpec's (a joining control plane waits for its own static pods). */
+  controlPlaneTimeoutSeconds?: number
   discovery: {apiServerEndpoint: string; token: string; caCertHashes: string[]}
   nodeRegistration: NodeRegistrationSpec
   /** Present for control planes: the node runs an API server. No certificateKey: nodegen pre-places the shared CAs. */

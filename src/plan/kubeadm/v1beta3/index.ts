@@ -3,6 +3,7 @@
  * there is no `encryptionAlgorithm` nor any certificate validity field — kubeadm of these versions
  * issues RSA-2048 leaf certificates valid for a year, whatever CA nodegen placed.
  */
+import {formatDuration} from '../../../profile/index.js'
 import {apiEndpoint, bootstrapTokens, discovery, nodeRegistrationBase, patches} from '../shared.js'
 import type {Arg, ClusterSpec, InitSpec, JoinSpec, KubeadmApiModule, NodeRegistrationSpec} from '../spec.js'
 
@@ -42,7 +43,10 @@ export const v1beta3: KubeadmApiModule = Object.freeze({
       imageRepository: spec.imageRepository,
       certificatesDir: spec.certificatesDir,
       networking: spec.networking,
-      apiServer: {certSANs: spec.certSANs},
+      apiServer: {
+        certSANs: spec.certSANs,
+        timeoutForControlPlane: spec.controlPlaneTimeoutSeconds !== undefined ? formatDuration(spec.controlPlaneTimeoutSeconds) : undefined,
+      },
       etcd: spec.etcd,
       featureGates: Object.keys(spec.featureGates).length > 0 ? spec.featureGates : undefined,
     }

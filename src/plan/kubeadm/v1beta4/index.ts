@@ -12,6 +12,11 @@ function args(list: Arg[]): Array<{name: string; value: string}> | undefined {
   return list.length > 0 ? list.map((a) => ({name: a.name, value: a.value})) : undefined
 }
 
+/** kubeadm's timeouts: only the control plane's wait, and only when the profile sets it. */
+function timeouts(seconds: number | undefined): Record<string, string> | undefined {
+  return seconds !== undefined ? {controlPlaneComponentHealthCheck: formatDuration(seconds)} : undefined
+}
+
 function nodeRegistration(n: NodeRegistrationSpec): Record<string, unknown> {
   return {...nodeRegistrationBase(n), kubeletExtraArgs: args(n.kubeletExtraArgs)}
 }
@@ -28,6 +33,7 @@ export const v1beta4: KubeadmApiModule = Object.freeze({
       nodeRegistration: nodeRegistration(spec.nodeRegistration),
       localAPIEndpoint: apiEndpoint(spec.localAPIEndpoint),
       patches: patches(spec.patchesDirectory),
+      timeouts: timeouts(spec.controlPlaneTimeoutSeconds),
     }
   },
 
@@ -58,6 +64,7 @@ export const v1beta4: KubeadmApiModule = Object.freeze({
       nodeRegistration: nodeRegistration(spec.nodeRegistration),
       controlPlane: spec.controlPlane ? {localAPIEndpoint: apiEndpoint(spec.controlPlane.localAPIEndpoint)} : undefined,
       patches: patches(spec.patchesDirectory),
+      timeouts: timeouts(spec.controlPlaneTimeoutSeconds),
     }
   },
 
