@@ -4,14 +4,7 @@
  * but it must not contain a newline, which validation guarantees and this module asserts.
  */
 import {CNI_INFO} from '../profile/cni.js'
-import {
-  type Cluster,
-  type ClusterNode,
-  expandRepository,
-  imageMirrorOf,
-  type PackageFormat,
-  repositoryTemplate,
-} from '../profile/index.js'
+import {type Cluster, type ClusterNode, expandRepository, imageMirrorOf, type PackageFormat, repositoryTemplate} from '../profile/index.js'
 import {vrrpInterface} from './ha/keepalived.js'
 import {libDir} from './types.js'
 
