@@ -137,10 +137,11 @@ export interface CopyImageOptions {
 
 /**
  * Copies one image, linux/amd64, from its registry into an OCI image layout directory, naming it
- * `ref` in the layout's index. skopeo records the name it is given in
- * `org.opencontainers.image.ref.name` only; containerd's importer reads the full name from
- * `io.containerd.image.name`, and without it names the image by the tag alone (or not at all), so
- * the index is given that annotation too. Returns the image manifest's digest.
+ * `ref` in the layout's index. skopeo (1.9, Debian 12) records the full reference it is given in
+ * `org.opencontainers.image.ref.name`, which Debian's containerd 1.6 imports under that name (tried);
+ * but the OCI spec means that annotation for a tag alone, and containerd's importer reads the full
+ * name from `io.containerd.image.name` first, so the index is given that annotation too and the
+ * name does not depend on either tool's reading of the spec. Returns the image manifest's digest.
  */
 export async function copyImage(ref: string, layout: string, opts: CopyImageOptions): Promise<string> {
   const skopeo = tool('skopeo')
