@@ -11,6 +11,7 @@ PACKAGES=(
   qemu-system-x86 qemu-utils ipxe-qemu debootstrap e2fsprogs dnsmasq-base
   python3-yaml python3-jsonschema iproute2 curl gzip zstd strace firewalld
   containerd runc apt-utils gcc libc6-dev dpkg-dev ufw
+  skopeo docker-registry gpg gpgv
 )
 
 missing=()

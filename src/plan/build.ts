@@ -2,7 +2,7 @@
  * Cluster × Node → NodePlan. Pure: the secrets, the shipped scripts and any file the profile points
  * at come in as arguments.
  */
-import type {Cluster, ClusterNode, PlatformType} from '../profile/index.js'
+import {type Cluster, type ClusterNode, imageMirrorOf, imageMirrorsTsv, mirrorManifest, type PlatformType} from '../profile/index.js'
 import {buildBootstrapFiles, buildBootstrapUnits, buildCalendarFiles} from './bootstrap/index.js'
 import {buildEtcdMemberFiles} from './etcd/index.js'
 import {file} from './files.js'
@@ -10,6 +10,7 @@ import {buildFlatcarFiles} from './flatcar/index.js'
 import {buildEndpointFiles} from './ha/index.js'
 import {buildKubeadmFiles, KUBEADM_CONFIG} from './kubeadm/index.js'
 import {buildOsFiles} from './os/index.js'
+import {IMAGE_MIRRORS_FILE} from './params.js'
 import {type Assets, BOOTSTRAP_UNIT, KUBEADM_NEXT_CONFIG_PATH, type NodePlan, type PlanFile, type PlanLink, type PlanUnit} from './types.js'
 
 /** A file from the cluster's PKI destined for one node (see pki/distribute). */
@@ -91,8 +92,13 @@ export function buildNodePlan(cluster: Cluster, node: ClusterNode, inputs: PlanI
     files.push(...ep.files)
     // Units of packages installed later (keepalived, haproxy) are started by the bootstrap program.
     units.push(...ep.units.filter((u) => u.content !== undefined || u.dropIns.length > 0))
+    const mirror = imageMirrorOf(cluster.kubernetes.imageRepository, cluster.kubernetes.imageMirrors)
     if (node.ordinal === 0 && cluster.networking.cni.manifestFile !== undefined && inputs.cniManifest !== undefined) {
-      files.push(file('/etc/nodegen/cni.yaml', inputs.cniManifest, 'profile:spec.networking.cni.manifestFile', {mode: 0o600}))
+      // The manifest applied names its images under the profile's mirror, as `nodegen images` lists them.
+      const manifest = mirrorManifest(inputs.cniManifest, mirror).text
+      files.push(file('/etc/nodegen/cni.yaml', manifest, 'profile:spec.networking.cni.manifestFile', {mode: 0o600}))
+    } else if (node.ordinal === 0 && cluster.networking.cni.type !== 'none' && Object.keys(mirror.mirrors).length > 0) {
+      files.push(file(IMAGE_MIRRORS_FILE, imageMirrorsTsv(mirror), 'profile:spec.kubernetes.imageMirrors'))
     }
   }
   cluster.files.forEach((f, i) => {

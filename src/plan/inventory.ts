@@ -16,6 +16,9 @@ import {
   type Cluster,
   type ClusterNode,
   type Diagnostic,
+  type ImageMirror,
+  imageMirrorOf,
+  mirrorImage,
   type OsFamily,
   type OsId,
   type PackageFormat,
@@ -46,6 +49,8 @@ export interface InventoryImage {
   /** The roles of the cluster's nodes that pull it, in role order. */
   roles: Role[]
   source: ImageSource
+  /** The reference upstream names, when the profile's mirror rewrote it (spec.kubernetes.imageMirrors). */
+  upstream?: string
   /** How the image runs, where that is not plain (a static pod, a DaemonSet from the manifest). */
   note?: string
 }
@@ -157,20 +162,41 @@ export function manifestImages(text: string): {images: string[]; error?: string}
   return {images: [...found].sort()}
 }
 
+/** The mirror a cluster's images map to (spec.kubernetes.imageRepository and imageMirrors). */
+export function clusterImageMirror(cluster: Cluster) {
+  return imageMirrorOf(cluster.kubernetes.imageRepository, cluster.kubernetes.imageMirrors)
+}
+
+function mirrored(image: string, mirror: ImageMirror): {image: string; upstream?: string} {
+  const to = mirrorImage(image, mirror)
+  return to === image ? {image} : {image: to, upstream: image}
+}
+
+/**
+ * The CNI's images as the nodes pull them: the manifest's (or the release manifest's) references
+ * under the profile's mirror, as the manifest control plane 0 applies names them.
+ */
 function cniImages(cluster: Cluster, nodes: Role[], opts: InventoryOptions, report: Report): InventoryImage[] {
   const cni = cluster.networking.cni
   if (cni.type === 'none') return []
   const path = ['spec', 'networking', 'cni']
+  const mirror = clusterImageMirror(cluster)
   if (cni.manifestFile !== undefined) {
     const {images, error} = manifestImages(opts.cniManifest ?? '')
     if (error !== undefined) report.error([...path, 'manifestFile'], 'NG0501', {file: cni.manifestFile, reason: error})
-    return images.map((image) => ({image, component: 'cni', roles: nodes, source: 'cni-manifest' as const, note: cni.manifestFile}))
+    return images.map((image) => ({
+      ...mirrored(image, mirror),
+      component: 'cni',
+      roles: nodes,
+      source: 'cni-manifest' as const,
+      note: cni.manifestFile,
+    }))
   }
   const info = CNI_INFO[cni.type]
   const release = info.manifestUrl?.(info.defaultVersion)
   if (info.releaseImages && cni.version === info.defaultVersion && cni.manifestUrl === release)
     return info.releaseImages.map((image) => ({
-      image,
+      ...mirrored(image, mirror),
       component: 'cni',
       roles: nodes,
       source: 'cni-release-manifest' as const,
@@ -206,7 +232,28 @@ function images(cluster: Cluster, opts: InventoryOptions, report: Report): Inven
       note: 'static pod on each control plane',
     })
   out.push(...cniImages(cluster, kube, opts, report))
+  checkMirrorCollisions(cluster, out, report)
   return out
+}
+
+/**
+ * Two different images mapped to one name by the mirror rule (calico/node and another project's
+ * node): a node would run the wrong one, so the profile must name one in imageMirrors.
+ */
+function checkMirrorCollisions(cluster: Cluster, imgs: InventoryImage[], report: Report): void {
+  const from = new Map<string, string>()
+  for (const i of imgs) {
+    const original = i.upstream ?? i.image
+    const other = from.get(i.image)
+    if (other === undefined) from.set(i.image, original)
+    else if (other !== original)
+      report.error(['spec', 'kubernetes', 'imageMirrors'], 'NG0433', {
+        a: other,
+        b: original,
+        to: i.image,
+        mirror: cluster.kubernetes.imageRepository,
+      })
+  }
 }
 
 function kubernetesPackages(format: PackageFormat, v: string, roles: Role[]): InventoryPackage[] {

@@ -4,7 +4,7 @@
  * but it must not contain a newline, which validation guarantees and this module asserts.
  */
 import {CNI_INFO} from '../profile/cni.js'
-import {type Cluster, type ClusterNode, expandRepository, type PackageFormat, repositoryTemplate} from '../profile/index.js'
+import {type Cluster, type ClusterNode, expandRepository, imageMirrorOf, type PackageFormat, repositoryTemplate} from '../profile/index.js'
 import {vrrpInterface} from './ha/keepalived.js'
 import {libDir} from './types.js'
 
@@ -91,6 +91,9 @@ export function dockerRepositoryBase(cluster: Cluster): string {
   return (cluster.runtime.dockerRepository ?? 'https://download.docker.com').replace(/\/+$/, '')
 }
 
+/** spec.kubernetes.imageMirrors on control plane 0, for the rewrite of a CNI manifest fetched at boot. */
+export const IMAGE_MIRRORS_FILE = '/etc/nodegen/image-mirrors.tsv'
+
 const DOCKER_DISTRO: Record<string, string> = {'debian-12': 'debian', 'debian-13': 'debian', 'ubuntu-24.04': 'ubuntu'}
 
 export function noProxy(cluster: Cluster): string {
@@ -116,6 +119,8 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
   // left out here, and the bootstrap program skips a step whose parameters are absent.
   const flatcar = node.family === 'flatcar'
   const os = (v: string | number | boolean | undefined) => (flatcar ? undefined : v)
+  const mirror = imageMirrorOf(cluster.kubernetes.imageRepository, cluster.kubernetes.imageMirrors)
+  const fetchedCni = isCp0 && cni.type !== 'none' && !cni.manifestFile
   return {
     CLUSTER_NAME: cluster.name,
     LIB_DIR: libDir(node.family),
@@ -171,6 +176,10 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     CNI_MANIFEST_URL: isCp0 && !cni.manifestFile ? cni.manifestUrl : undefined,
     CNI_MANIFEST_FILE: isCp0 && cni.manifestFile ? '/etc/nodegen/cni.yaml' : undefined,
     CNI_MANIFEST_SHA256: isCp0 && !cni.manifestFile ? cni.manifestSha256 : undefined,
+    // A manifest fetched at boot names upstream's images: control plane 0 maps them to the mirror
+    // before applying it (mirror_cni_images), from this data; a manifestFile is mapped at render.
+    CNI_IMAGE_MIRROR: fetchedCni ? mirror.repository : undefined,
+    CNI_IMAGE_MIRRORS_FILE: fetchedCni && Object.keys(mirror.mirrors).length > 0 ? IMAGE_MIRRORS_FILE : undefined,
     CNI_DEFAULT_POD_SUBNET: isCp0 && cniInfo?.podSubnetInManifest ? cniInfo.defaultPodSubnet : undefined,
     POD_SUBNET: cluster.networking.podSubnet,
     CONTROL_PLANE_COUNT: cluster.nodes.filter((n) => n.role === 'control-plane').length,

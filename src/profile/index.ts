@@ -1,4 +1,5 @@
 export * from './diagnostics.js'
+export * from './image-mirror.js'
 export * from './kubernetes.js'
 export {LIMITS, type LoadResult, loadProfile} from './load.js'
 export * from './model.js'

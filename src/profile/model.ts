@@ -72,6 +72,8 @@ export interface Cluster {
   source: string
   kubernetes: KubernetesTarget & {
     imageRepository: string
+    /** spec.kubernetes.imageMirrors as the profile writes it: image repository to mirror repository. */
+    imageMirrors: Record<string, string>
     /** Base URL of pkgs.k8s.io or its mirror, without a trailing slash. */
     packageRepository: string
     featureGates: Record<string, boolean>

@@ -193,6 +193,10 @@ export const profileSchema = z.strictObject({
           imageRepository: str()
             .default('registry.k8s.io')
             .meta({description: 'Where control-plane images come from (a mirror like registry.aliyuncs.com/google_containers).'}),
+          imageMirrors: z.record(z.string(), z.string()).optional().meta({
+            description:
+              'Per image, where a node pulls it instead: the image repository without tag or digest (ghcr.io/flannel-io/flannel) to a repository on your registry (mirror.example.com/flannel-io/flannel); the tag or digest is kept. Overrides the default rule: with a mirror in imageRepository, an image of the CNI or kube-vip on another registry is pulled as <imageRepository>/<its last path component> (ghcr.io/flannel-io/flannel:v0.26.7 as registry.aliyuncs.com/google_containers/flannel:v0.26.7).',
+          }),
           packageRepository: str().optional().meta({
             description:
               "Where kubelet, kubeadm and kubectl come from: a known mirror by name (upstream, aliyun, tuna, ustc), a URL template with {channel} (v1.34), {minor} (1.34) and {format} (rpm or deb), e.g. https://mirrors.example.com/kubernetes-new/core/stable/{channel}/{format}/, or the base URL of a mirror that keeps pkgs.k8s.io's layout (core:/stable:/vX.Y/{rpm,deb}/ is appended). Default: https://pkgs.k8s.io.",

@@ -4,6 +4,7 @@
  */
 import {CNI_INFO} from './cni.js'
 import type {FieldPath, Report} from './diagnostics.js'
+import {imageMirrorOf, mirrorImage} from './image-mirror.js'
 import {isSupported, type KubernetesTarget, kubernetesTarget, parseVersion, SUPPORTED_RANGE} from './kubernetes.js'
 import {type Cluster, type ClusterNode, type Endpoint, type Format, OS_INFO} from './model.js'
 import {
@@ -71,6 +72,12 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     report.error([...spec, 'kubernetes', 'imageRepository'], 'NG0311', {value: s.kubernetes.imageRepository})
   if (s.kubernetes.packageRepository !== undefined)
     checkRepository(report, [...spec, 'kubernetes', 'packageRepository'], 'kubernetes', s.kubernetes.packageRepository)
+  for (const [from, to] of Object.entries(s.kubernetes.imageMirrors ?? {})) {
+    const at = [...spec, 'kubernetes', 'imageMirrors', from]
+    // Keys and values are repositories: the image's tag or digest is kept, so neither may carry one.
+    if (!isImageRepository(from)) report.error(at, 'NG0311', {value: from})
+    if (!isImageRepository(to)) report.error(at, 'NG0311', {value: to})
+  }
   if (s.kubernetes.sysextRepository !== undefined)
     checkUrl(report, [...spec, 'kubernetes', 'sysextRepository'], s.kubernetes.sysextRepository)
   if (s.kubernetes.sysextSha512 !== undefined && !/^[0-9a-fA-F]{128}$/.test(s.kubernetes.sysextSha512))
@@ -488,6 +495,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     kubernetes: {
       ...target,
       imageRepository: s.kubernetes.imageRepository,
+      imageMirrors: s.kubernetes.imageMirrors ?? {},
       // A bundle carries pkgs.k8s.io's layout under kubernetes/; a repository the profile names wins.
       packageRepository: repositoryTemplate(
         'kubernetes',
@@ -507,7 +515,8 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
       unicast: lb.unicast,
       ...(lb.authPass !== undefined ? {authPass: lb.authPass} : {}),
       apiServerPort: lb.apiServerPort,
-      kubeVipImage: lb.kubeVipImage,
+      // The image the static pod names, under the profile's mirror (image-mirror.ts).
+      kubeVipImage: mirrorImage(lb.kubeVipImage, imageMirrorOf(s.kubernetes.imageRepository, s.kubernetes.imageMirrors)),
     },
     networking: {
       podSubnet: cidrString(pod as Cidr),
@@ -691,7 +700,8 @@ function checkAirgap(report: Report, path: FieldPath, s: Profile['spec'], nodes:
       'its release on GitHub',
       'set manifestFile (the manifest travels in the seed) or a manifestUrl on your network',
     )
-  if (s.loadBalancer.type === 'kube-vip' && !imagesFromBundle && s.loadBalancer.kubeVipImage.startsWith('ghcr.io/'))
+  const kubeVipImage = mirrorImage(s.loadBalancer.kubeVipImage, imageMirrorOf(s.kubernetes.imageRepository, s.kubernetes.imageMirrors))
+  if (s.loadBalancer.type === 'kube-vip' && !imagesFromBundle && kubeVipImage.startsWith('ghcr.io/'))
     internet(['loadBalancer', 'kubeVipImage'], 'the kube-vip image', 'ghcr.io', imageFix('a mirrored image'))
   if (families.has('flatcar') && s.kubernetes.sysextRepository === undefined)
     internet(['kubernetes', 'sysextRepository'], "Flatcar's Kubernetes sysext image", 'https://extensions.flatcar.org', 'set a mirror')

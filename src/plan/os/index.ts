@@ -9,7 +9,8 @@ import {CRI_SOCKETS} from '../kubeadm/paths.js'
 import {crioRepository, dockerRepositoryBase, kubernetesRepository, noProxy, runtimeSource} from '../params.js'
 import type {PlanFile} from '../types.js'
 
-const DEB_CODENAME: Record<string, string> = {'debian-12': 'bookworm', 'debian-13': 'trixie', 'ubuntu-24.04': 'noble'}
+/** The Debian and Ubuntu releases' code names, as their repositories name their suites. */
+export const DEB_CODENAME: Readonly<Record<string, string>> = {'debian-12': 'bookworm', 'debian-13': 'trixie', 'ubuntu-24.04': 'noble'}
 
 export function sandboxImage(cluster: Cluster): string {
   return `${cluster.kubernetes.imageRepository}/pause:${cluster.kubernetes.pauseVersion}`
