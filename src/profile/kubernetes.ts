@@ -110,3 +110,34 @@ export function kubernetesTarget(v: {major: number; minor: number; patch: number
     containerdVersion: CONTAINERD_VERSIONS[minor] ?? (CONTAINERD_VERSIONS[SUPPORTED.maxMinor] as string),
   })
 }
+
+/**
+ * kubeadm's waits, by the names of kubeadm v1beta4's `Timeouts` (cmd/kubeadm/app/apis/kubeadm/
+ * v1beta4/types.go; defaults from cmd/kubeadm/app/constants, Kubernetes 1.34). `v1beta3` names the
+ * field that carries the same wait in kubeadm v1beta3 (1.29–1.30), where there is one.
+ */
+export const KUBEADM_TIMEOUTS = Object.freeze([
+  {
+    name: 'controlPlaneComponentHealthCheck',
+    default: '4m',
+    v1beta3: 'ClusterConfiguration apiServer.timeoutForControlPlane',
+    description: 'How long kubeadm init and join wait for a control-plane component (the API server above all) to be healthy.',
+  },
+  {name: 'kubeletHealthCheck', default: '4m', description: 'How long kubeadm init and join wait for the kubelet to be healthy.'},
+  {name: 'kubernetesAPICall', default: '1m', description: "How long kubeadm's client waits for one request to the API server."},
+  {
+    name: 'etcdAPICall',
+    default: '2m',
+    description: "How long kubeadm's etcd client waits for one request to etcd (adding a member on join).",
+  },
+  {name: 'tlsBootstrap', default: '5m', description: "How long a joining node's kubelet may take for its TLS bootstrap."},
+  {
+    name: 'discovery',
+    default: '5m',
+    v1beta3: 'JoinConfiguration discovery.timeout',
+    description: "How long a joining node's kubeadm takes to validate the API server's identity (cluster-info).",
+  },
+  {name: 'upgradeManifests', default: '5m', description: 'How long kubeadm upgrade waits for each upgraded static Pod.'},
+] as const satisfies ReadonlyArray<{name: string; default: string; v1beta3?: string; description: string}>)
+
+export type KubeadmTimeout = (typeof KUBEADM_TIMEOUTS)[number]['name']

@@ -3,7 +3,7 @@
  * derived values (ordinals, subnets, the endpoint, the Kubernetes target) worked out once.
  */
 import type {FieldPath} from './diagnostics.js'
-import type {KubernetesTarget} from './kubernetes.js'
+import type {KubeadmTimeout, KubernetesTarget} from './kubernetes.js'
 import type {CniType, KeyAlgorithm, LoadBalancerType, OsId, PlatformType, Profile, Role, Taint} from './schema.js'
 
 export type OsFamily = 'rhel' | 'debian' | 'flatcar'
@@ -79,8 +79,8 @@ export interface Cluster {
     featureGates: Record<string, boolean>
     /** Flatcar sysext images, without a trailing slash. */
     sysextRepository: string
-    /** kubeadm's wait for the control plane's static pods (unset: kubeadm's own 4 minutes). */
-    controlPlaneTimeoutSeconds?: number
+    /** kubeadm's waits the profile sets, in seconds, by kubeadm v1beta4's names (others: kubeadm's defaults). */
+    timeouts: Partial<Record<KubeadmTimeout, number>>
     /** Flatcar: the sysext image's SHA-512 (lowercase hex), for Ignition's verification. */
     sysextSha512?: string
   }

@@ -5,6 +5,7 @@
  * are checked by validate.ts so each problem gets its catalogue code.
  */
 import {z} from 'zod'
+import {KUBEADM_TIMEOUTS, type KubeadmTimeout} from './kubernetes.js'
 
 export const API_VERSION = 'nodegen.dev/v1alpha1'
 
@@ -208,10 +209,24 @@ export const profileSchema = z.strictObject({
           sysextRepository: str()
             .optional()
             .meta({description: 'Flatcar: base URL of the systemd-sysext images (a mirror of https://extensions.flatcar.org/extensions).'}),
-          controlPlaneTimeout: str().optional().meta({
-            description:
-              "How long kubeadm init and join wait for the control plane's static pods to become healthy, a Go duration (kubeadm's default: 4m). Slow or busy machines need more: kubeadm gives up and the bootstrap program resets and retries.",
-          }),
+          timeouts: z
+            .strictObject(
+              Object.fromEntries(
+                KUBEADM_TIMEOUTS.map((t) => [
+                  t.name,
+                  str()
+                    .optional()
+                    .meta({
+                      description: `${t.description} A Go duration; kubeadm's default: ${t.default}.${'v1beta3' in t ? ` Kubernetes 1.29–1.30: kubeadm v1beta3's ${t.v1beta3}.` : ' Kubernetes 1.31 and later (kubeadm v1beta4).'}`,
+                    }),
+                ]),
+              ) as Record<KubeadmTimeout, z.ZodOptional<z.ZodString>>,
+            )
+            .optional()
+            .meta({
+              description:
+                "kubeadm's waits, by kubeadm's own names (kubeadm v1beta4 `timeouts`): slow or busy machines need longer ones; when one runs out kubeadm fails and the bootstrap program resets and retries.",
+            }),
           sysextSha512: str().optional().meta({
             description:
               'Flatcar: the SHA-512 (128 hex digits) of the kubernetes sysext image of this version; Ignition refuses a download that does not match. Without it the image is trusted as served.',

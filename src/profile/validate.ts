@@ -5,7 +5,15 @@
 import {CNI_INFO} from './cni.js'
 import type {FieldPath, Report} from './diagnostics.js'
 import {imageMirrorOf, mirrorImage} from './image-mirror.js'
-import {isSupported, type KubernetesTarget, kubernetesTarget, parseVersion, SUPPORTED_RANGE} from './kubernetes.js'
+import {
+  isSupported,
+  KUBEADM_TIMEOUTS,
+  type KubeadmTimeout,
+  type KubernetesTarget,
+  kubernetesTarget,
+  parseVersion,
+  SUPPORTED_RANGE,
+} from './kubernetes.js'
 import {type Cluster, type ClusterNode, type Endpoint, type Format, OS_INFO} from './model.js'
 import {
   type Cidr,
@@ -127,11 +135,15 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     return d ?? 1
   })
   const [caSecs, certSecs, ttlSecs, windowSecs, timeoutSecs] = secs as [number, number, number, number, number]
-  let controlPlaneTimeoutSecs: number | undefined
-  if (s.kubernetes.controlPlaneTimeout !== undefined) {
-    controlPlaneTimeoutSecs = parseDuration(s.kubernetes.controlPlaneTimeout)
-    if (controlPlaneTimeoutSecs === undefined || controlPlaneTimeoutSecs <= 0)
-      report.error([...spec, 'kubernetes', 'controlPlaneTimeout'], 'NG0307', {value: s.kubernetes.controlPlaneTimeout})
+  const kubeadmTimeouts: Partial<Record<KubeadmTimeout, number>> = {}
+  for (const t of KUBEADM_TIMEOUTS) {
+    const value = s.kubernetes.timeouts?.[t.name]
+    if (value === undefined) continue
+    const tPath: FieldPath = [...spec, 'kubernetes', 'timeouts', t.name]
+    const d = parseDuration(value)
+    if (d === undefined || d <= 0) report.error(tPath, 'NG0307', {value})
+    else kubeadmTimeouts[t.name] = d
+    if (target.kubeadmApi === 'v1beta3' && !('v1beta3' in t)) report.warn(tPath, 'NG0434', {name: t.name, version: s.kubernetes.version})
   }
   if (ttlSecs < PROVISIONING_SECONDS[s.platform.type])
     report.warn([...spec, 'bootstrapToken', 'ttl'], 'NG0420', {
@@ -502,7 +514,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
         s.kubernetes.packageRepository ?? (airgap?.bundle && `${airgap.bundle}kubernetes`),
       ),
       featureGates: s.kubernetes.featureGates,
-      ...(controlPlaneTimeoutSecs !== undefined ? {controlPlaneTimeoutSeconds: controlPlaneTimeoutSecs} : {}),
+      timeouts: kubeadmTimeouts,
       sysextRepository: (s.kubernetes.sysextRepository ?? 'https://extensions.flatcar.org/extensions').replace(/\/+$/, ''),
       ...(s.kubernetes.sysextSha512 !== undefined ? {sysextSha512: s.kubernetes.sysextSha512.toLowerCase()} : {}),
     },

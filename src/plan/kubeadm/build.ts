@@ -5,7 +5,7 @@
 import {type Cluster, type ClusterNode, controlPlanes, etcdMembers} from '../../profile/index.js'
 import {apiServerSharesHaproxyPort, buildKubeadmPatches} from './patches.js'
 import {CRI_SOCKETS, ETCD_DATA_DIR, ETCD_PKI, ETCD_PORTS, KUBEADM_PATCHES_DIR, KUBERNETES_PKI, knownAddress} from './paths.js'
-import type {Arg, ClusterSpec, EtcdSpec, InitSpec, JoinSpec, NodeRegistrationSpec} from './spec.js'
+import type {Arg, ClusterSpec, EtcdSpec, InitSpec, JoinSpec, NodeRegistrationSpec, Timeouts} from './spec.js'
 
 /** The cluster secrets a node's kubeadm documents carry. */
 export interface KubeadmSecrets {
@@ -74,13 +74,13 @@ export function buildInitSpec(cluster: Cluster, node: ClusterNode, s: KubeadmSec
     nodeRegistration: nodeRegistration(cluster, node),
     localAPIEndpoint: localApiEndpoint(cluster, node),
     ...(dir !== undefined ? {patchesDirectory: dir} : {}),
-    ...controlPlaneTimeout(cluster),
+    timeouts: kubeadmTimeouts(cluster),
   }
 }
 
-function controlPlaneTimeout(cluster: Cluster): {controlPlaneTimeoutSeconds?: number} {
-  const t = cluster.kubernetes.controlPlaneTimeoutSeconds
-  return t !== undefined ? {controlPlaneTimeoutSeconds: t} : {}
+/** kubeadm's waits the profile sets: the same on every node and in every document that has them. */
+export function kubeadmTimeouts(cluster: Cluster): Timeouts {
+  return {...cluster.kubernetes.timeouts}
 }
 
 /** The API server certificate's extra names: the endpoint, every control plane by IP and name, loopback. */
@@ -131,7 +131,7 @@ export function buildClusterSpec(cluster: Cluster): ClusterSpec {
     encryptionAlgorithm: cluster.pki.keyAlgorithm,
     certificateValiditySeconds: cluster.pki.certValiditySeconds,
     caCertificateValiditySeconds: cluster.pki.caValiditySeconds,
-    ...controlPlaneTimeout(cluster),
+    timeouts: kubeadmTimeouts(cluster),
   }
 }
 
@@ -142,6 +142,6 @@ export function buildJoinSpec(cluster: Cluster, node: ClusterNode, s: KubeadmSec
     nodeRegistration: nodeRegistration(cluster, node),
     ...(node.role === 'control-plane' ? {controlPlane: {localAPIEndpoint: localApiEndpoint(cluster, node)}} : {}),
     ...(dir !== undefined ? {patchesDirectory: dir} : {}),
-    ...(node.role === 'control-plane' ? controlPlaneTimeout(cluster) : {}),
+    timeouts: kubeadmTimeouts(cluster),
   }
 }

@@ -8,7 +8,7 @@ import type {Cluster, ClusterNode} from '../../profile/index.js'
 import {file, header} from '../files.js'
 import {kubeadmApiFor} from '../target.js'
 import type {PlanFile} from '../types.js'
-import {buildClusterSpec, buildInitSpec, buildJoinSpec, type KubeadmSecrets, patchesDirectory} from './build.js'
+import {buildClusterSpec, buildInitSpec, buildJoinSpec, type KubeadmSecrets, kubeadmTimeouts, patchesDirectory} from './build.js'
 import {kubeletConfiguration, kubeProxyConfiguration} from './component-config.js'
 import {buildKubeadmPatches} from './patches.js'
 import {KUBEADM_CONFIG, KUBEADM_PATCHES_DIR, KUBEADM_REJOIN_CONFIG, KUBEADM_UPGRADE_CONFIG} from './paths.js'
@@ -94,7 +94,9 @@ function upgradeFile(cluster: Cluster, node: ClusterNode): PlanFile | undefined 
   ].join('\n')
   return file(
     KUBEADM_UPGRADE_CONFIG,
-    yamlStream(header(cluster, node), [{value: api.upgradeConfiguration({patchesDirectory: dir}), comment}]),
+    yamlStream(header(cluster, node), [
+      {value: api.upgradeConfiguration({timeouts: kubeadmTimeouts(cluster), patchesDirectory: dir}), comment},
+    ]),
     'kubeadm:upgrade',
     {mode: 0o644},
   )

@@ -3,7 +3,10 @@
  * written as `kubeadm.k8s.io/v1beta3` or `/v1beta4` by the output module src/plan/target.ts picks.
  * Fields a version lacks are dropped by that version's module, never by the builder.
  */
-import type {KeyAlgorithm, KubeadmApi, Taint} from '../../profile/index.js'
+import type {KeyAlgorithm, KubeadmApi, KubeadmTimeout, Taint} from '../../profile/index.js'
+
+/** kubeadm's waits in seconds, by kubeadm v1beta4's names; absent: kubeadm's default. */
+export type Timeouts = Partial<Record<KubeadmTimeout, number>>
 
 /** A command-line flag without its leading dashes; v1beta4 writes a list of these, v1beta3 a map. */
 export interface Arg {
@@ -37,8 +40,8 @@ export interface BootstrapTokenSpec {
 }
 
 export interface InitSpec {
-  /** kubeadm's wait for the control plane's static pods; absent: kubeadm's default. */
-  controlPlaneTimeoutSeconds?: number
+  /** kubeadm's waits the profile sets (seconds); the others are kubeadm's defaults. */
+  timeouts: Timeouts
   bootstrapTokens: BootstrapTokenSpec[]
   nodeRegistration: NodeRegistrationSpec
   localAPIEndpoint: ApiEndpointSpec
@@ -65,12 +68,12 @@ export interface ClusterSpec {
   certificateValiditySeconds: number
   caCertificateValiditySeconds: number
   /** v1beta3 keeps the control-plane wait here (apiServer.timeoutForControlPlane). */
-  controlPlaneTimeoutSeconds?: number
+  timeouts: Timeouts
 }
 
 export interface JoinSpec {
-  /** As InitSpec's (a joining control plane waits for its own static pods). */
-  controlPlaneTimeoutSeconds?: number
+  /** As InitSpec's. */
+  timeouts: Timeouts
   discovery: {apiServerEndpoint: string; token: string; caCertHashes: string[]}
   nodeRegistration: NodeRegistrationSpec
   /** Present for control planes: the node runs an API server. No certificateKey: nodegen pre-places the shared CAs. */
@@ -94,5 +97,6 @@ export interface KubeadmApiModule {
 }
 
 export interface UpgradeSpec {
+  timeouts: Timeouts
   patchesDirectory?: string
 }

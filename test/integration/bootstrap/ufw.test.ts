@@ -87,7 +87,7 @@ interface UfwView {
   before: string
 }
 
-function bootstrapUfw(t: TestContext, name: string, plan: Parameters<typeof materialise>[0]): UfwView {
+function bootstrapUfw(_t: TestContext, name: string, plan: Parameters<typeof materialise>[0]): UfwView {
   const dir = path.join(tmp, name)
   const root = materialise(plan, dir)
   // A baked image: the packages are there (install-packages.sh would fetch repository keys).

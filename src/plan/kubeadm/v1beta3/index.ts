@@ -14,6 +14,11 @@ function args(list: Arg[]): Record<string, string> | undefined {
   return list.length > 0 ? Object.fromEntries(list.map((a) => [a.name, a.value])) : undefined
 }
 
+/** The two waits v1beta3 has (see KUBEADM_TIMEOUTS); validation warns about the others. */
+function duration(seconds: number | undefined): string | undefined {
+  return seconds !== undefined ? formatDuration(seconds) : undefined
+}
+
 function nodeRegistration(n: NodeRegistrationSpec): Record<string, unknown> {
   return {...nodeRegistrationBase(n), kubeletExtraArgs: args(n.kubeletExtraArgs)}
 }
@@ -45,7 +50,7 @@ export const v1beta3: KubeadmApiModule = Object.freeze({
       networking: spec.networking,
       apiServer: {
         certSANs: spec.certSANs,
-        timeoutForControlPlane: spec.controlPlaneTimeoutSeconds !== undefined ? formatDuration(spec.controlPlaneTimeoutSeconds) : undefined,
+        timeoutForControlPlane: duration(spec.timeouts.controlPlaneComponentHealthCheck),
       },
       etcd: spec.etcd,
       featureGates: Object.keys(spec.featureGates).length > 0 ? spec.featureGates : undefined,
@@ -56,7 +61,7 @@ export const v1beta3: KubeadmApiModule = Object.freeze({
     return {
       apiVersion: API_VERSION,
       kind: 'JoinConfiguration',
-      discovery: discovery(spec.discovery),
+      discovery: {...discovery(spec.discovery), timeout: duration(spec.timeouts.discovery)},
       nodeRegistration: nodeRegistration(spec.nodeRegistration),
       controlPlane: spec.controlPlane ? {localAPIEndpoint: apiEndpoint(spec.controlPlane.localAPIEndpoint)} : undefined,
       patches: patches(spec.patchesDirectory),

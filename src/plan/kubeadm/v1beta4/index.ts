@@ -2,9 +2,9 @@
  * kubeadm.k8s.io/v1beta4 (Kubernetes 1.31+): extra arguments are lists of `{name, value}`, and
  * ClusterConfiguration carries `encryptionAlgorithm` and the certificate validity periods.
  */
-import {formatDuration} from '../../../profile/index.js'
+import {formatDuration, KUBEADM_TIMEOUTS} from '../../../profile/index.js'
 import {apiEndpoint, bootstrapTokens, discovery, nodeRegistrationBase, patches} from '../shared.js'
-import type {Arg, ClusterSpec, InitSpec, JoinSpec, KubeadmApiModule, NodeRegistrationSpec, UpgradeSpec} from '../spec.js'
+import type {Arg, ClusterSpec, InitSpec, JoinSpec, KubeadmApiModule, NodeRegistrationSpec, Timeouts, UpgradeSpec} from '../spec.js'
 
 const API_VERSION = 'kubeadm.k8s.io/v1beta4'
 
@@ -12,9 +12,10 @@ function args(list: Arg[]): Array<{name: string; value: string}> | undefined {
   return list.length > 0 ? list.map((a) => ({name: a.name, value: a.value})) : undefined
 }
 
-/** kubeadm's timeouts: only the control plane's wait, and only when the profile sets it. */
-function timeouts(seconds: number | undefined): Record<string, string> | undefined {
-  return seconds !== undefined ? {controlPlaneComponentHealthCheck: formatDuration(seconds)} : undefined
+/** The waits the profile sets, in kubeadm's order; none: no `timeouts` (kubeadm's defaults). */
+function timeouts(t: Timeouts): Record<string, string> | undefined {
+  const set = KUBEADM_TIMEOUTS.filter((k) => t[k.name] !== undefined).map((k) => [k.name, formatDuration(t[k.name] as number)])
+  return set.length > 0 ? Object.fromEntries(set) : undefined
 }
 
 function nodeRegistration(n: NodeRegistrationSpec): Record<string, unknown> {
@@ -33,7 +34,7 @@ export const v1beta4: KubeadmApiModule = Object.freeze({
       nodeRegistration: nodeRegistration(spec.nodeRegistration),
       localAPIEndpoint: apiEndpoint(spec.localAPIEndpoint),
       patches: patches(spec.patchesDirectory),
-      timeouts: timeouts(spec.controlPlaneTimeoutSeconds),
+      timeouts: timeouts(spec.timeouts),
     }
   },
 
@@ -64,7 +65,7 @@ export const v1beta4: KubeadmApiModule = Object.freeze({
       nodeRegistration: nodeRegistration(spec.nodeRegistration),
       controlPlane: spec.controlPlane ? {localAPIEndpoint: apiEndpoint(spec.controlPlane.localAPIEndpoint)} : undefined,
       patches: patches(spec.patchesDirectory),
-      timeouts: timeouts(spec.controlPlaneTimeoutSeconds),
+      timeouts: timeouts(spec.timeouts),
     }
   },
 
@@ -73,6 +74,7 @@ export const v1beta4: KubeadmApiModule = Object.freeze({
       apiVersion: API_VERSION,
       kind: 'UpgradeConfiguration',
       apply: spec.patchesDirectory ? {patches: patches(spec.patchesDirectory)} : undefined,
+      timeouts: timeouts(spec.timeouts),
       node: spec.patchesDirectory ? {patches: patches(spec.patchesDirectory)} : undefined,
     }
   },
