@@ -720,6 +720,9 @@ role_join() {
     backoff "$attempt"
     attempt=$((attempt + 1))
     if [ "$ROLE" = control-plane ] && [ "$(param TOPOLOGY)" != external ]; then
+      # A join that failed after adding this node as a learner left that learner behind, and etcd
+      # takes no other while it is there: remove it before waiting, or the node waits for itself.
+      remove_stale_etcd_member
       wait_until "etcd ready for a new member" etcd_ready_for_join
     fi
   done
