@@ -509,6 +509,27 @@ ufw_before_protocols() {
   mv -f "$tmp" "$rules"
 }
 
+firewalld_running() { [ "$(firewall-cmd --state 2>/dev/null)" = running ]; }
+
+# firewall-cmd, again after a pause when firewalld did not answer in time: it reports a D-Bus
+# timeout as exit 252 (NOT_RUNNING) or 254 (UNKNOWN_ERROR), which a busy machine sees on a reload
+# (firewalld rebuilds every rule in Python). Any other failure, a refused rule above all, stands.
+firewall_cmd() {
+  local attempt=1 rc
+  while :; do
+    rc=0
+    firewall-cmd "$@" || rc=$?
+    [ "$rc" -eq 0 ] && return 0
+    if { [ "$rc" -ne 252 ] && [ "$rc" -ne 254 ]; } || [ "$attempt" -ge 5 ]; then
+      die "command failed (exit $rc): firewall-cmd $*"
+    fi
+    log "firewall-cmd $1 ${2-} got no answer from firewalld (exit $rc, attempt $attempt); waiting for it"
+    backoff "$attempt"
+    wait_until "firewalld running" firewalld_running
+    attempt=$((attempt + 1))
+  done
+}
+
 configure_firewall() {
   local mode line args port src
   mode=$(param FIREWALL)
@@ -526,11 +547,12 @@ configure_firewall() {
     firewalld_commands
     firewalld_after_network
     unit_files enable --now firewalld >/dev/null 2>&1 || true
+    wait_until "firewalld running" firewalld_running
     for line in "${FIREWALLD_COMMANDS[@]}"; do
       IFS=$'\t' read -r -a args <<<"$line"
-      firewall-cmd --quiet --permanent "${args[@]}"
+      firewall_cmd --quiet --permanent "${args[@]}"
     done
-    firewall-cmd --quiet --reload
+    firewall_cmd --quiet --reload
     log "firewalld: ${#FIREWALLD_COMMANDS[@]} permanent rule(s) in force"
   elif command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep 'Status: active' >/dev/null; then
     firewall_params
