@@ -742,8 +742,8 @@ role_join() {
     backoff "$attempt"
     attempt=$((attempt + 1))
     if [ "$ROLE" = control-plane ] && [ "$(param TOPOLOGY)" != external ]; then
-      # A join that failed after adding this node as a learner left that learner behind, and etcd
-      # takes no other while it is there: remove it before waiting, or the node waits for itself.
+      # A join that failed after adding this node as a learner left that learner behind (etcd may
+      # take it only after the join gave up); the wait looks past it and the loop removes it.
       remove_stale_etcd_member
       wait_until "etcd ready for a new member" etcd_ready_for_join
     fi

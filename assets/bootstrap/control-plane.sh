@@ -79,6 +79,10 @@ JOIN_WAIT_START=
 etcd_ready_for_join() {
   local members total started learners
   members=$(etcd_member_objects) || return 1
+  # A member with this node's own peer URL is a leftover of its own (a join that failed after etcd
+  # took it as a learner, possibly only after the join gave up): it is removed just before the next
+  # join, so it counts neither as a learner in the way nor toward the quorum.
+  members=$(printf '%s\n' "$members" | grep -vF "\"https://$(param NODE_IP):2380\"" || true)
   total=$(printf '%s\n' "$members" | grep -c '"peerURLs"' || true)
   learners=$(printf '%s\n' "$members" | grep -c '"isLearner":true' || true)
   started=$(printf '%s\n' "$members" | grep '"name":"[^"]' | grep -vc '"isLearner":true' || true)
