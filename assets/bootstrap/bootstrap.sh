@@ -404,6 +404,9 @@ install_packages() {
   fi
   configure_runtime
   unit_files enable kubelet >/dev/null 2>&1 || true
+  # The packages brought the time service (chrony) the prepare phase found missing; installs start
+  # no service by themselves.
+  start_time_sync
 }
 
 # Flatcar: kubeadm and kubelet are the merged sysext's (/usr/bin); /usr is read-only, so a missing
