@@ -6,6 +6,7 @@
 import {CNI_INFO} from '../profile/cni.js'
 import {type Cluster, type ClusterNode, expandRepository, imageMirrorOf, type PackageFormat, repositoryTemplate} from '../profile/index.js'
 import {vrrpInterface} from './ha/keepalived.js'
+import {controlPlaneImages, imageName} from './kubeadm/images.js'
 import {libDir} from './types.js'
 
 export type Params = Record<string, string | number | boolean | undefined>
@@ -138,7 +139,7 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     BUNDLE_URL: os(cluster.airgap?.bundle),
     BUNDLE_SHA256: os(cluster.airgap?.bundle && cluster.airgap.sha256),
     // The bundle holds every node's images; a worker never runs the control plane's (names, no tags).
-    BUNDLE_IMAGES_SKIP: os(cluster.airgap?.bundle && node.role === 'worker' ? controlPlaneImageNames(cluster).join(' ') : undefined),
+    BUNDLE_IMAGES_SKIP: os(cluster.airgap?.bundle && node.role === 'worker' ? controlPlaneImages(cluster).map((i) => imageName(i.image)).join(' ') : undefined),
     TOPOLOGY: cluster.topology,
     ENDPOINT_HOST: cluster.endpoint.host,
     ENDPOINT_PORT: cluster.endpoint.port,
@@ -210,12 +211,6 @@ export function selinuxBooleans(cluster: Cluster, node: ClusterNode): string[] {
     default:
       return []
   }
-}
-
-/** The images kubeadm runs as static pods on control planes (etcd included), by name without tag. */
-export function controlPlaneImageNames(cluster: Cluster): string[] {
-  const repo = cluster.kubernetes.imageRepository
-  return ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd'].map((c) => `${repo}/${c}`)
 }
 
 /**
