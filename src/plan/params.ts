@@ -139,7 +139,13 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     BUNDLE_URL: os(cluster.airgap?.bundle),
     BUNDLE_SHA256: os(cluster.airgap?.bundle && cluster.airgap.sha256),
     // The bundle holds every node's images; a worker never runs the control plane's (names, no tags).
-    BUNDLE_IMAGES_SKIP: os(cluster.airgap?.bundle && node.role === 'worker' ? controlPlaneImages(cluster).map((i) => imageName(i.image)).join(' ') : undefined),
+    BUNDLE_IMAGES_SKIP: os(
+      cluster.airgap?.bundle && node.role === 'worker'
+        ? controlPlaneImages(cluster)
+            .map((i) => imageName(i.image))
+            .join(' ')
+        : undefined,
+    ),
     TOPOLOGY: cluster.topology,
     ENDPOINT_HOST: cluster.endpoint.host,
     ENDPOINT_PORT: cluster.endpoint.port,

@@ -58,10 +58,37 @@ describe('compactShell keeps what bash parses', () => {
     })
 
   it('keeps a here-document line for line, indentation and #-lines included', () => {
-    const script = ['f() {', '  # a comment', '  cat <<EOF', 'metadata:', '  name: x', '  # not a comment', 'EOF', '  cat <<-"END"', '\t  kept', '\tEND', '  echo done', '}', ''].join('\n')
+    const script = [
+      'f() {',
+      '  # a comment',
+      '  cat <<EOF',
+      'metadata:',
+      '  name: x',
+      '  # not a comment',
+      'EOF',
+      '  cat <<-"END"',
+      '\t  kept',
+      '\tEND',
+      '  echo done',
+      '}',
+      '',
+    ].join('\n')
     assert.equal(
       compactShell(script),
-      ['f() {', 'cat <<EOF', 'metadata:', '  name: x', '  # not a comment', 'EOF', 'cat <<-"END"', '\t  kept', '\tEND', 'echo done', '}', ''].join('\n'),
+      [
+        'f() {',
+        'cat <<EOF',
+        'metadata:',
+        '  name: x',
+        '  # not a comment',
+        'EOF',
+        'cat <<-"END"',
+        '\t  kept',
+        '\tEND',
+        'echo done',
+        '}',
+        '',
+      ].join('\n'),
     )
   })
 })
