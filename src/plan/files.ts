@@ -46,9 +46,7 @@ export function compactShell(script: string): string {
   const out: string[] = []
   /** The delimiters of the here-documents whose bodies come next, in order, and whether `<<-`. */
   const pending: Array<{word: string; tabs: boolean}> = []
-  const lines = script.split('\n')
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]
+  for (const [i, line] of script.split('\n').entries()) {
     const body = pending[0]
     if (body) {
       out.push(line)
@@ -61,7 +59,7 @@ export function compactShell(script: string): string {
     }
     if (line.trim() === '' || (/^\s*#/.test(line) && !/^\s*# shellcheck /.test(line))) continue
     out.push(line.replace(/^[ \t]+/, ''))
-    for (const m of line.matchAll(HEREDOC)) pending.push({word: m[3], tabs: m[1] === '-'})
+    for (const m of line.matchAll(HEREDOC)) pending.push({word: m[3] ?? '', tabs: m[1] === '-'})
   }
   return out.join('\n').concat('\n')
 }

@@ -35,7 +35,7 @@ function parsed(bash: string, name: string, text: string): string[] {
       continue
     }
     if (line.trim() !== '') out.push(line.replace(/^[ \t]+/, ''))
-    for (const m of line.matchAll(HEREDOC)) pending.push(m[3])
+    for (const m of line.matchAll(HEREDOC)) pending.push(m[3] ?? '')
   }
   return out
 }
