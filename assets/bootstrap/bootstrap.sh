@@ -250,7 +250,7 @@ prepare_host() {
   set_selinux
   load_modules
   apply_sysctls
-  start_time_sync
+  start_time_sync "no time synchronisation service installed yet: the packages phase brings chrony"
 }
 
 update_hosts() {
@@ -332,6 +332,8 @@ apply_sysctls() {
   done
 }
 
+# start_time_sync [MESSAGE]: enables and starts the first time service installed; logs MESSAGE when
+# there is none.
 start_time_sync() {
   local unit
   for unit in chronyd.service chrony.service systemd-timesyncd.service; do
@@ -341,7 +343,7 @@ start_time_sync() {
       return 0
     fi
   done
-  log "no time synchronisation service found"
+  log "${1:-no time synchronisation service found}"
 }
 
 # ---------------------------------------------------------------------------------------------
