@@ -61,7 +61,7 @@ export interface ServeOptions {
 }
 
 /** The phases and states bootstrap.sh reports; anything else is refused. */
-export const STATUS_PHASES = ['start', 'prepare', 'secrets', 'packages', 'images', 'role', 'cleanup', 'ready'] as const
+export const STATUS_PHASES = ['start', 'prepare', 'secrets', 'packages', 'firewall', 'images', 'role', 'cleanup', 'ready'] as const
 export const STATUS_STATES = ['running', 'failed', 'ready'] as const
 const STATUS_ROLES = ['control-plane', 'worker', 'etcd']
 const MAX_BODY = 16384
