@@ -5,7 +5,7 @@
  * are checked by validate.ts so each problem gets its catalogue code.
  */
 import {z} from 'zod'
-import {KUBEADM_TIMEOUTS, type KubeadmTimeout} from './kubernetes.js'
+import {CONTROL_PLANE_COMPONENTS, type ControlPlaneComponent, KUBEADM_TIMEOUTS, type KubeadmTimeout} from './kubernetes.js'
 
 export const API_VERSION = 'nodegen.dev/v1alpha1'
 
@@ -226,6 +226,27 @@ export const profileSchema = z.strictObject({
             .meta({
               description:
                 "kubeadm's waits, by kubeadm's own names (kubeadm v1beta4 `timeouts`): slow or busy machines need longer ones; when one runs out kubeadm fails and the bootstrap program resets and retries.",
+            }),
+          extraArgs: z
+            .strictObject(
+              Object.fromEntries(
+                CONTROL_PLANE_COMPONENTS.map((c) => [
+                  c.name,
+                  extraArgs()
+                    .default({})
+                    .meta({
+                      description:
+                        c.name === 'etcd'
+                          ? 'Extra flags of etcd: the stacked members on the control planes, or the external members.'
+                          : `Extra flags of ${c.pod} on every control plane.`,
+                    }),
+                ]),
+              ) as Record<ControlPlaneComponent, z.ZodDefault<ReturnType<typeof extraArgs>>>,
+            )
+            .prefault({})
+            .meta({
+              description:
+                "Extra flags of the control-plane components, as kubeadm's ClusterConfiguration `<component>.extraArgs` (for example leader-election timings on slow machines); the flags nodegen sets itself are refused.",
             }),
           sysextSha512: str().optional().meta({
             description:

@@ -6,6 +6,7 @@ import {CNI_INFO} from './cni.js'
 import type {FieldPath, Report} from './diagnostics.js'
 import {imageMirrorOf, mirrorImage} from './image-mirror.js'
 import {
+  CONTROL_PLANE_COMPONENTS,
   isSupported,
   KUBEADM_TIMEOUTS,
   type KubeadmTimeout,
@@ -145,6 +146,8 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     else kubeadmTimeouts[t.name] = d
     if (target.kubeadmApi === 'v1beta3' && !('v1beta3' in t)) report.warn(tPath, 'NG0434', {name: t.name, version: s.kubernetes.version})
   }
+  for (const c of CONTROL_PLANE_COMPONENTS)
+    checkComponentArgs(report, [...spec, 'kubernetes', 'extraArgs', c.name], c, s.kubernetes.extraArgs[c.name])
   if (ttlSecs < PROVISIONING_SECONDS[s.platform.type])
     report.warn([...spec, 'bootstrapToken', 'ttl'], 'NG0420', {
       ttl: s.bootstrapToken.ttl,
@@ -515,6 +518,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
       ),
       featureGates: s.kubernetes.featureGates,
       timeouts: kubeadmTimeouts,
+      extraArgs: s.kubernetes.extraArgs,
       sysextRepository: (s.kubernetes.sysextRepository ?? 'https://extensions.flatcar.org/extensions').replace(/\/+$/, ''),
       ...(s.kubernetes.sysextSha512 !== undefined ? {sysextSha512: s.kubernetes.sysextSha512.toLowerCase()} : {}),
     },
@@ -773,6 +777,30 @@ function checkTaints(report: Report, path: FieldPath, taints: Taint[]): void {
     if (!isLabelKey(t.key)) report.error([...path, i, 'key'], 'NG0303', {value: JSON.stringify(t.key)})
     if (t.value !== undefined && !isLabelValue(t.value)) report.error([...path, i, 'value'], 'NG0304', {value: JSON.stringify(t.value)})
   })
+}
+
+/**
+ * A control-plane component's extra flags reach its static pod's command as YAML list items (no
+ * shell reads them), so any one-line value is safe; the flags nodegen sets itself are refused.
+ */
+function checkComponentArgs(
+  report: Report,
+  path: FieldPath,
+  c: (typeof CONTROL_PLANE_COMPONENTS)[number],
+  args: Record<string, string>,
+): void {
+  const managed: Readonly<Record<string, string>> = c.managed
+  for (const [flag, value] of Object.entries(args)) {
+    if (!isFlagName(flag)) report.error([...path, flag], 'NG0437', {pod: c.pod, value: JSON.stringify(flag)})
+    else if (managed[flag] !== undefined)
+      report.error([...path, flag], 'NG0436', {flag, pod: c.pod, from: managed[flag], component: c.name})
+    else if (/[\u0000-\u001f\u007f]/.test(value))
+      report.error([...path, flag], 'NG0301', {
+        value: JSON.stringify(value),
+        what: 'flag value',
+        why: 'one line without control characters',
+      })
+  }
 }
 
 function checkExtraArgs(report: Report, path: FieldPath, args: Record<string, string>): void {

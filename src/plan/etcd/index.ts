@@ -82,6 +82,8 @@ export function etcdCommand(cluster: Cluster, node: ClusterNode): string[] {
     'peer-trusted-ca-file': PKI.ca,
     'snapshot-count': '10000',
     'trusted-ca-file': PKI.ca,
+    // The profile's etcd flags (validation refuses those above that the cluster relies on).
+    ...cluster.kubernetes.extraArgs.etcd,
   }
   return [
     'etcd',
