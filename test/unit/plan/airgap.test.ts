@@ -129,7 +129,7 @@ describe('an air-gap bundle in the rendered nodes', () => {
     assert.equal(params(p).get('KUBERNETES_REPO'), `${BUNDLE}kubernetes/core:/stable:/v1.34/deb/`)
   })
 
-  it('AlmaLinux: nodegen-bundle.repo with the bundle key, kubernetes.repo from the bundle, no docker-ce.repo', async () => {
+  it('AlmaLinux: nodegen-bundle.repo with the bundle keys, kubernetes.repo from the bundle with its key from bundle.sh, no docker-ce.repo', async () => {
     const r = await render('mixed', MIXED)
     const p = planOf(r, 'alma-cp')
     const node = r.cluster.nodes.find((n) => n.name === 'alma-cp')
@@ -146,7 +146,8 @@ gpgkey=file:///etc/pki/rpm-gpg/nodegen-bundle.asc
     )
     const k8s = content(p, '/etc/yum.repos.d/kubernetes.repo')
     assert.match(k8s, new RegExp(`^baseurl=${esc(BUNDLE)}kubernetes/core:/stable:/v1\\.34/rpm/$`, 'm'))
-    assert.match(k8s, new RegExp(`^gpgkey=${esc(BUNDLE)}kubernetes/core:/stable:/v1\\.34/rpm/repodata/repomd\\.xml\\.key$`, 'm'))
+    assert.match(k8s, /^gpgkey=file:\/\/\/etc\/pki\/rpm-gpg\/nodegen-kubernetes\.asc$/m)
+    assert.equal(params(p).get('KUBERNETES_REPO'), `${BUNDLE}kubernetes/core:/stable:/v1.34/rpm/`)
     assert.equal(has(p, '/etc/yum.repos.d/docker-ce.repo'), false, 'docker-ce.repo is not planned')
     assert.deepEqual(
       p.files.filter((f) => f.path.startsWith('/etc/yum.repos.d/')).map((f) => f.path),
