@@ -141,10 +141,11 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
           ? kubernetesRepository(cluster, 'rpm')
           : undefined,
     IMAGE_REPOSITORY: k.imageRepository,
-    BUNDLE_URL: os(cluster.airgap?.bundle),
-    BUNDLE_SHA256: os(cluster.airgap?.bundle && cluster.airgap.sha256),
+    // Flatcar nodes read the bundle too: for its images (their sysext comes through Ignition).
+    BUNDLE_URL: cluster.airgap?.bundle,
+    BUNDLE_SHA256: cluster.airgap?.bundle && cluster.airgap.sha256,
     // The bundle holds every node's images; a worker never runs the control plane's (names, no tags).
-    BUNDLE_IMAGES_SKIP: os(cluster.airgap?.bundle && node.role === 'worker' ? controlPlaneImageNames(cluster).join(' ') : undefined),
+    BUNDLE_IMAGES_SKIP: cluster.airgap?.bundle && node.role === 'worker' ? controlPlaneImageNames(cluster).join(' ') : undefined,
     TOPOLOGY: cluster.topology,
     ENDPOINT_HOST: cluster.endpoint.host,
     ENDPOINT_PORT: cluster.endpoint.port,

@@ -1,6 +1,6 @@
 /**
- * `nodegen bundle` for the RHEL family, against local upstreams made with the real tools and judged
- * by the real dnf:
+ * `nodegen bundle` for the RHEL family and Flatcar, against local upstreams made with the real tools
+ * and judged by the real dnf and Ignition's own validator:
  *
  * - an AlmaLinux-layout mirror (BaseOS/ and AppStream/ under x86_64/os/), a pkgs.k8s.io-layout rpm
  *   repository (`core:/stable:/v1.34/rpm/`, its key at repodata/repomd.xml.key) and Docker's
@@ -12,10 +12,15 @@
  *   the rendered nodegen-bundle.repo and kubernetes.repo (baseurl turned to the served bundle), with
  *   gpgcheck on, installs every package of the inventory into an empty installroot, in the three
  *   transactions install-packages.sh runs;
+ * - the profile's Flatcar worker: its Kubernetes sysext image is in the bundle's sysext/ (listed in
+ *   SHA256SUMS, its SHA-512 in manifest.json), its rendered Ignition passes ignition-validate, fetches
+ *   the sysext from the bundle and carries bundle.sh for the images;
  * - broken upstreams (a package nothing has, a package signed by an unknown key, a package whose bytes
- *   differ from the metadata) are refused with their codes, and nothing is left at the output path.
+ *   differ from the metadata, a sysext that is not the pinned one) are refused with their codes, and
+ *   nothing is left at the output path.
  */
 import assert from 'node:assert/strict'
+import {createHash} from 'node:crypto'
 import {cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -26,6 +31,7 @@ import {encodeParams} from '../../../src/plan/params.js'
 import {builtCli} from '../../support/cli.js'
 import {type ServedDirectory, serveDirectory} from '../../support/net.js'
 import {loadCluster, REPO_ROOT} from '../../support/profiles.js'
+import {renderProfile} from '../../support/render.js'
 import {requireRoot, requireTool, run, runAsync} from '../../support/tools.js'
 import {
   buildRpm,
@@ -62,6 +68,8 @@ after(async () => {
 })
 
 const BUNDLE_URL = 'http://10.30.0.250:8080/'
+const SYSEXT = 'kubernetes-v1.34.2-x86-64.raw'
+const SYSEXT_BYTES = Buffer.from('nodegen test stand-in for the kubernetes sysext\n')
 
 /** The mirror's packages: what the inventory lists for AlmaLinux 9, their dependencies, and one nothing needs. */
 const BASEOS: FakeRpm[] = [
@@ -135,6 +143,9 @@ function buildUpstreams(): Upstreams {
   repository(path.join(k8sRepo, 'x86_64'), KUBERNETES, k8s)
   createRepo(k8sRepo)
   writeFileSync(path.join(k8sRepo, 'repodata', 'repomd.xml.key'), k8s.publicKey)
+  // Flatcar's extensions: a stand-in for the sysext image of the profile's version.
+  mkdirSync(path.join(www, 'extensions'))
+  writeFileSync(path.join(www, 'extensions', SYSEXT), SYSEXT_BYTES)
   return {url: upstream?.url ?? '', osKey, rogue}
 }
 
@@ -165,6 +176,7 @@ spec:
   nodes:
     - {name: cp-0, role: control-plane, ip: 10.30.0.10/24}
     - {name: w-0, role: worker, ip: 10.30.0.20/24}
+    - {name: fc-0, role: worker, ip: 10.30.0.30/24, os: flatcar}
 `
 }
 
@@ -193,6 +205,7 @@ function requireTools(t: TestContext): void {
     'dnf',
     'curl',
     'sha256sum',
+    'ignition-validate',
   ])
     requireTool(t, tool)
 }
@@ -238,6 +251,8 @@ function bundleArgs(s: Setup, out: string, mirror: string): string[] {
     s.upstreams.osKey,
     '--package-repository',
     `${s.upstreams.url}/pkgs`,
+    '--sysext-repository',
+    `${s.upstreams.url}/extensions`,
     '--insecure-registry',
     registry?.host ?? '',
     '--state',
@@ -255,8 +270,20 @@ describe('nodegen bundle for the RHEL family, judged by the real dnf', {timeout:
       sha256: string
       kubernetes: Array<{format: string; path: string; packages: Array<{name: string; version: string}>}>
       os: Array<{os: string; packages: Array<{name: string; version: string}>}>
+      sysext: Array<{file: string; sha256: string; sha512: string}>
     }
     assert.deepEqual(readdirSync(path.dirname(out)), ['bundle'])
+
+    // Flatcar's sysext, as upstream served it, with both hashes.
+    assert.deepEqual(result.sysext, [
+      {
+        file: `sysext/${SYSEXT}`,
+        source: `${s.upstreams.url}/extensions/${SYSEXT}`,
+        sha256: createHash('sha256').update(SYSEXT_BYTES).digest('hex'),
+        sha512: createHash('sha512').update(SYSEXT_BYTES).digest('hex'),
+      },
+    ])
+    assert.ok(readFileSync(path.join(out, 'sysext', SYSEXT)).equals(SYSEXT_BYTES))
 
     // pkgs.k8s.io's rpm layout with the pinned versions and the highest cri-tools, its key beside the metadata.
     const k8s = result.kubernetes.find((k) => k.format === 'rpm')
@@ -302,6 +329,7 @@ describe('nodegen bundle for the RHEL family, judged by the real dnf', {timeout:
     const sums = readFileSync(path.join(out, 'SHA256SUMS'), 'utf8')
     assert.match(sums, / {2}os\/almalinux-9\/Release\.key$/m)
     assert.match(sums, / {2}kubernetes\/core:\/stable:\/v1\.34\/rpm\/repodata\/repomd\.xml\.key$/m)
+    assert.match(sums, new RegExp(` {2}sysext/${SYSEXT.replaceAll('.', '\\.')}$`, 'm'))
     run('sha256sum', ['-c', '--strict', '--quiet', 'SHA256SUMS'], {cwd: out})
 
     // The node: bundle.sh fetches the keys its repository files name, checked against the pin.
@@ -386,6 +414,31 @@ describe('nodegen bundle for the RHEL family, judged by the real dnf', {timeout:
     const pubkeys = run('rpm', ['--root', root, '-q', 'gpg-pubkey', '--qf', '%{SUMMARY}\n']).stdout
     for (const who of ['vendor', 'docker', 'kubernetes']) assert.match(pubkeys, new RegExp(`${who} test key`), pubkeys)
     assert.doesNotMatch(pubkeys, /rogue/)
+
+    // The Flatcar worker, rendered: Ignition's validator accepts it, the sysext comes from the bundle,
+    // and bundle.sh (for the images) is in /opt/nodegen.
+    const rendered = await renderProfile(s.profile)
+    const fc = rendered.nodes.find((n) => n.plan.node === 'fc-0')
+    assert.ok(fc && fc.format === 'ignition')
+    const ign = path.join(node, 'fc-0.ign')
+    writeFileSync(ign, fc.ignition as Buffer)
+    const v = run('ignition-validate', [ign], {allowFail: true})
+    assert.equal(v.status, 0, v.stdout + v.stderr)
+    assert.equal(v.stdout + v.stderr, '', 'no warnings')
+    const config = JSON.parse(readFileSync(ign, 'utf8')) as {
+      storage: {files: Array<{path: string; mode?: number; contents?: {source?: string}}>}
+    }
+    const sysextFile = config.storage.files.find((f) => f.path === `/opt/extensions/kubernetes/${SYSEXT}`)
+    assert.equal(sysextFile?.contents?.source, `${BUNDLE_URL}sysext/${SYSEXT}`)
+    assert.equal(config.storage.files.find((f) => f.path === '/opt/nodegen/bundle.sh')?.mode, 0o755)
+    // What Ignition would fetch there, from the served bundle: the bytes the manifest's SHA-512 names.
+    const fetched = await fetch(`${bundleUrl}sysext/${SYSEXT}`)
+    assert.equal(
+      createHash('sha512')
+        .update(Buffer.from(await fetched.arrayBuffer()))
+        .digest('hex'),
+      result.sysext[0]?.sha512,
+    )
   })
 
   it('refuses a package no repository has (NG1114), leaving nothing at the output path', async (t) => {
@@ -410,6 +463,30 @@ describe('nodegen bundle for the RHEL family, judged by the real dnf', {timeout:
     assert.match(
       r.stderr,
       /NG1115: the signature of socat-1\.7\.4\.1-5\.el9\.x86_64 \(repository http:\/\/\S+\/almalinux-rogue\/9\/AppStream\/x86_64\/os\/, for almalinux-9\) does not verify with its keys \S+\/RPM-GPG-KEY-test-vendor: .*: refused/,
+    )
+    assert.deepEqual(readdirSync(path.dirname(out)), [])
+  })
+
+  it('refuses a sysext image that is not the one spec.kubernetes.sysextSha512 pins (NG1104), leaving nothing', async (t) => {
+    const s = await prepare(t)
+    const pinned = path.join(path.dirname(s.profile), 'pinned.yaml')
+    writeFileSync(
+      pinned,
+      readFileSync(s.profile, 'utf8').replace(
+        '  kubernetes: {version: 1.34.2,',
+        `  kubernetes: {version: 1.34.2, sysextSha512: ${'e'.repeat(128)},`,
+      ),
+    )
+    const out = path.join(tmp, 'out-sysext', 'bundle')
+    const args = bundleArgs(s, out, `${s.upstreams.url}/almalinux/9`)
+    args[2] = pinned
+    const r = await runAsync(process.execPath, args, {env: {...process.env, OCLIF_COLUMNS: '2000'}})
+    assert.equal(r.status, 1, r.stderr)
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `NG1104: ${SYSEXT.replaceAll('.', '\\.')} from \\S+ has SHA-512 [0-9a-f]{128}, but spec\\.kubernetes\\.sysextSha512 says e{128}: refused`,
+      ),
     )
     assert.deepEqual(readdirSync(path.dirname(out)), [])
   })
