@@ -93,6 +93,7 @@ Prints the SHA-256 of SHA256SUMS for spec.airgap.sha256. Exit status: 0 built, 1
         insecureRegistries: flags['insecure-registry'] ?? [],
         ...(flags.authfile ? {authFile: flags.authfile} : {}),
         now: () => new Date(),
+        onNotice: (what) => process.stderr.write(`bundle: ${what}\n`),
         onStep: (what, total) => {
           if (tty) {
             bar ??= progress(total, 'bundle')
@@ -108,6 +109,7 @@ Prints the SHA-256 of SHA256SUMS for spec.airgap.sha256. Exit status: 0 built, 1
           `${result.out}: ${result.images.length} image(s), Kubernetes ${result.kubernetesVersion} packages, ${[...result.os.map((o) => `os/${o.os}`), ...result.sysext.map((x) => x.file)].join(', ') || 'no OS repository'}`,
         )
         this.log(`sha256 of SHA256SUMS (spec.airgap.sha256): ${result.sha256}`)
+        for (const x of result.sysext) this.log(`sha512 of ${x.file} (spec.kubernetes.sysextSha512): ${x.sha512}`)
       }
       return result
     } catch (e) {

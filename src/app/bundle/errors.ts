@@ -1,7 +1,8 @@
 /**
- * Problems building an air-gap bundle. Every message lives in {@link BUNDLE_CATALOGUE}; the command
- * prints `NG11xx: <message>` and exits 1 (with --json, the code and message in the error object),
- * never a stack trace. Nothing of the bundle is left at the output path when one is raised.
+ * Problems building an air-gap bundle (`nodegen bundle`) or serving one (`nodegen serve --bundle`).
+ * Every message lives in {@link BUNDLE_CATALOGUE}; the commands print `NG11xx: <message>` and exit 1
+ * (with --json, the code and message in the error object), never a stack trace. Nothing of the
+ * bundle is left at the output path when one is raised while building.
  */
 
 export const BUNDLE_CATALOGUE = Object.freeze({
@@ -22,16 +23,28 @@ export const BUNDLE_CATALOGUE = Object.freeze({
   NG1115: 'the signature of {file} (repository {repository}, for {os}) does not verify with its keys {keys}: {reason}: refused',
   NG1116: '{what} from {mirror} for {os} does not match the checksum or size its repository metadata gives: {reason}: refused',
   NG1117: '--{flag} {value} names {os}, which no node of the profile runs (the OS ids are those of spec.os and spec.nodes[].os)',
+  NG1118:
+    'the CNI manifest {file} holds a Secret ({name}), and a bundle is served without authentication: it is left out of the bundle (the nodes apply the copy in their seed)',
+  // 1119-1122: nodegen serve --bundle
+  NG1119: '--bundle {dir} is not an air-gap bundle: it has no SHA256SUMS (nodegen bundle writes one)',
+  NG1120: '{dir} is, holds or lies in the state directory {state}, whose keys must never be served: serve the bundle from elsewhere',
+  NG1121: '{what} {dir} cannot be read as a directory: {reason}',
+  NG1122: 'spec.airgap.bundle is {bundle}, but this server is {server}: the nodes fetch the bundle from {bundle}, not from here',
 } as const)
 
 export type BundleCode = keyof typeof BUNDLE_CATALOGUE
+
+/** A catalogue message with its parameters filled in (also for notices that are no error: NG1118, NG1122). */
+export function bundleMessage(code: BundleCode, params: Record<string, string | number> = {}): string {
+  return BUNDLE_CATALOGUE[code].replace(/\{(\w+)\}/g, (_, k: string) => String(params[k] ?? `{${k}}`))
+}
 
 export class BundleError extends Error {
   readonly code: BundleCode
   readonly params: Readonly<Record<string, string | number>>
 
   constructor(code: BundleCode, params: Record<string, string | number> = {}) {
-    super(BUNDLE_CATALOGUE[code].replace(/\{(\w+)\}/g, (_, k: string) => String(params[k] ?? `{${k}}`)))
+    super(bundleMessage(code, params))
     this.name = 'BundleError'
     this.code = code
     this.params = Object.freeze({...params})

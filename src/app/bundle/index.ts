@@ -17,6 +17,7 @@
 import {copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {gunzipSync} from 'node:zlib'
+import {parseAllDocuments} from 'yaml'
 import {sysextImage} from '../../plan/flatcar/index.js'
 import type {Inventory, InventoryOs} from '../../plan/inventory.js'
 import {DEB_CODENAME, dockerRepository} from '../../plan/os/index.js'
@@ -39,11 +40,11 @@ import {
   verifyInRelease,
 } from './adapters.js'
 import {choosePackages, clearSignedText, parseStanzas, releaseSha256} from './deb.js'
-import {BundleError} from './errors.js'
+import {BundleError, bundleMessage} from './errors.js'
 import {bundleRhelOs, finishKubernetesRpm} from './rhel.js'
 import {EL_RELEASES} from './rpm.js'
 
-export {BUNDLE_CATALOGUE, BundleError} from './errors.js'
+export {BUNDLE_CATALOGUE, BundleError, bundleMessage} from './errors.js'
 
 export interface BundleOptions {
   cluster: Cluster
@@ -87,6 +88,8 @@ export interface BundleOptions {
   now: () => Date
   /** Progress: one call per step done. */
   onStep?: (what: string, total: number) => void
+  /** Something the user should know that does not stop the bundle (NG1118). */
+  onNotice?: (what: string) => void
 }
 
 export interface BundleImage {
@@ -283,7 +286,7 @@ export async function buildBundle(opts: BundleOptions): Promise<BundleResult> {
       sysext.push(x)
       step(`sysext: ${x.file} from ${x.source}`)
     }
-    const cni = await bundleCni(cluster, opts.profilePath, tmp)
+    const cni = await bundleCni(cluster, opts.profilePath, tmp, (what) => opts.onNotice?.(what))
     step(`cni: ${cni.map((c) => c.file).join(', ') || 'none'}`)
     const sums = sha256sums(tmp, [
       'Release.key',
@@ -514,16 +517,38 @@ async function bundleSysext(cluster: Cluster, tmp: string, opts: BundleOptions):
   return {file, source: url, sha256: got.sha256, sha512: got.sha512}
 }
 
-/** The CNI manifest: the profile's manifestFile as it is, or the manifestUrl's, checked against its pin. */
-async function bundleCni(cluster: Cluster, profilePath: string, tmp: string): Promise<BundleResult['cni']> {
+/** The name of the first Secret among a manifest's documents, if it holds one. */
+export function manifestSecret(text: string): string | undefined {
+  for (const doc of parseAllDocuments(text)) {
+    if ('errors' in doc && doc.errors.length > 0) continue
+    const v = doc.toJS({maxAliasCount: 100}) as {kind?: unknown; metadata?: {name?: unknown}} | null
+    if (v && typeof v === 'object' && v.kind === 'Secret') return typeof v.metadata?.name === 'string' ? v.metadata.name : 'unnamed'
+  }
+  return undefined
+}
+
+/**
+ * The CNI manifest: the profile's manifestFile as it is, or the manifestUrl's, checked against its
+ * pin. A manifest holding a Secret stays out (NG1118): the bundle is served to anyone on the
+ * provisioning network, while the nodes apply the copy their seed carries.
+ */
+async function bundleCni(cluster: Cluster, profilePath: string, tmp: string, notice: (what: string) => void): Promise<BundleResult['cni']> {
   const cni = cluster.networking.cni
   if (cni.type === 'none') return []
   const dir = path.join(tmp, 'cni')
   mkdirSync(dir, {recursive: true})
+  const keep = (file: string, source: string): boolean => {
+    const secret = manifestSecret(readFileSync(path.join(tmp, file), 'utf8'))
+    if (secret === undefined) return true
+    rmSync(path.join(tmp, file), {force: true})
+    notice(`${bundleMessage('NG1118', {file: source, name: secret})} (NG1118)`)
+    return false
+  }
   if (cni.manifestFile !== undefined) {
     const src = path.resolve(path.dirname(profilePath), cni.manifestFile)
     const file = `cni/${path.basename(src)}`
     copyFileSync(src, path.join(tmp, file))
+    if (!keep(file, cni.manifestFile)) return []
     return [{file, sha256: sha256Hex(readFileSync(path.join(tmp, file))), source: cni.manifestFile}]
   }
   if (cni.manifestUrl === undefined) return []
@@ -534,6 +559,7 @@ async function bundleCni(cluster: Cluster, profilePath: string, tmp: string): Pr
     path.join(tmp, file),
     cni.manifestSha256 ? {sha256: cni.manifestSha256, source: 'spec.networking.cni.manifestSha256', what: 'the CNI manifest'} : undefined,
   )
+  if (!keep(file, cni.manifestUrl)) return []
   return [{file, sha256: got.sha256, source: cni.manifestUrl}]
 }
 

@@ -1,11 +1,11 @@
 /**
  * The pure parts of the RHEL family's bundle: rpm file names, dnf 4's messages as they read on a
  * refusal (the texts are dnf 4.14's and librepo's, as the integration test's broken mirrors make
- * them), and the `[OS=]VALUE` flags.
+ * them), the `[OS=]VALUE` flags, and the CNI manifests a bundle (served without a token) must not hold.
  */
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {BundleError, perOs} from '../../../src/app/bundle/index.js'
+import {BundleError, manifestSecret, perOs} from '../../../src/app/bundle/index.js'
 import {dnfFailure, dnfRefusal, parseRpmFileName, unmatchedRequests} from '../../../src/app/bundle/rpm.js'
 
 describe('rpm file names', () => {
@@ -79,5 +79,21 @@ describe('[OS=]VALUE flags', () => {
       () => perOs(['rocky-9=https://dl.rockylinux.org/pub/rocky/9'], 'os-mirror', oses),
       (e: unknown) => e instanceof BundleError && e.code === 'NG1117' && /--os-mirror rocky-9=/.test(e.message),
     )
+  })
+})
+
+describe('a CNI manifest with a Secret stays out of the bundle', () => {
+  it('finds a Secret among the documents, by name', () => {
+    const manifest = `apiVersion: v1
+kind: Namespace
+metadata: {name: kube-system}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: hubble-ca, namespace: kube-system}
+data: {ca.key: c2VjcmV0}
+`
+    assert.equal(manifestSecret(manifest), 'hubble-ca')
+    assert.equal(manifestSecret('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {kind: Secret}\n'), undefined)
   })
 })
