@@ -206,12 +206,10 @@ export const profileSchema = z.strictObject({
             .record(z.string(), z.boolean())
             .default({})
             .meta({description: 'Kubernetes feature gates, name to on/off, passed to kubeadm and the control-plane components.'}),
-          sysextRepository: str()
-            .optional()
-            .meta({
-              description:
-                "Flatcar: base URL of the systemd-sysext images (a mirror of https://extensions.flatcar.org/extensions). Default: that, or the air-gap bundle's sysext/ when spec.airgap.bundle is set.",
-            }),
+          sysextRepository: str().optional().meta({
+            description:
+              "Flatcar: base URL of the systemd-sysext images (a mirror of https://extensions.flatcar.org/extensions). Default: that, or the air-gap bundle's sysext/ when spec.airgap.bundle is set.",
+          }),
           timeouts: z
             .strictObject(
               Object.fromEntries(

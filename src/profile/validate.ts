@@ -517,8 +517,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
       timeouts: kubeadmTimeouts,
       // A bundle carries the sysext under sysext/; a repository the profile names wins.
       sysextRepository: (
-        s.kubernetes.sysextRepository ??
-        (airgap?.bundle ? `${airgap.bundle}sysext` : 'https://extensions.flatcar.org/extensions')
+        s.kubernetes.sysextRepository ?? (airgap?.bundle ? `${airgap.bundle}sysext` : 'https://extensions.flatcar.org/extensions')
       ).replace(/\/+$/, ''),
       ...(s.kubernetes.sysextSha512 !== undefined ? {sysextSha512: s.kubernetes.sysextSha512.toLowerCase()} : {}),
     },
