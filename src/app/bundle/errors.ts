@@ -34,9 +34,14 @@ export const BUNDLE_CATALOGUE = Object.freeze({
 
 export type BundleCode = keyof typeof BUNDLE_CATALOGUE
 
-/** A catalogue message with its parameters filled in (also for notices that are no error: NG1118, NG1122). */
+/**
+ * A catalogue message with its parameters filled in (also for notices that are no error: NG1118,
+ * NG1122). A URL's login (`https://user:pw@mirror/`) never reaches a message.
+ */
 export function bundleMessage(code: BundleCode, params: Record<string, string | number> = {}): string {
-  return BUNDLE_CATALOGUE[code].replace(/\{(\w+)\}/g, (_, k: string) => String(params[k] ?? `{${k}}`))
+  return BUNDLE_CATALOGUE[code]
+    .replace(/\{(\w+)\}/g, (_, k: string) => String(params[k] ?? `{${k}}`))
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1')
 }
 
 export class BundleError extends Error {

@@ -240,7 +240,7 @@ export async function buildBundle(opts: BundleOptions): Promise<BundleResult> {
     if (debOses.length > 0) {
       const deb = await bundleKubernetes(cluster, tmp, work, key, opts)
       kubernetes.push(deb)
-      step(`kubernetes: ${deb.packages.length} deb package(s) from ${deb.source}`)
+      step(`kubernetes: ${deb.packages.length} deb package(s) from ${withoutCredentials(deb.source)}`)
       for (const o of debOses) {
         osRepos.push(await bundleOs(cluster, o.os, o.mirror, tmp, work, key, deb, opts))
         step(`os/${o.os.os}: ${osRepos[osRepos.length - 1]?.packages.length} package(s)`)
@@ -277,14 +277,14 @@ export async function buildBundle(opts: BundleOptions): Promise<BundleResult> {
       await finishKubernetesRpm(tmp, rel, kubernetesKey)
       const packages = [...rpm.values()].sort((a, b) => a.file.localeCompare(b.file))
       kubernetes.push({format: 'rpm', source, path: rel, packages})
-      step(`kubernetes: ${packages.length} rpm package(s) from ${source}`)
+      step(`kubernetes: ${packages.length} rpm package(s) from ${withoutCredentials(source)}`)
     }
     const sysext: BundleResult['sysext'] = []
     // Every Flatcar node runs the one sysext image of the cluster's version.
     if (flatcar.length > 0) {
       const x = await bundleSysext(cluster, tmp, opts)
       sysext.push(x)
-      step(`sysext: ${x.file} from ${x.source}`)
+      step(`sysext: ${x.file} from ${withoutCredentials(x.source)}`)
     }
     const cni = await bundleCni(cluster, opts.profilePath, tmp, (what) => opts.onNotice?.(what))
     step(`cni: ${cni.map((c) => c.file).join(', ') || 'none'}`)
@@ -307,10 +307,11 @@ export async function buildBundle(opts: BundleOptions): Promise<BundleResult> {
       kubernetesVersion: cluster.kubernetes.version,
       sha256: sha256Hex(sums),
       images,
-      kubernetes,
-      os: osRepos,
-      sysext,
-      cni,
+      // The sources as manifest.json records them: a mirror's URL may carry a login, the bundle none.
+      kubernetes: kubernetes.map((k) => ({...k, source: withoutCredentials(k.source)})),
+      os: osRepos.map((o) => ({...o, mirror: withoutCredentials(o.mirror)})),
+      sysext: sysext.map((x) => ({...x, source: withoutCredentials(x.source)})),
+      cni: cni.map((c) => ({...c, source: withoutCredentials(c.source)})),
       created: opts.now().toISOString(),
     }
     const {out: _o, sha256: _s, ...manifest} = result
@@ -323,6 +324,19 @@ export async function buildBundle(opts: BundleOptions): Promise<BundleResult> {
   } finally {
     rmSync(work, {recursive: true, force: true})
     await releaseKey(key)
+  }
+}
+
+/** A URL without the user and password it may carry (`https://user:pw@mirror/…` → `https://mirror/…`). */
+export function withoutCredentials(u: string): string {
+  try {
+    const url = new URL(u)
+    if (!url.username && !url.password) return u
+    url.username = ''
+    url.password = ''
+    return url.toString()
+  } catch {
+    return u
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {BundleError, manifestSecret, perOs} from '../../../src/app/bundle/index.js'
+import {BundleError, bundleMessage, manifestSecret, perOs, withoutCredentials} from '../../../src/app/bundle/index.js'
 import {dnfFailure, dnfRefusal, parseRpmFileName, unmatchedRequests} from '../../../src/app/bundle/rpm.js'
 
 describe('rpm file names', () => {
@@ -95,5 +95,19 @@ data: {ca.key: c2VjcmV0}
 `
     assert.equal(manifestSecret(manifest), 'hubble-ca')
     assert.equal(manifestSecret('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {kind: Secret}\n'), undefined)
+  })
+})
+
+describe('manifest.json records no login', () => {
+  it("a mirror's user and password are dropped, other URLs stay as they are", () => {
+    assert.equal(withoutCredentials('https://user:s3cret@mirror.lan/almalinux/9'), 'https://mirror.lan/almalinux/9')
+    assert.equal(withoutCredentials('https://pkgs.k8s.io/core:/stable:/v1.34/rpm/'), 'https://pkgs.k8s.io/core:/stable:/v1.34/rpm/')
+    assert.equal(withoutCredentials('kube-flannel.yml'), 'kube-flannel.yml')
+  })
+  it('nor does any message', () => {
+    assert.equal(
+      bundleMessage('NG1103', {url: 'https://user:s3cret@mirror.lan/almalinux/9/BaseOS/x86_64/os/repodata/repomd.xml', reason: 'HTTP 404'}),
+      'cannot download https://mirror.lan/almalinux/9/BaseOS/x86_64/os/repodata/repomd.xml: HTTP 404',
+    )
   })
 })
