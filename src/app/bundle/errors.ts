@@ -18,7 +18,7 @@ export const BUNDLE_CATALOGUE = Object.freeze({
   NG1110: 'the bundle cannot list every image the nodes pull: {reason}',
   NG1111: 'the signature of {url} does not verify with the repository key {key}: {reason}',
   NG1112: 'cannot write the bundle to {dir}: {reason}',
-  NG1113: 'the key {file} for {os} cannot be read: {reason} (pass {flag})',
+  NG1113: 'the key {file} for {os} cannot be read: {reason} ({fix})',
   NG1114: 'no repository for {os} ({mirror} and the others the nodes read) has {packages}: refused',
   NG1115: 'the signature of {file} (repository {repository}, for {os}) does not verify with its keys {keys}: {reason}: refused',
   NG1116: '{what} from {mirror} for {os} does not match the checksum or size its repository metadata gives: {reason}: refused',

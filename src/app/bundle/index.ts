@@ -466,7 +466,12 @@ async function bundleOs(
   try {
     statSync(keyring)
   } catch (e) {
-    throw new BundleError('NG1113', {file: keyring, os: o.os, reason: (e as NodeJS.ErrnoException).code ?? String(e), flag: '--os-keyring'})
+    throw new BundleError('NG1113', {
+      file: keyring,
+      os: o.os,
+      reason: (e as NodeJS.ErrnoException).code ?? String(e),
+      fix: 'pass --os-keyring',
+    })
   }
   const scratch = path.join(work, `apt-${o.os}`)
   mkdirSync(scratch, {recursive: true})

@@ -39,18 +39,18 @@ interface Key {
 const ARMOUR = '-----BEGIN PGP PUBLIC KEY BLOCK-----'
 
 /** A key file or URL, read and checked to be an armoured public key (NG1113 otherwise). */
-export async function readKey(from: string, os: string, flag: string): Promise<Key> {
+export async function readKey(from: string, os: string, fix: string): Promise<Key> {
   let text: string
   if (/^https?:\/\//.test(from)) text = await fetchText(from)
   else {
     try {
       text = readFileSync(from, 'utf8')
     } catch (e) {
-      throw new BundleError('NG1113', {file: from, os, reason: (e as NodeJS.ErrnoException).code ?? String(e), flag})
+      throw new BundleError('NG1113', {file: from, os, reason: (e as NodeJS.ErrnoException).code ?? String(e), fix})
     }
   }
   if (!text.includes(ARMOUR))
-    throw new BundleError('NG1113', {file: from, os, reason: 'it is not an ASCII-armoured OpenPGP public key', flag})
+    throw new BundleError('NG1113', {file: from, os, reason: 'it is not an ASCII-armoured OpenPGP public key', fix})
   return {from, text: text.endsWith('\n') ? text : `${text}\n`}
 }
 
@@ -90,9 +90,9 @@ export async function bundleRhelOs(
       writeFileSync(f, k.text)
       return f
     })
-  const osKeys = await Promise.all(job.osKeys.map((k) => readKey(k, o.os, '--os-gpg-key')))
+  const osKeys = await Promise.all(job.osKeys.map((k) => readKey(k, o.os, 'pass --os-gpg-key')))
   const k8sKeyUrl = `${job.kubernetesSource}repodata/repomd.xml.key`
-  const k8sKey = await readKey(k8sKeyUrl, o.os, '--package-repository')
+  const k8sKey = await readKey(k8sKeyUrl, o.os, 'check --package-repository or spec.kubernetes.packageRepository')
   const mirror = job.mirror.replace(/\/+$/, '')
   const sources: Array<RpmSource & {keys: Key[]}> = EL_MIRROR_REPOSITORIES.map((r) => ({
     id: r.id,
@@ -103,7 +103,11 @@ export async function bundleRhelOs(
   sources.push({id: 'kubernetes', baseurl: job.kubernetesSource, keys: [k8sKey], keyFiles: []})
   const node = cluster.nodes.find((n) => n.os === o.os)
   if (node && cluster.runtime.type === 'containerd' && runtimeSource(cluster, node) === 'docker') {
-    const dockerKey = await readKey(`${dockerRepositoryBase(cluster)}/linux/centos/gpg`, o.os, '--os-gpg-key')
+    const dockerKey = await readKey(
+      `${dockerRepositoryBase(cluster)}/linux/centos/gpg`,
+      o.os,
+      'check spec.containerRuntime.dockerRepository',
+    )
     sources.push({id: 'docker', baseurl: dockerRepository(cluster, node).url, keys: [dockerKey], keyFiles: []})
   }
   for (const s of sources) s.keyFiles = writeKeys(s.id, s.keys)
