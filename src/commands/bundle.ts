@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {BundleError, type BundleResult, buildBundle} from '../app/bundle/index.js'
 import {type Progress, progress} from '../app/progress.js'
+import {loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
 import {BaseCommand} from './base.js'
 
 export default class Bundle extends BaseCommand {
@@ -79,12 +80,16 @@ Prints the SHA-256 of SHA256SUMS for spec.airgap.sha256. Exit status: 0 built, 1
     const {cluster, profile} = this.loadCluster(args.profile)
     let bar: Progress | undefined
     const tty = !this.jsonEnabled() && process.stderr.isTTY === true
+    const stateDir = this.stateDir(flags.state, profile, cluster)
     try {
+      // The bundle key lives in the cluster's state: the state is made first when there is none yet,
+      // as render or serve would make it, so that they find a state there and not a stray directory.
+      await loadOrCreateState(stateDir, cluster, systemPkiContext({passphrase: passphraseFrom(process.env)}))
       const result = await buildBundle({
         cluster,
         profilePath: profile.path,
         out: flags.out,
-        stateDir: this.stateDir(flags.state, profile, cluster),
+        stateDir,
         ...(flags['package-repository'] ? {packageRepository: flags['package-repository']} : {}),
         osMirrors: flags['os-mirror'] ?? [],
         osGpgKeys: flags['os-gpg-key'] ?? [],
@@ -114,7 +119,7 @@ Prints the SHA-256 of SHA256SUMS for spec.airgap.sha256. Exit status: 0 built, 1
       return result
     } catch (e) {
       bar?.done('bundle: failed')
-      if (e instanceof BundleError) this.error(`${e.code}: ${e.message}`, {exit: 1})
+      if (e instanceof BundleError || e instanceof PkiError) this.error(`${e.code}: ${e.message}`, {exit: 1})
       throw e
     }
   }

@@ -7,9 +7,10 @@
  *   (`linux/centos/9/x86_64/stable/`, its key at linux/centos/gpg), of empty packages built with
  *   rpmbuild, each signed by its own throwaway key with rpmsign, indexed by createrepo_c and served
  *   on loopback; images in Debian's docker-registry;
- * - the built CLI runs `bundle` against them; then the real bundle.sh fetches the keys the node's
- *   repository files name (checked against SHA256SUMS and its pin), and the real dnf, reading only
- *   the rendered nodegen-bundle.repo and kubernetes.repo (baseurl turned to the served bundle), with
+ * - the built CLI runs `bundle` against them and `serve --bundle` serves the result; then the real
+ *   bundle.sh fetches the keys the node's repository files name (checked against SHA256SUMS and its
+ *   pin), and the real dnf, reading only the rendered nodegen-bundle.repo and kubernetes.repo
+ *   (baseurl turned to the served bundle), with
  *   gpgcheck on, installs every package of the inventory into an empty installroot, in the three
  *   transactions install-packages.sh runs;
  * - the profile's Flatcar worker: its Kubernetes sysext image is in the bundle's sysext/ (listed in
@@ -28,7 +29,7 @@ import {after, before, describe, it, type TestContext} from 'node:test'
 import {buildInventory} from '../../../src/plan/inventory.js'
 import {buildOsFiles} from '../../../src/plan/os/index.js'
 import {encodeParams} from '../../../src/plan/params.js'
-import {builtCli} from '../../support/cli.js'
+import {builtCli, serveCli} from '../../support/cli.js'
 import {type ServedDirectory, serveDirectory} from '../../support/net.js'
 import {loadCluster, REPO_ROOT} from '../../support/profiles.js'
 import {renderProfile} from '../../support/render.js'
@@ -37,6 +38,7 @@ import {
   buildRpm,
   createRepo,
   type FakeRpm,
+  freePort,
   type GpgKey,
   makeGpgKey,
   pushImages,
@@ -332,10 +334,16 @@ describe('nodegen bundle for the RHEL family, judged by the real dnf', {timeout:
     assert.match(sums, new RegExp(` {2}sysext/${SYSEXT.replaceAll('.', '\\.')}$`, 'm'))
     run('sha256sum', ['-c', '--strict', '--quiet', 'SHA256SUMS'], {cwd: out})
 
-    // The node: bundle.sh fetches the keys its repository files name, checked against the pin.
-    const served = await serveDirectory(out)
-    t.after(() => served.close())
-    const bundleUrl = `${served.url}/`
+    // The bundle served by nodegen serve (at /, the path of the profile's bundle URL); the node's
+    // bundle.sh fetches the keys its repository files name, checked against the pin.
+    const port = await freePort()
+    const served = await serveCli(
+      [s.profile, '--listen', `127.0.0.1:${port}`, '--state', s.state, '--bundle', out],
+      'serving the air-gap bundle',
+    )
+    t.after(() => served.stop())
+    assert.match(served.output(), /NG1122/, 'serve says the profile names another server')
+    const bundleUrl = `http://127.0.0.1:${port}/`
     const node = path.join(tmp, 'node')
     const repos = path.join(node, 'yum.repos.d')
     mkdirSync(repos, {recursive: true})

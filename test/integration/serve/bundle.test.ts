@@ -9,7 +9,6 @@
  * no bundle or is the state; the seeds keep their tokens.
  */
 import assert from 'node:assert/strict'
-import {type ChildProcess, spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {
   closeSync,
@@ -29,7 +28,7 @@ import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {bundleMount, bundleRelativePath, parseRange} from '../../../src/app/serve-bundle.js'
 import {scratchApt} from '../../support/apt.js'
-import {builtCli} from '../../support/cli.js'
+import {builtCli, type ServeProcess, serveCli} from '../../support/cli.js'
 import {rawRequest} from '../../support/net.js'
 import {REPO_ROOT} from '../../support/profiles.js'
 import {requireTool, run, runAsync} from '../../support/tools.js'
@@ -42,16 +41,10 @@ const state = path.join(tmp, 'state')
 const KUBE = 'kubernetes/core:/stable:/v1.34/deb'
 /** Large enough that a server holding it whole would show in its peak memory. */
 const BIG = 400 * 1024 * 1024
-const children: ChildProcess[] = []
+const children: ServeProcess[] = []
 
 after(async () => {
-  for (const c of children) {
-    if (c.exitCode === null) {
-      const exited = new Promise((r) => c.once('exit', r))
-      c.kill('SIGTERM')
-      await exited
-    }
-  }
+  for (const c of children) await c.stop()
   rmSync(tmp, {recursive: true, force: true})
 })
 
@@ -130,21 +123,10 @@ spec:
 }
 
 /** `nodegen serve` (the built CLI) on loopback; resolves once it says it serves the bundle. */
-async function startServe(args: string[]): Promise<{child: ChildProcess; output: () => string}> {
-  const child = spawn(process.execPath, [builtCli(), 'serve', ...args], {env: {...process.env, NODEGEN_PKI_PASSPHRASE: ''}})
-  children.push(child)
-  let out = ''
-  child.stdout?.on('data', (d) => {
-    out += d
-  })
-  child.stderr?.on('data', (d) => {
-    out += d
-  })
-  const deadline = Date.now() + 90_000
-  while (!out.includes('serving the air-gap bundle') && child.exitCode === null && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 100))
-  assert.ok(out.includes('serving the air-gap bundle'), out)
-  return {child, output: () => out}
+async function startServe(args: string[]): Promise<ServeProcess> {
+  const s = await serveCli(args, 'serving the air-gap bundle')
+  children.push(s)
+  return s
 }
 
 /** Peak resident memory of a process, in bytes (VmHWM). */
@@ -201,7 +183,7 @@ describe('nodegen serve --bundle, judged by apt-get, curl and bundle.sh', {timeo
   let base = ''
   let pin = ''
   let profile = ''
-  let serve: {child: ChildProcess; output: () => string} | undefined
+  let serve: ServeProcess | undefined
 
   before(async () => {
     pin = writeBundle()
@@ -340,7 +322,7 @@ describe('nodegen serve --bundle, judged by apt-get, curl and bundle.sh', {timeo
     const r = await fetch(`http://127.0.0.1:${other}/bundle/images/cached.tar`)
     assert.equal(r.status, 404)
     assert.equal((await fetch(`http://127.0.0.1:${other}/bundle/SHA256SUMS`)).status, 200)
-    s.child.kill('SIGTERM')
+    await s.stop()
   })
 
   it('refuses a directory that is no bundle (NG1119) or is the state directory (NG1120)', async () => {
