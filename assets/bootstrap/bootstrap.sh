@@ -24,7 +24,6 @@ NODES_FILE="$NODEGEN_ETC/nodes.tsv"
 KUBE_DIR="$ROOT/etc/kubernetes"
 BAKED_MARKER="$NODEGEN_ETC/image.json"
 INSTALL_SCRIPT="$ROOT/usr/local/lib/nodegen/install-packages.sh"
-BUNDLE_SCRIPT="$ROOT/usr/local/lib/nodegen/bundle.sh"
 CONSOLE=${NODEGEN_CONSOLE:-/dev/console}
 # Seconds between retries start here and double up to BACKOFF_MAX; tests shorten them.
 BACKOFF_START=${NODEGEN_BACKOFF_START:-5}
@@ -489,7 +488,7 @@ pull_images() {
   # Air-gapped with a bundle: every role imports the images it runs (the pause image, kube-proxy and
   # the CNI's on every node) before the kubelet needs them.
   if [ -n "$(param BUNDLE_URL)" ]; then
-    "$BUNDLE_SCRIPT" "$PARAMS_FILE" import-images || die "the air-gap bundle's images could not be imported (see the lines above)"
+    "$ROOT$(param LIB_DIR)/bundle.sh" "$PARAMS_FILE" import-images || die "the air-gap bundle's images could not be imported (see the lines above)"
   fi
   [ "$ROLE" = control-plane ] || return 0
   if baked_has_phase images && [ "$(baked_value imageRepository)" = "$(param IMAGE_REPOSITORY)" ]; then

@@ -206,9 +206,10 @@ export const profileSchema = z.strictObject({
             .record(z.string(), z.boolean())
             .default({})
             .meta({description: 'Kubernetes feature gates, name to on/off, passed to kubeadm and the control-plane components.'}),
-          sysextRepository: str()
-            .optional()
-            .meta({description: 'Flatcar: base URL of the systemd-sysext images (a mirror of https://extensions.flatcar.org/extensions).'}),
+          sysextRepository: str().optional().meta({
+            description:
+              "Flatcar: base URL of the systemd-sysext images (a mirror of https://extensions.flatcar.org/extensions). Default: that, or the air-gap bundle's sysext/ when spec.airgap.bundle is set.",
+          }),
           timeouts: z
             .strictObject(
               Object.fromEntries(
@@ -374,7 +375,7 @@ export const profileSchema = z.strictObject({
         .strictObject({
           bundle: str().optional().meta({
             description:
-              'Base URL of an air-gap bundle on the provisioning network (http or https): the nodes install their packages from its repositories (kubernetes/, os/<os>/) and import its images (images/) into containerd before kubeadm runs. Layout: docs/airgap.md.',
+              'Base URL of an air-gap bundle on the provisioning network (http or https): the nodes install their packages from its repositories (kubernetes/, os/<os>/; Flatcar: its sysext/) and import its images (images/) into containerd before kubeadm runs. Layout: docs/airgap.md.',
           }),
           sha256: str().optional().meta({
             description:

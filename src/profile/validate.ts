@@ -519,7 +519,10 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
       featureGates: s.kubernetes.featureGates,
       timeouts: kubeadmTimeouts,
       extraArgs: s.kubernetes.extraArgs,
-      sysextRepository: (s.kubernetes.sysextRepository ?? 'https://extensions.flatcar.org/extensions').replace(/\/+$/, ''),
+      // A bundle carries the sysext under sysext/; a repository the profile names wins.
+      sysextRepository: (
+        s.kubernetes.sysextRepository ?? (airgap?.bundle ? `${airgap.bundle}sysext` : 'https://extensions.flatcar.org/extensions')
+      ).replace(/\/+$/, ''),
       ...(s.kubernetes.sysextSha512 !== undefined ? {sysextSha512: s.kubernetes.sysextSha512.toLowerCase()} : {}),
     },
     topology: s.topology,
@@ -702,11 +705,9 @@ function checkAirgap(report: Report, path: FieldPath, s: Profile['spec'], nodes:
     if (s.containerRuntime.type === 'cri-o' && !s.containerRuntime.crioRepository)
       internet(['containerRuntime', 'crioRepository'], 'CRI-O', 'download.opensuse.org', 'set a mirror')
   }
-  // Flatcar nodes never read the bundle (no package manager, no bundle.sh): whatever images they
-  // run must come from a registry on the network, bundle or not.
-  const imagesFromBundle = bundle !== undefined && !families.has('flatcar')
-  const imageFix = (what: string) =>
-    bundle ? `Flatcar nodes do not read spec.airgap.bundle: set ${what}` : `set spec.airgap.bundle or ${what}`
+  // Every node imports its images from the bundle (bundle.sh with ctr, Flatcar's included).
+  const imagesFromBundle = bundle !== undefined
+  const imageFix = (what: string) => `set spec.airgap.bundle or ${what}`
   if (!imagesFromBundle && s.kubernetes.imageRepository === 'registry.k8s.io')
     internet(['kubernetes', 'imageRepository'], 'the control-plane images', 'registry.k8s.io', imageFix('a registry mirror'))
   if (s.networking.cni.type !== 'none' && s.networking.cni.manifestFile === undefined && s.networking.cni.manifestUrl === undefined)
@@ -719,8 +720,14 @@ function checkAirgap(report: Report, path: FieldPath, s: Profile['spec'], nodes:
   const kubeVipImage = mirrorImage(s.loadBalancer.kubeVipImage, imageMirrorOf(s.kubernetes.imageRepository, s.kubernetes.imageMirrors))
   if (s.loadBalancer.type === 'kube-vip' && !imagesFromBundle && kubeVipImage.startsWith('ghcr.io/'))
     internet(['loadBalancer', 'kubeVipImage'], 'the kube-vip image', 'ghcr.io', imageFix('a mirrored image'))
-  if (families.has('flatcar') && s.kubernetes.sysextRepository === undefined)
-    internet(['kubernetes', 'sysextRepository'], "Flatcar's Kubernetes sysext image", 'https://extensions.flatcar.org', 'set a mirror')
+  // With a bundle the sysext comes from its sysext/ directory (the normalised sysextRepository).
+  if (families.has('flatcar') && s.kubernetes.sysextRepository === undefined && !bundle)
+    internet(
+      ['kubernetes', 'sysextRepository'],
+      "Flatcar's Kubernetes sysext image",
+      'https://extensions.flatcar.org',
+      'set spec.airgap.bundle or a mirror',
+    )
   return {...(bundle ? {bundle} : {}), ...(a.sha256 ? {sha256: a.sha256.toLowerCase()} : {})}
 }
 

@@ -35,9 +35,10 @@ export function buildBootstrapFiles(
     if (!assets.cniMirrorScript) throw new Error('assets: cni-mirror.sh is missing')
     files.push(file(`${libDir(node.family)}/cni-mirror.sh`, compactShell(assets.cniMirrorScript), 'bootstrap:cni', {mode: 0o644}))
   }
-  if (cluster.airgap?.bundle && node.family !== 'flatcar') {
+  // Every node of a bundle's cluster imports its images from it (Flatcar's containerd has ctr too).
+  if (cluster.airgap?.bundle) {
     if (!assets.bundleScript) throw new Error('assets: bundle.sh is missing')
-    files.push(file(`${NODEGEN_LIB}/bundle.sh`, compactShell(assets.bundleScript), 'bootstrap:bundle', {mode: 0o755}))
+    files.push(file(`${libDir(node.family)}/bundle.sh`, compactShell(assets.bundleScript), 'bootstrap:bundle', {mode: 0o755}))
   }
   if (node.role === 'control-plane') {
     files.push(file(`${libDir(node.family)}/labels.sh`, compactShell(assets.labelsScript), 'bootstrap:labels', {mode: 0o755}))
