@@ -592,6 +592,18 @@ cluster_info_signed() {
   esac
 }
 
+# The rest of a stacked control plane's join once its etcd member votes: kubeadm join again with the
+# phases up to its etcd membership skipped (JOIN_RESUME_SKIP_PHASES, by the Kubernetes minor), and
+# the kubelet's start too if its TLS bootstrap already wrote kubelet.conf (kubeadm's wait deletes the
+# bootstrap credential when it gives up, so a kubelet without kubelet.conf needs kubelet-start again).
+resume_join() {
+  local skip
+  skip=$(param JOIN_RESUME_SKIP_PHASES)
+  [ -s "$KUBE_DIR/kubelet.conf" ] && skip="$skip,kubelet-start"
+  log "kubeadm join, skipping its phases $skip"
+  kubeadm join --config "$(kubeadm_config)" --skip-phases "$skip" 2>&1 | tee -a "$STATE_DIR/kubeadm-join.log"
+}
+
 role_join() {
   wait_until "API endpoint https://$ENDPOINT/readyz (TLS verified against the cluster CA)" endpoint_ready
   local token_id
@@ -618,6 +630,15 @@ role_join() {
     if kubeadm join --config "$(kubeadm_config)" 2>&1 | tee "$STATE_DIR/kubeadm-join.log"; then break; fi
     out=$(<"$STATE_DIR/kubeadm-join.log")
     [ "$(time_left)" -le 0 ] && die "kubeadm join failed until the deadline: $(printf '%s' "$out" | tail -n 1)"
+    if [ -n "$(param JOIN_RESUME_SKIP_PHASES)" ] && own_etcd_member_voting; then
+      log "kubeadm join failed after this node's etcd member started voting (attempt $attempt); finishing the join's remaining phases instead of resetting, which would take a voter out of etcd"
+      until resume_join; do
+        [ "$(time_left)" -le 0 ] && die "kubeadm join's remaining phases failed until the deadline: $(tail -n 1 "$STATE_DIR/kubeadm-join.log")"
+        backoff "$attempt"
+        attempt=$((attempt + 1))
+      done
+      break
+    fi
     if printf '%s' "$out" | grep -q 'too many learner members'; then
       log "etcd has a learner being promoted; waiting before retrying (attempt $attempt)"
     else

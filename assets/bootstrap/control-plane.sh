@@ -300,6 +300,17 @@ own_etcd_member_id() {
   etcd_member_objects "$me" | grep -F "\"https://$me:2380\"" | sed -n -E 's/.*"ID":"?([0-9]+)"?.*/\1/p' | head -n 1 || true
 }
 
+# Whether this node's own etcd member has started and votes (asked of another member): from then
+# on the cluster's quorum counts it, so a join that fails later (the kubelet's TLS bootstrap, the
+# control-plane-join or wait-control-plane phases) must not be undone by `kubeadm reset`, whose
+# member removal and stopped etcd would take a vote away from a cluster that may not spare one.
+own_etcd_member_voting() {
+  local me count
+  me=$(param NODE_IP)
+  count=$(etcd_member_objects "$me" | grep -F "\"https://$me:2380\"" | grep '"name":"[^"]' | grep -vc '"isLearner":true' || true)
+  [ "${count:-0}" -gt 0 ]
+}
+
 # A control plane about to join holds no etcd data (its join is not done), so a member with its
 # peer URL is a leftover: of this machine before its disk was lost, or of a join attempt that failed
 # half-way. kubeadm's join would refuse it (its check-etcd wants every member healthy, and etcd

@@ -7,6 +7,7 @@ import {CNI_INFO} from '../profile/cni.js'
 import {type Cluster, type ClusterNode, expandRepository, imageMirrorOf, type PackageFormat, repositoryTemplate} from '../profile/index.js'
 import {vrrpInterface} from './ha/keepalived.js'
 import {controlPlaneImages, imageName} from './kubeadm/images.js'
+import {joinResumeSkipPhases} from './kubeadm/phases.js'
 import {libDir} from './types.js'
 
 export type Params = Record<string, string | number | boolean | undefined>
@@ -153,6 +154,12 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
             .join(' ')
         : undefined,
     TOPOLOGY: cluster.topology,
+    // A stacked control plane whose join fails after its etcd member started voting finishes the
+    // join by skipping these phases instead of resetting (role_join).
+    JOIN_RESUME_SKIP_PHASES:
+      node.role === 'control-plane' && cluster.topology === 'stacked'
+        ? joinResumeSkipPhases(cluster.kubernetes.minor).join(',')
+        : undefined,
     ENDPOINT_HOST: cluster.endpoint.host,
     ENDPOINT_PORT: cluster.endpoint.port,
     API_SERVER_PORT: cluster.loadBalancer.apiServerPort,

@@ -334,3 +334,43 @@ describe('spec.kubernetes.extraArgs reach the static pods kubeadm writes', () =>
     })
   }
 })
+
+/** A bootstrap.env parameter of the node (KEY=VALUE lines). */
+function nodeParam(n: RenderedNode, key: string): string | undefined {
+  const env = nodeFiles(n).find((f) => f.path.endsWith('/nodegen/bootstrap.env'))
+  assert.ok(env, `${n.plan.node} has no bootstrap.env`)
+  return env.content
+    .split('\n')
+    .find((l) => l.startsWith(`${key}=`))
+    ?.slice(key.length + 1)
+}
+
+describe("a stacked control plane's resumed join names only phases its kubeadm has", () => {
+  const versions = kubeTestVersions()
+  const cases = [versions.find((x) => x.why.startsWith('oldest'))?.version, '1.34.2']
+  for (const version of cases) {
+    it(`quickstart.yaml at ${version}: kubeadm join takes JOIN_RESUME_SKIP_PHASES (and kubelet-start) and refuses a name it lacks`, async (t) => {
+      assert.ok(version)
+      const kubeadm = requireKubeCommand(t, 'kubeadm', version)
+      const r = await renderProfile(profileAtVersion(path.join(PROFILES_DIR, 'quickstart.yaml'), version))
+      const cp1 = r.nodes.filter((n) => n.plan.role === 'control-plane')[1]
+      assert.ok(cp1)
+      const skip = nodeParam(cp1, 'JOIN_RESUME_SKIP_PHASES')
+      assert.ok(skip, 'a stacked control plane has JOIN_RESUME_SKIP_PHASES')
+      const config = kubeadmConfigs(cp1).find((f) => f.path.endsWith('/config.yaml'))
+      assert.ok(config)
+      const root = scratchRoot(cp1)
+      // kubeadm checks the phase names before it does anything; what it then fails at (this machine
+      // is no node of the cluster) is not the point.
+      const joinWith = (phases: string) =>
+        run('timeout', ['60', kubeadm, '--rootfs', root, 'join', '--dry-run', '--config', config.path, '--skip-phases', phases], {
+          allowFail: true,
+        })
+      const ours = joinWith(`${skip},kubelet-start`)
+      assert.doesNotMatch(ours.stdout + ours.stderr, /invalid phase name/, `${version}: ${skip}`)
+      const bogus = joinWith(`${skip},no-such-phase`)
+      assert.match(bogus.stderr + bogus.stdout, /invalid phase name: no-such-phase/)
+      t.diagnostic(`${version}: --skip-phases ${skip},kubelet-start accepted`)
+    })
+  }
+})
