@@ -703,6 +703,7 @@ main() {
   run_phase images pull_images
   run_phase role role_phase
   run_phase cleanup cleanup_secrets
+  if [ "$ROLE" != worker ]; then start_cert_renewal; fi
   CURRENT_PHASE=ready
   write_status ready
   console "nodegen: $NODE $ROLE ready"

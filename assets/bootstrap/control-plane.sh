@@ -287,6 +287,11 @@ install_cni() {
   done
 }
 
+# The certificate renewal timer (cert-renewal.sh), once the node is in its cluster.
+start_cert_renewal() {
+  unit_files enable --now nodegen-cert-renewal.timer >/dev/null 2>&1 || log "could not start nodegen-cert-renewal.timer"
+}
+
 apply_labels() {
   [ -r "$NODEGEN_ETC/labels.tsv" ] || return 0
   unit_files enable --now nodegen-labels.timer >/dev/null 2>&1 || true

@@ -114,6 +114,7 @@ export const CATALOGUE = Object.freeze({
   NG0432: "containerRuntime.version pins containerd from Docker's repository; {why}",
   NG0433: 'the images {a} and {b} would both be pulled as {to} from the mirror {mirror}: name one of them in spec.kubernetes.imageMirrors',
   NG0434: 'kubeadm v1beta3 (Kubernetes {version}) has no {name} timeout: kubeadm uses its own; it applies from Kubernetes 1.31',
+  NG0435: 'renewBefore {value} {why}',
   // 05xx: files a profile refers to
   NG0500: 'the CNI manifest {file} cannot be read: {reason}',
   NG0501: 'the CNI manifest {file} is not YAML nodegen can read: {reason}',
