@@ -111,7 +111,9 @@ export function presentedCertificates(server: string, timeoutMs = 10_000): Promi
       const seen = new Set<string>()
       while (c?.raw && !seen.has(c.fingerprint256)) {
         seen.add(c.fingerprint256)
-        pems.push(`-----BEGIN CERTIFICATE-----\n${c.raw.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`)
+        pems.push(
+          `-----BEGIN CERTIFICATE-----\n${c.raw.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`,
+        )
         c = c.issuerCertificate
       }
       socket.end()

@@ -5,7 +5,7 @@
  */
 import {existsSync, readFileSync} from 'node:fs'
 import path from 'node:path'
-import {buildUpgradePlan, clusterAt, type UpgradePlan, UpgradeError} from '../plan/upgrade.js'
+import {buildUpgradePlan, clusterAt, UpgradeError, type UpgradePlan} from '../plan/upgrade.js'
 import type {Cluster} from '../profile/index.js'
 import {inventoryOf} from './inventory.js'
 import {type KubeClient, kubeClientFrom, kubeRequest, serverVersion} from './kube-api.js'

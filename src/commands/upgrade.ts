@@ -24,11 +24,16 @@ Exit status: 0 planned (or handed over), 1 the step is not allowed or the cluste
     '<%= config.bin %> upgrade cluster.yaml --kubeconfig admin.conf',
   ]
 
-  static override args = {profile: Args.string({description: 'Cluster profile (YAML) with the new spec.kubernetes.version.', required: true})}
+  static override args = {
+    profile: Args.string({description: 'Cluster profile (YAML) with the new spec.kubernetes.version.', required: true}),
+  }
   static override flags = {
     state: BaseCommand.stateFlag,
     'dry-run': Flags.boolean({description: 'Print the plan only; change nothing in the cluster.', default: false}),
-    from: Flags.string({description: "The cluster's current Kubernetes version (default: the API server's, or the state's).", helpValue: 'VERSION'}),
+    from: Flags.string({
+      description: "The cluster's current Kubernetes version (default: the API server's, or the state's).",
+      helpValue: 'VERSION',
+    }),
     kubeconfig: Flags.string({
       description: 'Kubeconfig of the running cluster (embedded client certificate or token): its version, and the hand-over.',
       helpValue: 'FILE',
@@ -62,10 +67,17 @@ Exit status: 0 planned (or handed over), 1 the step is not allowed or the cluste
 function formatUpgrade(r: UpgradeResult): string {
   const p = r.plan
   const from = {flag: '--from', api: 'the API server', state: 'the state'}[p.fromSource]
-  const out = [`upgrade ${p.cluster}: ${p.from} to ${p.to} (${p.kind === 'none' ? 'nothing to do' : `${p.kind} release`}; ${p.from} from ${from})`]
+  const out = [
+    `upgrade ${p.cluster}: ${p.from} to ${p.to} (${p.kind === 'none' ? 'nothing to do' : `${p.kind} release`}; ${p.from} from ${from})`,
+  ]
   if (p.kind === 'none') return out.join('\n')
   out.push('', 'control planes, one at a time (after installing the new kubeadm on each):')
-  out.push(table(['ORDER', 'NODE', 'RUNS'], p.controlPlanes.map((c) => [c.order, c.node, c.command])))
+  out.push(
+    table(
+      ['ORDER', 'NODE', 'RUNS'],
+      p.controlPlanes.map((c) => [c.order, c.node, c.command]),
+    ),
+  )
   out.push('  then on each, once its turn is done: the new kubelet and kubectl, systemctl daemon-reload, systemctl restart kubelet')
   out.push('', 'packages:')
   out.push(
@@ -80,7 +92,8 @@ function formatUpgrade(r: UpgradeResult): string {
       ? `etcd (stacked): kubeadm upgrades it with each control plane, ${p.etcd.changes ? `${p.etcd.from} to ${p.etcd.to}` : `${p.etcd.to} unchanged`}`
       : `etcd (external: ${p.etcd.members.join(', ')}): ${p.etcd.changes ? `${p.etcd.from} to ${p.etcd.to}; re-render the members' seeds, kubeadm does not upgrade external etcd` : `${p.etcd.to} unchanged`}`,
   )
-  if (p.containerd) out.push(`containerd: nodegen pins ${p.containerd.to} for the new minor (was ${p.containerd.from}); new seeds install it`)
+  if (p.containerd)
+    out.push(`containerd: nodegen pins ${p.containerd.to} for the new minor (was ${p.containerd.from}); new seeds install it`)
   out.push(
     '',
     p.workers.batches.length > 0
@@ -88,8 +101,17 @@ function formatUpgrade(r: UpgradeResult): string {
       : 'workers: none',
   )
   for (const s of p.workers.steps) out.push(`  - ${s}`)
-  out.push('', p.images.length > 0 ? `images new in ${p.to} (pre-pull them, or put them in the mirror first):` : `no image is new in ${p.to}`)
-  if (p.images.length > 0) out.push(table(['IMAGE', 'COMPONENT', 'ROLES'], p.images.map((i) => [i.image, i.component, i.roles.join(',')])))
+  out.push(
+    '',
+    p.images.length > 0 ? `images new in ${p.to} (pre-pull them, or put them in the mirror first):` : `no image is new in ${p.to}`,
+  )
+  if (p.images.length > 0)
+    out.push(
+      table(
+        ['IMAGE', 'COMPONENT', 'ROLES'],
+        p.images.map((i) => [i.image, i.component, i.roles.join(',')]),
+      ),
+    )
   out.push('', `plan ${p.hash}`)
   if (r.handedOver)
     out.push(

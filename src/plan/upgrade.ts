@@ -152,7 +152,9 @@ export function buildUpgradePlan(
   const oldEtcd = etcdTag(old.kubernetes.minor)
   const newEtcd = etcdTag(cluster.kubernetes.minor)
   const had = new Set(inventories.from.images.map((i) => i.image))
-  const images = inventories.to.images.filter((i) => !had.has(i.image)).map((i) => ({image: i.image, component: i.component, roles: i.roles}))
+  const images = inventories.to.images
+    .filter((i) => !had.has(i.image))
+    .map((i) => ({image: i.image, component: i.component, roles: i.roles}))
   const packages: PackageChange[] = inventories.to.os.map((o) => {
     const kube = o.packages.filter((p) => ['kubeadm', 'kubelet', 'kubectl'].includes(p.name)).map((p) => p.request)
     const repo = o.repositories.find((r) => r.name === 'kubernetes')

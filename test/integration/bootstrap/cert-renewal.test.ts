@@ -6,6 +6,8 @@
  * - the Lease: of two nodes asking at once exactly one takes it; a node that finds it held waits
  *   and takes it once it is given back; a Lease whose holder stopped renewing it is taken over, a
  *   live one is not;
+ * - what the running cluster tells nodegen: the serving certificate and version `pki
+ *   check-expiration --kubeconfig` reads, and `nodegen upgrade`'s hand-over (its ConfigMap);
  * - a renewal: a node whose leaves expire within the window (kubeadm issued them for 2 hours) takes
  *   the Lease, waits while another node holds it, runs the real `kubeadm certs renew all` in its own
  *   tree (kubeadm's --rootfs: nothing touches this machine's /etc/kubernetes), keeps the CAs, gives
@@ -19,9 +21,12 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it, type TestContext} from 'node:test'
+import {servedCertificates} from '../../../src/app/served-certificates.js'
+import {upgrade} from '../../../src/app/upgrade.js'
+import {clusterAt} from '../../../src/plan/upgrade.js'
 import {requireKubeCommand} from '../../support/kubernetes.js'
 import {copyFixtureState} from '../../support/pki-fixture.js'
-import {REPO_ROOT} from '../../support/profiles.js'
+import {loadCluster, REPO_ROOT} from '../../support/profiles.js'
 import {requireRoot, requireTool, run, runAsync} from '../../support/tools.js'
 
 const SCRIPT = path.join(REPO_ROOT, 'assets', 'bootstrap', 'cert-renewal.sh')
@@ -364,5 +369,61 @@ describe('cert-renewal.sh with a real kube-apiserver', {timeout: 120_000}, () =>
     assert.ok(done.certificates.soonestSeconds > 360 * 86400)
     assert.match(r.stdout, /nodegen: renew-a control-plane certificates renewed; the soonest \(\S+\) now expires in 3\d\dd/)
     assert.equal(lease(e, a).holder, '', 'the Lease is given back')
+  })
+  it('pki check-expiration --kubeconfig: the serving certificate the API server presents, and its version', async (t) => {
+    const e = ready(t)
+    if (!e) return
+    const a = nodeTree(e, 'served', '8760h')
+    const served = await servedCertificates({kubeconfig: path.join(a, 'etc', 'kubernetes', 'admin.conf')}, new Date(), 30 * 86400)
+    assert.equal(served.server, `https://127.0.0.1:${e.port}`)
+    assert.equal(served.version, KUBE)
+    const cert = new X509Certificate(readFileSync(path.join(e.tmp, 'server', 'apiserver.crt')))
+    assert.equal(served.certificates[0]?.name, 'apiserver')
+    assert.equal(served.certificates[0]?.notAfter, new Date(cert.validTo).toISOString())
+    assert.equal(served.certificates[0]?.within, false)
+    const soon = await servedCertificates({server: `https://127.0.0.1:${e.port}`}, new Date(), 400 * 86400)
+    assert.equal(soon.certificates[0]?.within, true, 'inside a 400-day window')
+    assert.equal(soon.version, undefined, 'no credentials, no version')
+  })
+
+  it('nodegen upgrade reads the version from the API server and hands the plan over as a ConfigMap', async (t) => {
+    const e = ready(t)
+    if (!e) return
+    const a = nodeTree(e, 'upgrader', '8760h')
+    const file = path.join(REPO_ROOT, 'profiles', 'quickstart.yaml')
+    const kubeconfig = path.join(a, 'etc', 'kubernetes', 'admin.conf')
+    const cluster = clusterAt(loadCluster(file), '1.35.0')
+    const r = await upgrade({cluster, profilePath: file, stateDir: path.join(e.tmp, 'no-state'), kubeconfig, handOver: true})
+    assert.equal(r.plan.from, KUBE)
+    assert.equal(r.plan.fromSource, 'api')
+    assert.equal(r.plan.kind, 'minor')
+    assert.deepEqual(r.handedOver, {
+      namespace: 'kube-system',
+      name: 'nodegen-upgrade',
+      server: `https://127.0.0.1:${e.port}`,
+      version: '1.35.0',
+      planHash: r.plan.hash,
+    })
+    const cm = JSON.parse(
+      run(e.kubectl, ['--kubeconfig', kubeconfig, 'get', 'configmap', '-n', 'kube-system', 'nodegen-upgrade', '-o', 'json']).stdout,
+    ) as {data: Record<string, string>; metadata: {labels: Record<string, string>}}
+    assert.equal(cm.data.version, '1.35.0')
+    assert.equal(cm.data.from, KUBE)
+    assert.equal(cm.data.planHash, r.plan.hash)
+    assert.equal(JSON.parse(cm.data['plan.json'] ?? '{}').hash, r.plan.hash)
+    assert.equal(cm.metadata.labels['app.kubernetes.io/managed-by'], 'nodegen')
+    // Handing the same plan over again changes nothing; a refused step reaches nothing.
+    const again = await upgrade({cluster, profilePath: file, stateDir: path.join(e.tmp, 'no-state'), kubeconfig, handOver: true})
+    assert.equal(again.plan.hash, r.plan.hash)
+    await assert.rejects(
+      upgrade({
+        cluster: clusterAt(cluster, '1.36.3'),
+        profilePath: file,
+        stateDir: path.join(e.tmp, 'no-state'),
+        kubeconfig,
+        handOver: true,
+      }),
+      /NG1203|skips 1\.35/,
+    )
   })
 })

@@ -27,7 +27,10 @@ describe('nodegen upgrade --dry-run', () => {
       const state = path.join(tmp, `${f}.state`)
       const human = nodegen(['upgrade', file, '--dry-run', '--from', from, '--state', state])
       assert.equal(human.status, 0, human.stderr)
-      assert.match(human.stdout, new RegExp(`^upgrade ${cluster.name}: ${from} to ${cluster.kubernetes.version} \\(minor release; ${from} from --from\\)`))
+      assert.match(
+        human.stdout,
+        new RegExp(`^upgrade ${cluster.name}: ${from} to ${cluster.kubernetes.version} \\(minor release; ${from} from --from\\)`),
+      )
       assert.match(human.stdout, /kubeadm upgrade apply v\S+ --config \/etc\/nodegen\/kubeadm\/upgrade\.yaml --yes/)
       assert.match(human.stdout, /dry run: nothing was changed/)
       const json = nodegen(['upgrade', file, '--dry-run', '--from', from, '--state', state, '--json'])

@@ -44,7 +44,10 @@ describe('the upgrade plan of every example profile, from the minor before', () 
       const file = path.join(dir, f)
       const cluster = loadCluster(file)
       const from = `1.${cluster.kubernetes.minor - 1}.0`
-      const plan = buildUpgradePlan(cluster, from, 'flag', {from: inventoryOf(clusterAt(cluster, from), file), to: inventoryOf(cluster, file)})
+      const plan = buildUpgradePlan(cluster, from, 'flag', {
+        from: inventoryOf(clusterAt(cluster, from), file),
+        to: inventoryOf(cluster, file),
+      })
       assert.equal(plan.kind, 'minor')
       assert.equal(plan.to, cluster.kubernetes.version)
       const cps = controlPlanes(cluster)
@@ -53,16 +56,26 @@ describe('the upgrade plan of every example profile, from the minor before', () 
         cps.map((c) => c.name),
         'control planes in profile order',
       )
-      assert.match(plan.controlPlanes[0]?.command ?? '', new RegExp(`^kubeadm upgrade apply v${cluster.kubernetes.version.replace(/\./g, '\\.')}`))
+      assert.match(
+        plan.controlPlanes[0]?.command ?? '',
+        new RegExp(`^kubeadm upgrade apply v${cluster.kubernetes.version.replace(/\./g, '\\.')}`),
+      )
       for (const c of plan.controlPlanes.slice(1)) assert.match(c.command, /^kubeadm upgrade node/)
       // Seeds of 1.31+ carry a v1beta4 UpgradeConfiguration, which keeps the patches.
       for (const c of plan.controlPlanes) assert.match(c.command, /--config \/etc\/nodegen\/kubeadm\/upgrade\.yaml/)
-      assert.deepEqual(plan.workers.batches.flat(), workers(cluster).map((w) => w.name))
+      assert.deepEqual(
+        plan.workers.batches.flat(),
+        workers(cluster).map((w) => w.name),
+      )
       assert.ok(plan.workers.batches.every((b) => b.length <= cluster.upgrade.maxUnavailableWorkers))
       assert.ok(plan.images.some((i) => i.component === 'kube-apiserver' && i.image.endsWith(`:v${cluster.kubernetes.version}`)))
       for (const p of plan.packages) {
         if (p.sysext) assert.match(p.sysext, new RegExp(cluster.kubernetes.version.replace(/\./g, '\\.')))
-        else assert.ok(p.requests.some((r) => r.startsWith('kubelet') && r.includes(cluster.kubernetes.version)), JSON.stringify(p))
+        else
+          assert.ok(
+            p.requests.some((r) => r.startsWith('kubelet') && r.includes(cluster.kubernetes.version)),
+            JSON.stringify(p),
+          )
       }
       assert.match(plan.hash, /^sha256:[0-9a-f]{64}$/)
     })
@@ -83,7 +96,10 @@ describe('the upgrade plan of every example profile, from the minor before', () 
   it('a seed of 1.30 (kubeadm v1beta3: no UpgradeConfiguration) passes the patches by flag', () => {
     const file = path.join(dir, 'quickstart.yaml')
     const cluster = clusterAt(loadCluster(file), '1.31.2')
-    const plan = buildUpgradePlan(cluster, '1.30.14', 'flag', {from: inventoryOf(clusterAt(cluster, '1.30.14'), file), to: inventoryOf(cluster, file)})
+    const plan = buildUpgradePlan(cluster, '1.30.14', 'flag', {
+      from: inventoryOf(clusterAt(cluster, '1.30.14'), file),
+      to: inventoryOf(cluster, file),
+    })
     assert.equal(plan.controlPlanes[0]?.command, 'kubeadm upgrade apply v1.31.2 --patches /etc/nodegen/kubeadm/patches --yes')
     assert.equal(plan.controlPlanes[1]?.command, 'kubeadm upgrade node --patches /etc/nodegen/kubeadm/patches')
   })
