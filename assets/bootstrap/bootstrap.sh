@@ -641,7 +641,10 @@ role_join() {
 
 role_phase() {
   case "$ROLE" in
-    etcd) role_etcd ;;
+    etcd)
+      role_etcd
+      start_cert_renewal
+      ;;
     control-plane)
       if [ "$ORDINAL" = 0 ]; then
         role_init
@@ -652,6 +655,7 @@ role_phase() {
         start_token_calendar
       fi
       apply_labels
+      start_cert_renewal
       ;;
     worker) role_join ;;
     *) die "unknown role" ;;
@@ -703,7 +707,6 @@ main() {
   run_phase images pull_images
   run_phase role role_phase
   run_phase cleanup cleanup_secrets
-  if [ "$ROLE" != worker ]; then start_cert_renewal; fi
   CURRENT_PHASE=ready
   write_status ready
   console "nodegen: $NODE $ROLE ready"

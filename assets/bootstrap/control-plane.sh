@@ -287,7 +287,8 @@ install_cni() {
   done
 }
 
-# The certificate renewal timer (cert-renewal.sh), once the node is in its cluster.
+# The certificate renewal timer (cert-renewal.sh), once the node is in its cluster; its service
+# waits for the bootstrap's end (ConditionPathExists on the cleanup phase's marker).
 start_cert_renewal() {
   unit_files enable --now nodegen-cert-renewal.timer >/dev/null 2>&1 || log "could not start nodegen-cert-renewal.timer"
 }
