@@ -24,7 +24,6 @@ NODES_FILE="$NODEGEN_ETC/nodes.tsv"
 KUBE_DIR="$ROOT/etc/kubernetes"
 BAKED_MARKER="$NODEGEN_ETC/image.json"
 INSTALL_SCRIPT="$ROOT/usr/local/lib/nodegen/install-packages.sh"
-BUNDLE_SCRIPT="$ROOT/usr/local/lib/nodegen/bundle.sh"
 CONSOLE=${NODEGEN_CONSOLE:-/dev/console}
 # Seconds between retries start here and double up to BACKOFF_MAX; tests shorten them.
 BACKOFF_START=${NODEGEN_BACKOFF_START:-5}
@@ -250,7 +249,7 @@ prepare_host() {
   set_selinux
   load_modules
   apply_sysctls
-  start_time_sync
+  start_time_sync "no time synchronisation service installed yet: the packages phase brings chrony"
 }
 
 update_hosts() {
@@ -332,6 +331,8 @@ apply_sysctls() {
   done
 }
 
+# start_time_sync [MESSAGE]: enables and starts the first time service installed; logs MESSAGE when
+# there is none.
 start_time_sync() {
   local unit
   for unit in chronyd.service chrony.service systemd-timesyncd.service; do
@@ -341,7 +342,7 @@ start_time_sync() {
       return 0
     fi
   done
-  log "no time synchronisation service found"
+  log "${1:-no time synchronisation service found}"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -487,7 +488,7 @@ pull_images() {
   # Air-gapped with a bundle: every role imports the images it runs (the pause image, kube-proxy and
   # the CNI's on every node) before the kubelet needs them.
   if [ -n "$(param BUNDLE_URL)" ]; then
-    "$BUNDLE_SCRIPT" "$PARAMS_FILE" import-images || die "the air-gap bundle's images could not be imported (see the lines above)"
+    "$ROOT$(param LIB_DIR)/bundle.sh" "$PARAMS_FILE" import-images || die "the air-gap bundle's images could not be imported (see the lines above)"
   fi
   [ "$ROLE" = control-plane ] || return 0
   if baked_has_phase images && [ "$(baked_value imageRepository)" = "$(param IMAGE_REPOSITORY)" ]; then

@@ -323,16 +323,18 @@ api_address() {
 served_serial() { openssl s_client -connect "$1" </dev/null 2>/dev/null | openssl x509 -noout -serial 2>/dev/null; }
 file_serial() { openssl x509 -in "$1" -noout -serial 2>/dev/null; }
 
+# grep reads the whole answer (no -q): under pipefail, a grep that quits at the first match can make
+# the writer fail with SIGPIPE, and the check with it.
 component_healthy() {
   case "$1" in
-    etcd) curl -fsS -m 5 http://127.0.0.1:2381/health 2>/dev/null | grep -q '"health":"true"' ;;
+    etcd) curl -fsS -m 5 http://127.0.0.1:2381/health 2>/dev/null | grep -F -- '"health":"true"' >/dev/null ;;
     kube-apiserver)
-      curl -fsS -m 5 --cacert "$KUBE_DIR/pki/ca.crt" "https://$(api_address)/readyz" 2>/dev/null | grep -qx ok &&
+      curl -fsS -m 5 --cacert "$KUBE_DIR/pki/ca.crt" "https://$(api_address)/readyz" 2>/dev/null | grep -x ok >/dev/null &&
         [ "$(served_serial "$(api_address)")" = "$(file_serial "$KUBE_DIR/pki/apiserver.crt")" ]
       ;;
     # Their serving certificates are their own, self-signed: liveness only.
-    kube-controller-manager) curl -fsSk -m 5 https://127.0.0.1:10257/healthz 2>/dev/null | grep -qx ok ;;
-    kube-scheduler) curl -fsSk -m 5 https://127.0.0.1:10259/healthz 2>/dev/null | grep -qx ok ;;
+    kube-controller-manager) curl -fsSk -m 5 https://127.0.0.1:10257/healthz 2>/dev/null | grep -x ok >/dev/null ;;
+    kube-scheduler) curl -fsSk -m 5 https://127.0.0.1:10259/healthz 2>/dev/null | grep -x ok >/dev/null ;;
   esac
 }
 

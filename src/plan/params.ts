@@ -6,6 +6,7 @@
 import {CNI_INFO} from '../profile/cni.js'
 import {type Cluster, type ClusterNode, expandRepository, imageMirrorOf, type PackageFormat, repositoryTemplate} from '../profile/index.js'
 import {vrrpInterface} from './ha/keepalived.js'
+import {controlPlaneImages, imageName} from './kubeadm/images.js'
 import {libDir} from './types.js'
 
 export type Params = Record<string, string | number | boolean | undefined>
@@ -132,13 +133,25 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     OS_FAMILY: node.family,
     KUBERNETES_VERSION: k.version,
     KUBERNETES_CHANNEL: k.channel,
-    // The repository of this node's package format: install-packages.sh fetches its key from it.
-    KUBERNETES_REPO: node.family === 'debian' ? kubernetesRepository(cluster, 'deb') : undefined,
+    // The repository of this node's package format: install-packages.sh fetches its key from it
+    // (on the RHEL family only from a bundle, through bundle.sh; dnf fetches it otherwise).
+    KUBERNETES_REPO:
+      node.family === 'debian'
+        ? kubernetesRepository(cluster, 'deb')
+        : node.family === 'rhel' && cluster.airgap?.bundle
+          ? kubernetesRepository(cluster, 'rpm')
+          : undefined,
     IMAGE_REPOSITORY: k.imageRepository,
-    BUNDLE_URL: os(cluster.airgap?.bundle),
-    BUNDLE_SHA256: os(cluster.airgap?.bundle && cluster.airgap.sha256),
+    // Flatcar nodes read the bundle too: for its images (their sysext comes through Ignition).
+    BUNDLE_URL: cluster.airgap?.bundle,
+    BUNDLE_SHA256: cluster.airgap?.bundle && cluster.airgap.sha256,
     // The bundle holds every node's images; a worker never runs the control plane's (names, no tags).
-    BUNDLE_IMAGES_SKIP: os(cluster.airgap?.bundle && node.role === 'worker' ? controlPlaneImageNames(cluster).join(' ') : undefined),
+    BUNDLE_IMAGES_SKIP:
+      cluster.airgap?.bundle && node.role === 'worker'
+        ? controlPlaneImages(cluster)
+            .map((i) => imageName(i.image))
+            .join(' ')
+        : undefined,
     TOPOLOGY: cluster.topology,
     ENDPOINT_HOST: cluster.endpoint.host,
     ENDPOINT_PORT: cluster.endpoint.port,
@@ -212,12 +225,6 @@ export function selinuxBooleans(cluster: Cluster, node: ClusterNode): string[] {
     default:
       return []
   }
-}
-
-/** The images kubeadm runs as static pods on control planes (etcd included), by name without tag. */
-export function controlPlaneImageNames(cluster: Cluster): string[] {
-  const repo = cluster.kubernetes.imageRepository
-  return ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd'].map((c) => `${repo}/${c}`)
 }
 
 /**

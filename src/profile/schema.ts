@@ -5,7 +5,7 @@
  * are checked by validate.ts so each problem gets its catalogue code.
  */
 import {z} from 'zod'
-import {KUBEADM_TIMEOUTS, type KubeadmTimeout} from './kubernetes.js'
+import {CONTROL_PLANE_COMPONENTS, type ControlPlaneComponent, KUBEADM_TIMEOUTS, type KubeadmTimeout} from './kubernetes.js'
 
 export const API_VERSION = 'nodegen.dev/v1alpha1'
 
@@ -206,9 +206,10 @@ export const profileSchema = z.strictObject({
             .record(z.string(), z.boolean())
             .default({})
             .meta({description: 'Kubernetes feature gates, name to on/off, passed to kubeadm and the control-plane components.'}),
-          sysextRepository: str()
-            .optional()
-            .meta({description: 'Flatcar: base URL of the systemd-sysext images (a mirror of https://extensions.flatcar.org/extensions).'}),
+          sysextRepository: str().optional().meta({
+            description:
+              "Flatcar: base URL of the systemd-sysext images (a mirror of https://extensions.flatcar.org/extensions). Default: that, or the air-gap bundle's sysext/ when spec.airgap.bundle is set.",
+          }),
           timeouts: z
             .strictObject(
               Object.fromEntries(
@@ -226,6 +227,27 @@ export const profileSchema = z.strictObject({
             .meta({
               description:
                 "kubeadm's waits, by kubeadm's own names (kubeadm v1beta4 `timeouts`): slow or busy machines need longer ones; when one runs out kubeadm fails and the bootstrap program resets and retries.",
+            }),
+          extraArgs: z
+            .strictObject(
+              Object.fromEntries(
+                CONTROL_PLANE_COMPONENTS.map((c) => [
+                  c.name,
+                  extraArgs()
+                    .default({})
+                    .meta({
+                      description:
+                        c.name === 'etcd'
+                          ? 'Extra flags of etcd: the stacked members on the control planes, or the external members.'
+                          : `Extra flags of ${c.pod} on every control plane.`,
+                    }),
+                ]),
+              ) as Record<ControlPlaneComponent, z.ZodDefault<ReturnType<typeof extraArgs>>>,
+            )
+            .prefault({})
+            .meta({
+              description:
+                "Extra flags of the control-plane components, as kubeadm's ClusterConfiguration `<component>.extraArgs` (for example leader-election timings on slow machines); the flags nodegen sets itself are refused.",
             }),
           sysextSha512: str().optional().meta({
             description:
@@ -353,7 +375,7 @@ export const profileSchema = z.strictObject({
         .strictObject({
           bundle: str().optional().meta({
             description:
-              'Base URL of an air-gap bundle on the provisioning network (http or https): the nodes install their packages from its repositories (kubernetes/, os/<os>/) and import its images (images/) into containerd before kubeadm runs. Layout: docs/airgap.md.',
+              'Base URL of an air-gap bundle on the provisioning network (http or https): the nodes install their packages from its repositories (kubernetes/, os/<os>/; Flatcar: its sysext/) and import its images (images/) into containerd before kubeadm runs. Layout: docs/airgap.md.',
           }),
           sha256: str().optional().meta({
             description:

@@ -2,6 +2,7 @@
 import type {Cluster, ClusterNode} from '../../profile/index.js'
 import {compactShell, file, header} from '../files.js'
 import {bootstrapParams, encodeParams, hostsBlock, labelsTsv, nodesTsv, type Params} from '../params.js'
+import {secretBackendOf} from '../secrets/index.js'
 import {
   type Assets,
   BOOTSTRAP_UNIT,
@@ -32,10 +33,10 @@ export function buildBootstrapFiles(
   ]
   // The role code only control planes and etcd members run, sourced by bootstrap.sh: a worker's
   // seed stays without it (on Flatcar it must fit EC2's 16 KB user-data).
-  if (node.role !== 'worker') {
+  if (node.role !== 'worker')
     files.push(file(`${libDir(node.family)}/control-plane.sh`, compactShell(assets.controlPlaneScript), 'bootstrap:program', {mode: 0o644}))
+  if (renewsCertificates(cluster, node))
     files.push(file(`${libDir(node.family)}/cert-renewal.sh`, compactShell(assets.certRenewalScript), CERT_RENEWAL_ORIGIN, {mode: 0o755}))
-  }
   if (node.role !== 'etcd') files.push(file('/etc/nodegen/pki/ca.crt', caCert, 'pki:ca-certificate'))
   if (!cluster.image.baked && node.family !== 'flatcar')
     files.push(file(`${NODEGEN_LIB}/install-packages.sh`, assets.installScript, 'bootstrap:packages', {mode: 0o755}))
@@ -48,9 +49,10 @@ export function buildBootstrapFiles(
     if (!assets.cniMirrorScript) throw new Error('assets: cni-mirror.sh is missing')
     files.push(file(`${libDir(node.family)}/cni-mirror.sh`, compactShell(assets.cniMirrorScript), 'bootstrap:cni', {mode: 0o644}))
   }
-  if (cluster.airgap?.bundle && node.family !== 'flatcar') {
+  // Every node of a bundle's cluster imports its images from it (Flatcar's containerd has ctr too).
+  if (cluster.airgap?.bundle) {
     if (!assets.bundleScript) throw new Error('assets: bundle.sh is missing')
-    files.push(file(`${NODEGEN_LIB}/bundle.sh`, compactShell(assets.bundleScript), 'bootstrap:bundle', {mode: 0o755}))
+    files.push(file(`${libDir(node.family)}/bundle.sh`, compactShell(assets.bundleScript), 'bootstrap:bundle', {mode: 0o755}))
   }
   if (node.role === 'control-plane') {
     files.push(file(`${libDir(node.family)}/labels.sh`, compactShell(assets.labelsScript), 'bootstrap:labels', {mode: 0o755}))
@@ -114,7 +116,7 @@ WantedBy=multi-user.target
 `,
     },
   ]
-  if (node.role !== 'worker') units.push(...certRenewalUnits(cluster, node))
+  if (renewsCertificates(cluster, node)) units.push(...certRenewalUnits(cluster, node))
   if (node.role === 'control-plane') {
     units.push(
       {
@@ -183,6 +185,16 @@ WantedBy=timers.target
     )
   }
   return units
+}
+
+/**
+ * Whether the node renews its own certificates: control planes and external etcd members, except on
+ * EC2 with inline secrets, whose 16 KB of user-data has no room for the program beside the keys
+ * (validation warns, NG0438). With a secret backend the program travels in the secret bundle.
+ */
+export function renewsCertificates(cluster: Cluster, node: ClusterNode): boolean {
+  if (node.role === 'worker') return false
+  return !(cluster.platform.type === 'aws' && secretBackendOf(cluster) === undefined)
 }
 
 /**

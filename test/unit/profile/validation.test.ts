@@ -109,6 +109,50 @@ const CASES: Array<[string, (s: string) => string, string, string, number?]> = [
     'spec.nodes[4].kubeletExtraArgs.a;b',
   ],
   [
+    'a control-plane flag nodegen sets',
+    (s) =>
+      s.replace(
+        '    imageRepository: registry.k8s.io\n',
+        '    imageRepository: registry.k8s.io\n    extraArgs: {apiServer: {advertise-address: 10.0.0.9}}\n',
+      ),
+    'NG0436',
+    'spec.kubernetes.extraArgs.apiServer.advertise-address',
+  ],
+  [
+    'an etcd flag nodegen sets',
+    (s) =>
+      s.replace(
+        '    imageRepository: registry.k8s.io\n',
+        '    extraArgs: {etcd: {initial-cluster-state: existing}}\n    imageRepository: registry.k8s.io\n',
+      ),
+    'NG0436',
+    'spec.kubernetes.extraArgs.etcd.initial-cluster-state',
+  ],
+  [
+    'a control-plane flag with its dashes',
+    (s) =>
+      s.replace('    imageRepository: registry.k8s.io\n', '    imageRepository: registry.k8s.io\n    extraArgs: {scheduler: {--v: "4"}}\n'),
+    'NG0437',
+    'spec.kubernetes.extraArgs.scheduler.--v',
+  ],
+  [
+    'a control-plane flag value on two lines',
+    (s) =>
+      s.replace(
+        '    imageRepository: registry.k8s.io\n',
+        '    imageRepository: registry.k8s.io\n    extraArgs: {controllerManager: {v: "4\\n--x=1"}}\n',
+      ),
+    'NG0301',
+    'spec.kubernetes.extraArgs.controllerManager.v',
+  ],
+  [
+    'an unknown control-plane component',
+    (s) =>
+      s.replace('    imageRepository: registry.k8s.io\n', '    imageRepository: registry.k8s.io\n    extraArgs: {kubeProxy: {v: "4"}}\n'),
+    'NG0101',
+    'spec.kubernetes.extraArgs.kubeProxy',
+  ],
+  [
     'proxy URL with a quote',
     (s) => s.replace('  firewall: open-ports', '  firewall: open-ports\n  proxy: {http: "http://p:3128/\'x"}'),
     'NG0308',
