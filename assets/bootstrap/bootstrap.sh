@@ -663,7 +663,10 @@ role_join() {
 
 role_phase() {
   case "$ROLE" in
-    etcd) role_etcd ;;
+    etcd)
+      role_etcd
+      start_cert_renewal
+      ;;
     control-plane)
       if [ "$ORDINAL" = 0 ]; then
         role_init
@@ -674,6 +677,7 @@ role_phase() {
         start_token_calendar
       fi
       apply_labels
+      start_cert_renewal
       ;;
     worker) role_join ;;
     *) die "unknown role" ;;

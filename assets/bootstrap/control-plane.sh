@@ -287,6 +287,14 @@ install_cni() {
   done
 }
 
+# The certificate renewal timer (cert-renewal.sh), once the node is in its cluster; its service
+# waits for the bootstrap's end (ConditionPathExists on the cleanup phase's marker). A node without
+# the program (EC2 with inline secrets: no room in its user-data) has no timer either.
+start_cert_renewal() {
+  [ -e "$ROOT$(param LIB_DIR)/cert-renewal.sh" ] || return 0
+  unit_files enable --now nodegen-cert-renewal.timer >/dev/null 2>&1 || log "could not start nodegen-cert-renewal.timer"
+}
+
 apply_labels() {
   [ -r "$NODEGEN_ETC/labels.tsv" ] || return 0
   unit_files enable --now nodegen-labels.timer >/dev/null 2>&1 || true

@@ -205,6 +205,8 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     CONTROL_PLANE_COUNT: cluster.nodes.filter((n) => n.role === 'control-plane').length,
     ETCD_COUNT: cluster.nodes.filter((n) => n.role === 'etcd').length,
     TIMEOUT_SECONDS: cluster.bootstrap.timeoutSeconds,
+    // cert-renewal.sh: a leaf with less than this left is renewed.
+    CERT_RENEW_BEFORE_SECONDS: node.role === 'worker' ? undefined : cluster.pki.renewBeforeSeconds,
     STATUS_URL: cluster.bootstrap.statusUrl?.replace(/\/+$/, ''),
     KEEP_SECRETS: cluster.bootstrap.keepSecrets,
     PROXY_HTTP_PROXY: cluster.proxy?.http,

@@ -122,7 +122,14 @@ export interface Cluster {
   airgap?: {bundle?: string; sha256?: string}
   /** Ignition nodes: the config spec version their Ignition reads (see plan/target.ts). */
   ignition: {version: IgnitionSpecVersion}
-  pki: {keyAlgorithm: KeyAlgorithm; caValiditySeconds: number; certValiditySeconds: number}
+  pki: {
+    keyAlgorithm: KeyAlgorithm
+    caValiditySeconds: number
+    certValiditySeconds: number
+    /** A control plane renews kubeadm's leaves once one has less than this left. */
+    renewBeforeSeconds: number
+  }
+  upgrade: {maxUnavailableWorkers: number}
   bootstrapToken: {ttlSeconds: number; windowSeconds: number}
   users: Profile['spec']['users']
   proxy?: {http?: string; https?: string; noProxy: string[]}

@@ -395,9 +395,21 @@ export const profileSchema = z.strictObject({
             .meta({description: 'Key algorithm of the CAs and certificates nodegen issues.'}),
           caValidity: str().default('87600h').meta({description: 'Validity of the CAs, a Go duration (87600h: 10 years).'}),
           certValidity: str().default('8760h').meta({description: 'Validity of the leaf certificates, a Go duration (8760h: 1 year).'}),
+          renewBefore: str().optional().meta({
+            description:
+              "When a control plane renews kubeadm's leaf certificates (nodegen-cert-renewal.timer, twice a day): once one has less than this left, a Go duration. At least 48h and less than certValidity. Default: 2160h (90 days), or a quarter of certValidity when that is shorter.",
+          }),
         })
         .prefault({})
         .meta({description: 'The offline PKI in the state directory.'}),
+      upgrade: z
+        .strictObject({
+          maxUnavailableWorkers: z.number().int().min(1).default(1).meta({
+            description: 'How many workers `nodegen upgrade` plans to drain and upgrade at the same time.',
+          }),
+        })
+        .prefault({})
+        .meta({description: 'How an upgrade to a new spec.kubernetes.version rolls through the cluster (nodegen upgrade).'}),
       bootstrapToken: z
         .strictObject({
           ttl: str().default('24h').meta({

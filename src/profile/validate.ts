@@ -40,6 +40,7 @@ import {
 } from './repositories.js'
 import type {Profile, Taint} from './schema.js'
 import {
+  formatDuration,
   isFlagName,
   isImageRef,
   isImageRepository,
@@ -136,6 +137,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     return d ?? 1
   })
   const [caSecs, certSecs, ttlSecs, windowSecs, timeoutSecs] = secs as [number, number, number, number, number]
+  const renewBeforeSecs = renewBefore(report, [...spec, 'pki', 'renewBefore'], s.pki.renewBefore, certSecs)
   const kubeadmTimeouts: Partial<Record<KubeadmTimeout, number>> = {}
   for (const t of KUBEADM_TIMEOUTS) {
     const value = s.kubernetes.timeouts?.[t.name]
@@ -570,7 +572,8 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     image: s.image,
     ...(airgap ? {airgap} : {}),
     ignition: s.ignition,
-    pki: {keyAlgorithm: s.pki.keyAlgorithm, caValiditySeconds: caSecs, certValiditySeconds: certSecs},
+    pki: {keyAlgorithm: s.pki.keyAlgorithm, caValiditySeconds: caSecs, certValiditySeconds: certSecs, renewBeforeSeconds: renewBeforeSecs},
+    upgrade: {maxUnavailableWorkers: s.upgrade.maxUnavailableWorkers},
     bootstrapToken: {ttlSeconds: ttlSecs, windowSeconds: windowSecs},
     users: s.users,
     ...(s.proxy ? {proxy: s.proxy} : {}),
@@ -598,8 +601,10 @@ function checkSecretBackend(report: Report, platform: Profile['spec']['platform'
   if (platform.type === 'aws' && platform.aws) {
     const path = [...base, 'aws', 'secretBackend']
     if (platform.aws.secretBackend === 'inline') {
-      if (opts.insecureInlineSecrets) report.warn(path, 'NG0428', {platform: 'aws'})
-      else report.error(path, 'NG0427', {platform: 'aws', backend: 'aws-secrets-manager or ssm-parameter-store'})
+      if (opts.insecureInlineSecrets) {
+        report.warn(path, 'NG0428', {platform: 'aws'})
+        report.warn(path, 'NG0438')
+      } else report.error(path, 'NG0427', {platform: 'aws', backend: 'aws-secrets-manager or ssm-parameter-store'})
     }
     if (!/^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/.test(platform.aws.region))
       report.error([...base, 'aws', 'region'], 'NG0301', {value: platform.aws.region, what: 'AWS region', why: 'like eu-west-1'})
@@ -820,4 +825,30 @@ function checkExtraArgs(report: Report, path: FieldPath, args: Record<string, st
         why: 'letters, digits and . _ : / = , @ % + * ~ - only (kubeadm writes kubelet flags into a shell-quoted env file)',
       })
   }
+}
+
+/** The renewal timer runs twice a day: a window shorter than two days leaves too few runs to retry in. */
+export const MIN_RENEW_BEFORE_SECONDS = 48 * 3600
+/** kubeadm's leaves are a year by default; renewing in the last 90 days leaves room for weeks of failed runs. */
+export const DEFAULT_RENEW_BEFORE_SECONDS = 90 * 86400
+
+/**
+ * spec.pki.renewBefore in seconds: the profile's, or 90 days (a quarter of the leaves' validity when
+ * that is shorter). A window as long as the validity would renew at every timer run.
+ */
+function renewBefore(report: Report, path: FieldPath, value: string | undefined, certSecs: number): number {
+  if (value === undefined) return Math.min(DEFAULT_RENEW_BEFORE_SECONDS, Math.floor(certSecs / 4))
+  const d = parseDuration(value)
+  if (d === undefined || d <= 0) {
+    report.error(path, 'NG0307', {value})
+    return DEFAULT_RENEW_BEFORE_SECONDS
+  }
+  if (d < MIN_RENEW_BEFORE_SECONDS)
+    report.error(path, 'NG0435', {value, why: 'is shorter than 48h: the renewal timer runs twice a day and needs room to retry'})
+  else if (d >= certSecs)
+    report.error(path, 'NG0435', {
+      value,
+      why: `is not shorter than certValidity (${formatDuration(certSecs)}): every timer run would renew the certificates again`,
+    })
+  return Math.floor(d)
 }
