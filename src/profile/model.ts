@@ -77,6 +77,8 @@ export interface Cluster {
     /** Base URL of pkgs.k8s.io or its mirror, without a trailing slash. */
     packageRepository: string
     featureGates: Record<string, boolean>
+    /** kubeadm preflight checks ignored on every node, lowercased as kubeadm compares them. */
+    ignorePreflightErrors: string[]
     /** Flatcar sysext images, without a trailing slash. */
     sysextRepository: string
     /** kubeadm's waits the profile sets, in seconds, by kubeadm v1beta4's names (others: kubeadm's defaults). */

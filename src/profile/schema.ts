@@ -206,6 +206,10 @@ export const profileSchema = z.strictObject({
             .record(z.string(), z.boolean())
             .default({})
             .meta({description: 'Kubernetes feature gates, name to on/off, passed to kubeadm and the control-plane components.'}),
+          ignorePreflightErrors: z.array(str()).default([]).meta({
+            description:
+              "kubeadm preflight checks whose errors become warnings on every node, by kubeadm's names (NumCPU, Mem, Swap, SystemVerification, Port-10250, ...; all for every check), as kubeadm's --ignore-preflight-errors. For machines that knowingly fall short of kubeadm's minimums, such as a lab control plane with one CPU.",
+          }),
           sysextRepository: str().optional().meta({
             description:
               "Flatcar: base URL of the systemd-sysext images (a mirror of https://extensions.flatcar.org/extensions). Default: that, or the air-gap bundle's sysext/ when spec.airgap.bundle is set.",

@@ -148,6 +148,11 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     else kubeadmTimeouts[t.name] = d
     if (target.kubeadmApi === 'v1beta3' && !('v1beta3' in t)) report.warn(tPath, 'NG0434', {name: t.name, version: s.kubernetes.version})
   }
+  const ignorePreflightErrors = preflightChecks(
+    report,
+    [...spec, 'kubernetes', 'ignorePreflightErrors'],
+    s.kubernetes.ignorePreflightErrors,
+  )
   for (const c of CONTROL_PLANE_COMPONENTS)
     checkComponentArgs(report, [...spec, 'kubernetes', 'extraArgs', c.name], c, s.kubernetes.extraArgs[c.name])
   if (ttlSecs < PROVISIONING_SECONDS[s.platform.type])
@@ -519,6 +524,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
         s.kubernetes.packageRepository ?? (airgap?.bundle && `${airgap.bundle}kubernetes`),
       ),
       featureGates: s.kubernetes.featureGates,
+      ignorePreflightErrors,
       timeouts: kubeadmTimeouts,
       extraArgs: s.kubernetes.extraArgs,
       // A bundle carries the sysext under sysext/; a repository the profile names wins.
@@ -789,6 +795,23 @@ function checkTaints(report: Report, path: FieldPath, taints: Taint[]): void {
     if (!isLabelKey(t.key)) report.error([...path, i, 'key'], 'NG0303', {value: JSON.stringify(t.key)})
     if (t.value !== undefined && !isLabelValue(t.value)) report.error([...path, i, 'value'], 'NG0304', {value: JSON.stringify(t.value)})
   })
+}
+
+/**
+ * kubeadm's preflight check names (NumCPU, Port-10250, FileContent--proc-sys-net-ipv4-ip_forward),
+ * compared lowercased as kubeadm compares them; `all` stands alone, as kubeadm requires. They travel
+ * in the kubeadm configuration's nodeRegistration, never on a command line.
+ */
+function preflightChecks(report: Report, path: FieldPath, names: string[]): string[] {
+  const seen = new Set<string>()
+  names.forEach((name, i) => {
+    if (!/^[A-Za-z][A-Za-z0-9._-]*$/.test(name))
+      report.error([...path, i], 'NG0439', {value: JSON.stringify(name), why: 'is not a check name (letters, digits, ".", "_" and "-")'})
+    else seen.add(name.toLowerCase())
+  })
+  if (seen.has('all') && seen.size > 1)
+    report.error(path, 'NG0439', {value: 'all', why: 'ignores every check: kubeadm refuses it beside single checks, so name it alone'})
+  return [...seen].sort()
 }
 
 /**

@@ -35,10 +35,10 @@ export function nodeRegistration(cluster: Cluster, node: ClusterNode): NodeRegis
   const kubeletExtraArgs: Arg[] = Object.keys(merged)
     .sort()
     .map((name) => ({name, value: merged[name] as string}))
-  const ignore: string[] = []
+  const ignore: string[] = [...cluster.kubernetes.ignorePreflightErrors]
   if (node.role === 'control-plane') {
     // haproxy already listens on 127.0.0.1:port when kubeadm's preflight tries to bind *:port.
-    if (apiServerSharesHaproxyPort(cluster)) ignore.push(`Port-${cluster.loadBalancer.apiServerPort}`)
+    if (apiServerSharesHaproxyPort(cluster) && !ignore.includes('all')) ignore.push(`Port-${cluster.loadBalancer.apiServerPort}`)
   }
   return {
     name: node.name,

@@ -96,6 +96,11 @@ describe('the real kubeadm accepts every kubeadm document nodegen renders', () =
         assert.ok(docs > 0)
       })
     }
+    it(`quickstart.yaml with ignored preflight checks at the ${end} minor (${v.version}): kubeadm config validate`, async (t) => {
+      const file = profileAtVersion(path.join(PROFILES_DIR, 'quickstart.yaml'), v.version)
+      writeFileSync(file, readFileSync(file, 'utf8').replace(/^( {2}kubernetes:\n)/m, '$1    ignorePreflightErrors: [NumCPU, Mem]\n'))
+      assert.ok((await validateProfile(t, file, v.version, `quickstart.yaml+ignorePreflightErrors@${v.version}`)) > 0)
+    })
   }
 
   it('a document kubeadm must reject is rejected (the check is not vacuous)', async (t) => {

@@ -352,6 +352,22 @@ describe('preflight and patches per load balancer', () => {
     assert.equal(docs(c, cp0).get('ClusterConfiguration')!.controlPlaneEndpoint, '10.0.0.100:8443')
   })
 
+  test("the profile's ignored preflight checks reach every node's kubeadm configuration, lowercased and deduplicated", () => {
+    const c = cluster('quickstart', (s) => {
+      s.kubernetes.ignorePreflightErrors = ['NumCPU', 'numcpu', 'Mem']
+    })
+    assert.deepEqual(docs(c, firstOf(c, 'control-plane', 0)).get('InitConfiguration')!.nodeRegistration.ignorePreflightErrors, [
+      'Port-6443',
+      'mem',
+      'numcpu',
+    ])
+    assert.deepEqual(docs(c, firstOf(c, 'worker', 0)).get('JoinConfiguration')!.nodeRegistration.ignorePreflightErrors, ['mem', 'numcpu'])
+    const all = cluster('quickstart', (s) => {
+      s.kubernetes.ignorePreflightErrors = ['all']
+    })
+    assert.deepEqual(docs(all, firstOf(all, 'control-plane', 1)).get('JoinConfiguration')!.nodeRegistration.ignorePreflightErrors, ['all'])
+  })
+
   test('kube-vip: no preflight check ignored (the bootstrap program places kube-vip after the join)', () => {
     const c = cluster('quickstart', (s) => {
       s.loadBalancer.type = 'kube-vip'

@@ -153,6 +153,26 @@ const CASES: Array<[string, (s: string) => string, string, string, number?]> = [
     'spec.kubernetes.extraArgs.kubeProxy',
   ],
   [
+    'a preflight check name with a space',
+    (s) =>
+      s.replace(
+        '    imageRepository: registry.k8s.io\n',
+        '    imageRepository: registry.k8s.io\n    ignorePreflightErrors: [NumCPU, "Mem; x"]\n',
+      ),
+    'NG0439',
+    'spec.kubernetes.ignorePreflightErrors[1]',
+  ],
+  [
+    'every preflight check beside a single one',
+    (s) =>
+      s.replace(
+        '    imageRepository: registry.k8s.io\n',
+        '    imageRepository: registry.k8s.io\n    ignorePreflightErrors: [all, NumCPU]\n',
+      ),
+    'NG0439',
+    'spec.kubernetes.ignorePreflightErrors',
+  ],
+  [
     'proxy URL with a quote',
     (s) => s.replace('  firewall: open-ports', '  firewall: open-ports\n  proxy: {http: "http://p:3128/\'x"}'),
     'NG0308',
