@@ -133,8 +133,8 @@ describe('a real cluster on VMs: real kubeadm, firewall on, installed from an ai
     const etcdTls = etcdClientCert(state, tmp)
     const macOf = new Map(specs.map((s) => [s.mac, s.name]))
 
-    const nodes: ClusterNode[] = specs.map((s) =>
-      // kubeadm's preflight refuses a control plane with fewer than 2 CPUs (NumCPU), as on real machines.
+    // kubeadm's preflight refuses a control plane with fewer than 2 CPUs (NumCPU), as on real machines.
+    const boot = (s: (typeof specs)[number]) =>
       bootNode(s, {
         image,
         group,
@@ -143,8 +143,14 @@ describe('a real cluster on VMs: real kubeadm, firewall on, installed from an ai
         smp: (n) => (n.role === 'control-plane' ? 2 : 1),
         // NODEGEN_CLUSTER_NICE lowers every VM's host priority (other work on the machine first).
         nice: (n) => bringUpNice(n) + Number(process.env.NODEGEN_CLUSTER_NICE ?? 0),
-      }),
-    )
+      })
+    // The control planes boot together, so control plane 1 meets a control plane 0 still coming up.
+    // The worker boots once both are ready: two emulated cores cannot carry a control plane's join
+    // (etcd's new member, a second API server, the kubelet's TLS bootstrap) and the worker's package
+    // installation and image import at once; the API servers then fail their liveness probes and
+    // the join its deadlines. A worker that boots early and waits is covered by the e2e tests.
+    const nodes: ClusterNode[] = cps.map(boot)
+    let workerNode: ClusterNode | undefined
     const stopAll = () => {
       for (const n of nodes) if (!process.env.NODEGEN_CLUSTER_KEEP) n.vm.cleanup()
       for (const n of nodes) n.vm.kill()
@@ -158,6 +164,11 @@ describe('a real cluster on VMs: real kubeadm, firewall on, installed from an ai
     const follower = new SegmentFollower(sniffer, VIP, VRID, (mac) => macOf.get(mac) ?? mac)
     const tick = async () => {
       follower.follow(timeline)
+      if (!workerNode && nodes.every((n) => n.outcome(true)?.state === 'ready')) {
+        workerNode = boot(worker)
+        nodes.push(workerNode)
+        timeline.add(workerNode.label, 'qemu started (power on), both control planes ready', workerNode.vm.startedAt)
+      }
       if (endpointFirstOk === undefined && (await endpointReady(probe, ENDPOINT, clusterCa))) {
         endpointFirstOk = Date.now()
         timeline.add('probe', `https://${ENDPOINT}/readyz answers ok (TLS verified against the cluster CA)`)
