@@ -56,6 +56,10 @@ etcd_member_objects() {
   return 1
 }
 
+# The member objects on standard input whose peer URL is this node's (kubeadm's
+# https://<node IP>:2380), or with -v the others; grep's status.
+own_peer_members() { grep -F "$@" -e "\"https://$(param NODE_IP):2380\""; }
+
 # Started voting members of the etcd cluster, asked of any member that answers. A member that is
 # still a learner or has not started (no name yet) does not count.
 etcd_started_members() {
@@ -82,7 +86,7 @@ etcd_ready_for_join() {
   # A member with this node's own peer URL is a leftover of its own (a join that failed after etcd
   # took it as a learner, possibly only after the join gave up): it is removed just before the next
   # join, so it counts neither as a learner in the way nor toward the quorum.
-  members=$(printf '%s\n' "$members" | grep -vF "\"https://$(param NODE_IP):2380\"" || true)
+  members=$(printf '%s\n' "$members" | own_peer_members -v || true)
   total=$(printf '%s\n' "$members" | grep -c '"peerURLs"' || true)
   learners=$(printf '%s\n' "$members" | grep -c '"isLearner":true' || true)
   started=$(printf '%s\n' "$members" | grep '"name":"[^"]' | grep -vc '"isLearner":true' || true)
@@ -159,7 +163,7 @@ rejoin_etcd_if_replaced() {
   local me mine id args ip manifest="$KUBE_DIR/manifests/etcd.yaml" removed=0
   [ -d "$ROOT/var/lib/etcd/member" ] && return 0
   me=$(param NODE_IP)
-  mine=$(etcd_member_objects "$me" | grep -F "\"https://$me:2380\"") || return 0
+  mine=$(etcd_member_objects "$me" | own_peer_members) || return 0
   printf '%s' "$mine" | grep -q '"name":"[^"]' || return 0
   id=$(printf '%s' "$mine" | sed -n -E 's/.*"ID":"?([0-9]+)"?.*/\1/p' | head -n 1)
   [[ "$id" =~ ^[0-9]+$ ]] || die "cannot read this node's etcd member ID from the member list"
@@ -306,7 +310,7 @@ apply_labels() {
 own_etcd_member_id() {
   local me
   me=$(param NODE_IP)
-  etcd_member_objects "$me" | grep -F "\"https://$me:2380\"" | sed -n -E 's/.*"ID":"?([0-9]+)"?.*/\1/p' | head -n 1 || true
+  etcd_member_objects "$me" | own_peer_members | sed -n -E 's/.*"ID":"?([0-9]+)"?.*/\1/p' | head -n 1 || true
 }
 
 # This node's own member in etcd, as the first member that answers lists it (this node's own etcd
@@ -318,10 +322,9 @@ own_etcd_member_id() {
 OWN_ETCD_MEMBER=
 # shellcheck disable=SC2034 # read by role_join (bootstrap.sh)
 own_etcd_member_known() {
-  local me members mine
-  me=$(param NODE_IP)
+  local members mine
   members=$(etcd_member_objects) || return 1
-  mine=$(printf '%s\n' "$members" | grep -F "\"https://$me:2380\"" || true)
+  mine=$(printf '%s\n' "$members" | own_peer_members || true)
   if [ -z "$mine" ]; then
     OWN_ETCD_MEMBER=none
   elif [[ "$mine" == *'"isLearner":true'* ]]; then

@@ -31,21 +31,26 @@ firewall_params() {
 # (--add-port with --add-protocol is "not allowed").
 FIREWALLD_COMMANDS=()
 firewalld_commands() {
-  local port proto src line
+  local line
   FIREWALLD_COMMANDS=()
-  line=''
-  for port in "${FW_PORTS[@]}"; do line+="${line:+$'\t'}--add-port=$port"; done
+  line=$(tab_joined --add-port= "${FW_PORTS[@]}")
   [ -n "$line" ] && FIREWALLD_COMMANDS+=("$line")
-  line=''
-  for proto in "${FW_PROTOCOLS[@]}"; do line+="${line:+$'\t'}--add-protocol=$proto"; done
+  line=$(tab_joined --add-protocol= "${FW_PROTOCOLS[@]}")
   [ -n "$line" ] && FIREWALLD_COMMANDS+=("$line")
   if [ "$(param FIREWALL_VRRP)" = 1 ]; then
     FIREWALLD_COMMANDS+=('--add-rich-rule=rule protocol value="vrrp" accept')
   fi
-  line=''
-  for src in "${FW_SOURCES[@]}"; do line+=$'\t'"--add-source=$src"; done
-  [ -n "$line" ] && FIREWALLD_COMMANDS+=("--zone=trusted$line")
+  line=$(tab_joined --add-source= "${FW_SOURCES[@]}")
+  [ -n "$line" ] && FIREWALLD_COMMANDS+=("--zone=trusted"$'\t'"$line")
   return 0
+}
+
+# Each ITEM behind the option PREFIX, tab-separated; nothing without items.
+tab_joined() {
+  local prefix=$1 item line=''
+  shift
+  for item in "$@"; do line+="${line:+$'\t'}$prefix$item"; done
+  printf '%s' "$line"
 }
 
 # Debian's, Ubuntu's and EL's firewalld order it before network-pre.target, and cloud-init's
@@ -90,7 +95,8 @@ ufw_before_protocols() {
 firewalld_running() { [ "$(firewall-cmd --state 2>/dev/null)" = running ]; }
 
 # firewall-cmd, again after a pause when firewalld did not answer in time: it reports a D-Bus
-# timeout as exit 252 (NOT_RUNNING) or 254 (UNKNOWN_ERROR), which a busy machine sees. Any other failure, a refused rule above all, stands.
+# timeout as exit 252 (NOT_RUNNING) or 254 (UNKNOWN_ERROR), which a busy machine sees. Any other
+# failure, a refused rule above all, stands.
 firewall_cmd() {
   local attempt=1 rc
   while :; do

@@ -22,6 +22,12 @@ export interface PlanFile {
    * hundreds of megabytes). Only Ignition can express this; planners use it for Ignition nodes only.
    */
   remote?: {url: string; sha512?: string}
+  /**
+   * A program that runs only after the node's secret bundle is installed (its units start it through
+   * bash, so a 0600 copy runs too): where the node has a bundle, it travels in it and leaves the
+   * user-data to what the first boot needs.
+   */
+  bundled?: boolean
 }
 
 export interface PlanLink {
@@ -127,7 +133,3 @@ export function libDir(family: OsFamily): string {
 export const BOOTSTRAP_UNIT = 'nodegen-bootstrap.service'
 /** Renews kubeadm's leaf certificates (assets/bootstrap/cert-renewal.sh); the bootstrap starts it at its end. */
 export const CERT_RENEWAL_TIMER = 'nodegen-cert-renewal.timer'
-/** The origin of cert-renewal.sh in a plan (a secret bundle carries it on the clouds). */
-export const CERT_RENEWAL_ORIGIN = 'bootstrap:cert-renewal'
-/** The origin of token-calendar.sh in a plan (a secret bundle carries it on the clouds, beside the calendar's secret). */
-export const TOKEN_CALENDAR_ORIGIN = 'bootstrap:token-calendar'

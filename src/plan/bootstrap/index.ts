@@ -6,7 +6,6 @@ import {secretBackendOf} from '../secrets/index.js'
 import {
   type Assets,
   BOOTSTRAP_UNIT,
-  CERT_RENEWAL_ORIGIN,
   CERT_RENEWAL_TIMER,
   libDir,
   NODEGEN_LIB,
@@ -14,7 +13,6 @@ import {
   PARAMS_FILE,
   type PlanFile,
   type PlanUnit,
-  TOKEN_CALENDAR_ORIGIN,
 } from '../types.js'
 
 export function buildBootstrapFiles(
@@ -37,7 +35,12 @@ export function buildBootstrapFiles(
   if (node.role !== 'worker')
     files.push(file(`${libDir(node.family)}/control-plane.sh`, compactShell(assets.controlPlaneScript), 'bootstrap:program', {mode: 0o644}))
   if (renewsCertificates(cluster, node))
-    files.push(file(`${libDir(node.family)}/cert-renewal.sh`, compactShell(assets.certRenewalScript), CERT_RENEWAL_ORIGIN, {mode: 0o755}))
+    files.push(
+      file(`${libDir(node.family)}/cert-renewal.sh`, compactShell(assets.certRenewalScript), 'bootstrap:cert-renewal', {
+        mode: 0o755,
+        bundled: true,
+      }),
+    )
   if (node.role !== 'etcd') files.push(file('/etc/nodegen/pki/ca.crt', caCert, 'pki:ca-certificate'))
   if (!cluster.image.baked && node.family !== 'flatcar')
     files.push(file(`${NODEGEN_LIB}/install-packages.sh`, assets.installScript, 'bootstrap:packages', {mode: 0o755}))
@@ -78,7 +81,10 @@ export function buildCalendarFiles(
       'pki:token-calendar',
       {secret: true},
     ),
-    file(`${libDir(node.family)}/token-calendar.sh`, compactShell(assets.tokenCalendarScript), TOKEN_CALENDAR_ORIGIN, {mode: 0o755}),
+    file(`${libDir(node.family)}/token-calendar.sh`, compactShell(assets.tokenCalendarScript), 'bootstrap:token-calendar', {
+      mode: 0o755,
+      bundled: true,
+    }),
   ]
 }
 
