@@ -16,6 +16,6 @@ if (process.argv[2] === '--version') {
   const arch = os.arch() === 'ia32' ? 'x86' : os.arch()
   process.stdout.write(`${pjson.name}/${pjson.version || '0.0.0'} ${platform}-${arch} node-${process.version}\n`)
 } else {
-  const {execute} = await import('@oclif/core')
+  const {execute} = await import('../dist/cli.js')
   await execute({dir: import.meta.url})
 }

@@ -1,11 +1,10 @@
 /** The adapter between commands and the pure profile loader: finds and reads the profile file. */
 import {readFileSync, realpathSync, statSync} from 'node:fs'
 import path from 'node:path'
-import {fileURLToPath} from 'node:url'
 import {type BuildOptions, type Diagnostic, LIMITS, type LoadResult, loadProfile, Report} from '../profile/index.js'
+import {PACKAGE_ROOT} from './package-root.js'
 
-/** The package's own directory (profiles/, schema/, packer/ live there). */
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+export {PACKAGE_ROOT}
 
 /** profiles/ inside the package: the example profiles nodegen ships. */
 export const BUNDLED_PROFILES = path.join(PACKAGE_ROOT, 'profiles')

@@ -6,10 +6,12 @@
  * results in node order and commits the output as a serial render does.
  */
 import os from 'node:os'
+import path from 'node:path'
 import {Worker} from 'node:worker_threads'
 import type {NodeSecretFile} from '../plan/build.js'
 import type {ClusterNode} from '../profile/index.js'
 import type {DirWriter} from './output.js'
+import {PACKAGE_ROOT} from './package-root.js'
 import type {MediaKind, NodeOutcome, RenderOptions} from './render.js'
 
 /** Below this many nodes per thread, starting threads costs more than it saves. */
@@ -54,7 +56,8 @@ export function workerCount(nodes: number, media: MediaKind): number {
 }
 
 function startWorker(setup: WorkerSetup): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./render-worker.js', import.meta.url), {workerData: setup})
+  // Built, the worker is dist/app/render-worker.js however this module was bundled (scripts/bundle.mjs).
+  if (!import.meta.url.endsWith('.ts')) return new Worker(path.join(PACKAGE_ROOT, 'dist', 'app', 'render-worker.js'), {workerData: setup})
   // From the TypeScript sources (tsx, the tests): a worker thread does not inherit tsx's loader,
   // so it registers tsx before importing the worker module.
   const src = new URL('./render-worker.ts', import.meta.url).href
