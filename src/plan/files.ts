@@ -39,10 +39,23 @@ export function systemdEscape(value: string): string {
  * data and no leading blank matters.
  */
 export function compactShell(script: string): string {
-  return script
-    .split('\n')
-    .filter((l, i) => (i === 0 && l.startsWith('#!')) || (!(/^\s*#/.test(l) && !/^\s*# shellcheck /.test(l)) && l.trim() !== ''))
-    .map((l) => l.replace(/^[ \t]+/, ''))
-    .join('\n')
-    .concat('\n')
+  let out = compacted.get(script)
+  if (out === undefined) {
+    out = script
+      .split('\n')
+      .filter((l, i) => (i === 0 && l.startsWith('#!')) || (!(/^\s*#/.test(l) && !/^\s*# shellcheck /.test(l)) && l.trim() !== ''))
+      .map((l) => l.replace(/^[ \t]+/, ''))
+      .join('\n')
+      .concat('\n')
+    if (compacted.size >= COMPACTED_LIMIT) compacted.clear()
+    compacted.set(script, out)
+  }
+  return out
 }
+
+/**
+ * Compacted scripts by their source: every node's plan carries the same few shipped scripts, and a
+ * render of thousands of nodes compacted each of them once per node.
+ */
+const compacted = new Map<string, string>()
+const COMPACTED_LIMIT = 64
