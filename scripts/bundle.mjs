@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * Builds dist/ from src/ with esbuild: every command module oclif loads (dist/commands/…), render's
- * worker thread (dist/app/render-worker.js) and the CLI's entry (dist/cli.js, which bin/run.js
- * imports) are bundled, the code they share split into dist/chunks/ and dynamic imports left as
+ * Builds dist/ from src/ with esbuild: every command module oclif loads (dist/commands/…), the
+ * worker threads' modules (dist/app/render-worker.js, profile-worker.js) and the CLI's entry
+ * (dist/cli.js, which bin/run.js imports) are bundled, the code they share split into dist/chunks/ and dynamic imports left as
  * lazy chunks. A command then loads a handful of files instead of the hundreds of modules tsc emits
  * and its dependencies spread over (@oclif/core, yaml, zod, @peculiar/x509 and the asn1 packages),
  * which was most of a small command's start. `npm run build` type-checks with tsc first; tsc's own
@@ -37,7 +37,13 @@ function commandModules(dir) {
   return found
 }
 
-const entryPoints = [...commandModules(path.join(src, 'commands')), path.join(src, 'app', 'render-worker.ts'), path.join(src, 'cli.ts')]
+// The worker threads' modules are entry points too: src/app/threads.ts starts dist/app/<module>.js.
+const THREAD_MODULES = ['render-worker', 'profile-worker']
+const entryPoints = [
+  ...commandModules(path.join(src, 'commands')),
+  ...THREAD_MODULES.map((m) => path.join(src, 'app', `${m}.ts`)),
+  path.join(src, 'cli.ts'),
+]
 rmSync(dist, {recursive: true, force: true})
 await build({
   entryPoints,

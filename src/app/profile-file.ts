@@ -19,6 +19,37 @@ export interface LoadedProfile extends LoadResult {
   display: string
 }
 
+/**
+ * Profiles from this size on (about 1200 nodes written one per line) load in a thread of their own.
+ * Parsing builds a YAML tree with every node's source position, and grew the heap by about 50 MB
+ * for a 5000-node profile (270 KB); V8 does not give back a heap it has grown, so the main thread
+ * would carry that through the whole render. A thread's heap goes when the thread ends, and the
+ * loaded profile comes back as plain data.
+ */
+const OWN_THREAD_BYTES = 64 * 1024
+
+/** {@link readProfile}, large profiles in a thread of their own. */
+export async function loadProfileFile(file: string, opts: BuildOptions = {}): Promise<LoadedProfile> {
+  let size = 0
+  try {
+    size = statSync(path.resolve(file)).size
+  } catch {
+    // readProfile reports it.
+  }
+  if (size < OWN_THREAD_BYTES || size > LIMITS.maxBytes) return readProfile(file, opts)
+  const {startThread} = await import('./threads.js')
+  const thread = startThread('profile-worker', {workerData: {file, opts}})
+  try {
+    return await new Promise<LoadedProfile>((resolve, reject) => {
+      thread.once('message', resolve)
+      thread.once('error', reject)
+      thread.once('exit', (code) => reject(new Error(`internal: the profile thread exited (code ${code}) without a result`)))
+    })
+  } finally {
+    await thread.terminate()
+  }
+}
+
 /** Reads and loads a profile; read failures become diagnostics like every other problem. */
 export function readProfile(file: string, opts: BuildOptions = {}): LoadedProfile {
   const abs = path.resolve(file)

@@ -6,13 +6,12 @@
  * results in node order and commits the output as a serial render does.
  */
 import os from 'node:os'
-import path from 'node:path'
-import {Worker} from 'node:worker_threads'
+import type {Worker} from 'node:worker_threads'
 import type {NodeSecretFile} from '../plan/build.js'
 import type {ClusterNode} from '../profile/index.js'
 import type {DirWriter} from './output.js'
-import {PACKAGE_ROOT} from './package-root.js'
 import type {MediaKind, NodeOutcome, RenderOptions} from './render.js'
+import {startThread} from './threads.js'
 
 /** Below this many nodes per thread, starting threads costs more than it saves. */
 const MIN_NODES_PER_WORKER = 24
@@ -55,14 +54,15 @@ export function workerCount(nodes: number, media: MediaKind): number {
   return Math.min(max, Math.floor(nodes / MIN_NODES_PER_WORKER))
 }
 
+/**
+ * A thread's young generation, capped at what a small render's threads use anyway: left to grow,
+ * V8 took it from 8 to 32 MB per thread over a large render, the main part of render's memory
+ * growing with the cluster. A node's garbage is small and short-lived, so this costs no time.
+ */
+const RESOURCE_LIMITS = {maxYoungGenerationSizeMb: 8}
+
 function startWorker(setup: WorkerSetup): Worker {
-  // Built, the worker is dist/app/render-worker.js however this module was bundled (scripts/bundle.mjs).
-  if (!import.meta.url.endsWith('.ts')) return new Worker(path.join(PACKAGE_ROOT, 'dist', 'app', 'render-worker.js'), {workerData: setup})
-  // From the TypeScript sources (tsx, the tests): a worker thread does not inherit tsx's loader,
-  // so it registers tsx before importing the worker module.
-  const src = new URL('./render-worker.ts', import.meta.url).href
-  const code = `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(src)}) })`
-  return new Worker(code, {eval: true, workerData: setup})
+  return startThread('render-worker', {workerData: setup, resourceLimits: RESOURCE_LIMITS})
 }
 
 export async function renderInWorkers(

@@ -68,7 +68,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
 
   async run(): Promise<RenderResult> {
     const {args, flags} = await this.parse(Render)
-    const {cluster, profile} = this.loadCluster(args.profile, {insecureInlineSecrets: flags['insecure-inline-secrets']})
+    const {cluster, profile} = await this.loadCluster(args.profile, {insecureInlineSecrets: flags['insecure-inline-secrets']})
     const dir = this.stateDir(flags.state, profile, cluster)
     const media = (flags.media as MediaKind | undefined) ?? defaultMediaFor(cluster)
     let result: RenderResult

@@ -50,7 +50,7 @@ least one does (or has expired). Certificates kubeadm issues on the nodes are ch
     const {args, flags} = await this.parse(PkiCheckExpiration)
     const withinSeconds = parseWindow(flags.within)
     if (withinSeconds === undefined) this.error(`NG0910: ${flags.within} is not a duration (like 30d, 720h, 1h30m)`, {exit: 2})
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
     const now = new Date()
     let certificates: Expiring[]
