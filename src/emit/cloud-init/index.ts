@@ -95,15 +95,15 @@ export function buildCloudConfig(plan: NodePlan): Record<string, unknown> {
 }
 
 /**
- * Files that are the same on many nodes (the bootstrap program, nodes.tsv, the CA certificate)
- * are written once: a render of a thousand nodes would otherwise spend much of its time on the
- * same 40 KB of scripts. Keyed by the content string itself, then the entry's metadata; large
- * contents only, and at most ENTRY_CACHE_BYTES of them (a node's own large files, its kubeadm
- * configuration, pass through once and must not pile up over a large render).
+ * The shipped scripts every node carries (about 40 KB) are written once per render: keyed by the
+ * content string itself, then the entry's metadata. Only contents of ENTRY_CACHE_MIN characters or
+ * more, which are the scripts: a node's own files (its kubeadm configuration, its parameters) are
+ * smaller, pass through once, and kept here would only become garbage for the old generation;
+ * at most ENTRY_CACHE_BYTES in all.
  */
 const entryCache = new Map<string, Map<string, string>>()
-const ENTRY_CACHE_MIN = 2048
-const ENTRY_CACHE_BYTES = 2 * 1024 * 1024
+const ENTRY_CACHE_MIN = 4096
+const ENTRY_CACHE_BYTES = 1024 * 1024
 let entryCacheBytes = 0
 
 /**

@@ -30,30 +30,11 @@ export interface YamlDoc {
 
 /** One YAML stream: `header` (already `#`-commented) then the documents separated by `---`. */
 export function yamlStream(header: string, docs: YamlDoc[]): string {
-  return `${header.trimEnd()}\n${docs.map(documentText).join('---\n')}`
-}
-
-/**
- * Documents by their JSON and comment: most of a node's Kubernetes documents (ClusterConfiguration,
- * KubeletConfiguration, KubeProxyConfiguration, the static pods of a role) are the same on every
- * node, and stringifying each through a yaml Document again was most of a node's planning time. The
- * values are plain JSON data (strings, numbers, booleans, lists, mappings), so equal JSON means an
- * equal document; key order only decides whether the cache hits. Bounded: per-node documents pass
- * through once.
- */
-const documents = new Map<string, string>()
-const DOCUMENTS_LIMIT = 256
-
-function documentText(d: YamlDoc): string {
-  const key = `${d.comment ?? ''}\0${JSON.stringify(d.value)}`
-  let text = documents.get(key)
-  if (text === undefined) {
+  const parts = docs.map((d) => {
     const doc = new Document(canonical(d.value), {version: '1.1'})
     // On the top node rather than the document, so no blank line separates it from what it explains.
     if (d.comment !== undefined && isNode(doc.contents)) doc.contents.commentBefore = d.comment
-    text = doc.toString({lineWidth: 0, minContentWidth: 0})
-    if (documents.size >= DOCUMENTS_LIMIT) documents.clear()
-    documents.set(key, text)
-  }
-  return text
+    return doc.toString({lineWidth: 0, minContentWidth: 0})
+  })
+  return `${header.trimEnd()}\n${parts.join('---\n')}`
 }
