@@ -7,6 +7,7 @@
 import {createHash} from 'node:crypto'
 import {Document} from 'yaml'
 import type {NodePlan, PlanFile, PlanUnit} from '../../plan/types.js'
+import {blockYaml, yamlComment} from '../../plan/yaml-text.js'
 
 export interface CloudInitOutput {
   userData: Buffer
@@ -48,6 +49,9 @@ function unitFiles(units: PlanUnit[]): PlanFile[] {
 }
 
 function stringify(value: unknown, headerComment?: string): string {
+  // Most of what a node's seed holds is written directly (plan/yaml-text.ts); the rest by yaml.
+  const direct = blockYaml(value)
+  if (direct !== undefined) return headerComment ? `${yamlComment(headerComment)}\n\n${direct}` : direct
   const doc = new Document(value, {version: '1.1'})
   if (headerComment) doc.commentBefore = headerComment
   return doc.toString({lineWidth: 0, minContentWidth: 0, blockQuote: 'literal'})
