@@ -1,6 +1,7 @@
 /** Small constructors shared by the builders, so every file carries the same conventions. */
+
+import {formatPath} from '../profile/diagnostics.js'
 import type {Cluster, ClusterNode} from '../profile/index.js'
-import {formatPath} from '../profile/index.js'
 import type {PlanFile} from './types.js'
 
 export function file(
