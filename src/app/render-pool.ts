@@ -5,6 +5,7 @@
  * nodes a few at a time (so memory stays flat however many nodes there are), reassembles the
  * results in node order and commits the output as a serial render does.
  */
+import {statSync} from 'node:fs'
 import os from 'node:os'
 import type {Worker} from 'node:worker_threads'
 import type {NodeSecretFile} from '../plan/build.js'
@@ -61,8 +62,54 @@ export function workerCount(nodes: number, media: MediaKind): number {
  */
 const RESOURCE_LIMITS = {maxYoungGenerationSizeMb: 8}
 
-function startWorker(setup: WorkerSetup): Worker {
-  return startThread('render-worker', {workerData: setup, resourceLimits: RESOURCE_LIMITS})
+/** A thread waiting for its setup (its first message) and then for nodes. */
+function startWorker(): Worker {
+  return startThread('render-worker', {resourceLimits: RESOURCE_LIMITS})
+}
+
+/** Threads started ahead of the render that takes them; unreferenced until then. */
+let spare: Worker[] = []
+
+/** From this size a profile most likely has enough nodes for threads (about 250 nodes). */
+const PRESTART_PROFILE_BYTES = 16 * 1024
+
+/**
+ * Starts render's threads before the profile is parsed when the profile file is large enough that
+ * the render will use them: a thread's start (loading its modules) then overlaps the parse and the
+ * state's loading instead of following them. A render that needs fewer ends the rest; a command that
+ * ends before rendering leaves them to the process's exit (they hold no reference to it).
+ */
+export function prestartRenderThreads(profilePath: string, media: MediaKind | undefined): void {
+  if (media === 'bundle' || media === 'pxe') return
+  let size = 0
+  try {
+    size = statSync(profilePath).size
+  } catch {
+    return
+  }
+  if (size < PRESTART_PROFILE_BYTES) return
+  const count = workerCount(Number.POSITIVE_INFINITY, 'none')
+  if (count < 2) return
+  spare = Array.from({length: count}, () => {
+    const w = startWorker()
+    w.unref()
+    return w
+  })
+}
+
+/** Up to `count` threads: the spare ones first, then new ones; spare ones not taken are ended. */
+function takeThreads(count: number): Worker[] {
+  const taken = spare.splice(0, count)
+  for (const w of spare) void w.terminate()
+  spare = []
+  for (const w of taken) w.ref()
+  while (taken.length < count) taken.push(startWorker())
+  return taken
+}
+
+/** Ends spare threads a render did not take (it rendered in the main thread). */
+export function endSpareThreads(): void {
+  takeThreads(0)
 }
 
 export async function renderInWorkers(
@@ -84,7 +131,8 @@ export async function renderInWorkers(
   }
   const indexOf = new Map(opts.cluster.nodes.map((n, i) => [n.name, i]))
   const outcomes: NodeOutcome[] = new Array(nodes.length)
-  const threads = Array.from({length: workerCount(nodes.length, opts.media)}, () => startWorker(setup))
+  const threads = takeThreads(workerCount(nodes.length, opts.media))
+  for (const w of threads) w.postMessage(setup)
   let next = 0
   let done = 0
   let outstanding = 0

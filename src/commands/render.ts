@@ -2,8 +2,10 @@ import path from 'node:path'
 import {Args, Flags} from '@oclif/core'
 import {nodeImages} from '../app/image.js'
 import {materialFromSecrets} from '../app/material.js'
+import {QUICKSTART_PROFILE} from '../app/profile-file.js'
 import {progress} from '../app/progress.js'
 import {type MediaKind, mediaProblem, nextSteps, RenderError, type RenderResult, render, selectNodes} from '../app/render.js'
+import {prestartRenderThreads} from '../app/render-pool.js'
 import {ImageError} from '../image/index.js'
 import {loadOrCreateCalendar, loadOrCreateServeKey, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
 import {BaseCommand} from './base.js'
@@ -68,6 +70,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
 
   async run(): Promise<RenderResult> {
     const {args, flags} = await this.parse(Render)
+    prestartRenderThreads(args.profile ?? QUICKSTART_PROFILE, flags.media as MediaKind | undefined)
     const {cluster, profile} = await this.loadCluster(args.profile, {insecureInlineSecrets: flags['insecure-inline-secrets']})
     const dir = this.stateDir(flags.state, profile, cluster)
     const media = (flags.media as MediaKind | undefined) ?? defaultMediaFor(cluster)
