@@ -119,19 +119,22 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
       throw e
     }
     if (!this.jsonEnabled()) {
+      // One write for the whole report: a large render's is thousands of lines.
+      const lines: string[] = []
       for (const n of result.nodes) {
         const budget = n.userData.budget === null ? 'no limit' : `limit ${n.userData.budget}`
-        this.log(
+        lines.push(
           `  ${n.name.padEnd(24)} ${n.role.padEnd(14)} ${n.format.padEnd(10)} ${n.format === 'ignition' ? 'config.ign' : 'user-data'} ${n.userData.size} B (${n.userData.encoding}, ${budget})`,
         )
         // Names and digest only: launch stores the bundle, the node fetches and deletes it.
         if (n.secretBundle)
-          this.log(
+          lines.push(
             `    secrets: ${n.secretBundle.files.length} files in ${n.secretBundle.backend} ${n.secretBundle.names.join(' ')} (sha256 ${n.secretBundle.sha256.slice(0, 12)}…)`,
           )
       }
       const launch = `${this.config.bin} launch ${cluster.platform.type} ${args.profile ?? 'PROFILE'}`
-      for (const line of nextSteps(cluster, result, media, flags.output, launch)) this.log(line)
+      lines.push(...nextSteps(cluster, result, media, flags.output, launch))
+      this.log(lines.join('\n'))
     }
     return result
   }
