@@ -3,6 +3,7 @@ import {readFileSync, realpathSync, statSync} from 'node:fs'
 import path from 'node:path'
 import {type BuildOptions, type Diagnostic, LIMITS, type LoadResult, loadProfile, Report} from '../profile/index.js'
 import {PACKAGE_ROOT} from './package-root.js'
+import {OWN_THREAD_BYTES, startThread} from './threads.js'
 
 export {PACKAGE_ROOT}
 
@@ -19,15 +20,6 @@ export interface LoadedProfile extends LoadResult {
   display: string
 }
 
-/**
- * Profiles from this size on (about 1200 nodes written one per line) load in a thread of their own.
- * Parsing builds a YAML tree with every node's source position, and grew the heap by about 50 MB
- * for a 5000-node profile (270 KB); V8 does not give back a heap it has grown, so the main thread
- * would carry that through the whole render. A thread's heap goes when the thread ends, and the
- * loaded profile comes back as plain data.
- */
-const OWN_THREAD_BYTES = 64 * 1024
-
 /** {@link readProfile}, large profiles in a thread of their own. */
 export async function loadProfileFile(file: string, opts: BuildOptions = {}): Promise<LoadedProfile> {
   let size = 0
@@ -37,7 +29,6 @@ export async function loadProfileFile(file: string, opts: BuildOptions = {}): Pr
     // readProfile reports it.
   }
   if (size < OWN_THREAD_BYTES || size > LIMITS.maxBytes) return readProfile(file, opts)
-  const {startThread} = await import('./threads.js')
   const thread = startThread('profile-worker', {workerData: {file, opts}})
   try {
     return await new Promise<LoadedProfile>((resolve, reject) => {

@@ -12,7 +12,7 @@ import type {NodeSecretFile} from '../plan/build.js'
 import type {ClusterNode} from '../profile/index.js'
 import type {DirWriter} from './output.js'
 import type {MediaKind, NodeOutcome, RenderOptions} from './render.js'
-import {startThread} from './threads.js'
+import {OWN_THREAD_BYTES, startThread} from './threads.js'
 
 /** Below this many nodes per thread, starting threads costs more than it saves. */
 const MIN_NODES_PER_WORKER = 24
@@ -76,7 +76,9 @@ const PRESTART_PROFILE_BYTES = 16 * 1024
 /**
  * Starts render's threads before the profile is parsed when the profile file is large enough that
  * the render will use them: a thread's start (loading its modules) then overlaps the parse and the
- * state's loading instead of following them. A render that needs fewer ends the rest; a command that
+ * state's loading instead of following them. Not for a profile that loads in a thread of its own
+ * (OWN_THREAD_BYTES and up): that parse takes long enough that starting later costs little, and
+ * its heap and theirs would add up. A render that needs fewer threads ends the rest; a command that
  * ends before rendering leaves them to the process's exit (they hold no reference to it).
  */
 export function prestartRenderThreads(profilePath: string, media: MediaKind | undefined): void {
@@ -87,7 +89,7 @@ export function prestartRenderThreads(profilePath: string, media: MediaKind | un
   } catch {
     return
   }
-  if (size < PRESTART_PROFILE_BYTES) return
+  if (size < PRESTART_PROFILE_BYTES || size >= OWN_THREAD_BYTES) return
   const count = workerCount(Number.POSITIVE_INFINITY, 'none')
   if (count < 2) return
   spare = Array.from({length: count}, () => {
