@@ -95,6 +95,13 @@ export function prestartRenderThreads(profilePath: string, media: MediaKind | un
   spare = Array.from({length: count}, () => {
     const w = startWorker()
     w.unref()
+    // One that fails before it is taken is left out, and the render starts another, whose failure
+    // then reaches the render.
+    const drop = () => {
+      spare = spare.filter((x) => x !== w)
+    }
+    w.once('error', drop)
+    w.once('exit', drop)
     return w
   })
 }
@@ -104,7 +111,10 @@ function takeThreads(count: number): Worker[] {
   const taken = spare.splice(0, count)
   for (const w of spare) void w.terminate()
   spare = []
-  for (const w of taken) w.ref()
+  for (const w of taken) {
+    w.removeAllListeners()
+    w.ref()
+  }
   while (taken.length < count) taken.push(startWorker())
   return taken
 }
