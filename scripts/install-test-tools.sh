@@ -12,6 +12,7 @@ PACKAGES=(
   python3-yaml python3-jsonschema iproute2 curl gzip zstd strace firewalld
   containerd runc apt-utils gcc libc6-dev dpkg-dev ufw
   skopeo docker-registry gpg gpgv
+  dnf createrepo-c rpm
 )
 
 missing=()

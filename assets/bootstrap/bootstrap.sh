@@ -24,7 +24,6 @@ NODES_FILE="$NODEGEN_ETC/nodes.tsv"
 KUBE_DIR="$ROOT/etc/kubernetes"
 BAKED_MARKER="$NODEGEN_ETC/image.json"
 INSTALL_SCRIPT="$ROOT/usr/local/lib/nodegen/install-packages.sh"
-BUNDLE_SCRIPT="$ROOT/usr/local/lib/nodegen/bundle.sh"
 CONSOLE=${NODEGEN_CONSOLE:-/dev/console}
 # Seconds between retries start here and double up to BACKOFF_MAX; tests shorten them.
 BACKOFF_START=${NODEGEN_BACKOFF_START:-5}
@@ -250,7 +249,7 @@ prepare_host() {
   set_selinux
   load_modules
   apply_sysctls
-  start_time_sync
+  start_time_sync "no time synchronisation service installed yet: the packages phase brings chrony"
 }
 
 update_hosts() {
@@ -332,6 +331,8 @@ apply_sysctls() {
   done
 }
 
+# start_time_sync [MESSAGE]: enables and starts the first time service installed; logs MESSAGE when
+# there is none.
 start_time_sync() {
   local unit
   for unit in chronyd.service chrony.service systemd-timesyncd.service; do
@@ -341,7 +342,7 @@ start_time_sync() {
       return 0
     fi
   done
-  log "no time synchronisation service found"
+  log "${1:-no time synchronisation service found}"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -487,7 +488,7 @@ pull_images() {
   # Air-gapped with a bundle: every role imports the images it runs (the pause image, kube-proxy and
   # the CNI's on every node) before the kubelet needs them.
   if [ -n "$(param BUNDLE_URL)" ]; then
-    "$BUNDLE_SCRIPT" "$PARAMS_FILE" import-images || die "the air-gap bundle's images could not be imported (see the lines above)"
+    "$ROOT$(param LIB_DIR)/bundle.sh" "$PARAMS_FILE" import-images || die "the air-gap bundle's images could not be imported (see the lines above)"
   fi
   [ "$ROLE" = control-plane ] || return 0
   if baked_has_phase images && [ "$(baked_value imageRepository)" = "$(param IMAGE_REPOSITORY)" ]; then
@@ -591,6 +592,18 @@ cluster_info_signed() {
   esac
 }
 
+# The rest of a stacked control plane's join once its etcd member votes: kubeadm join again with the
+# phases up to its etcd membership skipped (JOIN_RESUME_SKIP_PHASES, by the Kubernetes minor), and
+# the kubelet's start too if its TLS bootstrap already wrote kubelet.conf (kubeadm's wait deletes the
+# bootstrap credential when it gives up, so a kubelet without kubelet.conf needs kubelet-start again).
+resume_join() {
+  local skip
+  skip=$(param JOIN_RESUME_SKIP_PHASES)
+  [ -s "$KUBE_DIR/kubelet.conf" ] && skip="$skip,kubelet-start"
+  log "kubeadm join, skipping its phases $skip"
+  kubeadm join --config "$(kubeadm_config)" --skip-phases "$skip" 2>&1 | tee -a "$STATE_DIR/kubeadm-join.log"
+}
+
 role_join() {
   wait_until "API endpoint https://$ENDPOINT/readyz (TLS verified against the cluster CA)" endpoint_ready
   local token_id
@@ -617,6 +630,15 @@ role_join() {
     if kubeadm join --config "$(kubeadm_config)" 2>&1 | tee "$STATE_DIR/kubeadm-join.log"; then break; fi
     out=$(<"$STATE_DIR/kubeadm-join.log")
     [ "$(time_left)" -le 0 ] && die "kubeadm join failed until the deadline: $(printf '%s' "$out" | tail -n 1)"
+    if [ -n "$(param JOIN_RESUME_SKIP_PHASES)" ] && own_etcd_member_voting; then
+      log "kubeadm join failed after this node's etcd member started voting (attempt $attempt); finishing the join's remaining phases instead of resetting, which would take a voter out of etcd"
+      until resume_join; do
+        [ "$(time_left)" -le 0 ] && die "kubeadm join's remaining phases failed until the deadline: $(tail -n 1 "$STATE_DIR/kubeadm-join.log")"
+        backoff "$attempt"
+        attempt=$((attempt + 1))
+      done
+      break
+    fi
     if printf '%s' "$out" | grep -q 'too many learner members'; then
       log "etcd has a learner being promoted; waiting before retrying (attempt $attempt)"
     else
@@ -641,7 +663,10 @@ role_join() {
 
 role_phase() {
   case "$ROLE" in
-    etcd) role_etcd ;;
+    etcd)
+      role_etcd
+      start_cert_renewal
+      ;;
     control-plane)
       if [ "$ORDINAL" = 0 ]; then
         role_init
@@ -652,6 +677,7 @@ role_phase() {
         start_token_calendar
       fi
       apply_labels
+      start_cert_renewal
       ;;
     worker) role_join ;;
     *) die "unknown role" ;;

@@ -287,6 +287,14 @@ install_cni() {
   done
 }
 
+# The certificate renewal timer (cert-renewal.sh), once the node is in its cluster; its service
+# waits for the bootstrap's end (ConditionPathExists on the cleanup phase's marker). A node without
+# the program (EC2 with inline secrets: no room in its user-data) has no timer either.
+start_cert_renewal() {
+  [ -e "$ROOT$(param LIB_DIR)/cert-renewal.sh" ] || return 0
+  unit_files enable --now nodegen-cert-renewal.timer >/dev/null 2>&1 || log "could not start nodegen-cert-renewal.timer"
+}
+
 apply_labels() {
   [ -r "$NODEGEN_ETC/labels.tsv" ] || return 0
   unit_files enable --now nodegen-labels.timer >/dev/null 2>&1 || true
@@ -298,6 +306,17 @@ own_etcd_member_id() {
   local me
   me=$(param NODE_IP)
   etcd_member_objects "$me" | grep -F "\"https://$me:2380\"" | sed -n -E 's/.*"ID":"?([0-9]+)"?.*/\1/p' | head -n 1 || true
+}
+
+# Whether this node's own etcd member has started and votes (asked of another member): from then
+# on the cluster's quorum counts it, so a join that fails later (the kubelet's TLS bootstrap, the
+# control-plane-join or wait-control-plane phases) must not be undone by `kubeadm reset`, whose
+# member removal and stopped etcd would take a vote away from a cluster that may not spare one.
+own_etcd_member_voting() {
+  local me count
+  me=$(param NODE_IP)
+  count=$(etcd_member_objects "$me" | grep -F "\"https://$me:2380\"" | grep '"name":"[^"]' | grep -vc '"isLearner":true' || true)
+  [ "${count:-0}" -gt 0 ]
 }
 
 # A control plane about to join holds no etcd data (its join is not done), so a member with its

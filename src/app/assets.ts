@@ -19,6 +19,7 @@ export function loadAssets(): Assets {
     labelsScript: read('labels.sh'),
     controlPlaneScript: read('control-plane.sh'),
     tokenCalendarScript: read('token-calendar.sh'),
+    certRenewalScript: read('cert-renewal.sh'),
     secretsScript: read('fetch-secrets.sh'),
   })
   return cached

@@ -12,6 +12,7 @@
  *   POST /status/<node>                     a bootstrap phase change, with `Authorization: Bearer S`
  *   POST /t/<S>/status/<node>               the same, the status token in the path (what nodes use)
  *   GET  /status                            every node's last phase (JSON)
+ *   GET  <bundle path>/…                    the air-gap bundle, read-only, no token (serve-bundle.ts)
  *
  * T is the node's URL token and S its status token, both HMACs of the node name under the serve
  * key (a secret of its own in the state, not the calendar secret). Unless the server runs with
@@ -33,6 +34,10 @@ import type {ClusterMaterial} from '../plan/build.js'
 import type {Cluster, ClusterNode} from '../profile/index.js'
 import {readProfile} from './profile-file.js'
 import {type RenderedSeed, readCniManifest, renderNode} from './render.js'
+import {isBundlePath, type ServedBundle, serveBundleFile} from './serve-bundle.js'
+
+/** The first path segments serve's own routes take: a bundle served at `/` leaves them to serve. */
+const SERVE_ROUTES: ReadonlySet<string> = new Set(['boot.ipxe', 'status', 'ipxe', 'nocloud', 'ignition', 'assets', 't'])
 
 export interface ServeOptions {
   profilePath: string
@@ -55,13 +60,15 @@ export interface ServeOptions {
   tls?: {cert: string; key: string}
   /** A directory served under /assets/ (kernels and initrds for iPXE). */
   assetsDir?: string
+  /** An air-gap bundle served read-only at its path (openServedBundle checked it). */
+  bundle?: ServedBundle
   log?: (line: string) => void
   /** The clock (tests move it). */
   now?: () => Date
 }
 
 /** The phases and states bootstrap.sh reports; anything else is refused. */
-export const STATUS_PHASES = ['start', 'prepare', 'secrets', 'packages', 'images', 'role', 'cleanup', 'ready'] as const
+export const STATUS_PHASES = ['start', 'prepare', 'secrets', 'packages', 'firewall', 'images', 'role', 'cleanup', 'ready'] as const
 export const STATUS_STATES = ['running', 'failed', 'ready'] as const
 const STATUS_ROLES = ['control-plane', 'worker', 'etcd']
 const MAX_BODY = 16384
@@ -239,6 +246,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
     const url = new URL(req.url ?? '/', 'http://x')
+    // The bundle holds nothing secret: no token, GET and HEAD with ranges (serve-bundle.ts).
+    if (o.bundle && isBundlePath(o.bundle, url.pathname, SERVE_ROUTES)) return serveBundleFile(o.bundle, req, res, url.pathname)
     const parts = url.pathname.split('/').filter(Boolean)
     const send = (code: number, body: string | Buffer, type = 'text/plain; charset=utf-8', close = false) => {
       res.writeHead(code, {'content-type': type, 'cache-control': 'no-store', ...(close ? {connection: 'close'} : {})}).end(body)

@@ -1,6 +1,8 @@
 import {Args, Flags} from '@oclif/core'
+import {BundleError, bundleMessage} from '../app/bundle/errors.js'
 import {materialFromSecrets} from '../app/material.js'
 import {printable, readTls, startServer} from '../app/serve.js'
+import {bundleMount, openServedBundle, type ServedBundle} from '../app/serve-bundle.js'
 import {table} from '../app/table.js'
 import {loadOrCreateCalendar, loadOrCreateServeKey, loadOrCreateState, parseWindow, passphraseFrom, systemPkiContext} from '../pki/index.js'
 import {BaseCommand} from './base.js'
@@ -16,10 +18,14 @@ own in the state): give each machine its tokened script through the dnsmasq-dhcp
 \`nodegen render --media pxe --require-token\`. A node's seed (which holds its secrets) is served until it
 reports ready, or for --seed-ttl after it was first served. Nodes whose profile names this server in
 spec.bootstrap.statusUrl POST their phases with their status token; the table of the fleet is shown on a
-terminal and at GET /status. Unknown machines get 404. Stop with Ctrl-C.`
+terminal and at GET /status. Unknown machines get 404. With --bundle DIR it also serves an air-gap bundle
+(nodegen bundle's output) read-only and without a token, at the path of spec.airgap.bundle (/bundle/ when
+the profile names none): GET and HEAD, byte ranges, files streamed; only the bundle's layout, never a
+file outside it (symbolic links only into the bundle or a --bundle-link-root). Stop with Ctrl-C.`
   static override examples = [
     '<%= config.bin %> serve cluster.yaml --listen 10.0.0.2:8080',
     '<%= config.bin %> serve cluster.yaml --listen 10.0.0.2:8443 --tls-cert server.crt --tls-key server.key',
+    '<%= config.bin %> serve cluster.yaml --listen 10.0.0.2:8080 --bundle /srv/bundle   # spec.airgap.bundle: http://10.0.0.2:8080/bundle/',
   ]
   static override args = {profile: Args.string({description: 'Cluster profile (YAML).', required: true})}
   static override flags = {
@@ -35,6 +41,18 @@ terminal and at GET /status. Unknown machines get 404. Stop with Ctrl-C.`
     'tls-key': Flags.string({description: 'Private key of --tls-cert (PEM).', dependsOn: ['tls-cert']}),
     assets: Flags.string({
       description: 'Directory served under /assets/ (the kernels and initrds spec.platform.pxe.kernel names).',
+      helpValue: 'DIR',
+    }),
+    bundle: Flags.string({
+      description:
+        'Air-gap bundle directory (nodegen bundle -o DIR) served read-only, without a token, at the path of spec.airgap.bundle (default /bundle/).',
+      helpValue: 'DIR',
+    }),
+    'bundle-link-root': Flags.string({
+      description:
+        "A directory the bundle's symbolic links may point into (a bundle made of links into artifact caches); links elsewhere are refused. Repeatable.",
+      multiple: true,
+      dependsOn: ['bundle'],
       helpValue: 'DIR',
     }),
     'seed-ttl': Flags.string({
@@ -66,6 +84,15 @@ terminal and at GET /status. Unknown machines get 404. Stop with Ctrl-C.`
         'WARNING: --insecure-no-token: every node seed, control-plane CA keys included, is served to ANYONE who can reach this server, and anyone can post status reports. Use only on an isolated lab network.\n',
       )
     const tokenKey = flags['insecure-no-token'] ? undefined : await loadOrCreateServeKey(dir, ctx)
+    let bundle: ServedBundle | undefined
+    if (flags.bundle) {
+      try {
+        bundle = openServedBundle(flags.bundle, bundleMount(cluster.airgap?.bundle), dir, flags['bundle-link-root'] ?? [])
+      } catch (e) {
+        if (e instanceof BundleError) this.error(`${e.code}: ${e.message}`, {exit: 1})
+        throw e
+      }
+    }
     const tty = process.stdout.isTTY === true
     const tls = readTls(flags['tls-cert'], flags['tls-key'])
     const publicUrl = flags['public-url'] ?? cluster.platform.pxe?.serverUrl
@@ -78,12 +105,20 @@ terminal and at GET /status. Unknown machines get 404. Stop with Ctrl-C.`
       ...(tokenKey ? {tokenKey} : {insecureNoToken: true}),
       seedTtlMs: (ttlSeconds as number) * 1000,
       ...(flags.assets ? {assetsDir: flags.assets} : {}),
+      ...(bundle ? {bundle} : {}),
       ...(tls ? {tls} : {}),
       log: (line) => {
         if (!tty) process.stdout.write(`${new Date().toISOString()} ${line}\n`)
       },
     })
     this.log(`serving ${cluster.nodes.length} nodes of ${cluster.name} at ${server.url} (iPXE entry: ${server.url}/boot.ipxe)`)
+    if (bundle) {
+      const at = `${server.url}${bundle.prefix}`
+      this.log(`serving the air-gap bundle ${flags.bundle} at ${at}`)
+      const named = cluster.airgap?.bundle
+      if (named && new URL(named).origin !== new URL(server.url).origin)
+        process.stderr.write(`note: ${bundleMessage('NG1122', {bundle: named, server: at})} (NG1122)\n`)
+    }
     const timer = tty
       ? setInterval(() => {
           const rows = cluster.nodes.map((n) => {

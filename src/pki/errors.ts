@@ -19,6 +19,7 @@ export const PKI_CATALOGUE = Object.freeze({
   NG0911: 'the state in {dir} has no certificates for etcd member {member}: run `nodegen pki init {profile}`',
   NG0912: 'cannot write the state in {dir}: {reason}',
   NG0913: 'the passphrase is too short: use at least {min} characters (a few words)',
+  NG0914: 'cannot read the certificate the API server presents: {reason}',
 } as const)
 
 export type PkiCode = keyof typeof PKI_CATALOGUE

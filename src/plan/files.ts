@@ -32,26 +32,47 @@ export function systemdEscape(value: string): string {
   return value.replace(/%/g, '%%')
 }
 
+/** `<<WORD`, `<<-WORD`, `<<'WORD'` or `<<"WORD"` (not the here-string `<<<`): a here-document starts. */
+const HEREDOC = /(?<!<)<<(-?)[ \t]*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\2/g
+
 /**
  * A shell script without its comment-only and blank lines (the `#!` line and shellcheck directives
  * stay) and without indentation: seeds on EC2 must fit 16 KB gzipped, and the commented, indented
- * original ships in the package (assets/bootstrap/). The scripts keep no heredocs and no multi-line
- * string but awk programs, where leading blanks mean nothing, so no line that starts with `#` is
- * data and no leading blank matters.
+ * original ships in the package (assets/bootstrap/). Here-document bodies are data and stay as
+ * they are, line for line. Leading blanks are also dropped inside multi-line quoted strings: the
+ * scripts have such strings only as awk programs, where they mean nothing (a test compares bash's
+ * own parse of every script before and after).
  */
 export function compactShell(script: string): string {
   let out = compacted.get(script)
   if (out === undefined) {
-    out = script
-      .split('\n')
-      .filter((l, i) => (i === 0 && l.startsWith('#!')) || (!(/^\s*#/.test(l) && !/^\s*# shellcheck /.test(l)) && l.trim() !== ''))
-      .map((l) => l.replace(/^[ \t]+/, ''))
-      .join('\n')
-      .concat('\n')
+    out = compact(script)
     if (compacted.size >= COMPACTED_LIMIT) compacted.clear()
     compacted.set(script, out)
   }
   return out
+}
+
+function compact(script: string): string {
+  const out: string[] = []
+  /** The delimiters of the here-documents whose bodies come next, in order, and whether `<<-`. */
+  const pending: Array<{word: string; tabs: boolean}> = []
+  for (const [i, line] of script.split('\n').entries()) {
+    const body = pending[0]
+    if (body) {
+      out.push(line)
+      if ((body.tabs ? line.replace(/^\t+/, '') : line) === body.word) pending.shift()
+      continue
+    }
+    if (i === 0 && line.startsWith('#!')) {
+      out.push(line)
+      continue
+    }
+    if (line.trim() === '' || (/^\s*#/.test(line) && !/^\s*# shellcheck /.test(line))) continue
+    out.push(line.replace(/^[ \t]+/, ''))
+    for (const m of line.matchAll(HEREDOC)) pending.push({word: m[3] ?? '', tabs: m[1] === '-'})
+  }
+  return out.join('\n').concat('\n')
 }
 
 /**

@@ -26,13 +26,10 @@ import {
   ROLES,
   type Role,
 } from '../profile/index.js'
-import {etcdImageTag} from './etcd/versions.js'
 import {sysextImage} from './flatcar/index.js'
+import {controlPlaneImages, etcdImage, KUBEADM_DEFAULT_REPOSITORY, type KubeadmImage} from './kubeadm/images.js'
 import {dockerRepository, sandboxImage} from './os/index.js'
 import {crioRepository, kubernetesRepository, runtimeSource} from './params.js'
-
-/** kubeadm's default image repository: the only one under which it puts CoreDNS at `coredns/coredns`. */
-export const KUBEADM_DEFAULT_REPOSITORY = 'registry.k8s.io'
 
 /**
  * Where an image's name comes from: kubeadm's own list (`kubeadm config images list`), a pod nodegen
@@ -115,27 +112,21 @@ function rolesOf(nodes: readonly ClusterNode[], want: readonly Role[] = ROLES): 
 }
 
 /** The images kubeadm pulls for a cluster, as `kubeadm config images list --config` names them. */
-export function kubeadmImages(cluster: Cluster): Array<{component: string; image: string}> {
+export function kubeadmImages(cluster: Cluster): KubeadmImage[] {
   const k = cluster.kubernetes
   const repo = k.imageRepository
-  const tag = `v${k.version}`
   // kubeadm's GetDNSImage: the official image moved to registry.k8s.io/coredns/coredns; a custom
-  // repository keeps the old layout, <repository>/coredns:<tag>.
+  // repository keeps the old layout, <repository>/coredns:<tag>. Only the default repository puts
+  // CoreDNS at coredns/coredns.
   const dnsRepo = repo === KUBEADM_DEFAULT_REPOSITORY ? `${repo}/coredns` : repo
-  const images = [
-    {component: 'kube-apiserver', image: `${repo}/kube-apiserver:${tag}`},
-    {component: 'kube-controller-manager', image: `${repo}/kube-controller-manager:${tag}`},
-    {component: 'kube-scheduler', image: `${repo}/kube-scheduler:${tag}`},
-    {component: 'kube-proxy', image: `${repo}/kube-proxy:${tag}`},
+  const controlPlane = controlPlaneImages(cluster)
+  return [
+    ...controlPlane.filter((i) => i.component !== 'etcd'),
+    {component: 'kube-proxy', image: `${repo}/kube-proxy:v${k.version}`},
     {component: 'coredns', image: `${dnsRepo}/coredns:${k.coreDnsVersion}`},
     {component: 'pause', image: sandboxImage(cluster)},
+    ...controlPlane.filter((i) => i.component === 'etcd'),
   ]
-  if (cluster.topology === 'stacked') images.push({component: 'etcd', image: etcdImage(cluster)})
-  return images
-}
-
-function etcdImage(cluster: Cluster): string {
-  return `${cluster.kubernetes.imageRepository}/etcd:${etcdImageTag(cluster.kubernetes.minor)}`
 }
 
 /** Every `image` of the containers and initContainers of any pod template in a manifest. */

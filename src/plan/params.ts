@@ -8,6 +8,8 @@ import {imageMirrorOf} from '../profile/image-mirror.js'
 import type {Cluster, ClusterNode, PackageFormat} from '../profile/index.js'
 import {expandRepository, repositoryTemplate} from '../profile/repositories.js'
 import {vrrpInterface} from './ha/keepalived.js'
+import {controlPlaneImages, imageName} from './kubeadm/images.js'
+import {joinResumeSkipPhases} from './kubeadm/phases.js'
 import {libDir} from './types.js'
 
 export type Params = Record<string, string | number | boolean | undefined>
@@ -134,14 +136,32 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     OS_FAMILY: node.family,
     KUBERNETES_VERSION: k.version,
     KUBERNETES_CHANNEL: k.channel,
-    // The repository of this node's package format: install-packages.sh fetches its key from it.
-    KUBERNETES_REPO: node.family === 'debian' ? kubernetesRepository(cluster, 'deb') : undefined,
+    // The repository of this node's package format: install-packages.sh fetches its key from it
+    // (on the RHEL family only from a bundle, through bundle.sh; dnf fetches it otherwise).
+    KUBERNETES_REPO:
+      node.family === 'debian'
+        ? kubernetesRepository(cluster, 'deb')
+        : node.family === 'rhel' && cluster.airgap?.bundle
+          ? kubernetesRepository(cluster, 'rpm')
+          : undefined,
     IMAGE_REPOSITORY: k.imageRepository,
-    BUNDLE_URL: os(cluster.airgap?.bundle),
-    BUNDLE_SHA256: os(cluster.airgap?.bundle && cluster.airgap.sha256),
+    // Flatcar nodes read the bundle too: for its images (their sysext comes through Ignition).
+    BUNDLE_URL: cluster.airgap?.bundle,
+    BUNDLE_SHA256: cluster.airgap?.bundle && cluster.airgap.sha256,
     // The bundle holds every node's images; a worker never runs the control plane's (names, no tags).
-    BUNDLE_IMAGES_SKIP: os(cluster.airgap?.bundle && node.role === 'worker' ? controlPlaneImageNames(cluster).join(' ') : undefined),
+    BUNDLE_IMAGES_SKIP:
+      cluster.airgap?.bundle && node.role === 'worker'
+        ? controlPlaneImages(cluster)
+            .map((i) => imageName(i.image))
+            .join(' ')
+        : undefined,
     TOPOLOGY: cluster.topology,
+    // A stacked control plane whose join fails after its etcd member started voting finishes the
+    // join by skipping these phases instead of resetting (role_join).
+    JOIN_RESUME_SKIP_PHASES:
+      node.role === 'control-plane' && cluster.topology === 'stacked'
+        ? joinResumeSkipPhases(cluster.kubernetes.minor).join(',')
+        : undefined,
     ENDPOINT_HOST: cluster.endpoint.host,
     ENDPOINT_PORT: cluster.endpoint.port,
     API_SERVER_PORT: cluster.loadBalancer.apiServerPort,
@@ -187,6 +207,8 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     CONTROL_PLANE_COUNT: cluster.nodes.filter((n) => n.role === 'control-plane').length,
     ETCD_COUNT: cluster.nodes.filter((n) => n.role === 'etcd').length,
     TIMEOUT_SECONDS: cluster.bootstrap.timeoutSeconds,
+    // cert-renewal.sh: a leaf with less than this left is renewed.
+    CERT_RENEW_BEFORE_SECONDS: node.role === 'worker' ? undefined : cluster.pki.renewBeforeSeconds,
     STATUS_URL: cluster.bootstrap.statusUrl?.replace(/\/+$/, ''),
     KEEP_SECRETS: cluster.bootstrap.keepSecrets,
     PROXY_HTTP_PROXY: cluster.proxy?.http,
@@ -212,12 +234,6 @@ export function selinuxBooleans(cluster: Cluster, node: ClusterNode): string[] {
     default:
       return []
   }
-}
-
-/** The images kubeadm runs as static pods on control planes (etcd included), by name without tag. */
-export function controlPlaneImageNames(cluster: Cluster): string[] {
-  const repo = cluster.kubernetes.imageRepository
-  return ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd'].map((c) => `${repo}/${c}`)
 }
 
 /**

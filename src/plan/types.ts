@@ -105,6 +105,8 @@ export interface Assets {
   controlPlaneScript: string
   /** assets/bootstrap/token-calendar.sh */
   tokenCalendarScript: string
+  /** assets/bootstrap/cert-renewal.sh (control planes and external etcd members) */
+  certRenewalScript: string
   /** assets/bootstrap/fetch-secrets.sh (only nodes with a secret bundle; see plan/secrets) */
   secretsScript?: string
 }
@@ -123,3 +125,7 @@ export function libDir(family: OsFamily): string {
   return family === 'flatcar' ? '/opt/nodegen' : NODEGEN_LIB
 }
 export const BOOTSTRAP_UNIT = 'nodegen-bootstrap.service'
+/** Renews kubeadm's leaf certificates (assets/bootstrap/cert-renewal.sh); the bootstrap starts it at its end. */
+export const CERT_RENEWAL_TIMER = 'nodegen-cert-renewal.timer'
+/** The origin of cert-renewal.sh in a plan (a secret bundle carries it on the clouds). */
+export const CERT_RENEWAL_ORIGIN = 'bootstrap:cert-renewal'

@@ -114,6 +114,11 @@ export const CATALOGUE = Object.freeze({
   NG0432: "containerRuntime.version pins containerd from Docker's repository; {why}",
   NG0433: 'the images {a} and {b} would both be pulled as {to} from the mirror {mirror}: name one of them in spec.kubernetes.imageMirrors',
   NG0434: 'kubeadm v1beta3 (Kubernetes {version}) has no {name} timeout: kubeadm uses its own; it applies from Kubernetes 1.31',
+  NG0435: 'renewBefore {value} {why}',
+  NG0436: 'nodegen sets --{flag} of {pod} itself (from {from}): remove it from spec.kubernetes.extraArgs.{component}',
+  NG0437: '{pod} flag name {value} is not a flag name (lowercase letters, digits and "-", without the leading "--")',
+  NG0438:
+    "with secretBackend inline on aws, a control plane's 16 KB of user-data has no room for the certificate renewal program: its certificates do not renew by themselves (run `kubeadm certs renew all` on each before they expire, or use aws-secrets-manager or ssm-parameter-store)",
   // 05xx: files a profile refers to
   NG0500: 'the CNI manifest {file} cannot be read: {reason}',
   NG0501: 'the CNI manifest {file} is not YAML nodegen can read: {reason}',

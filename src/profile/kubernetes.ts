@@ -141,3 +141,51 @@ export const KUBEADM_TIMEOUTS = Object.freeze([
 ] as const satisfies ReadonlyArray<{name: string; default: string; v1beta3?: string; description: string}>)
 
 export type KubeadmTimeout = (typeof KUBEADM_TIMEOUTS)[number]['name']
+
+/**
+ * The control-plane components whose flags `spec.kubernetes.extraArgs` extends, with the flags
+ * nodegen sets itself (and what sets them): those are refused there, since the extra value would
+ * silently replace what the rest of the cluster relies on. kubeadm writes the others into the static
+ * pods' commands (ClusterConfiguration `<component>.extraArgs`); etcd's go to the stacked members
+ * through kubeadm and to external members through nodegen's own manifest.
+ */
+export const CONTROL_PLANE_COMPONENTS = Object.freeze([
+  {
+    name: 'apiServer',
+    pod: 'kube-apiserver',
+    managed: {
+      'advertise-address': "the node's address (spec.nodes[].ip)",
+      'bind-address': 'the node address when haproxy holds the endpoint port (a kubeadm patch)',
+      'secure-port': 'spec.loadBalancer.apiServerPort',
+      'etcd-servers': 'spec.topology',
+      'feature-gates': 'spec.kubernetes.featureGates',
+    },
+  },
+  {
+    name: 'controllerManager',
+    pod: 'kube-controller-manager',
+    managed: {
+      'cluster-cidr': 'spec.networking.podSubnet',
+      'service-cluster-ip-range': 'spec.networking.serviceSubnet',
+      'feature-gates': 'spec.kubernetes.featureGates',
+    },
+  },
+  {name: 'scheduler', pod: 'kube-scheduler', managed: {'feature-gates': 'spec.kubernetes.featureGates'}},
+  {
+    name: 'etcd',
+    pod: 'etcd',
+    managed: {
+      name: "the node's name",
+      'data-dir': 'nodegen and kubeadm (/var/lib/etcd)',
+      'initial-cluster': 'the etcd members of spec.nodes',
+      'initial-cluster-state': 'the bootstrap program (new or existing)',
+      'initial-cluster-token': 'metadata.name',
+      'listen-client-urls': "the node's address",
+      'listen-peer-urls': "the node's address",
+      'advertise-client-urls': "the node's address",
+      'initial-advertise-peer-urls': "the node's address",
+    },
+  },
+] as const satisfies ReadonlyArray<{name: string; pod: string; managed: Readonly<Record<string, string>>}>)
+
+export type ControlPlaneComponent = (typeof CONTROL_PLANE_COMPONENTS)[number]['name']

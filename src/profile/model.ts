@@ -3,7 +3,7 @@
  * derived values (ordinals, subnets, the endpoint, the Kubernetes target) worked out once.
  */
 import type {FieldPath} from './diagnostics.js'
-import type {KubeadmTimeout, KubernetesTarget} from './kubernetes.js'
+import type {ControlPlaneComponent, KubeadmTimeout, KubernetesTarget} from './kubernetes.js'
 import type {CniType, KeyAlgorithm, LoadBalancerType, OsId, PlatformType, Profile, Role, Taint} from './schema.js'
 
 export type OsFamily = 'rhel' | 'debian' | 'flatcar'
@@ -81,6 +81,8 @@ export interface Cluster {
     sysextRepository: string
     /** kubeadm's waits the profile sets, in seconds, by kubeadm v1beta4's names (others: kubeadm's defaults). */
     timeouts: Partial<Record<KubeadmTimeout, number>>
+    /** Extra flags of each control-plane component, flag name (no dashes) to value. */
+    extraArgs: Record<ControlPlaneComponent, Record<string, string>>
     /** Flatcar: the sysext image's SHA-512 (lowercase hex), for Ignition's verification. */
     sysextSha512?: string
   }
@@ -120,7 +122,14 @@ export interface Cluster {
   airgap?: {bundle?: string; sha256?: string}
   /** Ignition nodes: the config spec version their Ignition reads (see plan/target.ts). */
   ignition: {version: IgnitionSpecVersion}
-  pki: {keyAlgorithm: KeyAlgorithm; caValiditySeconds: number; certValiditySeconds: number}
+  pki: {
+    keyAlgorithm: KeyAlgorithm
+    caValiditySeconds: number
+    certValiditySeconds: number
+    /** A control plane renews kubeadm's leaves once one has less than this left. */
+    renewBeforeSeconds: number
+  }
+  upgrade: {maxUnavailableWorkers: number}
   bootstrapToken: {ttlSeconds: number; windowSeconds: number}
   users: Profile['spec']['users']
   proxy?: {http?: string; https?: string; noProxy: string[]}

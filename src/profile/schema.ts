@@ -7,7 +7,7 @@
 // A namespace import: the bundled CLI (scripts/bundle.mjs) then carries only the parts of zod the
 // schema uses, not all of it (its 40-odd message locales among them).
 import * as z from 'zod'
-import {KUBEADM_TIMEOUTS, type KubeadmTimeout} from './kubernetes.js'
+import {CONTROL_PLANE_COMPONENTS, type ControlPlaneComponent, KUBEADM_TIMEOUTS, type KubeadmTimeout} from './kubernetes.js'
 
 export const API_VERSION = 'nodegen.dev/v1alpha1'
 
@@ -208,9 +208,10 @@ export const profileSchema = z.strictObject({
             .record(z.string(), z.boolean())
             .default({})
             .meta({description: 'Kubernetes feature gates, name to on/off, passed to kubeadm and the control-plane components.'}),
-          sysextRepository: str()
-            .optional()
-            .meta({description: 'Flatcar: base URL of the systemd-sysext images (a mirror of https://extensions.flatcar.org/extensions).'}),
+          sysextRepository: str().optional().meta({
+            description:
+              "Flatcar: base URL of the systemd-sysext images (a mirror of https://extensions.flatcar.org/extensions). Default: that, or the air-gap bundle's sysext/ when spec.airgap.bundle is set.",
+          }),
           timeouts: z
             .strictObject(
               Object.fromEntries(
@@ -228,6 +229,27 @@ export const profileSchema = z.strictObject({
             .meta({
               description:
                 "kubeadm's waits, by kubeadm's own names (kubeadm v1beta4 `timeouts`): slow or busy machines need longer ones; when one runs out kubeadm fails and the bootstrap program resets and retries.",
+            }),
+          extraArgs: z
+            .strictObject(
+              Object.fromEntries(
+                CONTROL_PLANE_COMPONENTS.map((c) => [
+                  c.name,
+                  extraArgs()
+                    .default({})
+                    .meta({
+                      description:
+                        c.name === 'etcd'
+                          ? 'Extra flags of etcd: the stacked members on the control planes, or the external members.'
+                          : `Extra flags of ${c.pod} on every control plane.`,
+                    }),
+                ]),
+              ) as Record<ControlPlaneComponent, z.ZodDefault<ReturnType<typeof extraArgs>>>,
+            )
+            .prefault({})
+            .meta({
+              description:
+                "Extra flags of the control-plane components, as kubeadm's ClusterConfiguration `<component>.extraArgs` (for example leader-election timings on slow machines); the flags nodegen sets itself are refused.",
             }),
           sysextSha512: str().optional().meta({
             description:
@@ -355,7 +377,7 @@ export const profileSchema = z.strictObject({
         .strictObject({
           bundle: str().optional().meta({
             description:
-              'Base URL of an air-gap bundle on the provisioning network (http or https): the nodes install their packages from its repositories (kubernetes/, os/<os>/) and import its images (images/) into containerd before kubeadm runs. Layout: docs/airgap.md.',
+              'Base URL of an air-gap bundle on the provisioning network (http or https): the nodes install their packages from its repositories (kubernetes/, os/<os>/; Flatcar: its sysext/) and import its images (images/) into containerd before kubeadm runs. Layout: docs/airgap.md.',
           }),
           sha256: str().optional().meta({
             description:
@@ -375,9 +397,21 @@ export const profileSchema = z.strictObject({
             .meta({description: 'Key algorithm of the CAs and certificates nodegen issues.'}),
           caValidity: str().default('87600h').meta({description: 'Validity of the CAs, a Go duration (87600h: 10 years).'}),
           certValidity: str().default('8760h').meta({description: 'Validity of the leaf certificates, a Go duration (8760h: 1 year).'}),
+          renewBefore: str().optional().meta({
+            description:
+              "When a control plane renews kubeadm's leaf certificates (nodegen-cert-renewal.timer, twice a day): once one has less than this left, a Go duration. At least 48h and less than certValidity. Default: 2160h (90 days), or a quarter of certValidity when that is shorter.",
+          }),
         })
         .prefault({})
         .meta({description: 'The offline PKI in the state directory.'}),
+      upgrade: z
+        .strictObject({
+          maxUnavailableWorkers: z.number().int().min(1).default(1).meta({
+            description: 'How many workers `nodegen upgrade` plans to drain and upgrade at the same time.',
+          }),
+        })
+        .prefault({})
+        .meta({description: 'How an upgrade to a new spec.kubernetes.version rolls through the cluster (nodegen upgrade).'}),
       bootstrapToken: z
         .strictObject({
           ttl: str().default('24h').meta({

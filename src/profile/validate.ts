@@ -6,6 +6,7 @@ import {CNI_INFO} from './cni.js'
 import type {FieldPath, Report} from './diagnostics.js'
 import {imageMirrorOf, mirrorImage} from './image-mirror.js'
 import {
+  CONTROL_PLANE_COMPONENTS,
   isSupported,
   KUBEADM_TIMEOUTS,
   type KubeadmTimeout,
@@ -39,6 +40,7 @@ import {
 } from './repositories.js'
 import type {Profile, Taint} from './schema.js'
 import {
+  formatDuration,
   isFlagName,
   isImageRef,
   isImageRepository,
@@ -135,6 +137,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     return d ?? 1
   })
   const [caSecs, certSecs, ttlSecs, windowSecs, timeoutSecs] = secs as [number, number, number, number, number]
+  const renewBeforeSecs = renewBefore(report, [...spec, 'pki', 'renewBefore'], s.pki.renewBefore, certSecs)
   const kubeadmTimeouts: Partial<Record<KubeadmTimeout, number>> = {}
   for (const t of KUBEADM_TIMEOUTS) {
     const value = s.kubernetes.timeouts?.[t.name]
@@ -145,6 +148,8 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     else kubeadmTimeouts[t.name] = d
     if (target.kubeadmApi === 'v1beta3' && !('v1beta3' in t)) report.warn(tPath, 'NG0434', {name: t.name, version: s.kubernetes.version})
   }
+  for (const c of CONTROL_PLANE_COMPONENTS)
+    checkComponentArgs(report, [...spec, 'kubernetes', 'extraArgs', c.name], c, s.kubernetes.extraArgs[c.name])
   if (ttlSecs < PROVISIONING_SECONDS[s.platform.type])
     report.warn([...spec, 'bootstrapToken', 'ttl'], 'NG0420', {
       ttl: s.bootstrapToken.ttl,
@@ -515,7 +520,11 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
       ),
       featureGates: s.kubernetes.featureGates,
       timeouts: kubeadmTimeouts,
-      sysextRepository: (s.kubernetes.sysextRepository ?? 'https://extensions.flatcar.org/extensions').replace(/\/+$/, ''),
+      extraArgs: s.kubernetes.extraArgs,
+      // A bundle carries the sysext under sysext/; a repository the profile names wins.
+      sysextRepository: (
+        s.kubernetes.sysextRepository ?? (airgap?.bundle ? `${airgap.bundle}sysext` : 'https://extensions.flatcar.org/extensions')
+      ).replace(/\/+$/, ''),
       ...(s.kubernetes.sysextSha512 !== undefined ? {sysextSha512: s.kubernetes.sysextSha512.toLowerCase()} : {}),
     },
     topology: s.topology,
@@ -563,7 +572,8 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     image: s.image,
     ...(airgap ? {airgap} : {}),
     ignition: s.ignition,
-    pki: {keyAlgorithm: s.pki.keyAlgorithm, caValiditySeconds: caSecs, certValiditySeconds: certSecs},
+    pki: {keyAlgorithm: s.pki.keyAlgorithm, caValiditySeconds: caSecs, certValiditySeconds: certSecs, renewBeforeSeconds: renewBeforeSecs},
+    upgrade: {maxUnavailableWorkers: s.upgrade.maxUnavailableWorkers},
     bootstrapToken: {ttlSeconds: ttlSecs, windowSeconds: windowSecs},
     users: s.users,
     ...(s.proxy ? {proxy: s.proxy} : {}),
@@ -591,8 +601,10 @@ function checkSecretBackend(report: Report, platform: Profile['spec']['platform'
   if (platform.type === 'aws' && platform.aws) {
     const path = [...base, 'aws', 'secretBackend']
     if (platform.aws.secretBackend === 'inline') {
-      if (opts.insecureInlineSecrets) report.warn(path, 'NG0428', {platform: 'aws'})
-      else report.error(path, 'NG0427', {platform: 'aws', backend: 'aws-secrets-manager or ssm-parameter-store'})
+      if (opts.insecureInlineSecrets) {
+        report.warn(path, 'NG0428', {platform: 'aws'})
+        report.warn(path, 'NG0438')
+      } else report.error(path, 'NG0427', {platform: 'aws', backend: 'aws-secrets-manager or ssm-parameter-store'})
     }
     if (!/^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/.test(platform.aws.region))
       report.error([...base, 'aws', 'region'], 'NG0301', {value: platform.aws.region, what: 'AWS region', why: 'like eu-west-1'})
@@ -698,11 +710,9 @@ function checkAirgap(report: Report, path: FieldPath, s: Profile['spec'], nodes:
     if (s.containerRuntime.type === 'cri-o' && !s.containerRuntime.crioRepository)
       internet(['containerRuntime', 'crioRepository'], 'CRI-O', 'download.opensuse.org', 'set a mirror')
   }
-  // Flatcar nodes never read the bundle (no package manager, no bundle.sh): whatever images they
-  // run must come from a registry on the network, bundle or not.
-  const imagesFromBundle = bundle !== undefined && !families.has('flatcar')
-  const imageFix = (what: string) =>
-    bundle ? `Flatcar nodes do not read spec.airgap.bundle: set ${what}` : `set spec.airgap.bundle or ${what}`
+  // Every node imports its images from the bundle (bundle.sh with ctr, Flatcar's included).
+  const imagesFromBundle = bundle !== undefined
+  const imageFix = (what: string) => `set spec.airgap.bundle or ${what}`
   if (!imagesFromBundle && s.kubernetes.imageRepository === 'registry.k8s.io')
     internet(['kubernetes', 'imageRepository'], 'the control-plane images', 'registry.k8s.io', imageFix('a registry mirror'))
   if (s.networking.cni.type !== 'none' && s.networking.cni.manifestFile === undefined && s.networking.cni.manifestUrl === undefined)
@@ -715,8 +725,14 @@ function checkAirgap(report: Report, path: FieldPath, s: Profile['spec'], nodes:
   const kubeVipImage = mirrorImage(s.loadBalancer.kubeVipImage, imageMirrorOf(s.kubernetes.imageRepository, s.kubernetes.imageMirrors))
   if (s.loadBalancer.type === 'kube-vip' && !imagesFromBundle && kubeVipImage.startsWith('ghcr.io/'))
     internet(['loadBalancer', 'kubeVipImage'], 'the kube-vip image', 'ghcr.io', imageFix('a mirrored image'))
-  if (families.has('flatcar') && s.kubernetes.sysextRepository === undefined)
-    internet(['kubernetes', 'sysextRepository'], "Flatcar's Kubernetes sysext image", 'https://extensions.flatcar.org', 'set a mirror')
+  // With a bundle the sysext comes from its sysext/ directory (the normalised sysextRepository).
+  if (families.has('flatcar') && s.kubernetes.sysextRepository === undefined && !bundle)
+    internet(
+      ['kubernetes', 'sysextRepository'],
+      "Flatcar's Kubernetes sysext image",
+      'https://extensions.flatcar.org',
+      'set spec.airgap.bundle or a mirror',
+    )
   return {...(bundle ? {bundle} : {}), ...(a.sha256 ? {sha256: a.sha256.toLowerCase()} : {})}
 }
 
@@ -775,6 +791,30 @@ function checkTaints(report: Report, path: FieldPath, taints: Taint[]): void {
   })
 }
 
+/**
+ * A control-plane component's extra flags reach its static pod's command as YAML list items (no
+ * shell reads them), so any one-line value is safe; the flags nodegen sets itself are refused.
+ */
+function checkComponentArgs(
+  report: Report,
+  path: FieldPath,
+  c: (typeof CONTROL_PLANE_COMPONENTS)[number],
+  args: Record<string, string>,
+): void {
+  const managed: Readonly<Record<string, string>> = c.managed
+  for (const [flag, value] of Object.entries(args)) {
+    if (!isFlagName(flag)) report.error([...path, flag], 'NG0437', {pod: c.pod, value: JSON.stringify(flag)})
+    else if (managed[flag] !== undefined)
+      report.error([...path, flag], 'NG0436', {flag, pod: c.pod, from: managed[flag], component: c.name})
+    else if (/[\u0000-\u001f\u007f]/.test(value))
+      report.error([...path, flag], 'NG0301', {
+        value: JSON.stringify(value),
+        what: 'flag value',
+        why: 'one line without control characters',
+      })
+  }
+}
+
 function checkExtraArgs(report: Report, path: FieldPath, args: Record<string, string>): void {
   for (const [k, v] of Object.entries(args)) {
     if (!isFlagName(k)) report.error([...path, k], 'NG0310', {value: JSON.stringify(k)})
@@ -785,4 +825,30 @@ function checkExtraArgs(report: Report, path: FieldPath, args: Record<string, st
         why: 'letters, digits and . _ : / = , @ % + * ~ - only (kubeadm writes kubelet flags into a shell-quoted env file)',
       })
   }
+}
+
+/** The renewal timer runs twice a day: a window shorter than two days leaves too few runs to retry in. */
+export const MIN_RENEW_BEFORE_SECONDS = 48 * 3600
+/** kubeadm's leaves are a year by default; renewing in the last 90 days leaves room for weeks of failed runs. */
+export const DEFAULT_RENEW_BEFORE_SECONDS = 90 * 86400
+
+/**
+ * spec.pki.renewBefore in seconds: the profile's, or 90 days (a quarter of the leaves' validity when
+ * that is shorter). A window as long as the validity would renew at every timer run.
+ */
+function renewBefore(report: Report, path: FieldPath, value: string | undefined, certSecs: number): number {
+  if (value === undefined) return Math.min(DEFAULT_RENEW_BEFORE_SECONDS, Math.floor(certSecs / 4))
+  const d = parseDuration(value)
+  if (d === undefined || d <= 0) {
+    report.error(path, 'NG0307', {value})
+    return DEFAULT_RENEW_BEFORE_SECONDS
+  }
+  if (d < MIN_RENEW_BEFORE_SECONDS)
+    report.error(path, 'NG0435', {value, why: 'is shorter than 48h: the renewal timer runs twice a day and needs room to retry'})
+  else if (d >= certSecs)
+    report.error(path, 'NG0435', {
+      value,
+      why: `is not shorter than certValidity (${formatDuration(certSecs)}): every timer run would renew the certificates again`,
+    })
+  return Math.floor(d)
 }

@@ -2,7 +2,7 @@
  * The CLI as users run it, built from the current sources into a private temporary package (so the
  * tests neither depend on a stale dist/ nor race other tests writing it). Built once per process.
  */
-import {spawnSync} from 'node:child_process'
+import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
 import {cpSync, existsSync, mkdtempSync, rmSync, symlinkSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -40,4 +40,38 @@ export interface CliRun {
 export function nodegen(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
   const r = run(process.execPath, [builtCli(), ...args], {env: {...process.env, NODEGEN_PKI_PASSPHRASE: '', ...env}, allowFail: true})
   return {status: r.status, stdout: r.stdout, stderr: r.stderr}
+}
+
+/** A `nodegen serve` of the built CLI, running in the background. */
+export interface ServeProcess {
+  child: ChildProcess
+  /** What it printed so far, stdout and stderr together. */
+  output(): string
+  /** SIGTERM, then waits for it to exit. */
+  stop(): Promise<void>
+}
+
+/** Starts `nodegen serve <args>` and resolves once it has printed `ready` (its startup line). */
+export async function serveCli(args: string[], ready: string): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [builtCli(), 'serve', ...args], {env: {...process.env, NODEGEN_PKI_PASSPHRASE: ''}})
+  let out = ''
+  child.stdout?.on('data', (d) => {
+    out += d
+  })
+  child.stderr?.on('data', (d) => {
+    out += d
+  })
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((r) => child.once('exit', r))
+    child.kill('SIGTERM')
+    await exited
+  }
+  const deadline = Date.now() + 90_000
+  while (!out.includes(ready) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+  if (!out.includes(ready)) {
+    await stop()
+    throw new Error(`nodegen serve did not start:\n${out}`)
+  }
+  return {child, output: () => out, stop}
 }

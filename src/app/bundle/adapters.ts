@@ -1,7 +1,9 @@
 /**
  * Everything `nodegen bundle` does outside the process, in one place: HTTP downloads, skopeo for the
- * images, gpg for the signing key and repository signatures, apt-get for the OS packages' dependency
- * closure and apt-ftparchive for the repositories' indexes. Tools come from Debian's packages and are
+ * images, gpg for the signing key and repository signatures, apt-get for the Debian packages'
+ * dependency closure and apt-ftparchive for their indexes, dnf for the RHEL family's closure (it
+ * checks each package's signature as it downloads), rpmkeys to check them again against the keys
+ * the bundle ships, createrepo_c for the rpm indexes. Tools come from Debian's packages and are
  * found on PATH. No secret is ever on a command line: the signing key stays in its GNUPGHOME (0700,
  * files 0600 as gpg writes them), registry credentials in skopeo's --authfile.
  */
@@ -21,6 +23,9 @@ const TOOLS: Readonly<Record<string, {package: string; why: string}>> = Object.f
   'apt-get': {package: 'apt', why: "to resolve the OS packages' dependencies"},
   'apt-ftparchive': {package: 'apt-utils', why: 'to index its repositories (Packages, Release)'},
   tar: {package: 'tar', why: 'to pack the image archives'},
+  dnf: {package: 'dnf', why: "to resolve the RHEL family's packages and check their signatures"},
+  rpmkeys: {package: 'rpm', why: "to check the rpm packages' signatures against the keys the bundle ships"},
+  createrepo_c: {package: 'createrepo-c', why: 'to index its rpm repositories'},
 })
 
 /** The absolute path of a tool on PATH, or NG1101. */
@@ -69,14 +74,16 @@ export function lastLines(text: string, n = 3): string {
 export const sha256Hex = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
 
 /**
- * Downloads `url` to `dest` (written as `dest.part`, renamed when whole), returning its SHA-256 and
- * size. With `want`, a file of another SHA-256 is removed and refused (NG1104).
+ * Downloads `url` to `dest` (written as `dest.part`, renamed when whole), returning its SHA-256,
+ * SHA-512 and size. With `want` (SHA-256 and size) or `want512` (SHA-512), a file that differs is
+ * removed and refused (NG1104).
  */
 export async function download(
   url: string,
   dest: string,
   want?: {sha256: string; size?: number; source: string; what: string},
-): Promise<{sha256: string; size: number}> {
+  want512?: {sha512: string; source: string; what: string},
+): Promise<{sha256: string; sha512: string; size: number}> {
   let res: Response
   try {
     res = await fetch(url, {redirect: 'follow'})
@@ -86,11 +93,13 @@ export async function download(
   if (!res.ok || !res.body) throw new BundleError('NG1103', {url, reason: `HTTP ${res.status} ${res.statusText}`})
   mkdirSync(path.dirname(dest), {recursive: true})
   const hash = createHash('sha256')
+  const hash512 = createHash('sha512')
   let size = 0
   const part = `${dest}.part`
   const counted = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>)
   counted.on('data', (chunk: Buffer) => {
     hash.update(chunk)
+    hash512.update(chunk)
     size += chunk.length
   })
   try {
@@ -100,18 +109,31 @@ export async function download(
     throw new BundleError('NG1103', {url, reason: (e as Error).message})
   }
   const have = hash.digest('hex')
+  const have512 = hash512.digest('hex')
   if (want && (have !== want.sha256 || (want.size !== undefined && want.size >= 0 && size !== want.size))) {
     rmSync(part, {force: true})
     throw new BundleError('NG1104', {
       what: want.what,
       url,
+      algorithm: 'SHA-256',
       have: `${have} (${size} bytes)`,
       source: want.source,
       want: `${want.sha256}${want.size !== undefined ? ` (${want.size} bytes)` : ''}`,
     })
   }
+  if (want512 && have512 !== want512.sha512.toLowerCase()) {
+    rmSync(part, {force: true})
+    throw new BundleError('NG1104', {
+      what: want512.what,
+      url,
+      algorithm: 'SHA-512',
+      have: have512,
+      source: want512.source,
+      want: want512.sha512,
+    })
+  }
   renameSync(part, dest)
-  return {sha256: have, size}
+  return {sha256: have, sha512: have512, size}
 }
 
 /** Fetches a small text (an index, a key) into memory. */
@@ -349,4 +371,129 @@ export async function downloadClosure(scratch: string, sources: readonly AptSour
         .sort()
         .map((f) => path.join(archives, f))
     : []
+}
+
+// ---- dnf, rpmkeys and createrepo_c: the RHEL family ----
+
+/** One repository of the scratch dnf configuration, with the keys its packages are signed by. */
+export interface RpmSource {
+  /** dnf's repository id: the packages it downloads land in the cache directory named after it. */
+  id: string
+  /** Its URL; `$releasever` and `$basearch` are dnf's, as in the nodes' repository files. */
+  baseurl: string
+  /** Files of ASCII-armoured public keys (gpgkey=file://…): dnf refuses a package none of them signed. */
+  keyFiles: readonly string[]
+}
+
+/** dnf's failure, with its last lines. */
+export class DnfFailed extends Error {
+  constructor(readonly output: string) {
+    super(lastLines(output, 4))
+    this.name = 'DnfFailed'
+  }
+}
+
+/**
+ * The dependency closure of `packages` (dnf's requests: `name` or `name-version`), downloaded by
+ * dnf install --downloadonly into an empty installroot with a scratch configuration that reads only
+ * `sources`, so every dependency down to glibc is included. dnf checks each package against its
+ * repository's metadata (checksum) and key (gpgcheck=1) as it downloads, and fails when one does not
+ * verify. Returns the downloaded files per repository id.
+ */
+export async function downloadRpmClosure(
+  scratch: string,
+  sources: readonly RpmSource[],
+  packages: readonly string[],
+  release: {releasever: string; platform: string},
+): Promise<Map<string, string[]>> {
+  const dnf = tool('dnf')
+  const repos = path.join(scratch, 'repos')
+  const cache = path.join(scratch, 'cache')
+  const root = path.join(scratch, 'root')
+  for (const d of [repos, cache, root]) mkdirSync(d, {recursive: true})
+  writeFileSync(
+    path.join(repos, 'bundle.repo'),
+    sources
+      .map(
+        (s) =>
+          `[${s.id}]\nname=${s.id}\nbaseurl=${s.baseurl}\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=0\ngpgkey=${s.keyFiles.map((k) => `file://${k}`).join(' ')}\n`,
+      )
+      .join('\n'),
+  )
+  const conf = path.join(scratch, 'dnf.conf')
+  writeFileSync(
+    conf,
+    `[main]\ngpgcheck=1\nkeepcache=1\ninstall_weak_deps=0\nbest=1\nskip_if_unavailable=0\nplugins=0\nreposdir=${repos}\ncachedir=${cache}\nmodule_platform_id=${release.platform}\n`,
+  )
+  const args = [
+    '-y',
+    '--config',
+    conf,
+    '--installroot',
+    root,
+    '--releasever',
+    release.releasever,
+    '--forcearch',
+    'x86_64',
+    `--setopt=reposdir=${repos}`,
+    `--setopt=cachedir=${cache}`,
+    `--setopt=varsdir=${path.join(scratch, 'vars')}`,
+    '--downloadonly',
+    'install',
+    ...packages,
+  ]
+  const r = await runTool(dnf, args, {env: {...process.env, LC_ALL: 'C.UTF-8'}})
+  if (r.status !== 0) throw new DnfFailed(`${r.stdout}\n${r.stderr}`)
+  // dnf keeps each repository's packages in <cachedir>/<id>-<hash>/packages/.
+  const out = new Map<string, string[]>()
+  for (const d of readdirSync(cache, {withFileTypes: true})) {
+    if (!d.isDirectory()) continue
+    const source = sources.find((s) => d.name.startsWith(`${s.id}-`))
+    const pk = path.join(cache, d.name, 'packages')
+    if (!source || !existsSync(pk)) continue
+    const files = readdirSync(pk)
+      .filter((f) => f.endsWith('.rpm'))
+      .sort()
+      .map((f) => path.join(pk, f))
+    out.set(source.id, [...(out.get(source.id) ?? []), ...files])
+  }
+  return out
+}
+
+/**
+ * Checks rpm packages' signatures with rpmkeys against exactly `keyFiles` (imported into a scratch
+ * rpm database), requiring a signature (`%_pkgverify_level signature`): an unsigned package fails as
+ * a wrongly signed one does. Returns the files that do not verify, with rpmkeys' word for each.
+ */
+export async function checkRpmSignatures(
+  files: readonly string[],
+  keyFiles: readonly string[],
+  scratch: string,
+): Promise<Array<{file: string; reason: string}>> {
+  const rpmkeys = tool('rpmkeys')
+  const db = path.join(scratch, 'rpmdb')
+  rmSync(db, {recursive: true, force: true})
+  mkdirSync(db, {recursive: true})
+  const base = ['--dbpath', db, '--define', '_pkgverify_level signature']
+  for (const k of keyFiles) {
+    const r = await runTool(rpmkeys, [...base, '--import', k])
+    if (r.status !== 0)
+      return files.map((file) => ({file, reason: `the key ${path.basename(k)} cannot be imported: ${lastLines(r.stderr)}`}))
+  }
+  if (files.length === 0) return []
+  const r = await runTool(rpmkeys, [...base, '--checksig', ...files])
+  const bad: Array<{file: string; reason: string}> = []
+  for (const f of files) {
+    const line = r.stdout.split('\n').find((l) => l.startsWith(`${f}:`))
+    if (!line || !/: digests signatures OK$/.test(line.trim()))
+      bad.push({file: f, reason: line?.slice(f.length + 1).trim() || lastLines(r.stderr)})
+  }
+  return bad
+}
+
+/** Writes an rpm-md repository's metadata (repodata/) over the rpm files in `dir`, with createrepo_c. */
+export async function indexRpmRepository(dir: string): Promise<void> {
+  const createrepo = tool('createrepo_c')
+  const r = await runTool(createrepo, ['--quiet', '--no-database', '--general-compress-type=gz', dir])
+  if (r.status !== 0) throw new BundleError('NG1112', {dir, reason: lastLines(r.stderr)})
 }

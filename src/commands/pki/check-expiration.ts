@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
+import {type ServedCertificates, servedCertificates} from '../../app/served-certificates.js'
 import {table} from '../../app/table.js'
-import {type Expiring, expirations, inventoryState, PkiError, parseWindow} from '../../pki/index.js'
+import {type Expiring, expirations, formatPkiMessage, inventoryState, PkiError, parseWindow} from '../../pki/index.js'
 import {BaseCommand} from '../base.js'
 
 export interface CheckExpirationResult {
@@ -12,6 +13,8 @@ export interface CheckExpirationResult {
   /** Certificates that expire inside the window (or have expired). */
   expiring: number
   certificates: Expiring[]
+  /** With --kubeconfig or --server: what the running API server presents over TLS. */
+  served?: ServedCertificates
 }
 
 /** `400d`, `23h`, `expired`: the time left, coarse like `kubeadm certs check-expiration`. */
@@ -27,13 +30,17 @@ export default class PkiCheckExpiration extends BaseCommand {
   static override summary = "Check when the state's certificates expire; exit 1 when one expires inside the window."
   static override description = `Lists every certificate nodegen issued (CAs, external etcd certificates, admin.conf's client
 certificate) with its expiry and time left. Exit status: 0 when none expires within --within, 1 when at
-least one does (or has expired). Certificates kubeadm issues on the nodes are checked there, with
-\`kubeadm certs check-expiration\`.`
+least one does (or has expired). With --kubeconfig (or --server) the running cluster is asked too: the
+certificate chain its API server presents over TLS (the leaf kubeadm issued on the control plane that
+answered) and, with credentials, its version. Certificates kubeadm issues on the nodes are renewed
+there by nodegen-cert-renewal.timer; \`kubeadm certs check-expiration\` lists them on each node.`
 
   static override examples = [
     '<%= config.bin %> pki check-expiration profiles/quickstart.yaml',
     '<%= config.bin %> pki check-expiration cluster.yaml --within 90d',
     '<%= config.bin %> pki check-expiration cluster.yaml --within 720h --json',
+    '<%= config.bin %> pki check-expiration cluster.yaml --kubeconfig admin.conf',
+    '<%= config.bin %> pki check-expiration cluster.yaml --server https://10.0.0.100:6443',
   ]
 
   static override args = {profile: Args.string({description: 'Cluster profile (YAML).', required: true})}
@@ -43,6 +50,15 @@ least one does (or has expired). Certificates kubeadm issues on the nodes are ch
       description: 'Window to check: Go durations (720h, 1h30m) or days (30d).',
       default: '30d',
       helpValue: 'DURATION',
+    }),
+    kubeconfig: Flags.string({
+      description: "Also check the running cluster: its API server's certificate as presented over TLS, and its version.",
+      helpValue: 'FILE',
+      exclusive: ['server'],
+    }),
+    server: Flags.string({
+      description: 'Also check the API server at this URL (https://host:port): the certificate it presents, without credentials.',
+      helpValue: 'URL',
     }),
   }
 
@@ -60,14 +76,23 @@ least one does (or has expired). Certificates kubeadm issues on the nodes are ch
       if (e instanceof PkiError) this.error(`${e.code}: ${e.message}`, {exit: 1})
       throw e
     }
+    let served: ServedCertificates | undefined
+    if (flags.kubeconfig !== undefined || flags.server !== undefined) {
+      try {
+        served = await servedCertificates({kubeconfig: flags.kubeconfig, server: flags.server}, now, withinSeconds)
+      } catch (e) {
+        this.error(`NG0914: ${formatPkiMessage('NG0914', {reason: (e as Error).message})}`, {exit: 1})
+      }
+    }
     const result: CheckExpirationResult = {
       cluster: cluster.name,
       state: dir,
       now: now.toISOString(),
       within: flags.within,
       withinSeconds,
-      expiring: certificates.filter((c) => c.within).length,
+      expiring: certificates.filter((c) => c.within).length + (served?.certificates.filter((c) => c.within).length ?? 0),
       certificates,
+      ...(served ? {served} : {}),
     }
     // Exit 1 without throwing: oclif would print an error object after the --json result.
     if (result.expiring > 0) process.exitCode = 1
@@ -84,6 +109,22 @@ least one does (or has expired). Certificates kubeadm issues on the nodes are ch
         ]),
       ),
     )
+    if (served) {
+      this.log('')
+      this.log(`presented by ${served.server}${served.version ? ` (Kubernetes ${served.version})` : ''}:`)
+      this.log(
+        table(
+          ['CERTIFICATE', 'SUBJECT', 'EXPIRES', 'RESIDUAL', 'STATUS'],
+          served.certificates.map((c) => [
+            c.name,
+            c.subject,
+            c.notAfter,
+            residual(c.remainingSeconds),
+            c.expired ? 'EXPIRED' : c.within ? `expires within ${flags.within}` : 'ok',
+          ]),
+        ),
+      )
+    }
     if (result.expiring > 0) {
       this.log('')
       this.log(`${result.expiring} certificate(s) expire within ${flags.within}.`)

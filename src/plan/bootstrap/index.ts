@@ -2,7 +2,19 @@
 import type {Cluster, ClusterNode} from '../../profile/index.js'
 import {compactShell, file, header} from '../files.js'
 import {bootstrapParams, encodeParams, hostsBlock, labelsTsv, nodesTsv, type Params} from '../params.js'
-import {type Assets, BOOTSTRAP_UNIT, libDir, NODEGEN_LIB, PARAMS_FILE, type PlanFile, type PlanUnit} from '../types.js'
+import {secretBackendOf} from '../secrets/index.js'
+import {
+  type Assets,
+  BOOTSTRAP_UNIT,
+  CERT_RENEWAL_ORIGIN,
+  CERT_RENEWAL_TIMER,
+  libDir,
+  NODEGEN_LIB,
+  NODEGEN_STATE,
+  PARAMS_FILE,
+  type PlanFile,
+  type PlanUnit,
+} from '../types.js'
 
 export function buildBootstrapFiles(
   cluster: Cluster,
@@ -23,6 +35,8 @@ export function buildBootstrapFiles(
   // seed stays without it (on Flatcar it must fit EC2's 16 KB user-data).
   if (node.role !== 'worker')
     files.push(file(`${libDir(node.family)}/control-plane.sh`, compactShell(assets.controlPlaneScript), 'bootstrap:program', {mode: 0o644}))
+  if (renewsCertificates(cluster, node))
+    files.push(file(`${libDir(node.family)}/cert-renewal.sh`, compactShell(assets.certRenewalScript), CERT_RENEWAL_ORIGIN, {mode: 0o755}))
   if (node.role !== 'etcd') files.push(file('/etc/nodegen/pki/ca.crt', caCert, 'pki:ca-certificate'))
   if (!cluster.image.baked && node.family !== 'flatcar')
     files.push(file(`${NODEGEN_LIB}/install-packages.sh`, assets.installScript, 'bootstrap:packages', {mode: 0o755}))
@@ -35,9 +49,10 @@ export function buildBootstrapFiles(
     if (!assets.cniMirrorScript) throw new Error('assets: cni-mirror.sh is missing')
     files.push(file(`${libDir(node.family)}/cni-mirror.sh`, compactShell(assets.cniMirrorScript), 'bootstrap:cni', {mode: 0o644}))
   }
-  if (cluster.airgap?.bundle && node.family !== 'flatcar') {
+  // Every node of a bundle's cluster imports its images from it (Flatcar's containerd has ctr too).
+  if (cluster.airgap?.bundle) {
     if (!assets.bundleScript) throw new Error('assets: bundle.sh is missing')
-    files.push(file(`${NODEGEN_LIB}/bundle.sh`, compactShell(assets.bundleScript), 'bootstrap:bundle', {mode: 0o755}))
+    files.push(file(`${libDir(node.family)}/bundle.sh`, compactShell(assets.bundleScript), 'bootstrap:bundle', {mode: 0o755}))
   }
   if (node.role === 'control-plane') {
     files.push(file(`${libDir(node.family)}/labels.sh`, compactShell(assets.labelsScript), 'bootstrap:labels', {mode: 0o755}))
@@ -101,6 +116,7 @@ WantedBy=multi-user.target
 `,
     },
   ]
+  if (renewsCertificates(cluster, node)) units.push(...certRenewalUnits(cluster, node))
   if (node.role === 'control-plane') {
     units.push(
       {
@@ -169,4 +185,61 @@ WantedBy=timers.target
     )
   }
   return units
+}
+
+/**
+ * Whether the node renews its own certificates: control planes and external etcd members, except on
+ * EC2 with inline secrets, whose 16 KB of user-data has no room for the program beside the keys
+ * (validation warns, NG0438). With a secret backend the program travels in the secret bundle.
+ */
+export function renewsCertificates(cluster: Cluster, node: ClusterNode): boolean {
+  if (node.role === 'worker') return false
+  return !(cluster.platform.type === 'aws' && secretBackendOf(cluster) === undefined)
+}
+
+/**
+ * Control planes and external etcd members check their leaf certificates twice a day (at a random
+ * moment of each half day, so control planes booted together do not all ask at once) and renew
+ * them when due (cert-renewal.sh). The bootstrap program enables the timer once its role is done.
+ */
+export function certRenewalUnits(cluster: Cluster, node: ClusterNode): PlanUnit[] {
+  const h = header(cluster, node)
+  const service = CERT_RENEWAL_TIMER.replace(/\.timer$/, '.service')
+  return [
+    {
+      name: service,
+      enabled: false,
+      dropIns: [],
+      content: `${h}[Unit]
+Description=nodegen: renew this node's certificates before they expire
+Documentation=file://${libDir(node.family)}/cert-renewal.sh
+After=${BOOTSTRAP_UNIT} network-online.target
+Wants=network-online.target
+ConditionPathExists=${NODEGEN_STATE}/done/cleanup
+
+[Service]
+Type=oneshot
+# bash reads the program: on the clouds it arrives in the secret bundle, 0600.
+ExecStart=/bin/bash ${libDir(node.family)}/cert-renewal.sh run
+StandardOutput=journal+console
+StandardError=journal
+`,
+    },
+    {
+      name: CERT_RENEWAL_TIMER,
+      enabled: false,
+      dropIns: [],
+      content: `${h}[Unit]
+Description=nodegen: check this node's certificates twice a day
+
+[Timer]
+OnActiveSec=10min
+OnUnitActiveSec=12h
+RandomizedDelaySec=1h
+
+[Install]
+WantedBy=timers.target
+`,
+    },
+  ]
 }

@@ -6,10 +6,10 @@
 import type {Cluster, ClusterNode} from '../../profile/index.js'
 import {etcdMembers} from '../../profile/model.js'
 import {file, header} from '../files.js'
+import {etcdImage} from '../kubeadm/images.js'
 import {CRI_SOCKETS, ETCD_DATA_DIR, ETCD_PKI, ETCD_PORTS, STATIC_POD_DIR} from '../kubeadm/paths.js'
 import {yamlStream} from '../kubeadm/yaml.js'
 import type {PlanFile, PlanUnit} from '../types.js'
-import {etcdImageTag} from './versions.js'
 
 export {ETCD_VERSIONS, etcdImageTag} from './versions.js'
 
@@ -83,6 +83,8 @@ export function etcdCommand(cluster: Cluster, node: ClusterNode): string[] {
     'peer-trusted-ca-file': PKI.ca,
     'snapshot-count': '10000',
     'trusted-ca-file': PKI.ca,
+    // The profile's etcd flags (validation refuses those above that the cluster relies on).
+    ...cluster.kubernetes.extraArgs.etcd,
   }
   return [
     'etcd',
@@ -117,7 +119,7 @@ export function etcdPod(cluster: Cluster, node: ClusterNode): Record<string, unk
       containers: [
         {
           command: etcdCommand(cluster, node),
-          image: `${cluster.kubernetes.imageRepository}/etcd:${etcdImageTag(cluster.kubernetes.minor)}`,
+          image: etcdImage(cluster),
           imagePullPolicy: 'IfNotPresent',
           livenessProbe: probe('/health?exclude=NOSPACE&serializable=true', 8),
           name: 'etcd',

@@ -133,7 +133,19 @@ export function buildClusterSpec(cluster: Cluster): ClusterSpec {
     certificateValiditySeconds: cluster.pki.certValiditySeconds,
     caCertificateValiditySeconds: cluster.pki.caValiditySeconds,
     timeouts: kubeadmTimeouts(cluster),
+    extraArgs: {
+      apiServer: sortedArgs(k.extraArgs.apiServer),
+      controllerManager: sortedArgs(k.extraArgs.controllerManager),
+      scheduler: sortedArgs(k.extraArgs.scheduler),
+      etcd: sortedArgs(k.extraArgs.etcd),
+    },
   }
+}
+
+function sortedArgs(flags: Record<string, string>): Arg[] {
+  return Object.keys(flags)
+    .sort()
+    .map((name) => ({name, value: flags[name] as string}))
 }
 
 export function buildJoinSpec(cluster: Cluster, node: ClusterNode, s: KubeadmSecrets): JoinSpec {

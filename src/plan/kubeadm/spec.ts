@@ -3,7 +3,7 @@
  * written as `kubeadm.k8s.io/v1beta3` or `/v1beta4` by the output module src/plan/target.ts picks.
  * Fields a version lacks are dropped by that version's module, never by the builder.
  */
-import type {KeyAlgorithm, KubeadmApi, KubeadmTimeout, Taint} from '../../profile/index.js'
+import type {ControlPlaneComponent, KeyAlgorithm, KubeadmApi, KubeadmTimeout, Taint} from '../../profile/index.js'
 
 /** kubeadm's waits in seconds, by kubeadm v1beta4's names; absent: kubeadm's default. */
 export type Timeouts = Partial<Record<KubeadmTimeout, number>>
@@ -69,6 +69,8 @@ export interface ClusterSpec {
   caCertificateValiditySeconds: number
   /** v1beta3 keeps the control-plane wait here (apiServer.timeoutForControlPlane). */
   timeouts: Timeouts
+  /** Each component's extra flags, sorted by name; etcd's apply to a local (stacked) etcd. */
+  extraArgs: Record<ControlPlaneComponent, Arg[]>
 }
 
 export interface JoinSpec {

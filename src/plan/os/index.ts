@@ -9,6 +9,9 @@ import {CRI_SOCKETS} from '../kubeadm/paths.js'
 import {crioRepository, dockerRepositoryBase, kubernetesRepository, noProxy, runtimeSource} from '../params.js'
 import type {PlanFile} from '../types.js'
 
+/** Where install-packages.sh puts the bundle's Kubernetes rpm key (repodata/repomd.xml.key) on the RHEL family. */
+export const BUNDLE_KUBERNETES_RPM_KEY = '/etc/pki/rpm-gpg/nodegen-kubernetes.asc'
+
 /** The Debian and Ubuntu releases' code names, as their repositories name their suites. */
 export const DEB_CODENAME: Readonly<Record<string, string>> = {'debian-12': 'bookworm', 'debian-13': 'trixie', 'ubuntu-24.04': 'noble'}
 
@@ -120,15 +123,18 @@ gpgkey=file:///etc/pki/rpm-gpg/nodegen-bundle.asc
       ),
     )
   if (node.family === 'rhel') {
+    const krepo = kubernetesRepository(cluster, 'rpm')
+    // From a bundle the key comes through bundle.sh, checked against SHA256SUMS (install-packages.sh).
+    const kkey = bundle && krepo.startsWith(bundle) ? `file://${BUNDLE_KUBERNETES_RPM_KEY}` : `${krepo}repodata/repomd.xml.key`
     files.push(
       file(
         '/etc/yum.repos.d/kubernetes.repo',
         `${h}[kubernetes]
 name=Kubernetes ${k.channel}
-baseurl=${kubernetesRepository(cluster, 'rpm')}
+baseurl=${krepo}
 enabled=1
 gpgcheck=1
-gpgkey=${kubernetesRepository(cluster, 'rpm')}repodata/repomd.xml.key
+gpgkey=${kkey}
 exclude=kubelet kubeadm kubectl cri-tools kubernetes-cni
 `,
         'os:repositories',

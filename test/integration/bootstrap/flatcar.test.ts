@@ -3,7 +3,8 @@
  * recording stand-ins: it runs from /opt/nodegen, plans no firewall, SELinux or package step (no
  * dnf, apt-get, firewall-cmd or setenforce call), and the packages phase checks the kubernetes
  * sysext instead: without kubeadm/kubelet on PATH, or with a kubeadm of another version, it fails
- * at that phase with a reason that names the cause.
+ * at that phase with a reason that names the cause. With an air-gap bundle its images phase runs
+ * bundle.sh from /opt/nodegen, as every other OS runs it from /usr/local/lib/nodegen.
  */
 import assert from 'node:assert/strict'
 import {spawn} from 'node:child_process'
@@ -39,8 +40,8 @@ function runFrom(root: string, program: string, env: Record<string, string>): Pr
   })
 }
 
-async function flatcarWorker(name: string, kubeadm: string | undefined) {
-  const r = await renderProfile(path.join(PROFILES_DIR, 'flatcar.yaml'))
+async function flatcarWorker(name: string, kubeadm: string | undefined, profile = path.join(PROFILES_DIR, 'flatcar.yaml')) {
+  const r = await renderProfile(profile)
   const plan = r.nodes.find((n) => n.plan.role === 'worker')?.plan
   assert.ok(plan)
   const dir = path.join(tmp, name)
@@ -98,5 +99,23 @@ describe('bootstrap on Flatcar', () => {
     assert.ok(calls.includes('systemctl enable --no-reload kubelet'), calls.join('\n'))
     assert.ok(calls.includes('systemctl restart containerd'))
     assert.match(run.output, /failed at role: timed out waiting for API endpoint/)
+  })
+
+  it('air-gapped with a bundle, the images phase imports through /opt/nodegen/bundle.sh', async () => {
+    const profile = path.join(tmp, 'flatcar-airgap.yaml')
+    writeFileSync(
+      profile,
+      readFileSync(path.join(PROFILES_DIR, 'flatcar.yaml'), 'utf8')
+        .replace(/^ {6}type: flannel$/m, '      type: flannel\n      manifestUrl: http://127.0.0.1:1/b/cni/kube-flannel.yml')
+        .replace(/^spec:$/m, 'spec:\n  airgap:\n    bundle: http://127.0.0.1:1/b/'),
+    )
+    const {run} = await flatcarWorker('airgap', 'v1.34.2', profile)
+    assert.match(run.output, /phase packages: done/, run.output)
+    // Nothing answers at the bundle's URL: bundle.sh, found where the plan put it, says so.
+    assert.match(
+      run.output,
+      /bundle: (cannot download http:\/\/127\.0\.0\.1:1\/b\/SHA256SUMS|ctr \(containerd's client\) is not installed)/,
+    )
+    assert.match(run.output, /failed at images: the air-gap bundle's images could not be imported/)
   })
 })

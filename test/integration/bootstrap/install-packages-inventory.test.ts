@@ -23,7 +23,7 @@ after(() => rmSync(tmp, {recursive: true, force: true}))
 
 const bin = path.join(tmp, 'bin')
 mkdirSync(bin)
-for (const name of ['dnf', 'apt-get', 'apt-mark', 'curl', 'install', 'chmod']) {
+for (const name of ['dnf', 'apt-get', 'apt-mark', 'curl', 'install', 'chmod', 'bundle.sh']) {
   const f = path.join(bin, name)
   // apt-get also notes whether invoke-rc.d would start services (the script's policy-rc.d).
   const policy =
@@ -33,6 +33,9 @@ for (const name of ['dnf', 'apt-get', 'apt-mark', 'curl', 'install', 'chmod']) {
   writeFileSync(f, `#!/bin/sh\n${policy}printf '%s\\n' "${name} $*" >>"$NODEGEN_TEST_LOG"\n`)
   chmodSync(f, 0o755)
 }
+
+/** Every call the last run of {@link requested} made, one a line. */
+let lastLog = ''
 
 /** The package arguments of every dnf/apt-get install the script ran for this node. */
 function requested(cluster: Cluster, node: ClusterNode): string[] {
@@ -44,8 +47,15 @@ function requested(cluster: Cluster, node: ClusterNode): string[] {
   // The script keeps services down with a policy-rc.d while it installs: in the scratch folder.
   const policy = path.join(path.dirname(params), 'policy-rc.d')
   run('bash', [SCRIPT, params], {
-    env: {...process.env, PATH: `${bin}:${process.env.PATH}`, NODEGEN_TEST_LOG: log, NODEGEN_POLICY_RC: policy},
+    env: {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH}`,
+      NODEGEN_TEST_LOG: log,
+      NODEGEN_POLICY_RC: policy,
+      NODEGEN_BUNDLE_SCRIPT: path.join(bin, 'bundle.sh'),
+    },
   })
+  lastLog = readFileSync(log, 'utf8')
   const out: string[] = []
   for (const line of readFileSync(log, 'utf8').split('\n')) {
     const [cmd, ...args] = line.split(' ')
@@ -70,7 +80,12 @@ const nodesOf = (os: string, etcd = false) =>
     - {name: cp-1, role: control-plane, ip: 10.0.0.11/24, os: ${os}}
     - {name: w-1, role: worker, ip: 10.0.0.21/24, os: ${os}}`
 
-const CASES: Array<[string, string]> = []
+const CASES: Array<[string, string]> = [
+  [
+    'almalinux-9 from an air-gap bundle, containerd from Docker, keepalived-haproxy, open ports',
+    `  loadBalancer: {type: keepalived-haproxy}\n  firewall: open-ports\n  networking: {cni: {type: flannel, manifestUrl: http://10.0.0.1/f.yml}}\n  airgap: {bundle: http://10.0.0.1/b/}\n  nodes:${nodesOf('almalinux-9')}`,
+  ],
+]
 for (const os of ['almalinux-9', 'debian-12']) {
   CASES.push(
     [
@@ -118,6 +133,35 @@ ${spec}
       }
     })
   }
+})
+
+describe('an EL node with a bundle', () => {
+  it("takes the packages' keys through bundle.sh and reads only the bundle's repositories", () => {
+    const cluster = loadCluster(
+      path.join(PROFILES_DIR, 'inline.yaml'),
+      `apiVersion: nodegen.dev/v1alpha1
+kind: Cluster
+metadata: {name: inline}
+spec:
+  kubernetes: {version: 1.34.2}
+  os: rocky-9
+  networking: {cni: {type: flannel, manifestUrl: http://10.0.0.1/f.yml}}
+  airgap: {bundle: http://10.0.0.1/b/}
+  nodes:
+    - {name: cp-1, role: control-plane, ip: 10.0.0.11/24}
+`,
+    )
+    requested(cluster, cluster.nodes[0] as ClusterNode)
+    const calls = lastLog.split('\n').filter((l) => l !== '')
+    const fetches = calls.filter((l) => l.startsWith('bundle.sh ')).map((l) => l.split(' ').slice(2).join(' '))
+    assert.deepEqual(fetches, [
+      'fetch os/rocky-9/Release.key /etc/pki/rpm-gpg/nodegen-bundle.asc',
+      'fetch kubernetes/core:/stable:/v1.34/rpm/repodata/repomd.xml.key /etc/pki/rpm-gpg/nodegen-kubernetes.asc',
+    ])
+    const dnf = calls.filter((l) => l.startsWith('dnf '))
+    assert.ok(dnf.length > 0)
+    for (const l of dnf) assert.match(l, /^dnf -y --disablerepo=\* --enablerepo=kubernetes --enablerepo=nodegen-bundle install /, l)
+  })
 })
 
 describe('a Debian install starts no service by itself', () => {

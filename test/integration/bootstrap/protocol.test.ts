@@ -234,6 +234,31 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
     }
   })
 
+  it('a control-plane join that failed after its etcd member started voting finishes its remaining phases, never resetting', async () => {
+    // A reset would remove a voter (and stop its etcd) from a cluster of two, which then has no
+    // quorum to remove it with: kubeadm's TLS bootstrap wait running out under load did that.
+    const s = await setup('voter-resume')
+    try {
+      writeFileSync(path.join(s.root('cp1'), 'standin-fail-join-voter'), '1')
+      assert.equal((await runBootstrap(s.root('cp0'), s.env)).code, 0)
+      const cp1 = await runBootstrap(s.root('cp1'), s.env)
+      assert.equal(cp1.code, 0, cp1.output)
+      assert.match(cp1.output, /finishing the join's remaining phases instead of resetting/)
+      assert.match(cp1.output, /nodegen: cp1 control-plane ready/)
+      const seq = readCallLog(s.log)
+        .filter((c) => c.node === 'cp1' && /^kubeadm (join|reset)/.test(c.call))
+        .map((c) => c.call.split(' ').slice(0, 2).join(' '))
+      // The kubelet never wrote kubelet.conf, so kubelet-start runs again; etcd-join is skipped.
+      assert.deepEqual(seq, ['kubeadm join', 'kubeadm join'])
+      const resumed = readCallLog(s.log).filter((c) => c.node === 'cp1' && c.call.startsWith('kubeadm join'))[1]
+      assert.match(resumed?.call ?? '', / --skip-phases preflight,control-plane-prepare,check-etcd,etcd-join$/)
+      assert.deepEqual(s.fake.members.filter(Boolean), ['cp0', 'cp1'])
+      assert.ok(!s.fake.events.some((e) => e.startsWith('remove')), s.fake.events.join('; '))
+    } finally {
+      await s.fake.close()
+    }
+  })
+
   it("a learner of this node's own that etcd took after its join gave up counts neither as a learner in the way nor toward the quorum", async () => {
     // etcd may commit a member add after kubeadm's client stopped waiting for it, so the learner
     // can appear after the retry's removal; the wait for etcd must look past it (the join then

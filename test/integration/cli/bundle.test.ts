@@ -12,15 +12,11 @@
  *   containerd (the CRI plugin on, as nodegen configures nodes) under the names the nodes use.
  */
 import assert from 'node:assert/strict'
-import {type ChildProcess, spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {createServer} from 'node:http'
-import type {AddressInfo} from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it, type TestContext} from 'node:test'
-import {gzipSync} from 'node:zlib'
 import {buildInventory} from '../../../src/plan/inventory.js'
 import {buildOsFiles} from '../../../src/plan/os/index.js'
 import {encodeParams} from '../../../src/plan/params.js'
@@ -29,12 +25,13 @@ import {type Containerd, startContainerd} from '../../support/containerd.js'
 import {type ServedDirectory, serveDirectory} from '../../support/net.js'
 import {loadCluster, REPO_ROOT} from '../../support/profiles.js'
 import {requireRoot, requireTool, run, runAsync} from '../../support/tools.js'
+import {pushImages, type Registry, startRegistry} from '../../support/upstream.js'
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ng-bundle-cmd-'))
 const www = path.join(tmp, 'www')
 let served: ServedDirectory | undefined
 let base = ''
-let registry: ChildProcess | undefined
+let registry: Registry | undefined
 let registryHost = ''
 let containerd: Containerd | undefined
 
@@ -48,91 +45,10 @@ before(async () => {
 
 after(async () => {
   await containerd?.stop()
-  if (registry && registry.exitCode === null) {
-    const exited = new Promise((r) => registry?.once('exit', r))
-    registry.kill('SIGTERM')
-    await exited
-  }
+  await registry?.stop()
   await served?.close()
   rmSync(tmp, {recursive: true, force: true})
 })
-
-async function freePort(): Promise<number> {
-  const probe = createServer()
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r))
-  const port = (probe.address() as AddressInfo).port
-  await new Promise((r) => probe.close(r))
-  return port
-}
-
-/** Debian's docker-registry on 127.0.0.1, plain HTTP, storage under tmp; its configuration from a file. */
-async function startRegistry(t: TestContext): Promise<string> {
-  const bin = requireTool(t, 'docker-registry')
-  const port = await freePort()
-  const dir = path.join(tmp, 'registry')
-  mkdirSync(dir, {recursive: true})
-  const config = path.join(dir, 'config.yml')
-  writeFileSync(
-    config,
-    `version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: ${dir}/data}, delete: {enabled: true}}\nhttp: {addr: 127.0.0.1:${port}}\n`,
-  )
-  const log: string[] = []
-  registry = spawn(bin, ['serve', config], {stdio: ['ignore', 'ignore', 'pipe']})
-  registry.stderr?.on('data', (d: Buffer) => log.push(d.toString()))
-  for (let i = 0; i < 100; i++) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/v2/`)
-      if (r.ok) return `127.0.0.1:${port}`
-    } catch {
-      // not listening yet
-    }
-    if (registry.exitCode !== null) break
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`docker-registry did not answer:\n${log.join('').slice(-2000)}`)
-}
-
-/** An OCI image layout made by hand: one gzip layer holding one file, its config and manifest. */
-function ociLayout(name: string, content: string): string {
-  const d = mkdtempSync(path.join(tmp, 'oci-'))
-  const rootfs = path.join(d, 'rootfs')
-  mkdirSync(rootfs)
-  writeFileSync(path.join(rootfs, `${name}.txt`), content)
-  const tarArgs = ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0']
-  const layerTar = run('tar', [...tarArgs, '-C', rootfs, '-cf', '-', '.']).stdoutBuf
-  const layer = gzipSync(layerTar)
-  const layout = path.join(d, 'layout')
-  const blobs = path.join(layout, 'blobs', 'sha256')
-  mkdirSync(blobs, {recursive: true})
-  const blob = (b: Buffer | string) => {
-    const h = sha256(b)
-    writeFileSync(path.join(blobs, h), b)
-    return {digest: `sha256:${h}`, size: Buffer.byteLength(b)}
-  }
-  const l = blob(layer)
-  const config = blob(
-    JSON.stringify({
-      architecture: 'amd64',
-      os: 'linux',
-      config: {Entrypoint: [`/${name}.txt`]},
-      rootfs: {type: 'layers', diff_ids: [`sha256:${sha256(layerTar)}`]},
-    }),
-  )
-  const manifest = blob(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: {mediaType: 'application/vnd.oci.image.config.v1+json', ...config},
-      layers: [{mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...l}],
-    }),
-  )
-  writeFileSync(
-    path.join(layout, 'index.json'),
-    JSON.stringify({schemaVersion: 2, manifests: [{mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest}]}),
-  )
-  writeFileSync(path.join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}')
-  return layout
-}
 
 /** A package with a control file and no files, as dpkg-deb builds it. */
 function fakeDeb(dir: string, name: string, version: string, depends?: string): void {
@@ -267,7 +183,8 @@ function requireTools(t: TestContext): void {
 describe('nodegen bundle against a real registry and local repositories', {timeout: 600_000}, () => {
   it('builds a bundle that sha256sum, apt and bundle.sh import-images accept', async (t) => {
     requireTools(t)
-    registryHost = await startRegistry(t)
+    registry = await startRegistry(t, path.join(tmp, 'registry'))
+    registryHost = registry.host
     const repos = buildRepos()
     const dir = path.join(tmp, 'profile')
     mkdirSync(dir)
@@ -280,10 +197,7 @@ describe('nodegen bundle against a real registry and local repositories', {timeo
     const inventory = buildInventory(cluster, {cniManifest: FLANNEL})
     const refs = [...new Set(inventory.images.map((i) => i.image))]
     assert.ok(refs.includes(`${registryHost}/k8s/flannel:v0.26.7`), refs.join('\n'))
-    for (const ref of refs) {
-      const layout = ociLayout(ref.split('/').pop()?.split(':')[0] ?? 'x', `the ${ref} image\n`)
-      run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}`, `docker://${ref}`])
-    }
+    pushImages(tmp, refs)
 
     const out = path.join(tmp, 'out', 'bundle')
     const state = path.join(tmp, 'state')
@@ -307,7 +221,7 @@ describe('nodegen bundle against a real registry and local repositories', {timeo
     const result = JSON.parse(r.stdout) as {
       sha256: string
       images: Array<{image: string; file: string; digest: string}>
-      kubernetes: {packages: Array<{name: string; version: string}>}
+      kubernetes: Array<{format: string; packages: Array<{name: string; version: string}>}>
       os: Array<{os: string; packages: Array<{name: string}>}>
     }
 
@@ -321,7 +235,11 @@ describe('nodegen bundle against a real registry and local repositories', {timeo
     assert.equal(readFileSync(path.join(out, 'cni/kube-flannel.yml'), 'utf8'), FLANNEL)
 
     // The pinned Kubernetes packages, the highest cri-tools; the OS closure without what nothing needs.
-    assert.deepEqual(result.kubernetes.packages.map((p) => `${p.name}=${p.version}`).sort(), [
+    assert.deepEqual(
+      result.kubernetes.map((k) => k.format),
+      ['deb'],
+    )
+    assert.deepEqual(result.kubernetes[0]?.packages.map((p) => `${p.name}=${p.version}`).sort(), [
       'cri-tools=1.34.0-1.1',
       'kubeadm=1.34.2-1.1',
       'kubectl=1.34.2-1.1',
@@ -413,37 +331,6 @@ describe('nodegen bundle against a real registry and local repositories', {timeo
     assert.equal(again.status, 0, again.stderr)
     assert.match(again.stdout, new RegExp(`^sha256 of SHA256SUMS \\(spec\\.airgap\\.sha256\\): ${result.sha256}$`, 'm'))
     assert.match(again.stderr, /^bundle: image /m, 'line-oriented progress when not on a terminal')
-  })
-
-  it('refuses a RHEL-family profile with NG1106 before downloading anything, leaving no output', async (t) => {
-    requireTool(t, 'gpg')
-    const dir = mkdtempSync(path.join(tmp, 'el-'))
-    const profile = path.join(dir, 'el.yaml')
-    writeFileSync(
-      profile,
-      `apiVersion: nodegen.dev/v1alpha1
-kind: Cluster
-metadata: {name: el}
-spec:
-  kubernetes: {version: 1.34.2, imageRepository: mirror.invalid/k8s}
-  os: almalinux-9
-  networking: {cni: {type: flannel}}
-  nodes:
-    - {name: cp-0, role: control-plane, ip: 10.30.0.10/24}
-`,
-    )
-    const r = await runAsync(process.execPath, [
-      builtCli(),
-      'bundle',
-      profile,
-      '-o',
-      path.join(dir, 'out'),
-      '--os-mirror',
-      'http://127.0.0.1:9/',
-    ])
-    assert.equal(r.status, 1, r.stderr)
-    assert.match(r.stderr, /NG1106: almalinux-9 is of the RHEL family/)
-    assert.deepEqual(readdirSync(dir), ['el.yaml'])
   })
 })
 

@@ -289,3 +289,88 @@ describe("kubeadm's init phases on the files nodegen places (offline, in a scrat
     assert.ok(joins >= 2)
   })
 })
+
+/** The control-plane flags the extraArgs test gives each component, and the pod kubeadm writes them into. */
+const EXTRA_ARGS = {
+  apiServer: {pod: 'kube-apiserver', flags: {'audit-log-maxage': '7'}},
+  controllerManager: {pod: 'kube-controller-manager', flags: {'leader-elect-lease-duration': '60s', 'leader-elect-renew-deadline': '40s'}},
+  scheduler: {pod: 'kube-scheduler', flags: {'leader-elect-lease-duration': '60s', 'leader-elect-renew-deadline': '40s'}},
+  etcd: {pod: 'etcd', flags: {'heartbeat-interval': '500', 'election-timeout': '5000'}},
+} as const
+
+describe('spec.kubernetes.extraArgs reach the static pods kubeadm writes', () => {
+  const versions = kubeTestVersions()
+  const cases = [versions.find((x) => x.why.startsWith('oldest'))?.version, '1.34.2']
+  for (const version of cases) {
+    it(`quickstart.yaml at ${version}: every component's extra flags are in its manifest`, async (t) => {
+      assert.ok(version)
+      const kubeadm = requireKubeCommand(t, 'kubeadm', version)
+      const lines = Object.entries(EXTRA_ARGS).map(
+        ([c, {flags}]) =>
+          `      ${c}: {${Object.entries(flags)
+            .map(([k, v]) => `${k}: "${v}"`)
+            .join(', ')}}`,
+      )
+      const file = profileAtVersion(path.join(PROFILES_DIR, 'quickstart.yaml'), version)
+      const text = readFileSync(file, 'utf8').replace(/^( {2}kubernetes:\n)/m, `$1    extraArgs:\n${lines.join('\n')}\n`)
+      assert.match(text, /extraArgs:\n {6}apiServer/)
+      writeFileSync(file, text)
+      const r = await renderProfile(file)
+      const cp0 = r.nodes.find((n) => n.plan.role === 'control-plane')
+      assert.ok(cp0)
+      const config = kubeadmConfigs(cp0).find((f) => f.path.endsWith('/config.yaml'))
+      assert.ok(config)
+      validate(t, kubeadm, `extraArgs@${version}`, config)
+      const root = scratchRoot(cp0)
+      kubeadmIn(kubeadm, root, ['init', 'phase', 'control-plane', 'all', '--config', config.path])
+      kubeadmIn(kubeadm, root, ['init', 'phase', 'etcd', 'local', '--config', config.path])
+      for (const {pod, flags} of Object.values(EXTRA_ARGS)) {
+        const got = podFlags(readFileSync(path.join(root, 'etc/kubernetes/manifests', `${pod}.yaml`), 'utf8'))
+        for (const [flag, value] of Object.entries(flags)) assert.equal(got.get(flag), value, `${pod} --${flag}`)
+      }
+      // nodegen's own flags are still there beside them
+      const api = podFlags(readFileSync(path.join(root, 'etc/kubernetes/manifests/kube-apiserver.yaml'), 'utf8'))
+      assert.ok(api.get('advertise-address'))
+    })
+  }
+})
+
+/** A bootstrap.env parameter of the node (KEY=VALUE lines). */
+function nodeParam(n: RenderedNode, key: string): string | undefined {
+  const env = nodeFiles(n).find((f) => f.path.endsWith('/nodegen/bootstrap.env'))
+  assert.ok(env, `${n.plan.node} has no bootstrap.env`)
+  return env.content
+    .split('\n')
+    .find((l) => l.startsWith(`${key}=`))
+    ?.slice(key.length + 1)
+}
+
+describe("a stacked control plane's resumed join names only phases its kubeadm has", () => {
+  const versions = kubeTestVersions()
+  const cases = [versions.find((x) => x.why.startsWith('oldest'))?.version, '1.34.2']
+  for (const version of cases) {
+    it(`quickstart.yaml at ${version}: kubeadm join takes JOIN_RESUME_SKIP_PHASES (and kubelet-start) and refuses a name it lacks`, async (t) => {
+      assert.ok(version)
+      const kubeadm = requireKubeCommand(t, 'kubeadm', version)
+      const r = await renderProfile(profileAtVersion(path.join(PROFILES_DIR, 'quickstart.yaml'), version))
+      const cp1 = r.nodes.filter((n) => n.plan.role === 'control-plane')[1]
+      assert.ok(cp1)
+      const skip = nodeParam(cp1, 'JOIN_RESUME_SKIP_PHASES')
+      assert.ok(skip, 'a stacked control plane has JOIN_RESUME_SKIP_PHASES')
+      const config = kubeadmConfigs(cp1).find((f) => f.path.endsWith('/config.yaml'))
+      assert.ok(config)
+      const root = scratchRoot(cp1)
+      // kubeadm checks the phase names before it does anything; what it then fails at (this machine
+      // is no node of the cluster) is not the point.
+      const joinWith = (phases: string) =>
+        run('timeout', ['60', kubeadm, '--rootfs', root, 'join', '--dry-run', '--config', config.path, '--skip-phases', phases], {
+          allowFail: true,
+        })
+      const ours = joinWith(`${skip},kubelet-start`)
+      assert.doesNotMatch(ours.stdout + ours.stderr, /invalid phase name/, `${version}: ${skip}`)
+      const bogus = joinWith(`${skip},no-such-phase`)
+      assert.match(bogus.stderr + bogus.stdout, /invalid phase name: no-such-phase/)
+      t.diagnostic(`${version}: --skip-phases ${skip},kubelet-start accepted`)
+    })
+  }
+})

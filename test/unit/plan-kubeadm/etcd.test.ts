@@ -107,6 +107,22 @@ describe('external etcd member', () => {
     assert.equal(pod.spec.containers[0].image, 'registry.aliyuncs.com/google_containers/etcd:3.6.5-0')
   })
 
+  test("the profile's etcd flags reach the external members' manifest, sorted with nodegen's", () => {
+    const extra = {
+      ...c,
+      kubernetes: {...c.kubernetes, extraArgs: {...c.kubernetes.extraArgs, etcd: {'election-timeout': '5000', 'snapshot-count': '5000'}}},
+    }
+    const node = firstOf(extra, 'etcd', 1)
+    const pod: Doc = parse(buildEtcdMemberFiles(extra, node).files.find((x) => x.path === ETCD_MANIFEST_PATH)!.content)
+    const command: string[] = pod.spec.containers[0].command
+    const f = flags(command)
+    assert.equal(f['election-timeout'], '5000')
+    assert.equal(f['snapshot-count'], '5000')
+    assert.equal(f.name, node.name)
+    const names = command.slice(1).map((a) => a.slice(2, a.indexOf('=')))
+    assert.deepEqual(names, [...names].sort())
+  })
+
   test('the version table covers every supported minor with an image tag', () => {
     for (let minor = SUPPORTED.minMinor; minor <= SUPPORTED.maxMinor; minor++) assert.match(etcdImageTag(minor), /^3\.[56]\.\d+-0$/)
     assert.ok(Object.isFrozen(ETCD_VERSIONS))

@@ -2,8 +2,8 @@
  * What an air-gap bundle changes in the rendered nodes: Debian and AlmaLinux nodes get a repository
  * file for the bundle's OS repository and Kubernetes under the bundle's kubernetes/, no Docker
  * repository (the runtime comes from the bundle too), the bundle's URL and pin as parameters, the
- * control plane's images skipped on workers, and bundle.sh (0755) — on every node that reads the
- * bundle, never on Flatcar, never without a bundle.
+ * control plane's images skipped on workers, and bundle.sh (0755) — on every node, Flatcar's in
+ * /opt/nodegen with its sysext from the bundle's sysext/, never without a bundle.
  */
 import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
@@ -44,14 +44,14 @@ spec:
     - {name: alma-w, role: worker, ip: 10.30.0.21/24, os: almalinux-9}
 `
 
-/** A Debian control plane beside Flatcar nodes, which take nothing from the bundle. */
+/** A Debian control plane beside Flatcar nodes, no mirror at all: everything from the bundle. */
 const WITH_FLATCAR = `apiVersion: nodegen.dev/v1alpha1
 kind: Cluster
 metadata: {name: island-fc}
 spec:
-  kubernetes: {version: 1.34.2, imageRepository: registry.lan:5000/k8s, sysextRepository: http://10.30.0.1:8080/extensions}
+  kubernetes: {version: 1.34.2}
   controlPlaneEndpoint: {host: 10.30.0.100}
-  loadBalancer: {type: kube-vip, kubeVipImage: "registry.lan:5000/kube-vip:v0.8.9"}
+  loadBalancer: {type: kube-vip}
   networking:
     cni: {type: flannel, manifestUrl: ${BUNDLE}cni/kube-flannel.yml}
     gateway: 10.30.0.1
@@ -129,7 +129,7 @@ describe('an air-gap bundle in the rendered nodes', () => {
     assert.equal(params(p).get('KUBERNETES_REPO'), `${BUNDLE}kubernetes/core:/stable:/v1.34/deb/`)
   })
 
-  it('AlmaLinux: nodegen-bundle.repo with the bundle key, kubernetes.repo from the bundle, no docker-ce.repo', async () => {
+  it('AlmaLinux: nodegen-bundle.repo with the bundle keys, kubernetes.repo from the bundle with its key from bundle.sh, no docker-ce.repo', async () => {
     const r = await render('mixed', MIXED)
     const p = planOf(r, 'alma-cp')
     const node = r.cluster.nodes.find((n) => n.name === 'alma-cp')
@@ -146,7 +146,8 @@ gpgkey=file:///etc/pki/rpm-gpg/nodegen-bundle.asc
     )
     const k8s = content(p, '/etc/yum.repos.d/kubernetes.repo')
     assert.match(k8s, new RegExp(`^baseurl=${esc(BUNDLE)}kubernetes/core:/stable:/v1\\.34/rpm/$`, 'm'))
-    assert.match(k8s, new RegExp(`^gpgkey=${esc(BUNDLE)}kubernetes/core:/stable:/v1\\.34/rpm/repodata/repomd\\.xml\\.key$`, 'm'))
+    assert.match(k8s, /^gpgkey=file:\/\/\/etc\/pki\/rpm-gpg\/nodegen-kubernetes\.asc$/m)
+    assert.equal(params(p).get('KUBERNETES_REPO'), `${BUNDLE}kubernetes/core:/stable:/v1.34/rpm/`)
     assert.equal(has(p, '/etc/yum.repos.d/docker-ce.repo'), false, 'docker-ce.repo is not planned')
     assert.deepEqual(
       p.files.filter((f) => f.path.startsWith('/etc/yum.repos.d/')).map((f) => f.path),
@@ -198,14 +199,20 @@ gpgkey=file:///etc/pki/rpm-gpg/nodegen-bundle.asc
     }
   })
 
-  it('Flatcar nodes get neither bundle.sh nor the bundle parameters; their Debian neighbour does', async () => {
+  it('Flatcar nodes get bundle.sh in /opt/nodegen, the bundle parameters and their sysext from the bundle', async () => {
     const r = await render('flatcar', WITH_FLATCAR)
     for (const n of r.nodes) {
       const flatcar = n.plan.family === 'flatcar'
-      assert.equal(has(n.plan, BUNDLE_SH), !flatcar, n.plan.node)
-      assert.equal(params(n.plan).get('BUNDLE_URL'), flatcar ? undefined : BUNDLE, n.plan.node)
-      assert.equal(params(n.plan).has('BUNDLE_IMAGES_SKIP'), false, n.plan.node)
+      const script = flatcar ? '/opt/nodegen/bundle.sh' : BUNDLE_SH
+      assert.equal(has(n.plan, script), true, `${n.plan.node}: ${script}`)
+      assert.ok(!n.plan.files.some((f) => f.path.startsWith('/usr/')) || !flatcar, `${n.plan.node}: nothing under /usr on Flatcar`)
+      assert.equal(params(n.plan).get('BUNDLE_URL'), BUNDLE, n.plan.node)
+      assert.equal(params(n.plan).has('BUNDLE_IMAGES_SKIP'), n.plan.role === 'worker', n.plan.node)
       assert.equal(has(n.plan, '/etc/apt/sources.list.d/nodegen-bundle.list'), !flatcar, n.plan.node)
+      if (flatcar) {
+        const sysext = n.plan.files.find((f) => f.path === '/opt/extensions/kubernetes/kubernetes-v1.34.2-x86-64.raw')
+        assert.equal(sysext?.remote?.url, `${BUNDLE}sysext/kubernetes-v1.34.2-x86-64.raw`, n.plan.node)
+      }
     }
   })
 

@@ -124,25 +124,22 @@ const INTERNET: Array<[string, Array<(s: string) => string>, string, string, (s:
     (s) => s.replace('{type: kube-vip}', '{type: kube-vip, kubeVipImage: "registry.lan:5000/kube-vip:v0.8.9"}'),
   ],
   [
-    "Flatcar's Kubernetes sysext from extensions.flatcar.org (no sysextRepository)",
-    [FLATCAR],
+    "Flatcar's Kubernetes sysext from extensions.flatcar.org (no bundle, no sysextRepository)",
+    [NO_BUNDLE, FLATCAR, (s) => s.replace('    version: 1.34.2\n', '    version: 1.34.2\n    imageRepository: registry.lan:5000/k8s\n')],
     'spec.kubernetes.sysextRepository',
     'version: 1.34.2',
     (s) => s.replace('    version: 1.34.2\n', '    version: 1.34.2\n    sysextRepository: http://10.30.0.1:8080/extensions\n'),
   ],
   [
-    "Flatcar's images from registry.k8s.io: Flatcar nodes do not read the bundle",
-    [FLATCAR],
+    "Flatcar's images from registry.k8s.io (no bundle)",
+    [
+      NO_BUNDLE,
+      FLATCAR,
+      (s) => s.replace('    version: 1.34.2\n', '    version: 1.34.2\n    sysextRepository: http://10.30.0.1:8080/extensions\n'),
+    ],
     'spec.kubernetes.imageRepository',
     'version: 1.34.2',
     (s) => s.replace('    version: 1.34.2\n', '    version: 1.34.2\n    imageRepository: registry.lan:5000/k8s\n'),
-  ],
-  [
-    "Flatcar's kube-vip image from ghcr.io: Flatcar nodes do not read the bundle",
-    [FLATCAR],
-    'spec.loadBalancer.kubeVipImage',
-    '{type: kube-vip}',
-    (s) => s.replace('{type: kube-vip}', '{type: kube-vip, kubeVipImage: "registry.lan:5000/kube-vip:v0.8.9"}'),
   ],
 ]
 
@@ -265,9 +262,18 @@ describe('spec.airgap', () => {
     }
   })
 
-  it('with a bundle, a Flatcar node is told that it does not read it', () => {
-    const text = edit(BASE, FLATCAR)
-    const d = find(text, 'NG0429', 'spec.kubernetes.imageRepository')
-    assert.match(d.message, /: Flatcar nodes do not read spec\.airgap\.bundle: set a registry mirror$/)
+  it('with a bundle, Flatcar nodes need no mirror: the sysext and the images come from the bundle', () => {
+    const r = loadProfile(edit(BASE, FLATCAR), 'airgap.yaml')
+    assert.ok(r.cluster, list(r.diagnostics))
+    assert.equal(r.cluster.kubernetes.sysextRepository, `${BUNDLE}sysext`)
+  })
+
+  it('with a bundle, a sysextRepository the profile names wins', () => {
+    const text = edit(BASE, FLATCAR, (s) =>
+      s.replace('    version: 1.34.2\n', '    version: 1.34.2\n    sysextRepository: http://10.30.0.1:8080/extensions/\n'),
+    )
+    const r = loadProfile(text, 'airgap.yaml')
+    assert.ok(r.cluster, list(r.diagnostics))
+    assert.equal(r.cluster.kubernetes.sysextRepository, 'http://10.30.0.1:8080/extensions')
   })
 })

@@ -44,6 +44,30 @@ const CASES: Array<[string, (s: string) => string, string, string, number?]> = [
     'spec.nodes[4].role',
   ],
   ['external without etcd', (s) => s.replace('topology: stacked', 'topology: external'), 'NG0402', 'spec.topology'],
+  [
+    'renewBefore not a duration',
+    (s) => s.replace('  topology: stacked', '  topology: stacked\n  pki: {renewBefore: soon}'),
+    'NG0307',
+    'spec.pki.renewBefore',
+  ],
+  [
+    'renewBefore under 48h',
+    (s) => s.replace('  topology: stacked', '  topology: stacked\n  pki: {renewBefore: 24h}'),
+    'NG0435',
+    'spec.pki.renewBefore',
+  ],
+  [
+    'renewBefore as long as the validity',
+    (s) => s.replace('  topology: stacked', '  topology: stacked\n  pki: {certValidity: 720h, renewBefore: 720h}'),
+    'NG0435',
+    'spec.pki.renewBefore',
+  ],
+  [
+    'maxUnavailableWorkers 0',
+    (s) => s.replace('  topology: stacked', '  topology: stacked\n  upgrade: {maxUnavailableWorkers: 0}'),
+    'NG0100',
+    'spec.upgrade.maxUnavailableWorkers',
+  ],
   ['bad MAC', (s) => s.replace('ip: 10.0.0.121/24}', 'ip: 10.0.0.121/24, mac: "52:54:00:zz:00:01"}'), 'NG0206', 'spec.nodes[4].mac'],
   [
     'duplicate MAC',
@@ -83,6 +107,50 @@ const CASES: Array<[string, (s: string) => string, string, string, number?]> = [
     (s) => s.replace('ip: 10.0.0.121/24}', 'ip: 10.0.0.121/24, kubeletExtraArgs: {"a;b": "1"}}'),
     'NG0310',
     'spec.nodes[4].kubeletExtraArgs.a;b',
+  ],
+  [
+    'a control-plane flag nodegen sets',
+    (s) =>
+      s.replace(
+        '    imageRepository: registry.k8s.io\n',
+        '    imageRepository: registry.k8s.io\n    extraArgs: {apiServer: {advertise-address: 10.0.0.9}}\n',
+      ),
+    'NG0436',
+    'spec.kubernetes.extraArgs.apiServer.advertise-address',
+  ],
+  [
+    'an etcd flag nodegen sets',
+    (s) =>
+      s.replace(
+        '    imageRepository: registry.k8s.io\n',
+        '    extraArgs: {etcd: {initial-cluster-state: existing}}\n    imageRepository: registry.k8s.io\n',
+      ),
+    'NG0436',
+    'spec.kubernetes.extraArgs.etcd.initial-cluster-state',
+  ],
+  [
+    'a control-plane flag with its dashes',
+    (s) =>
+      s.replace('    imageRepository: registry.k8s.io\n', '    imageRepository: registry.k8s.io\n    extraArgs: {scheduler: {--v: "4"}}\n'),
+    'NG0437',
+    'spec.kubernetes.extraArgs.scheduler.--v',
+  ],
+  [
+    'a control-plane flag value on two lines',
+    (s) =>
+      s.replace(
+        '    imageRepository: registry.k8s.io\n',
+        '    imageRepository: registry.k8s.io\n    extraArgs: {controllerManager: {v: "4\\n--x=1"}}\n',
+      ),
+    'NG0301',
+    'spec.kubernetes.extraArgs.controllerManager.v',
+  ],
+  [
+    'an unknown control-plane component',
+    (s) =>
+      s.replace('    imageRepository: registry.k8s.io\n', '    imageRepository: registry.k8s.io\n    extraArgs: {kubeProxy: {v: "4"}}\n'),
+    'NG0101',
+    'spec.kubernetes.extraArgs.kubeProxy',
   ],
   [
     'proxy URL with a quote',
@@ -293,6 +361,9 @@ spec:
     assert.equal(r.cluster.pki.keyAlgorithm, 'RSA-2048')
     assert.equal(r.cluster.pki.caValiditySeconds, 87600 * 3600)
     assert.equal(r.cluster.pki.certValiditySeconds, 8760 * 3600)
+    // Renewal 90 days before a year's leaves expire; workers drained one at a time.
+    assert.equal(r.cluster.pki.renewBeforeSeconds, 90 * 86400)
+    assert.equal(r.cluster.upgrade.maxUnavailableWorkers, 1)
     assert.equal(r.cluster.bootstrapToken.ttlSeconds, 86400)
     assert.equal(r.cluster.kubernetes.kubeadmApi, 'v1beta4')
     assert.equal(r.cluster.endpoint.kind, 'node')

@@ -85,9 +85,15 @@ install_rhel() {
   # docker-ce.repo excludes containerd.io, so a later `dnf upgrade` keeps the pinned release (as
   # kubernetes.repo does for the Kubernetes packages); this install alone lifts the exclude.
   if [ "${runtime_pkg%%-[0-9]*}" = containerd.io ] && [ -z "$BUNDLE" ]; then unexclude=(--disableexcludes=docker-ce-stable); fi
-  local repos=()
+  local repos=() krepo
   if [ -n "$BUNDLE" ]; then
-    "$BUNDLE_SCRIPT" "$PARAMS_FILE" fetch Release.key /etc/pki/rpm-gpg/nodegen-bundle.asc
+    # The keys the bundle's packages are signed with (the vendor's and Docker's; the Kubernetes
+    # repository's), checked against SHA256SUMS: nodegen-bundle.repo and kubernetes.repo name them.
+    "$BUNDLE_SCRIPT" "$PARAMS_FILE" fetch "os/$(param OS_ID)/Release.key" /etc/pki/rpm-gpg/nodegen-bundle.asc
+    krepo=$(param KUBERNETES_REPO)
+    if [[ "$krepo" == "$BUNDLE"* ]]; then
+      "$BUNDLE_SCRIPT" "$PARAMS_FILE" fetch "${krepo#"$BUNDLE"}repodata/repomd.xml.key" /etc/pki/rpm-gpg/nodegen-kubernetes.asc
+    fi
     repos=(--disablerepo='*' --enablerepo=kubernetes --enablerepo=nodegen-bundle)
   fi
   dnf -y "${repos[@]}" install "${unexclude[@]}" "$runtime_pkg" chrony curl openssl iproute-tc conntrack-tools socat "${extra[@]}"

@@ -19,6 +19,16 @@ function duration(seconds: number | undefined): string | undefined {
   return seconds !== undefined ? formatDuration(seconds) : undefined
 }
 
+/** A component's section of ClusterConfiguration: only its extraArgs, and only when there are some. */
+function component(list: Arg[]): {extraArgs: unknown} | undefined {
+  return list.length > 0 ? {extraArgs: args(list)} : undefined
+}
+
+/** A local etcd carries the profile's etcd flags; an external one is nodegen's own manifest. */
+function etcd(spec: ClusterSpec): unknown {
+  return 'local' in spec.etcd ? {local: {...spec.etcd.local, extraArgs: args(spec.extraArgs.etcd)}} : spec.etcd
+}
+
 function nodeRegistration(n: NodeRegistrationSpec): Record<string, unknown> {
   return {...nodeRegistrationBase(n), kubeletExtraArgs: args(n.kubeletExtraArgs)}
 }
@@ -51,8 +61,11 @@ export const v1beta3: KubeadmApiModule = Object.freeze({
       apiServer: {
         certSANs: spec.certSANs,
         timeoutForControlPlane: duration(spec.timeouts.controlPlaneComponentHealthCheck),
+        extraArgs: args(spec.extraArgs.apiServer),
       },
-      etcd: spec.etcd,
+      controllerManager: component(spec.extraArgs.controllerManager),
+      scheduler: component(spec.extraArgs.scheduler),
+      etcd: etcd(spec),
       featureGates: Object.keys(spec.featureGates).length > 0 ? spec.featureGates : undefined,
     }
   },

@@ -19,6 +19,16 @@ function timeouts(t: Timeouts): Record<string, string> | undefined {
   return set.length > 0 ? Object.fromEntries(set) : undefined
 }
 
+/** A component's section of ClusterConfiguration: only its extraArgs, and only when there are some. */
+function component(list: Arg[]): {extraArgs: unknown} | undefined {
+  return list.length > 0 ? {extraArgs: args(list)} : undefined
+}
+
+/** A local etcd carries the profile's etcd flags; an external one is nodegen's own manifest. */
+function etcd(spec: ClusterSpec): unknown {
+  return 'local' in spec.etcd ? {local: {...spec.etcd.local, extraArgs: args(spec.extraArgs.etcd)}} : spec.etcd
+}
+
 function nodeRegistration(n: NodeRegistrationSpec): Record<string, unknown> {
   return {...nodeRegistrationBase(n), kubeletExtraArgs: args(n.kubeletExtraArgs)}
 }
@@ -49,8 +59,10 @@ export const v1beta4: KubeadmApiModule = Object.freeze({
       imageRepository: spec.imageRepository,
       certificatesDir: spec.certificatesDir,
       networking: spec.networking,
-      apiServer: {certSANs: spec.certSANs},
-      etcd: spec.etcd,
+      apiServer: {certSANs: spec.certSANs, extraArgs: args(spec.extraArgs.apiServer)},
+      controllerManager: component(spec.extraArgs.controllerManager),
+      scheduler: component(spec.extraArgs.scheduler),
+      etcd: etcd(spec),
       featureGates: Object.keys(spec.featureGates).length > 0 ? spec.featureGates : undefined,
       encryptionAlgorithm: spec.encryptionAlgorithm,
       certificateValidityPeriod: formatDuration(spec.certificateValiditySeconds),
