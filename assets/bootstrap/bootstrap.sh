@@ -630,14 +630,18 @@ role_join() {
     if kubeadm join --config "$(kubeadm_config)" 2>&1 | tee "$STATE_DIR/kubeadm-join.log"; then break; fi
     out=$(<"$STATE_DIR/kubeadm-join.log")
     [ "$(time_left)" -le 0 ] && die "kubeadm join failed until the deadline: $(printf '%s' "$out" | tail -n 1)"
-    if [ -n "$(param JOIN_RESUME_SKIP_PHASES)" ] && own_etcd_member_voting; then
-      log "kubeadm join failed after this node's etcd member started voting (attempt $attempt); finishing the join's remaining phases instead of resetting, which would take a voter out of etcd"
-      until resume_join; do
-        [ "$(time_left)" -le 0 ] && die "kubeadm join's remaining phases failed until the deadline: $(tail -n 1 "$STATE_DIR/kubeadm-join.log")"
-        backoff "$attempt"
-        attempt=$((attempt + 1))
-      done
-      break
+    if [ -n "$(param JOIN_RESUME_SKIP_PHASES)" ]; then
+      # Not knowing is no licence to reset: the node waits until etcd says.
+      wait_until "etcd listing this node's own member (a voter is kept, not reset)" own_etcd_member_known
+      if [ "$OWN_ETCD_MEMBER" = voter ]; then
+        log "kubeadm join failed after this node's etcd member started voting (attempt $attempt); finishing the join's remaining phases instead of resetting, which would take a voter out of etcd"
+        until resume_join; do
+          [ "$(time_left)" -le 0 ] && die "kubeadm join's remaining phases failed until the deadline: $(tail -n 1 "$STATE_DIR/kubeadm-join.log")"
+          backoff "$attempt"
+          attempt=$((attempt + 1))
+        done
+        break
+      fi
     fi
     if printf '%s' "$out" | grep -q 'too many learner members'; then
       log "etcd has a learner being promoted; waiting before retrying (attempt $attempt)"

@@ -196,7 +196,8 @@ start_token_calendar() {
   lib="$ROOT$(param LIB_DIR)"
   [ -r "$NODEGEN_ETC/calendar.env" ] || return 0
   if [ "$ROLE" = control-plane ] && [ "$ORDINAL" = 0 ]; then
-    "$lib/token-calendar.sh" sync || die "registering the token calendar's tokens failed"
+    # Through bash: on the clouds the program arrives in the secret bundle, 0600.
+    bash "$lib/token-calendar.sh" sync || die "registering the token calendar's tokens failed"
   fi
   unit_files enable --now nodegen-tokens.timer >/dev/null 2>&1 || true
 }
@@ -308,15 +309,26 @@ own_etcd_member_id() {
   etcd_member_objects "$me" | grep -F "\"https://$me:2380\"" | sed -n -E 's/.*"ID":"?([0-9]+)"?.*/\1/p' | head -n 1 || true
 }
 
-# Whether this node's own etcd member has started and votes (asked of another member): from then
-# on the cluster's quorum counts it, so a join that fails later (the kubelet's TLS bootstrap, the
+# This node's own member in etcd, as the first member that answers lists it (this node's own etcd
+# included: it may answer when a busy control plane 0 does not): OWN_ETCD_MEMBER is "voter",
+# "learner" or "none". Fails when no member answers, which says nothing either way. A voter counts
+# in the cluster's quorum, so a join that fails after that (the kubelet's TLS bootstrap, the
 # control-plane-join or wait-control-plane phases) must not be undone by `kubeadm reset`, whose
-# member removal and stopped etcd would take a vote away from a cluster that may not spare one.
-own_etcd_member_voting() {
-  local me count
+# member removal and stopped etcd would take a vote from a cluster that may not spare one.
+OWN_ETCD_MEMBER=
+# shellcheck disable=SC2034 # read by role_join (bootstrap.sh)
+own_etcd_member_known() {
+  local me members mine
   me=$(param NODE_IP)
-  count=$(etcd_member_objects "$me" | grep -F "\"https://$me:2380\"" | grep '"name":"[^"]' | grep -vc '"isLearner":true' || true)
-  [ "${count:-0}" -gt 0 ]
+  members=$(etcd_member_objects) || return 1
+  mine=$(printf '%s\n' "$members" | grep -F "\"https://$me:2380\"" || true)
+  if [ -z "$mine" ]; then
+    OWN_ETCD_MEMBER=none
+  elif [[ "$mine" == *'"isLearner":true'* ]]; then
+    OWN_ETCD_MEMBER=learner
+  else
+    OWN_ETCD_MEMBER=voter
+  fi
 }
 
 # A control plane about to join holds no etcd data (its join is not done), so a member with its

@@ -25,18 +25,27 @@ firewall_params() {
   done
 }
 
-# firewalld's permanent configuration as firewall-cmd argument lists, one invocation a line with
-# its arguments tab-separated, into FIREWALLD_COMMANDS; VRRP for keepalived besides the parameters.
+# firewalld's configuration as firewall-cmd argument lists, one invocation an entry with its
+# arguments tab-separated, into FIREWALLD_COMMANDS; VRRP for keepalived besides the parameters. One
+# invocation per kind of rule: firewall-cmd takes an option many times but refuses two kinds at once
+# (--add-port with --add-protocol is "not allowed").
 FIREWALLD_COMMANDS=()
 firewalld_commands() {
-  local port proto src
+  local port proto src line
   FIREWALLD_COMMANDS=()
-  for port in "${FW_PORTS[@]}"; do FIREWALLD_COMMANDS+=("--add-port=$port"); done
-  for proto in "${FW_PROTOCOLS[@]}"; do FIREWALLD_COMMANDS+=("--add-protocol=$proto"); done
+  line=''
+  for port in "${FW_PORTS[@]}"; do line+="${line:+$'\t'}--add-port=$port"; done
+  [ -n "$line" ] && FIREWALLD_COMMANDS+=("$line")
+  line=''
+  for proto in "${FW_PROTOCOLS[@]}"; do line+="${line:+$'\t'}--add-protocol=$proto"; done
+  [ -n "$line" ] && FIREWALLD_COMMANDS+=("$line")
   if [ "$(param FIREWALL_VRRP)" = 1 ]; then
     FIREWALLD_COMMANDS+=('--add-rich-rule=rule protocol value="vrrp" accept')
   fi
-  for src in "${FW_SOURCES[@]}"; do FIREWALLD_COMMANDS+=("--zone=trusted"$'\t'"--add-source=$src"); done
+  line=''
+  for src in "${FW_SOURCES[@]}"; do line+=$'\t'"--add-source=$src"; done
+  [ -n "$line" ] && FIREWALLD_COMMANDS+=("--zone=trusted$line")
+  return 0
 }
 
 # Debian's, Ubuntu's and EL's firewalld order it before network-pre.target, and cloud-init's
@@ -81,8 +90,7 @@ ufw_before_protocols() {
 firewalld_running() { [ "$(firewall-cmd --state 2>/dev/null)" = running ]; }
 
 # firewall-cmd, again after a pause when firewalld did not answer in time: it reports a D-Bus
-# timeout as exit 252 (NOT_RUNNING) or 254 (UNKNOWN_ERROR), which a busy machine sees on a reload
-# (firewalld rebuilds every rule in Python). Any other failure, a refused rule above all, stands.
+# timeout as exit 252 (NOT_RUNNING) or 254 (UNKNOWN_ERROR), which a busy machine sees. Any other failure, a refused rule above all, stands.
 firewall_cmd() {
   local attempt=1 rc
   while :; do
@@ -107,12 +115,16 @@ open_firewall_ports() {
     firewalld_after_network
     unit_files enable --now firewalld >/dev/null 2>&1 || true
     wait_until "firewalld running" firewalld_running
+    # Each kind of rule into the running firewall and into the permanent configuration, no
+    # --reload: a reload rebuilds every rule in firewalld's Python, which on a starved machine
+    # outlasts firewall-cmd's D-Bus wait again and again; adding to the runtime changes only the
+    # rules added. A rule already there is a warning (ALREADY_ENABLED), so a rerun is the same.
     for line in "${FIREWALLD_COMMANDS[@]}"; do
       IFS=$'\t' read -r -a args <<<"$line"
+      firewall_cmd --quiet "${args[@]}"
       firewall_cmd --quiet --permanent "${args[@]}"
     done
-    firewall_cmd --quiet --reload
-    log "firewalld: ${#FIREWALLD_COMMANDS[@]} permanent rule(s) in force"
+    log "firewalld: ${#FIREWALLD_COMMANDS[@]} kind(s) of rule in force, now and after a restart"
   elif command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep 'Status: active' >/dev/null; then
     firewall_params
     for port in "${FW_PORTS[@]}"; do ufw allow "${port/-/:}" >/dev/null; done

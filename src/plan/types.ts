@@ -129,3 +129,5 @@ export const BOOTSTRAP_UNIT = 'nodegen-bootstrap.service'
 export const CERT_RENEWAL_TIMER = 'nodegen-cert-renewal.timer'
 /** The origin of cert-renewal.sh in a plan (a secret bundle carries it on the clouds). */
 export const CERT_RENEWAL_ORIGIN = 'bootstrap:cert-renewal'
+/** The origin of token-calendar.sh in a plan (a secret bundle carries it on the clouds, beside the calendar's secret). */
+export const TOKEN_CALENDAR_ORIGIN = 'bootstrap:token-calendar'

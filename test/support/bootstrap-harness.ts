@@ -127,6 +127,8 @@ export class FakeCluster {
   /** The members' IPs (their peer URLs are https://<ip>:2380, as kubeadm's), by name. */
   readonly memberIps = new Map<string, string>()
   readonly events: string[] = []
+  /** Member-list requests still to refuse (503), as a busy etcd that does not answer in time. */
+  silentMemberLists = 0
   private servers: https.Server[] = []
 
   constructor(private readonly ca: TestCa) {}
@@ -138,6 +140,9 @@ export class FakeCluster {
         res.writeHead(this.ready ? 200 : 503).end(this.ready ? 'ok' : 'not ready')
       } else if (url.pathname === '/health') {
         res.writeHead(200).end('{"health":"true","reason":""}')
+      } else if (url.pathname === '/v3/cluster/member/list' && this.silentMemberLists > 0) {
+        this.silentMemberLists--
+        res.writeHead(503).end('{"error":"etcdserver: request timed out"}')
       } else if (url.pathname === '/v3/cluster/member/list') {
         const members = this.members.flatMap((m, i) => {
           if (m === '') return []
@@ -153,6 +158,10 @@ export class FakeCluster {
       } else if (url.pathname === '/test/ready') {
         this.ready = true
         this.events.push('ready')
+        res.writeHead(200).end()
+      } else if (url.pathname === '/test/etcd-silent') {
+        this.silentMemberLists = Number(url.searchParams.get('n') ?? '1')
+        this.events.push(`etcd silent for ${this.silentMemberLists} member lists`)
         res.writeHead(200).end()
       } else if (url.pathname === '/test/learner') {
         // A learner added by a join that then failed: not started, no name, isLearner.

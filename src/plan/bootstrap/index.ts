@@ -14,6 +14,7 @@ import {
   PARAMS_FILE,
   type PlanFile,
   type PlanUnit,
+  TOKEN_CALENDAR_ORIGIN,
 } from '../types.js'
 
 export function buildBootstrapFiles(
@@ -77,7 +78,7 @@ export function buildCalendarFiles(
       'pki:token-calendar',
       {secret: true},
     ),
-    file(`${libDir(node.family)}/token-calendar.sh`, compactShell(assets.tokenCalendarScript), 'bootstrap:token-calendar', {mode: 0o755}),
+    file(`${libDir(node.family)}/token-calendar.sh`, compactShell(assets.tokenCalendarScript), TOKEN_CALENDAR_ORIGIN, {mode: 0o755}),
   ]
 }
 
@@ -146,7 +147,8 @@ ConditionPathExists=/etc/kubernetes/admin.conf
 
 [Service]
 Type=oneshot
-ExecStart=${libDir(node.family)}/token-calendar.sh sync
+# bash reads the program: on the clouds it arrives in the secret bundle, 0600.
+ExecStart=/bin/bash ${libDir(node.family)}/token-calendar.sh sync
 `,
             },
             {

@@ -14,7 +14,7 @@ import {gunzipSync, gzipSync} from 'node:zlib'
 import type {Cluster, ClusterNode} from '../../profile/index.js'
 import {compactShell, file, header} from '../files.js'
 import {encodeParams} from '../params.js'
-import {CERT_RENEWAL_ORIGIN, libDir, type NodePlan, type PlanFile} from '../types.js'
+import {CERT_RENEWAL_ORIGIN, libDir, type NodePlan, type PlanFile, TOKEN_CALENDAR_ORIGIN} from '../types.js'
 
 export type SecretBackend = 'aws-secrets-manager' | 'ssm-parameter-store' | 'gcp-secret-manager'
 
@@ -87,11 +87,12 @@ export function needsBundle(node: ClusterNode): boolean {
 /**
  * What goes into the bundle: every secret file, and the rest of the PKI files the node receives
  * (the certificates beside the keys), so `/etc/kubernetes/pki` arrives whole and EC2's 16 KB of
- * user-data is left to the plan. The certificate renewal program goes too: it runs only after the
- * bootstrap (from its 0600 copy, through bash), and a control plane's user-data has no room for it.
+ * user-data is left to the plan. The certificate renewal and token calendar programs go too: they run
+ * only once the bundle is installed (from their 0600 copies, through bash), and a control plane's
+ * user-data has no room for them.
  */
 function moves(f: PlanFile): boolean {
-  return f.secret || f.origin === 'pki' || f.origin === CERT_RENEWAL_ORIGIN
+  return f.secret || f.origin === 'pki' || f.origin === CERT_RENEWAL_ORIGIN || f.origin === TOKEN_CALENDAR_ORIGIN
 }
 
 /**
