@@ -378,9 +378,12 @@ const machine = {
   platform: `${os.platform()} ${os.release()}`,
   loadAverage: {before: loadBefore, after: loadAfter},
 }
+// The commit measured (with a mark when the working tree differs from it).
+const git = (args: string[]) => spawnSync('git', args, {cwd: root, encoding: 'utf8'}).stdout?.trim() ?? ''
+const commit = `${git(['rev-parse', '--short', 'HEAD']) || 'unknown'}${git(['status', '--porcelain', '--untracked-files=no']) ? ' (modified)' : ''}`
 writeFileSync(
   path.join(root, 'bench', 'results.json'),
-  `${JSON.stringify({date: new Date().toISOString(), machine, reps: REPS, targets, nodeBaselineMs, startup, sdkLoadedBy, rows, serve, pki: pkiRows}, null, 2)}\n`,
+  `${JSON.stringify({date: new Date().toISOString(), commit, machine, reps: REPS, targets, nodeBaselineMs, startup, sdkLoadedBy, rows, serve, pki: pkiRows}, null, 2)}\n`,
 )
 writeFileSync(path.join(root, 'bench', 'plot.svg'), plot(rows))
 process.stdout.write('wrote bench/results.json and bench/plot.svg\n')

@@ -2,7 +2,7 @@
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import type {Assets} from '../plan/types.js'
-import {PACKAGE_ROOT} from './profile-file.js'
+import {PACKAGE_ROOT} from './package-root.js'
 
 let cached: Assets | undefined
 

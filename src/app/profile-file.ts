@@ -1,11 +1,11 @@
 /** The adapter between commands and the pure profile loader: finds and reads the profile file. */
 import {readFileSync, realpathSync, statSync} from 'node:fs'
 import path from 'node:path'
-import {fileURLToPath} from 'node:url'
 import {type BuildOptions, type Diagnostic, LIMITS, type LoadResult, loadProfile, Report} from '../profile/index.js'
+import {PACKAGE_ROOT} from './package-root.js'
+import {OWN_THREAD_BYTES, startThread} from './threads.js'
 
-/** The package's own directory (profiles/, schema/, packer/ live there). */
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+export {PACKAGE_ROOT}
 
 /** profiles/ inside the package: the example profiles nodegen ships. */
 export const BUNDLED_PROFILES = path.join(PACKAGE_ROOT, 'profiles')
@@ -18,6 +18,27 @@ export interface LoadedProfile extends LoadResult {
   path: string
   /** The path as the user wrote it (diagnostics use it). */
   display: string
+}
+
+/** {@link readProfile}, large profiles in a thread of their own. */
+export async function loadProfileFile(file: string, opts: BuildOptions = {}): Promise<LoadedProfile> {
+  let size = 0
+  try {
+    size = statSync(path.resolve(file)).size
+  } catch {
+    // readProfile reports it.
+  }
+  if (size < OWN_THREAD_BYTES || size > LIMITS.maxBytes) return readProfile(file, opts)
+  const thread = startThread('profile-worker', {workerData: {file, opts}})
+  try {
+    return await new Promise<LoadedProfile>((resolve, reject) => {
+      thread.once('message', resolve)
+      thread.once('error', reject)
+      thread.once('exit', (code) => reject(new Error(`internal: the profile thread exited (code ${code}) without a result`)))
+    })
+  } finally {
+    await thread.terminate()
+  }
 }
 
 /** Reads and loads a profile; read failures become diagnostics like every other problem. */

@@ -5,12 +5,14 @@
  * nodes a few at a time (so memory stays flat however many nodes there are), reassembles the
  * results in node order and commits the output as a serial render does.
  */
+import {statSync} from 'node:fs'
 import os from 'node:os'
-import {Worker} from 'node:worker_threads'
+import type {Worker} from 'node:worker_threads'
 import type {NodeSecretFile} from '../plan/build.js'
 import type {ClusterNode} from '../profile/index.js'
 import type {DirWriter} from './output.js'
 import type {MediaKind, NodeOutcome, RenderOptions} from './render.js'
+import {OWN_THREAD_BYTES, startThread} from './threads.js'
 
 /** Below this many nodes per thread, starting threads costs more than it saves. */
 const MIN_NODES_PER_WORKER = 24
@@ -53,13 +55,73 @@ export function workerCount(nodes: number, media: MediaKind): number {
   return Math.min(max, Math.floor(nodes / MIN_NODES_PER_WORKER))
 }
 
-function startWorker(setup: WorkerSetup): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./render-worker.js', import.meta.url), {workerData: setup})
-  // From the TypeScript sources (tsx, the tests): a worker thread does not inherit tsx's loader,
-  // so it registers tsx before importing the worker module.
-  const src = new URL('./render-worker.ts', import.meta.url).href
-  const code = `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(src)}) })`
-  return new Worker(code, {eval: true, workerData: setup})
+/**
+ * A thread's young generation, capped at what a small render's threads use anyway: left to grow,
+ * V8 took it from 8 to 32 MB per thread over a large render, the main part of render's memory
+ * growing with the cluster. A node's garbage is small and short-lived, so this costs no time.
+ */
+const RESOURCE_LIMITS = {maxYoungGenerationSizeMb: 8}
+
+/** A thread waiting for its setup (its first message) and then for nodes. */
+function startWorker(): Worker {
+  return startThread('render-worker', {resourceLimits: RESOURCE_LIMITS})
+}
+
+/** Threads started ahead of the render that takes them; unreferenced until then. */
+let spare: Worker[] = []
+
+/** From this size a profile most likely has enough nodes for threads (about 250 nodes). */
+const PRESTART_PROFILE_BYTES = 16 * 1024
+
+/**
+ * Starts render's threads before the profile is parsed when the profile file is large enough that
+ * the render will use them: a thread's start (loading its modules) then overlaps the parse and the
+ * state's loading instead of following them. Not for a profile that loads in a thread of its own
+ * (OWN_THREAD_BYTES and up): that parse takes long enough that starting later costs little, and
+ * its heap and theirs would add up. A render that needs fewer threads ends the rest; a command that
+ * ends before rendering leaves them to the process's exit (they hold no reference to it).
+ */
+export function prestartRenderThreads(profilePath: string, media: MediaKind | undefined): void {
+  if (media === 'bundle' || media === 'pxe') return
+  let size = 0
+  try {
+    size = statSync(profilePath).size
+  } catch {
+    return
+  }
+  if (size < PRESTART_PROFILE_BYTES || size >= OWN_THREAD_BYTES) return
+  const count = workerCount(Number.POSITIVE_INFINITY, 'none')
+  if (count < 2) return
+  spare = Array.from({length: count}, () => {
+    const w = startWorker()
+    w.unref()
+    // One that fails before it is taken is left out, and the render starts another, whose failure
+    // then reaches the render.
+    const drop = () => {
+      spare = spare.filter((x) => x !== w)
+    }
+    w.once('error', drop)
+    w.once('exit', drop)
+    return w
+  })
+}
+
+/** Up to `count` threads: the spare ones first, then new ones; spare ones not taken are ended. */
+function takeThreads(count: number): Worker[] {
+  const taken = spare.splice(0, count)
+  for (const w of spare) void w.terminate()
+  spare = []
+  for (const w of taken) {
+    w.removeAllListeners()
+    w.ref()
+  }
+  while (taken.length < count) taken.push(startWorker())
+  return taken
+}
+
+/** Ends spare threads a render did not take (it rendered in the main thread). */
+export function endSpareThreads(): void {
+  takeThreads(0)
 }
 
 export async function renderInWorkers(
@@ -81,7 +143,8 @@ export async function renderInWorkers(
   }
   const indexOf = new Map(opts.cluster.nodes.map((n, i) => [n.name, i]))
   const outcomes: NodeOutcome[] = new Array(nodes.length)
-  const threads = Array.from({length: workerCount(nodes.length, opts.media)}, () => startWorker(setup))
+  const threads = takeThreads(workerCount(nodes.length, opts.media))
+  for (const w of threads) w.postMessage(setup)
   let next = 0
   let done = 0
   let outstanding = 0

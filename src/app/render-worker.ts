@@ -1,27 +1,33 @@
-/** One of render's worker threads (render-pool.ts): renders and writes the nodes it is handed. */
-import {parentPort, workerData} from 'node:worker_threads'
+/**
+ * One of render's worker threads (render-pool.ts): its first message is the render's setup (the
+ * thread may start before the profile is parsed), every later one a node to render and write.
+ */
+import {parentPort} from 'node:worker_threads'
 import type {NodeSecretFile} from '../plan/build.js'
 import type {ClusterNode} from '../profile/index.js'
 import {DirWriter} from './output.js'
 import {renderAndWriteNode} from './render.js'
 import type {WorkerJob, WorkerReply, WorkerSetup} from './render-pool.js'
 
-const setup = workerData as WorkerSetup
 const port = parentPort
 if (!port) throw new Error('internal: render-worker runs as a worker thread')
-const opts = {
-  cluster: setup.cluster,
-  profilePath: '',
-  outDir: setup.tmp,
-  material: {...setup.material, pkiFiles: (): NodeSecretFile[] => []},
-  adminConf: '',
-  media: setup.media,
-  epoch: setup.epoch,
-  seedFiles: setup.seedFiles,
-  ...(setup.images ? {images: setup.images} : {}),
-}
 
-port.on('message', async (job: WorkerJob) => {
+port.once('message', (setup: WorkerSetup) => {
+  const opts = {
+    cluster: setup.cluster,
+    profilePath: '',
+    outDir: setup.tmp,
+    material: {...setup.material, pkiFiles: (): NodeSecretFile[] => []},
+    adminConf: '',
+    media: setup.media,
+    epoch: setup.epoch,
+    seedFiles: setup.seedFiles,
+    ...(setup.images ? {images: setup.images} : {}),
+  }
+  port.on('message', (job: WorkerJob) => void renderJob(setup, opts, job))
+})
+
+async function renderJob(setup: WorkerSetup, opts: Parameters<typeof renderAndWriteNode>[1], job: WorkerJob): Promise<void> {
   let reply: WorkerReply
   // The node's files are written asynchronously: while they reach the disk, the next node handed
   // to this thread (the pool keeps a few queued) is rendered. The reply waits for the files.
@@ -46,5 +52,5 @@ port.on('message', async (job: WorkerJob) => {
       },
     }
   }
-  port.postMessage(reply)
-})
+  port?.postMessage(reply)
+}

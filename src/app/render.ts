@@ -23,7 +23,7 @@ import type {Cluster, ClusterNode} from '../profile/index.js'
 import {loadAssets} from './assets.js'
 import {type DirWriter, OutputDir} from './output.js'
 import type {Progress} from './progress.js'
-import {renderInWorkers, workerCount} from './render-pool.js'
+import {endSpareThreads, renderInWorkers, workerCount} from './render-pool.js'
 
 /** The archive writer (and archiver with it) loads only for --media bundle. */
 async function writeBundle(...args: Parameters<typeof import('../media/bundle.js').writeBundle>): Promise<void> {
@@ -345,6 +345,7 @@ export async function render(opts: RenderOptions): Promise<RenderResult> {
     // Nodes are independent: large renders spread them over worker threads, which write into the
     // same temporary directory. Results come back in node order, so the output is the same.
     const inThisThread = async () => {
+      endSpareThreads()
       const done: NodeOutcome[] = []
       for (const node of nodes) {
         done.push(await renderAndWriteNode(out, opts, node, opts.material, cniManifest))

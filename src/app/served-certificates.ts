@@ -1,5 +1,6 @@
 /** `pki check-expiration --kubeconfig/--server`: what a running API server presents, and its version. */
-import {describeCertificate, type Expiring, expirations} from '../pki/index.js'
+import {type Expiring, expirations} from '../pki/index.js'
+import {describeCertificate} from '../pki/inspect.js'
 import {kubeClientFrom, presentedCertificates, serverVersion} from './kube-api.js'
 
 export interface ServedCertificates {

@@ -3,7 +3,7 @@
  * exit codes (0 ok, 1 problems found, 2 usage).
  */
 import {Command, Flags} from '@oclif/core'
-import {defaultStateDir, type LoadedProfile, QUICKSTART_PROFILE, readProfile} from '../app/profile-file.js'
+import {defaultStateDir, type LoadedProfile, loadProfileFile, QUICKSTART_PROFILE} from '../app/profile-file.js'
 import {type BuildOptions, type Cluster, type Diagnostic, formatDiagnostic, formatPath} from '../profile/index.js'
 
 /** A profile with errors, in --json mode: the error object carries every diagnostic. */
@@ -32,8 +32,8 @@ export abstract class BaseCommand extends Command {
    * Loads the profile, or prints every problem and exits 1. With --json the problems are also in
    * the JSON error object.
    */
-  protected loadCluster(file: string | undefined, opts: BuildOptions = {}): {cluster: Cluster; profile: LoadedProfile} {
-    const profile = readProfile(file ?? QUICKSTART_PROFILE, opts)
+  protected async loadCluster(file: string | undefined, opts: BuildOptions = {}): Promise<{cluster: Cluster; profile: LoadedProfile}> {
+    const profile = await loadProfileFile(file ?? QUICKSTART_PROFILE, opts)
     const errors = profile.diagnostics.filter((d) => d.severity === 'error')
     if (!profile.cluster || errors.length > 0) {
       if (this.jsonEnabled()) throw new InvalidProfileError(profile.diagnostics)

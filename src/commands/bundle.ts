@@ -77,7 +77,7 @@ Prints the SHA-256 of SHA256SUMS for spec.airgap.sha256. Exit status: 0 built, 1
 
   async run(): Promise<BundleResult> {
     const {args, flags} = await this.parse(Bundle)
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = await this.loadCluster(args.profile)
     let bar: Progress | undefined
     const tty = !this.jsonEnabled() && process.stderr.isTTY === true
     const stateDir = this.stateDir(flags.state, profile, cluster)

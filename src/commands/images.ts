@@ -28,7 +28,7 @@ unknown), 1 problems found, 2 usage error.`
 
   async run(): Promise<ImagesResult> {
     const {args} = await this.parse(Images)
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = await this.loadCluster(args.profile)
     const inventory = inventoryOf(cluster, profile.path)
     const failed = inventory.diagnostics.some((d) => d.severity === 'error')
     const result: ImagesResult = {

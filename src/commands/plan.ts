@@ -103,7 +103,7 @@ export default class Plan extends BaseCommand {
 
   async run(): Promise<PlanResult> {
     const {args, flags} = await this.parse(Plan)
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = await this.loadCluster(args.profile)
     const result = planSummary(cluster)
     const at = parseAt(flags.at, (m) => this.error(m, {exit: 2}))
     const sized = await this.sizes(cluster, this.stateDir(flags.state, profile, cluster), profile.path, at)

@@ -2,8 +2,10 @@ import path from 'node:path'
 import {Args, Flags} from '@oclif/core'
 import {nodeImages} from '../app/image.js'
 import {materialFromSecrets} from '../app/material.js'
+import {QUICKSTART_PROFILE} from '../app/profile-file.js'
 import {progress} from '../app/progress.js'
 import {type MediaKind, mediaProblem, nextSteps, RenderError, type RenderResult, render, selectNodes} from '../app/render.js'
+import {prestartRenderThreads} from '../app/render-pool.js'
 import {ImageError} from '../image/index.js'
 import {loadOrCreateCalendar, loadOrCreateServeKey, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
 import {BaseCommand} from './base.js'
@@ -68,7 +70,8 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
 
   async run(): Promise<RenderResult> {
     const {args, flags} = await this.parse(Render)
-    const {cluster, profile} = this.loadCluster(args.profile, {insecureInlineSecrets: flags['insecure-inline-secrets']})
+    prestartRenderThreads(args.profile ?? QUICKSTART_PROFILE, flags.media as MediaKind | undefined)
+    const {cluster, profile} = await this.loadCluster(args.profile, {insecureInlineSecrets: flags['insecure-inline-secrets']})
     const dir = this.stateDir(flags.state, profile, cluster)
     const media = (flags.media as MediaKind | undefined) ?? defaultMediaFor(cluster)
     let result: RenderResult
@@ -116,19 +119,22 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
       throw e
     }
     if (!this.jsonEnabled()) {
+      // One write for the whole report: a large render's is thousands of lines.
+      const lines: string[] = []
       for (const n of result.nodes) {
         const budget = n.userData.budget === null ? 'no limit' : `limit ${n.userData.budget}`
-        this.log(
+        lines.push(
           `  ${n.name.padEnd(24)} ${n.role.padEnd(14)} ${n.format.padEnd(10)} ${n.format === 'ignition' ? 'config.ign' : 'user-data'} ${n.userData.size} B (${n.userData.encoding}, ${budget})`,
         )
         // Names and digest only: launch stores the bundle, the node fetches and deletes it.
         if (n.secretBundle)
-          this.log(
+          lines.push(
             `    secrets: ${n.secretBundle.files.length} files in ${n.secretBundle.backend} ${n.secretBundle.names.join(' ')} (sha256 ${n.secretBundle.sha256.slice(0, 12)}…)`,
           )
       }
       const launch = `${this.config.bin} launch ${cluster.platform.type} ${args.profile ?? 'PROFILE'}`
-      for (const line of nextSteps(cluster, result, media, flags.output, launch)) this.log(line)
+      lines.push(...nextSteps(cluster, result, media, flags.output, launch))
+      this.log(lines.join('\n'))
     }
     return result
   }

@@ -70,7 +70,7 @@ file outside it (symbolic links only into the bundle or a --bundle-link-root). S
 
   async run(): Promise<void> {
     const {args, flags} = await this.parse(Serve)
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
     const m = /^(.*):(\d+)$/.exec(flags.listen)
     if (!m) this.error(`--listen ${flags.listen} is not ADDR:PORT`, {exit: 2})

@@ -44,7 +44,7 @@ Exit status: 0 planned (or handed over), 1 the step is not allowed or the cluste
     const {args, flags} = await this.parse(Upgrade)
     if (!flags['dry-run'] && flags.kubeconfig === undefined)
       this.error('without --dry-run the plan goes to the cluster: give --kubeconfig FILE (or --dry-run)', {exit: 2})
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = await this.loadCluster(args.profile)
     let result: UpgradeResult
     try {
       result = await upgrade({

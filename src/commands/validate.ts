@@ -1,5 +1,5 @@
 import {Args} from '@oclif/core'
-import {readProfile} from '../app/profile-file.js'
+import {loadProfileFile} from '../app/profile-file.js'
 import {type Diagnostic, formatPath, SUPPORTED_RANGE} from '../profile/index.js'
 import {BaseCommand} from './base.js'
 
@@ -32,7 +32,7 @@ every problem at once. Exit status: 0 valid (warnings allowed), 1 errors found, 
 
   async run(): Promise<ValidateResult> {
     const {args, flags} = await this.parse(Validate)
-    const loaded = readProfile(args.profile, {insecureInlineSecrets: flags['insecure-inline-secrets']})
+    const loaded = await loadProfileFile(args.profile, {insecureInlineSecrets: flags['insecure-inline-secrets']})
     const errors = loaded.diagnostics.filter((d) => d.severity === 'error').length
     const result: ValidateResult = {
       profile: args.profile,

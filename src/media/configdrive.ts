@@ -5,7 +5,7 @@
  */
 
 import type {PlanNetwork} from '../plan/types.js'
-import {netmask} from '../profile/index.js'
+import {netmask} from '../profile/net.js'
 import type {IsoEntry} from './iso/index.js'
 
 export const CONFIG_DRIVE_VOLUME_ID = 'config-2'

@@ -1,4 +1,7 @@
-/** Describing certificates for `pki show` and `pki check-expiration`: public data only. */
+/**
+ * Describing certificates for `pki show` and `pki check-expiration`: public data only. It loads
+ * @peculiar/x509, so the state's inventory imports it when it runs (expiry.ts has the rest).
+ */
 import {X509Certificate as NodeX509} from 'node:crypto'
 import {keyAlgorithmOf} from './keys.js'
 import {x509} from './x509.js'
@@ -43,32 +46,4 @@ export function describeCertificate(file: string, name: string, pem: string, mem
     sans: (san?.names.toJSON() ?? []).map((n) => `${n.type === 'dns' ? 'DNS' : n.type === 'ip' ? 'IP' : n.type}:${n.value}`),
     isCA: bc?.ca ?? false,
   }
-}
-
-export interface Expiring {
-  file: string
-  name: string
-  member?: string
-  notAfter: string
-  /** Seconds from `now` to notAfter; negative when already expired. */
-  remainingSeconds: number
-  expired: boolean
-  /** Expires inside the window (or already has). */
-  within: boolean
-}
-
-/** For each certificate, when it expires relative to `now` and whether that is inside the window. */
-export function expirations(certs: readonly CertificateInfo[], now: Date, windowSeconds: number): Expiring[] {
-  return certs.map((c) => {
-    const remainingSeconds = Math.floor((Date.parse(c.notAfter) - now.getTime()) / 1000)
-    return {
-      file: c.file,
-      name: c.name,
-      ...(c.member ? {member: c.member} : {}),
-      notAfter: c.notAfter,
-      remainingSeconds,
-      expired: remainingSeconds <= 0,
-      within: remainingSeconds <= windowSeconds,
-    }
-  })
 }

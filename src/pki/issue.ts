@@ -22,7 +22,15 @@ import {keyAlgorithmOf, keyObjectOf, signingKey} from './keys.js'
 import {buildKubeconfig, serverUrl} from './kubeconfig.js'
 import {newBootstrapToken, wholeSeconds} from './token.js'
 import type {BootstrapToken, CryptoKeyPair, PkiContext} from './types.js'
-import {x509} from './x509.js'
+import type {x509} from './x509.js'
+
+/**
+ * @peculiar/x509 (with its asn1 schemas, most of the PKI's load time) loads when a certificate is
+ * issued, not when a command only reads the state.
+ */
+async function loadX509(): Promise<typeof x509> {
+  return (await import('./x509.js')).x509
+}
 
 /** A certificate with its private key, as issued (the key is not encoded yet). */
 export interface IssuedPair {
@@ -85,19 +93,20 @@ export function randomSerial(randomBytes: (n: number) => Uint8Array): string {
   return hex
 }
 
-const KEY_USAGE_FLAGS: Record<string, x509.KeyUsageFlags> = {
-  digitalSignature: x509.KeyUsageFlags.digitalSignature,
-  keyEncipherment: x509.KeyUsageFlags.keyEncipherment,
-  keyCertSign: x509.KeyUsageFlags.keyCertSign,
-}
-
-const EKU_OIDS = {serverAuth: x509.ExtendedKeyUsage.serverAuth, clientAuth: x509.ExtendedKeyUsage.clientAuth} as const
-
-function keyUsage(names: readonly string[]): x509.KeyUsagesExtension {
-  return new x509.KeyUsagesExtension(
-    names.reduce((f, n) => f | (KEY_USAGE_FLAGS[n] ?? 0), 0),
+function keyUsage(lib: typeof x509, names: readonly string[]): x509.KeyUsagesExtension {
+  const flags: Record<string, x509.KeyUsageFlags> = {
+    digitalSignature: lib.KeyUsageFlags.digitalSignature,
+    keyEncipherment: lib.KeyUsageFlags.keyEncipherment,
+    keyCertSign: lib.KeyUsageFlags.keyCertSign,
+  }
+  return new lib.KeyUsagesExtension(
+    names.reduce((f, n) => f | (flags[n] ?? 0), 0),
     true,
   )
+}
+
+function extendedKeyUsage(lib: typeof x509, usage: 'serverAuth' | 'clientAuth'): string {
+  return usage === 'serverAuth' ? lib.ExtendedKeyUsage.serverAuth : lib.ExtendedKeyUsage.clientAuth
 }
 
 /** Go's SubjectKeyId for CAs: SHA-1 of the subjectPublicKey bit string (RFC 5280 4.2.1.2, method 1). */
@@ -122,9 +131,10 @@ export async function issueCa(spec: CaSpec, keys: CryptoKeyPair, ctx: PkiContext
   const alg = keyAlgorithmOf(key)
   if (!alg) throw new Error(`${spec.id}: the key is not one of the supported algorithms`)
   const v = validityFor(ctx.now, validitySeconds)
-  const pub = new x509.PublicKey(await webcrypto.subtle.exportKey('spki', keys.publicKey))
+  const lib = await loadX509()
+  const pub = new lib.PublicKey(await webcrypto.subtle.exportKey('spki', keys.publicKey))
   const name = subjectName(spec.cn, [])
-  const cert = await x509.X509CertificateGenerator.create({
+  const cert = await lib.X509CertificateGenerator.create({
     serialNumber: randomSerial(ctx.randomBytes),
     subject: name,
     issuer: name,
@@ -134,10 +144,10 @@ export async function issueCa(spec: CaSpec, keys: CryptoKeyPair, ctx: PkiContext
     signingKey: keys.privateKey as never,
     signingAlgorithm: signingAlgorithm(alg),
     extensions: [
-      keyUsage(KEY_USAGES.ca),
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.SubjectKeyIdentifierExtension(await subjectKeyId(pub)),
-      new x509.SubjectAlternativeNameExtension([{type: 'dns', value: spec.cn}]),
+      keyUsage(lib, KEY_USAGES.ca),
+      new lib.BasicConstraintsExtension(true, undefined, true),
+      new lib.SubjectKeyIdentifierExtension(await subjectKeyId(pub)),
+      new lib.SubjectAlternativeNameExtension([{type: 'dns', value: spec.cn}]),
     ],
   })
   return {cert: cert.toString('pem'), key}
@@ -175,8 +185,9 @@ export async function issueLeaf(
   validitySeconds: number,
 ): Promise<IssuedPair> {
   const v = validityFor(ctx.now, validitySeconds)
-  const caCert = new x509.X509Certificate(ca.cert)
-  const caSki = caCert.getExtension(x509.SubjectKeyIdentifierExtension)
+  const lib = await loadX509()
+  const caCert = new lib.X509Certificate(ca.cert)
+  const caSki = caCert.getExtension(lib.SubjectKeyIdentifierExtension)
   const caAlg = keyAlgorithmOf(ca.key)
   if (!caAlg) throw new Error(`${spec.id}: the CA key is not one of the supported algorithms`)
   const sans: x509.JsonGeneralNames = [
@@ -184,13 +195,13 @@ export async function issueLeaf(
     ...subject.ips.map((value) => ({type: 'ip' as const, value})),
   ]
   const extensions: x509.Extension[] = [
-    keyUsage(KEY_USAGES.leaf),
-    new x509.ExtendedKeyUsageExtension(spec.usages.map((u) => EKU_OIDS[u])),
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    ...(caSki ? [new x509.AuthorityKeyIdentifierExtension(caSki.keyId)] : []),
-    ...(sans.length ? [new x509.SubjectAlternativeNameExtension(sans)] : []),
+    keyUsage(lib, KEY_USAGES.leaf),
+    new lib.ExtendedKeyUsageExtension(spec.usages.map((u) => extendedKeyUsage(lib, u))),
+    new lib.BasicConstraintsExtension(false, undefined, true),
+    ...(caSki ? [new lib.AuthorityKeyIdentifierExtension(caSki.keyId)] : []),
+    ...(sans.length ? [new lib.SubjectAlternativeNameExtension(sans)] : []),
   ]
-  const cert = await x509.X509CertificateGenerator.create({
+  const cert = await lib.X509CertificateGenerator.create({
     serialNumber: randomSerial(ctx.randomBytes),
     subject: subjectName(subject.cn, subject.organization),
     issuer: caCert.subjectName,

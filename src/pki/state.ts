@@ -38,7 +38,7 @@ import {
 } from './durable.js'
 import {isKdfParams, isSealed, MIN_PASSPHRASE_LENGTH, newStateKey, openStateKey, type StateKey} from './encryption.js'
 import {PkiError} from './errors.js'
-import {type CertificateInfo, describeCertificate} from './inspect.js'
+import type {CertificateInfo} from './inspect.js'
 import {
   adminKubeconfig,
   caCertHash,
@@ -611,6 +611,8 @@ export interface StateInventory {
 /** The state's public side (certificates, key algorithms, token ids): no passphrase needed. */
 export async function inventoryState(dir: string, cluster: Pick<Cluster, 'name'>, profile = 'PROFILE'): Promise<StateInventory> {
   const info = await readStateInfo(dir, cluster, profile)
+  // Describing certificates loads @peculiar/x509, which only the inventory needs of this module.
+  const {describeCertificate} = await import('./inspect.js')
   const certificates: CertificateInfo[] = []
   const add = async (rel: string, name: string, member?: string) => {
     const pem = await readText(dir, rel)

@@ -3,7 +3,7 @@
  * characters from `[a-z0-9]`, drawn from a CSPRNG with rejection sampling so every character is
  * equally likely.
  */
-import {parseDuration} from '../profile/index.js'
+import {parseDuration} from '../profile/text.js'
 import {BOOTSTRAP_TOKEN_DEFAULTS} from './certs.js'
 import type {BootstrapToken, PkiContext} from './types.js'
 

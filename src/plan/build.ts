@@ -2,7 +2,9 @@
  * Cluster × Node → NodePlan. Pure: the secrets, the shipped scripts and any file the profile points
  * at come in as arguments.
  */
-import {type Cluster, type ClusterNode, imageMirrorOf, imageMirrorsTsv, mirrorManifest, type PlatformType} from '../profile/index.js'
+
+import {imageMirrorOf, imageMirrorsTsv, mirrorManifest} from '../profile/image-mirror.js'
+import type {Cluster, ClusterNode, PlatformType} from '../profile/index.js'
 import {buildBootstrapFiles, buildBootstrapUnits, buildCalendarFiles} from './bootstrap/index.js'
 import {buildEtcdMemberFiles} from './etcd/index.js'
 import {file} from './files.js'

@@ -1,6 +1,7 @@
 /** Small constructors shared by the builders, so every file carries the same conventions. */
+
+import {formatPath} from '../profile/diagnostics.js'
 import type {Cluster, ClusterNode} from '../profile/index.js'
-import {formatPath} from '../profile/index.js'
 import type {PlanFile} from './types.js'
 
 export function file(
@@ -45,6 +46,16 @@ const HEREDOC = /(?<!<)<<(-?)[ \t]*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\2/g
  * own parse of every script before and after).
  */
 export function compactShell(script: string): string {
+  let out = compacted.get(script)
+  if (out === undefined) {
+    out = compact(script)
+    if (compacted.size >= COMPACTED_LIMIT) compacted.clear()
+    compacted.set(script, out)
+  }
+  return out
+}
+
+function compact(script: string): string {
   const out: string[] = []
   /** The delimiters of the here-documents whose bodies come next, in order, and whether `<<-`. */
   const pending: Array<{word: string; tabs: boolean}> = []
@@ -65,3 +76,10 @@ export function compactShell(script: string): string {
   }
   return out.join('\n').concat('\n')
 }
+
+/**
+ * Compacted scripts by their source: every node's plan carries the same few shipped scripts, and a
+ * render of thousands of nodes compacted each of them once per node.
+ */
+const compacted = new Map<string, string>()
+const COMPACTED_LIMIT = 64

@@ -4,7 +4,9 @@
  * but it must not contain a newline, which validation guarantees and this module asserts.
  */
 import {CNI_INFO} from '../profile/cni.js'
-import {type Cluster, type ClusterNode, expandRepository, imageMirrorOf, type PackageFormat, repositoryTemplate} from '../profile/index.js'
+import {imageMirrorOf} from '../profile/image-mirror.js'
+import type {Cluster, ClusterNode, PackageFormat} from '../profile/index.js'
+import {expandRepository, repositoryTemplate} from '../profile/repositories.js'
 import {vrrpInterface} from './ha/keepalived.js'
 import {controlPlaneImages, imageName} from './kubeadm/images.js'
 import {joinResumeSkipPhases} from './kubeadm/phases.js'

@@ -1,3 +1,8 @@
+/**
+ * The profile's public surface. Its helpers (model.ts, net.ts, text.ts, image-mirror.ts, …) depend
+ * on nothing; this barrel also evaluates the zod schema. Code a render thread runs (plan/, emit/,
+ * media/, pki/) imports the helpers from their own modules, so a thread never loads zod.
+ */
 export * from './diagnostics.js'
 export * from './image-mirror.js'
 export * from './kubernetes.js'

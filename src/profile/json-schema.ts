@@ -1,5 +1,5 @@
 /** The editor schema (schema/profile.schema.json), generated from the zod schema. */
-import {z} from 'zod'
+import * as z from 'zod'
 import {API_VERSION, profileSchema} from './schema.js'
 
 export function profileJsonSchema(): string {

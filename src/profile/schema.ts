@@ -4,7 +4,9 @@
  * `npm run schema`; a test fails when it is stale). Formats of free-text values (IPs, names, URLs)
  * are checked by validate.ts so each problem gets its catalogue code.
  */
-import {z} from 'zod'
+// A namespace import: the bundled CLI (scripts/bundle.mjs) then carries only the parts of zod the
+// schema uses, not all of it (its 40-odd message locales among them).
+import * as z from 'zod'
 import {CONTROL_PLANE_COMPONENTS, type ControlPlaneComponent, KUBEADM_TIMEOUTS, type KubeadmTimeout} from './kubernetes.js'
 
 export const API_VERSION = 'nodegen.dev/v1alpha1'

@@ -27,7 +27,7 @@ export abstract class DestroyCommand extends BaseCommand {
         },
       )
     // destroy writes no user-data: an inline secret backend is no reason to refuse the profile.
-    const {cluster} = this.loadCluster(args.profile, {insecureInlineSecrets: true})
+    const {cluster} = await this.loadCluster(args.profile, {insecureInlineSecrets: true})
     const bar = progress(cluster.nodes.length, 'destroy', process.stderr, !this.jsonEnabled())
     let report: DestroyReport
     try {

@@ -51,7 +51,7 @@ current directory for a bundled profile) keeps packer.log, manifest.json and qem
 
   async run(): Promise<BuildResult> {
     const {args, flags} = await this.parse(ImageBuild)
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = await this.loadCluster(args.profile)
     const os = flags.os as ImageOs
     const builder = flags.builder as Builder
     const vars = parseVars(flags.var ?? [], (m) => this.error(m, {exit: 2}))

@@ -34,7 +34,7 @@ atomically. The repository's packer/ is this command's output for profiles/quick
 
   async run(): Promise<ImageGenerateResult> {
     const {args, flags} = await this.parse(ImageGenerate)
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = await this.loadCluster(args.profile)
     let features = CURRENT_FEATURES
     if (flags['packer-version'] !== undefined) {
       const v = parsePackerVersion(`Packer v${flags['packer-version']}`)

@@ -41,7 +41,7 @@ placeholder project (reported in the output).`
 
   async run(): Promise<ValidateResult> {
     const {args, flags} = await this.parse(ImageValidate)
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = await this.loadCluster(args.profile)
     const vars = parseVars(flags.var ?? [], (m) => this.error(m, {exit: 2}))
     const quiet = this.jsonEnabled()
     let result: ValidateResult

@@ -27,7 +27,7 @@ export abstract class LaunchCommand extends BaseCommand {
 
   async run(): Promise<LaunchReport> {
     const {args, flags} = await this.parse(this.constructor as typeof LaunchCommand)
-    const {cluster, profile} = this.loadCluster(args.profile, {insecureInlineSecrets: flags['insecure-inline-secrets']})
+    const {cluster, profile} = await this.loadCluster(args.profile, {insecureInlineSecrets: flags['insecure-inline-secrets']})
     const dir = this.stateDir(flags.state, profile, cluster)
     let report: LaunchReport
     try {

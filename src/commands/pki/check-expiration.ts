@@ -66,7 +66,7 @@ there by nodegen-cert-renewal.timer; \`kubeadm certs check-expiration\` lists th
     const {args, flags} = await this.parse(PkiCheckExpiration)
     const withinSeconds = parseWindow(flags.within)
     if (withinSeconds === undefined) this.error(`NG0910: ${flags.within} is not a duration (like 30d, 720h, 1h30m)`, {exit: 2})
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
     const now = new Date()
     let certificates: Expiring[]

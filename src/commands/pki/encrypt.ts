@@ -54,7 +54,7 @@ terminal; an encrypted state's current one from ${PASSPHRASE_ENV}. At least ${MI
 
   async run(): Promise<{state: string; files: number; rekeyed: boolean}> {
     const {args, flags} = await this.parse(PkiEncrypt)
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
     try {
       const info = await readStateInfo(dir, cluster, args.profile)

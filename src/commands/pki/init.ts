@@ -43,7 +43,7 @@ re-key an existing state: \`nodegen pki encrypt\`.`
 
   async run(): Promise<PkiInitResult> {
     const {args, flags} = await this.parse(PkiInit)
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
     const passphrase = passphraseFrom(process.env)
     try {

@@ -34,7 +34,7 @@ dates and the bootstrap tokens' ids and expiry. Token secrets and private keys a
 
   async run(): Promise<PkiShowResult> {
     const {args, flags} = await this.parse(PkiShow)
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
     let inv: StateInventory
     try {

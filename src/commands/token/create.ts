@@ -44,7 +44,7 @@ is registered in the cluster (kubeadm init or the control planes' token timer).`
     const ttlSeconds = flags.ttl === undefined ? undefined : parseWindow(flags.ttl)
     if (flags.ttl !== undefined && ttlSeconds === undefined)
       this.error(`NG0910: ${flags.ttl} is not a duration (like 24h, 90m, 2d)`, {exit: 2})
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
     try {
       const t = await createToken(dir, cluster, systemPkiContext({passphrase: passphraseFrom(process.env)}), {

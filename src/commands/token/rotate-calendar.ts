@@ -25,7 +25,7 @@ every control plane has the new secret.`
 
   async run(): Promise<RotateCalendarResult> {
     const {args, flags} = await this.parse(TokenRotateCalendar)
-    const {cluster, profile} = this.loadCluster(args.profile)
+    const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
     try {
       await readStateInfo(dir, cluster, args.profile)

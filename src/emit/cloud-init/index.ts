@@ -7,6 +7,7 @@
 import {createHash} from 'node:crypto'
 import {Document} from 'yaml'
 import type {NodePlan, PlanFile, PlanUnit} from '../../plan/types.js'
+import {blockYaml, yamlComment} from '../../plan/yaml-text.js'
 
 export interface CloudInitOutput {
   userData: Buffer
@@ -48,6 +49,9 @@ function unitFiles(units: PlanUnit[]): PlanFile[] {
 }
 
 function stringify(value: unknown, headerComment?: string): string {
+  // Most of what a node's seed holds is written directly (plan/yaml-text.ts); the rest by yaml.
+  const direct = blockYaml(value)
+  if (direct !== undefined) return headerComment ? `${yamlComment(headerComment)}\n\n${direct}` : direct
   const doc = new Document(value, {version: '1.1'})
   if (headerComment) doc.commentBefore = headerComment
   return doc.toString({lineWidth: 0, minContentWidth: 0, blockQuote: 'literal'})
@@ -95,32 +99,92 @@ export function buildCloudConfig(plan: NodePlan): Record<string, unknown> {
 }
 
 /**
- * Files that are the same on many nodes (the bootstrap program, nodes.tsv, the CA certificate)
- * are stringified once: a render of a thousand nodes would otherwise spend most of its time
- * re-quoting the same 25 KB script. Keyed by the content string itself, then the entry's metadata.
+ * The shipped scripts every node carries (about 40 KB) are written once per render: keyed by the
+ * content string itself, then the entry's metadata. Only contents of ENTRY_CACHE_MIN characters or
+ * more, which are the scripts: a node's own files (its kubeadm configuration, its parameters) are
+ * smaller, pass through once, and kept here would only become garbage for the old generation;
+ * at most ENTRY_CACHE_BYTES in all.
  */
 const entryCache = new Map<string, Map<string, string>>()
-const ENTRY_CACHE_LIMIT = 4096
+const ENTRY_CACHE_MIN = 4096
+const ENTRY_CACHE_BYTES = 1024 * 1024
+let entryCacheBytes = 0
+
+/**
+ * An entry's lines before its content (`- path: …`, owner, permissions, defer), by the metadata's
+ * JSON: the same few dozen paths, owners and modes recur on every node.
+ */
+const metaCache = new Map<string, string>()
+const META_CACHE_LIMIT = 4096
+
+/** What the yaml library double-quotes instead of writing a block scalar: control characters, lone surrogates. */
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u{D800}-\u{DFFF}]/u
+
+/**
+ * A content as the yaml library writes it under `  content: ` in a write_files entry (a literal
+ * block scalar, lines indented four spaces), computed directly where the result is certain, which
+ * is every file nodegen writes: more than one line, printable, not starting with whitespace (that
+ * would need an indentation indicator), and ending in exactly one newline (`|`) or in a
+ * non-blank character (`|-`). Anything else is undefined, and the entry goes through yaml. Most
+ * files carry a header naming their node, so nearly every entry is unique: building a yaml
+ * Document for each was most of a node's emitting time. test/unit/emit/cloud-init.test.ts checks
+ * the two writers agree.
+ */
+export function literalContent(content: string): string | undefined {
+  if (!content.includes('\n') || CONTROL.test(content)) return undefined
+  const first = content[0]
+  if (first === ' ' || first === '\t' || first === '\n') return undefined
+  let body: string
+  let chomp: string
+  const last = content[content.length - 1]
+  if (last === '\n') {
+    const before = content[content.length - 2]
+    if (before === '\n' || before === ' ' || before === '\t') return undefined
+    body = content.slice(0, -1)
+    chomp = ''
+  } else {
+    if (last === ' ' || last === '\t') return undefined
+    body = content
+    chomp = '-'
+  }
+  return `|${chomp}\n    ${body.replace(/\n+/g, '$&    ')}`
+}
 
 function writeFilesEntry(entry: Record<string, unknown> & {content: string}): string {
-  const meta = JSON.stringify({...entry, content: undefined})
-  let byMeta = entryCache.get(entry.content)
+  const {content, ...metaFields} = entry
+  const meta = JSON.stringify(metaFields)
+  let byMeta = entryCache.get(content)
   const hit = byMeta?.get(meta)
   if (hit !== undefined) return hit
-  // A one-item sequence at column 0 ("- path: ..."): YAML allows a mapping's sequence value at the
-  // key's own indentation, so entries concatenate under "write_files:" unchanged.
-  const text = stringify([entry])
-  // Only large contents are worth keeping: the per-node files (parameters, kubeadm config) are small
-  // and unique, and caching them would grow memory with the cluster.
-  if (entry.content.length > 2048) {
-    if (entryCache.size >= ENTRY_CACHE_LIMIT) entryCache.clear()
+  const literal = literalContent(content)
+  // Otherwise a one-item sequence at column 0 ("- path: ..."): YAML allows a mapping's sequence
+  // value at the key's own indentation, so entries concatenate under "write_files:" unchanged.
+  const text = literal !== undefined ? `${metaLines(meta, metaFields)}  content: ${literal}\n` : stringify([entry])
+  if (content.length >= ENTRY_CACHE_MIN) {
+    if (entryCacheBytes + content.length + text.length > ENTRY_CACHE_BYTES) {
+      entryCache.clear()
+      entryCacheBytes = 0
+    }
     if (!byMeta) {
       byMeta = new Map()
-      entryCache.set(entry.content, byMeta)
+      entryCache.set(content, byMeta)
+      entryCacheBytes += content.length
     }
     byMeta.set(meta, text)
+    entryCacheBytes += text.length
   }
   return text
+}
+
+/** The metadata alone as a one-item sequence: content is an entry's last key, its line follows these. */
+function metaLines(meta: string, fields: Record<string, unknown>): string {
+  let lines = metaCache.get(meta)
+  if (lines === undefined) {
+    lines = stringify([fields])
+    if (metaCache.size >= META_CACHE_LIMIT) metaCache.clear()
+    metaCache.set(meta, lines)
+  }
+  return lines
 }
 
 export function emitUserData(plan: NodePlan): Buffer {

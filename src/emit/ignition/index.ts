@@ -36,7 +36,33 @@ export interface IgnitionFile {
   contents: {source: string; compression?: 'gzip'; verification?: {hash: string}}
 }
 
+/**
+ * The data URLs of the shipped scripts every node carries, by their content: compressing them again
+ * for each node was most of a node's Ignition time. Contents of DATA_URL_CACHE_MIN characters or
+ * more only (a node's own files are smaller and unique), at most DATA_URL_CACHE_BYTES in all.
+ */
+const dataUrls = new Map<string, {source: string; compression?: 'gzip'}>()
+const DATA_URL_CACHE_MIN = 4096
+const DATA_URL_CACHE_BYTES = 1024 * 1024
+let dataUrlBytes = 0
+
 function dataUrl(content: string): {source: string; compression?: 'gzip'} {
+  if (content.length < DATA_URL_CACHE_MIN) return encodeDataUrl(content)
+  let url = dataUrls.get(content)
+  if (url === undefined) {
+    url = encodeDataUrl(content)
+    const bytes = content.length + url.source.length
+    if (dataUrlBytes + bytes > DATA_URL_CACHE_BYTES) {
+      dataUrls.clear()
+      dataUrlBytes = 0
+    }
+    dataUrls.set(content, url)
+    dataUrlBytes += bytes
+  }
+  return {...url}
+}
+
+function encodeDataUrl(content: string): {source: string; compression?: 'gzip'} {
   const raw = Buffer.from(content)
   const plain = `data:;base64,${raw.toString('base64')}`
   if (raw.length < 512) return {source: plain}

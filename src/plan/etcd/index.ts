@@ -3,7 +3,8 @@
  * it: the kubelet runs standalone (no API server, no kubeconfig) only to keep the etcd static pod
  * running. The member's certificates under /etc/kubernetes/pki/etcd/ come from the PKI module.
  */
-import {type Cluster, type ClusterNode, etcdMembers} from '../../profile/index.js'
+import type {Cluster, ClusterNode} from '../../profile/index.js'
+import {etcdMembers} from '../../profile/model.js'
 import {file, header} from '../files.js'
 import {etcdImage} from '../kubeadm/images.js'
 import {CRI_SOCKETS, ETCD_DATA_DIR, ETCD_PKI, ETCD_PORTS, STATIC_POD_DIR} from '../kubeadm/paths.js'

@@ -6,7 +6,7 @@
  * (1.36) maps 1.35–1.36 to 3.6.8-0. 3.5.24 is also the oldest external etcd kubeadm accepts
  * (`MinExternalEtcdVersion`). Frozen: a new minor gets a new row.
  */
-import {SUPPORTED} from '../../profile/index.js'
+import {SUPPORTED} from '../../profile/kubernetes.js'
 
 export const ETCD_VERSIONS: Readonly<Record<number, string>> = Object.freeze({
   29: '3.5.24-0',

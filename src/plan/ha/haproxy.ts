@@ -2,7 +2,8 @@
  * haproxy: the endpoint's TCP load balancer on every control plane (kubeadm's
  * docs/ha-considerations.md), passing TLS through to each API server and checking its /readyz (what the clouds' load balancers check too: it fails while the API server drains).
  */
-import {type Cluster, type ClusterNode, controlPlanes} from '../../profile/index.js'
+import type {Cluster, ClusterNode} from '../../profile/index.js'
+import {controlPlanes} from '../../profile/model.js'
 import {header} from '../files.js'
 import {knownAddress} from '../kubeadm/paths.js'
 

@@ -3,7 +3,8 @@
  * Control plane 0 starts as MASTER with the highest priority, so it holds the VIP it needs for
  * `kubeadm init`; a node whose check fails drops below every healthy node.
  */
-import {type Cluster, type ClusterNode, controlPlanes} from '../../profile/index.js'
+import type {Cluster, ClusterNode} from '../../profile/index.js'
+import {controlPlanes} from '../../profile/model.js'
 import {header} from '../files.js'
 import {knownAddress} from '../kubeadm/paths.js'
 import {CHECK_SCRIPT_PATH, ENDPOINT_ENV_KEYS} from './check-apiserver.js'

@@ -2,7 +2,8 @@
  * Cluster × node → what kubeadm is asked to do on that node (spec.ts), in no API version. Every
  * decision about the documents' meaning is made here; the version modules only spell it.
  */
-import {type Cluster, type ClusterNode, controlPlanes, etcdMembers} from '../../profile/index.js'
+import type {Cluster, ClusterNode} from '../../profile/index.js'
+import {controlPlanes, etcdMembers} from '../../profile/model.js'
 import {apiServerSharesHaproxyPort, buildKubeadmPatches} from './patches.js'
 import {CRI_SOCKETS, ETCD_DATA_DIR, ETCD_PKI, ETCD_PORTS, KUBEADM_PATCHES_DIR, KUBERNETES_PKI, knownAddress} from './paths.js'
 import type {Arg, ClusterSpec, EtcdSpec, InitSpec, JoinSpec, NodeRegistrationSpec, Timeouts} from './spec.js'

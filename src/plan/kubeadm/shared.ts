@@ -1,5 +1,5 @@
 /** Shapes that v1beta3 and v1beta4 spell the same way (bootstrap tokens, taints, endpoints, discovery). */
-import {formatDuration} from '../../profile/index.js'
+import {formatDuration} from '../../profile/text.js'
 import type {ApiEndpointSpec, BootstrapTokenSpec, JoinSpec, NodeRegistrationSpec} from './spec.js'
 
 export function bootstrapTokens(tokens: BootstrapTokenSpec[]): Record<string, unknown>[] {

@@ -5,6 +5,7 @@
  * `on` or `0755` would not be the string it was meant to be.
  */
 import {Document, isNode} from 'yaml'
+import {blockYaml, yamlComment} from '../yaml-text.js'
 
 const FIRST = ['apiVersion', 'kind']
 
@@ -31,7 +32,10 @@ export interface YamlDoc {
 /** One YAML stream: `header` (already `#`-commented) then the documents separated by `---`. */
 export function yamlStream(header: string, docs: YamlDoc[]): string {
   const parts = docs.map((d) => {
-    const doc = new Document(canonical(d.value), {version: '1.1'})
+    const value = canonical(d.value)
+    const direct = blockYaml(value)
+    if (direct !== undefined) return d.comment !== undefined ? `${yamlComment(d.comment)}\n${direct}` : direct
+    const doc = new Document(value, {version: '1.1'})
     // On the top node rather than the document, so no blank line separates it from what it explains.
     if (d.comment !== undefined && isNode(doc.contents)) doc.contents.commentBefore = d.comment
     return doc.toString({lineWidth: 0, minContentWidth: 0})

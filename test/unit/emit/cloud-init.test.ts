@@ -2,9 +2,10 @@ import assert from 'node:assert/strict'
 import {createHash} from 'node:crypto'
 import {describe, it} from 'node:test'
 import {gunzipSync} from 'node:zlib'
-import {parse} from 'yaml'
+import fc from 'fast-check'
+import {Document, parse} from 'yaml'
 import {fitUserData, isBudgetProblem} from '../../../src/emit/budget.js'
-import {emitCloudInit} from '../../../src/emit/cloud-init/index.js'
+import {emitCloudInit, literalContent} from '../../../src/emit/cloud-init/index.js'
 import {fixturePlan} from '../../support/plan-fixture.js'
 
 /** PyYAML reads YAML 1.1: parse the way cloud-init will. */
@@ -86,5 +87,68 @@ describe('cloud-init emitter', () => {
     assert.ok(isBudgetProblem(over))
     assert.equal(over.node, 'cp-1')
     assert.equal(over.largest[0]?.path, '/etc/random')
+  })
+})
+
+describe('write_files entries written without a yaml Document', () => {
+  /** An entry as the yaml library writes it: the reference the direct writer must match byte for byte. */
+  const viaYaml = (value: unknown) =>
+    new Document(value, {version: '1.1'}).toString({lineWidth: 0, minContentWidth: 0, blockQuote: 'literal'})
+  const entry = (meta: Record<string, unknown>, content: string) => {
+    const literal = literalContent(content)
+    return literal === undefined ? undefined : `${viaYaml([meta])}  content: ${literal}\n`
+  }
+  const meta = fc.record(
+    {
+      path: fc.constantFrom('/etc/nodegen/bootstrap.env', '/usr/local/lib/nodegen/bootstrap.sh', '/home/ops/.config/x', '/etc/a b'),
+      owner: fc.constantFrom('root:root', 'ops:ops'),
+      permissions: fc.constantFrom('0600', '0644', '0755'),
+      defer: fc.constant(true),
+    },
+    {requiredKeys: ['path', 'owner', 'permissions']},
+  )
+  // Lines built from the characters YAML treats specially, and from any characters at all.
+  const tricky = fc.constantFrom(
+    ...'a z 0 9 . - # : | > " \' ` % @ ! & * { } [ ] , ? ~ = < é \t \r \u0085 \u2028 \ud800'.split(' '),
+    ' ',
+    '---',
+    '...',
+    '- x',
+    'key: value',
+    'yes',
+    '0600',
+  )
+  const line = fc.oneof(
+    fc.array(tricky, {maxLength: 8}).map((xs) => xs.join('')),
+    fc.string({unit: 'binary', maxLength: 12}),
+  )
+  const content = fc
+    .tuple(fc.array(line, {minLength: 1, maxLength: 8}), fc.constantFrom('', '\n', '\n\n', ' ', '\n '))
+    .map(([lines, end]) => lines.join('\n') + end)
+
+  it('writes what yaml writes for every content it takes, and leaves the rest to yaml', () => {
+    let taken = 0
+    fc.assert(
+      fc.property(meta, content, (m, c) => {
+        const direct = entry(m, c)
+        if (direct === undefined) return
+        taken++
+        assert.equal(direct, viaYaml([{...m, content: c}]))
+      }),
+      {numRuns: 5000},
+    )
+    assert.ok(taken > 500, `only ${taken} of 5000 contents were written directly`)
+  })
+
+  it('takes the contents nodegen writes: scripts, configuration files, certificates', () => {
+    for (const c of [
+      '#!/bin/bash\nset -eu\n\necho "a: b" # c\n',
+      'A=1\nB=yes\n',
+      '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n',
+      'x\ny',
+    ])
+      assert.ok(literalContent(c) !== undefined, JSON.stringify(c))
+    for (const c of ['one line', ' leading blank\nx\n', 'x\n\n', 'x\ny \n', 'bell\u0007\n', 'x\n '])
+      assert.equal(literalContent(c), undefined)
   })
 })

@@ -3,7 +3,7 @@
  * there is no `encryptionAlgorithm` nor any certificate validity field — kubeadm of these versions
  * issues RSA-2048 leaf certificates valid for a year, whatever CA nodegen placed.
  */
-import {formatDuration} from '../../../profile/index.js'
+import {formatDuration} from '../../../profile/text.js'
 import {apiEndpoint, bootstrapTokens, discovery, nodeRegistrationBase, patches} from '../shared.js'
 import type {Arg, ClusterSpec, InitSpec, JoinSpec, KubeadmApiModule, NodeRegistrationSpec} from '../spec.js'
 

@@ -2,7 +2,8 @@
  * kubeadm.k8s.io/v1beta4 (Kubernetes 1.31+): extra arguments are lists of `{name, value}`, and
  * ClusterConfiguration carries `encryptionAlgorithm` and the certificate validity periods.
  */
-import {formatDuration, KUBEADM_TIMEOUTS} from '../../../profile/index.js'
+import {KUBEADM_TIMEOUTS} from '../../../profile/kubernetes.js'
+import {formatDuration} from '../../../profile/text.js'
 import {apiEndpoint, bootstrapTokens, discovery, nodeRegistrationBase, patches} from '../shared.js'
 import type {Arg, ClusterSpec, InitSpec, JoinSpec, KubeadmApiModule, NodeRegistrationSpec, Timeouts, UpgradeSpec} from '../spec.js'
 
