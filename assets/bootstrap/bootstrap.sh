@@ -54,23 +54,8 @@ unit_files() {
 # ---------------------------------------------------------------------------------------------
 # Parameters
 # ---------------------------------------------------------------------------------------------
-declare -A P=()
-read_params() {
-  local file=${1:-$PARAMS_FILE} line key value n=0
-  [ -r "$file" ] || { log "parameter file $file is missing"; exit 2; }
-  while IFS= read -r line || [ -n "$line" ]; do
-    n=$((n + 1))
-    case "$line" in '' | '#'*) continue ;; esac
-    key=${line%%=*}
-    value=${line#*=}
-    if [[ ! "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] || [ "$key" = "$line" ]; then
-      log "parameter file $file line $n is not KEY=VALUE"
-      exit 2
-    fi
-    P[$key]=$value
-  done <"$file"
-}
-param() { printf '%s' "${P[$1]-}"; }
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # nodegen: inline
 require_param() {
   local k
   for k in "$@"; do
@@ -78,7 +63,7 @@ require_param() {
   done
 }
 
-read_params
+read_params "$PARAMS_FILE"
 if [ -e "$SECRETS_PARAMS_FILE" ]; then read_params "$SECRETS_PARAMS_FILE"; fi
 require_param NODE_NAME NODE_ROLE NODE_ORDINAL NODE_IP CLUSTER_NAME KUBERNETES_VERSION ENDPOINT_HOST ENDPOINT_PORT
 for var in HTTP_PROXY HTTPS_PROXY NO_PROXY; do
@@ -101,25 +86,6 @@ CA_CERT="$NODEGEN_ETC/pki/ca.crt"
 # ---------------------------------------------------------------------------------------------
 # Status and reporting
 # ---------------------------------------------------------------------------------------------
-json_string() {
-  local s=$1 out='' ch i
-  for ((i = 0; i < ${#s}; i++)); do
-    ch=${s:i:1}
-    case "$ch" in
-      '"') out+='\"' ;;
-      \\) out+="\\\\" ;;
-      $'\n') out+='\n' ;;
-      $'\r') out+='\r' ;;
-      $'\t') out+='\t' ;;
-      *)
-        if [[ "$ch" < ' ' ]]; then printf -v ch '\\u%04x' "'$ch"; fi
-        out+=$ch
-        ;;
-    esac
-  done
-  printf '"%s"' "$out"
-}
-
 CURRENT_PHASE=start
 # How many times the program has run on this node, this run included.
 RUN=$(($(cat "$STATE_DIR/runs" 2>/dev/null || echo 0) + 1))
@@ -149,12 +115,6 @@ post_status() {
   url=${url//\\/\\\\}
   printf 'url = "%s"\n' "${url//\"/\\\"}" |
     curl -K - -fsS -m 5 -X POST -H 'Content-Type: application/json' --data-binary "@$STATUS_FILE" >/dev/null 2>&1 || true
-}
-
-console() {
-  # One line for the operator on the console, whatever the unit's output settings are.
-  printf '%s\n' "$*"
-  if [ -w "$CONSOLE" ]; then printf '%s\n' "$*" >"$CONSOLE" 2>/dev/null || true; fi
 }
 
 FAIL_REASON_FILE="$STATE_DIR/.fail-reason"

@@ -51,24 +51,10 @@ LEASE_NAMESPACE=kube-system
 mkdir -p "$STATE_DIR" "$LOG_DIR"
 log() { printf '%s nodegen-cert-renewal: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 
-declare -A P=()
-read_params() {
-  local line key n=0
-  [ -r "$PARAMS_FILE" ] || { log "parameter file $PARAMS_FILE is missing"; exit 2; }
-  while IFS= read -r line || [ -n "$line" ]; do
-    n=$((n + 1))
-    case "$line" in '' | '#'*) continue ;; esac
-    key=${line%%=*}
-    if [[ ! "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] || [ "$key" = "$line" ]; then
-      log "parameter file $PARAMS_FILE line $n is not KEY=VALUE"
-      exit 2
-    fi
-    P[$key]=${line#*=}
-  done <"$PARAMS_FILE"
-}
-param() { printf '%s' "${P[$1]-}"; }
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # nodegen: inline
 
-read_params
+read_params "$PARAMS_FILE"
 NODE=$(param NODE_NAME)
 ROLE=$(param NODE_ROLE)
 ORDINAL=$(param NODE_ORDINAL)
@@ -85,25 +71,6 @@ START_TIME=$(date +%s)
 # ---------------------------------------------------------------------------------------------
 # Status, as the bootstrap program reports it
 # ---------------------------------------------------------------------------------------------
-json_string() {
-  local s=$1 out='' ch i
-  for ((i = 0; i < ${#s}; i++)); do
-    ch=${s:i:1}
-    case "$ch" in
-      '"') out+='\"' ;;
-      \\) out+="\\\\" ;;
-      $'\n') out+='\n' ;;
-      $'\r') out+='\r' ;;
-      $'\t') out+='\t' ;;
-      *)
-        if [[ "$ch" < ' ' ]]; then printf -v ch '\\u%04x' "'$ch"; fi
-        out+=$ch
-        ;;
-    esac
-  done
-  printf '"%s"' "$out"
-}
-
 # What the last check found, for status.json.
 SOONEST_NAME=''
 SOONEST_SECONDS=-1
@@ -128,11 +95,6 @@ write_status() {
   } >"$tmp"
   chmod 0644 "$tmp"
   mv -f "$tmp" "$STATUS_FILE"
-}
-
-console() {
-  printf '%s\n' "$*"
-  if [ -w "$CONSOLE" ]; then printf '%s\n' "$*" >"$CONSOLE" 2>/dev/null || true; fi
 }
 
 fail() {

@@ -9,7 +9,7 @@ let cached: Assets | undefined
 export function loadAssets(): Assets {
   if (cached) return cached
   const dir = path.join(PACKAGE_ROOT, 'assets', 'bootstrap')
-  const read = (f: string) => readFileSync(path.join(dir, f), 'utf8')
+  const read = (f: string) => inlineSources(readFileSync(path.join(dir, f), 'utf8'), (lib) => readFileSync(path.join(dir, lib), 'utf8'))
   cached = Object.freeze({
     bootstrapScript: read('bootstrap.sh'),
     installScript: read('install-packages.sh'),
@@ -23,4 +23,16 @@ export function loadAssets(): Assets {
     secretsScript: read('fetch-secrets.sh'),
   })
   return cached
+}
+
+/**
+ * A program's `. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # nodegen: inline` line (and the
+ * shellcheck directive above it) replaced by that library's text, so a node gets one file that
+ * needs nothing beside it. In assets/ the programs source the library as is.
+ */
+export function inlineSources(text: string, read: (name: string) => string): string {
+  return text.replace(
+    /^# shellcheck source=[\w.-]+\n\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/([\w-]+\.sh)" # nodegen: inline\n/gm,
+    (_, lib: string) => read(lib).replace(/^# shellcheck shell=bash\n/, ''),
+  )
 }
