@@ -54,8 +54,8 @@ unit_files() {
 # ---------------------------------------------------------------------------------------------
 # Parameters
 # ---------------------------------------------------------------------------------------------
-# shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # nodegen: inline
+# shellcheck source-path=SCRIPTDIR source=params.sh
+. "$(dirname "${BASH_SOURCE[0]}")/params.sh" # nodegen: inline
 require_param() {
   local k
   for k in "$@"; do
@@ -86,6 +86,8 @@ CA_CERT="$NODEGEN_ETC/pki/ca.crt"
 # ---------------------------------------------------------------------------------------------
 # Status and reporting
 # ---------------------------------------------------------------------------------------------
+# shellcheck source-path=SCRIPTDIR source=status.sh
+. "$(dirname "${BASH_SOURCE[0]}")/status.sh" # nodegen: inline
 CURRENT_PHASE=start
 # How many times the program has run on this node, this run included.
 RUN=$(($(cat "$STATE_DIR/runs" 2>/dev/null || echo 0) + 1))

@@ -22,17 +22,9 @@ umask 022
 
 PARAMS_FILE=${1:?usage: bundle.sh PARAMS fetch PATH DEST | import-images}
 shift
-declare -A P=()
-while IFS= read -r line || [ -n "$line" ]; do
-  case "$line" in '' | '#'*) continue ;; esac
-  key=${line%%=*}
-  if [[ ! "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] || [ "$key" = "$line" ]; then
-    echo "bundle: $PARAMS_FILE has a line that is not KEY=VALUE" >&2
-    exit 2
-  fi
-  P[$key]=${line#*=}
-done <"$PARAMS_FILE"
-param() { printf '%s' "${P[$1]-}"; }
+# shellcheck source-path=SCRIPTDIR source=params.sh
+. "$(dirname "${BASH_SOURCE[0]}")/params.sh" # nodegen: inline
+read_params "$PARAMS_FILE"
 
 BUNDLE=$(param BUNDLE_URL)
 WORK_DIR="${NODEGEN_ROOT:-}/var/lib/nodegen/bundle"

@@ -51,8 +51,10 @@ LEASE_NAMESPACE=kube-system
 mkdir -p "$STATE_DIR" "$LOG_DIR"
 log() { printf '%s nodegen-cert-renewal: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 
-# shellcheck source=lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # nodegen: inline
+# shellcheck source-path=SCRIPTDIR source=params.sh
+. "$(dirname "${BASH_SOURCE[0]}")/params.sh" # nodegen: inline
+# shellcheck source-path=SCRIPTDIR source=status.sh
+. "$(dirname "${BASH_SOURCE[0]}")/status.sh" # nodegen: inline
 
 read_params "$PARAMS_FILE"
 NODE=$(param NODE_NAME)

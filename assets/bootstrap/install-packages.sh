@@ -8,17 +8,9 @@
 set -Eeuo pipefail
 
 PARAMS_FILE=${1:-/etc/nodegen/bootstrap.env}
-declare -A P=()
-while IFS= read -r line || [ -n "$line" ]; do
-  case "$line" in '' | '#'*) continue ;; esac
-  key=${line%%=*}
-  if [[ ! "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] || [ "$key" = "$line" ]; then
-    echo "install-packages: $PARAMS_FILE has a line that is not KEY=VALUE" >&2
-    exit 2
-  fi
-  P[$key]=${line#*=}
-done <"$PARAMS_FILE"
-param() { printf '%s' "${P[$1]-}"; }
+# shellcheck source-path=SCRIPTDIR source=params.sh
+. "$(dirname "${BASH_SOURCE[0]}")/params.sh" # nodegen: inline
+read_params "$PARAMS_FILE"
 ROLE=$(param NODE_ROLE)
 # An air-gap bundle (spec.airgap.bundle): its repositories are the only ones apt and dnf read, and
 # every key comes through bundle.sh, checked against the bundle's SHA256SUMS.

@@ -25,20 +25,13 @@ KUBECONFIG_FILE="$ROOT/etc/kubernetes/admin.conf"
 CHARS=0123456789abcdefghijklmnopqrstuvwxyz
 GROUP=system:bootstrappers:kubeadm:default-node-token
 
-declare -A C=()
-while IFS= read -r line || [ -n "$line" ]; do
-  case "$line" in '' | '#'*) continue ;; esac
-  key=${line%%=*}
-  if [[ ! "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] || [ "$key" = "$line" ]; then
-    echo "token-calendar: $CALENDAR_FILE has a line that is not KEY=VALUE" >&2
-    exit 2
-  fi
-  C[$key]=${line#*=}
-done <"$CALENDAR_FILE"
+# shellcheck source-path=SCRIPTDIR source=params.sh
+. "$(dirname "${BASH_SOURCE[0]}")/params.sh" # nodegen: inline
+read_params "$CALENDAR_FILE"
 
-SECRET=${C[CALENDAR_SECRET]-}
-WINDOW=${C[WINDOW_SECONDS]-}
-AHEAD=${C[WINDOWS_AHEAD]-1}
+SECRET=$(param CALENDAR_SECRET)
+WINDOW=$(param WINDOW_SECONDS)
+AHEAD=${P[WINDOWS_AHEAD]-1}
 [[ "$SECRET" =~ ^[0-9a-f]{64}$ ]] || { echo "token-calendar: CALENDAR_SECRET is not 32 bytes of hex" >&2; exit 2; }
 [[ "$WINDOW" =~ ^[1-9][0-9]*$ ]] || { echo "token-calendar: WINDOW_SECONDS is not a positive number" >&2; exit 2; }
 [[ "$AHEAD" =~ ^[0-9]+$ ]] || { echo "token-calendar: WINDOWS_AHEAD is not a number" >&2; exit 2; }

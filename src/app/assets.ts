@@ -9,7 +9,7 @@ let cached: Assets | undefined
 export function loadAssets(): Assets {
   if (cached) return cached
   const dir = path.join(PACKAGE_ROOT, 'assets', 'bootstrap')
-  const read = (f: string) => inlineSources(readFileSync(path.join(dir, f), 'utf8'), (lib) => readFileSync(path.join(dir, lib), 'utf8'))
+  const read = (f: string) => readProgram(dir, f)
   cached = Object.freeze({
     bootstrapScript: read('bootstrap.sh'),
     installScript: read('install-packages.sh'),
@@ -25,14 +25,19 @@ export function loadAssets(): Assets {
   return cached
 }
 
+/** A program of `dir` as a node runs it: the libraries it sources from beside itself inlined. */
+export function readProgram(dir: string, name: string): string {
+  return inlineSources(readFileSync(path.join(dir, name), 'utf8'), (lib) => readFileSync(path.join(dir, lib), 'utf8'))
+}
+
 /**
- * A program's `. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # nodegen: inline` line (and the
+ * A program's `. "$(dirname "${BASH_SOURCE[0]}")/<library>.sh" # nodegen: inline` line (and the
  * shellcheck directive above it) replaced by that library's text, so a node gets one file that
  * needs nothing beside it. In assets/ the programs source the library as is.
  */
 export function inlineSources(text: string, read: (name: string) => string): string {
   return text.replace(
-    /^# shellcheck source=[\w.-]+\n\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/([\w-]+\.sh)" # nodegen: inline\n/gm,
+    /^# shellcheck (?:source-path=SCRIPTDIR )?source=[\w.-]+\n\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/([\w-]+\.sh)" # nodegen: inline\n/gm,
     (_, lib: string) => read(lib).replace(/^# shellcheck shell=bash\n/, ''),
   )
 }

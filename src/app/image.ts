@@ -15,6 +15,7 @@ import {
   readImageRecords,
 } from '../image/index.js'
 import type {Cluster} from '../profile/index.js'
+import {readProgram} from './assets.js'
 import {OutputDir} from './output.js'
 import {PACKAGE_ROOT, stateBase} from './profile-file.js'
 
@@ -26,7 +27,7 @@ export function loadImageAssets(): ImageAssets {
   if (cached) return cached
   cached = Object.freeze({
     bakeScript: readFileSync(path.join(PACKAGE_ROOT, 'assets', 'image', 'bake.sh'), 'utf8'),
-    installScript: readFileSync(path.join(PACKAGE_ROOT, 'assets', 'bootstrap', 'install-packages.sh'), 'utf8'),
+    installScript: readProgram(path.join(PACKAGE_ROOT, 'assets', 'bootstrap'), 'install-packages.sh'),
   })
   return cached
 }

@@ -11,6 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
 import {parseAllDocuments} from 'yaml'
+import {readProgram} from '../../../src/app/assets.js'
 import {deriveWindowToken, windowOf} from '../../../src/pki/index.js'
 import {compactShell} from '../../../src/plan/files.js'
 import {REPO_ROOT} from '../../support/profiles.js'
@@ -19,7 +20,7 @@ import {requireTool, run} from '../../support/tools.js'
 const SOURCE = path.join(REPO_ROOT, 'assets/bootstrap/token-calendar.sh')
 /** The script as control planes get it: compacted like every bootstrap script in a seed. */
 const SCRIPT = path.join(mkdtempSync(path.join(os.tmpdir(), 'ng-cal-script-')), 'token-calendar.sh')
-writeFileSync(SCRIPT, compactShell(readFileSync(SOURCE, 'utf8')))
+writeFileSync(SCRIPT, compactShell(readProgram(path.dirname(SOURCE), path.basename(SOURCE))))
 after(() => rmSync(path.dirname(SCRIPT), {recursive: true, force: true}))
 const SECRET = 'c0ffee'.repeat(11).slice(0, 64)
 const DAY = 86400

@@ -1,26 +1,32 @@
 import assert from 'node:assert/strict'
 import {describe, test} from 'node:test'
 import {inlineSources, loadAssets} from '../../../src/app/assets.js'
+import {loadImageAssets} from '../../../src/app/image.js'
 
 describe('shipped programs', () => {
-  test('the bootstrap and certificate renewal programs carry lib.sh inline, so a node needs nothing beside them', () => {
+  test('every program that reads parameters carries params.sh inline, so a node needs nothing beside it', () => {
     const a = loadAssets()
-    for (const [name, text] of [
-      ['bootstrap.sh', a.bootstrapScript],
-      ['cert-renewal.sh', a.certRenewalScript],
-    ] as const) {
-      assert.doesNotMatch(text, /nodegen: inline|lib\.sh"/, name)
-      assert.match(text, /^read_params\(\) \{$/m, name)
-      assert.match(text, /^json_string\(\) \{$/m, name)
+    const programs = {
+      'bootstrap.sh': a.bootstrapScript,
+      'cert-renewal.sh': a.certRenewalScript,
+      'install-packages.sh': a.installScript,
+      'bundle.sh': a.bundleScript ?? '',
+      'token-calendar.sh': a.tokenCalendarScript,
+      'install-packages.sh (Packer)': loadImageAssets().installScript,
+    }
+    for (const [name, text] of Object.entries(programs)) {
+      assert.doesNotMatch(text, /nodegen: inline|\/(params|status)\.sh"/, name)
       assert.equal(text.match(/^read_params\(\) \{$/gm)?.length, 1, `${name}: the reader once`)
       assert.ok(text.startsWith('#!/usr/bin/env bash\n'), name)
     }
+    for (const name of ['bootstrap.sh', 'cert-renewal.sh'] as const)
+      assert.equal(programs[name].match(/^json_string\(\) \{$/gm)?.length, 1, `${name}: status helpers once`)
   })
 
   test('inlining replaces the sourcing line and its shellcheck directive, and only those', () => {
     const program = [
       '#!/usr/bin/env bash',
-      '# shellcheck source=lib.sh',
+      '# shellcheck source-path=SCRIPTDIR source=lib.sh',
       // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's own expansion
       '. "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # nodegen: inline',
       '. "$ROOT/other.sh"',
