@@ -27,7 +27,6 @@ import {after, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
 import {
   bootNode,
-  bringUpNice,
   type ClusterNode,
   endpointReady,
   etcdClientCert,
@@ -141,8 +140,10 @@ describe('a real cluster on VMs: real kubeadm, firewall on, installed from an ai
         isoDir,
         memMb: s.role === 'control-plane' ? 2048 : 1536,
         smp: (n) => (n.role === 'control-plane' ? 2 : 1),
-        // NODEGEN_CLUSTER_NICE lowers every VM's host priority (other work on the machine first).
-        nice: (n) => bringUpNice(n) + Number(process.env.NODEGEN_CLUSTER_NICE ?? 0),
+        // The control planes alike: once control plane 1's etcd member votes, every write waits for
+        // it as much as for control plane 0's. NODEGEN_CLUSTER_NICE lowers every VM's host priority
+        // (other work on the machine first).
+        nice: (n) => (n.role === 'control-plane' ? 0 : 6) + Number(process.env.NODEGEN_CLUSTER_NICE ?? 0),
       })
     // The control planes boot together, so control plane 1 meets a control plane 0 still coming up.
     // The worker boots once both are ready: two emulated cores cannot carry a control plane's join
