@@ -27,6 +27,7 @@ export function loadImageAssets(): ImageAssets {
   cached = Object.freeze({
     bakeScript: readFileSync(path.join(PACKAGE_ROOT, 'assets', 'image', 'bake.sh'), 'utf8'),
     installScript: readFileSync(path.join(PACKAGE_ROOT, 'assets', 'bootstrap', 'install-packages.sh'), 'utf8'),
+    bundleScript: readFileSync(path.join(PACKAGE_ROOT, 'assets', 'bootstrap', 'bundle.sh'), 'utf8'),
   })
   return cached
 }

@@ -112,6 +112,9 @@ apt_update_keyed_sources_only() {
 # The bundle's keys, checked; apt then reads only the lists nodegen wrote (kubernetes.list and
 # nodegen-bundle.list), never the image's own sources, which an air-gapped node cannot reach.
 APT_SOURCES=()
+# apt's options to read the lists in DIR and nothing else: not sources.list, not the image's own
+# sources.list.d (deb822 .sources included). One line: a test reads it from this file.
+apt_only_lists() { APT_SOURCES=(-o Dir::Etc::sourcelist=/dev/null -o "Dir::Etc::sourceparts=$1"); }
 apt_from_bundle() {
   local krepo only
   command -v curl >/dev/null 2>&1 || { echo "install-packages: an air-gapped Debian node needs curl on its image to reach the bundle" >&2; exit 1; }
@@ -127,7 +130,7 @@ apt_from_bundle() {
   rm -rf "$only"
   install -d -m 0755 "$only"
   cp -p /etc/apt/sources.list.d/kubernetes.list /etc/apt/sources.list.d/nodegen-bundle.list "$only/"
-  APT_SOURCES=(-o Dir::Etc::sourcelist=/dev/null -o "Dir::Etc::sourceparts=$only")
+  apt_only_lists "$only"
 }
 
 install_debian() {
