@@ -404,6 +404,9 @@ install_packages() {
   fi
   configure_runtime
   unit_files enable kubelet >/dev/null 2>&1 || true
+  # The packages brought the time service (chrony) the prepare phase found missing; installs start
+  # no service by themselves.
+  start_time_sync
 }
 
 # Flatcar: kubeadm and kubelet are the merged sysext's (/usr/bin); /usr is read-only, so a missing
@@ -434,83 +437,8 @@ configure_runtime() {
 # ---------------------------------------------------------------------------------------------
 # Phase 3: firewall (after the packages: on EL that phase is what installs firewalld)
 # ---------------------------------------------------------------------------------------------
-# The firewall's parameters, each value checked here, in this shell, so a bad one stops the phase:
-# the ports; whole IP protocols by number (calico's IP-in-IP is protocol 4); and the pod network,
-# trusted because forwarded pod traffic (flannel.1 to cni0, tunl0 to cali*) crosses interfaces that
-# are in no zone, and firewalld 1.x rejects such forwarding.
-FW_PORTS=() FW_PROTOCOLS=() FW_SOURCES=()
-firewall_params() {
-  local port proto src
-  FW_PORTS=() FW_PROTOCOLS=() FW_SOURCES=()
-  for port in $(param FIREWALL_PORTS); do
-    [[ "$port" =~ ^[0-9]+(-[0-9]+)?/(tcp|udp)$ ]] || die "bad port $port in parameters"
-    FW_PORTS+=("$port")
-  done
-  for proto in $(param FIREWALL_PROTOCOLS); do
-    [[ "$proto" =~ ^[0-9]{1,3}$ ]] || die "bad IP protocol $proto in parameters"
-    FW_PROTOCOLS+=("$proto")
-  done
-  for src in $(param FIREWALL_TRUSTED_SOURCES); do
-    [[ "$src" =~ ^[0-9A-Fa-f.:]+/[0-9]{1,3}$ ]] || die "bad trusted source $src in parameters"
-    FW_SOURCES+=("$src")
-  done
-}
-
-# firewalld's permanent configuration as firewall-cmd argument lists, one invocation a line with
-# its arguments tab-separated, into FIREWALLD_COMMANDS; VRRP for keepalived besides the parameters.
-FIREWALLD_COMMANDS=()
-firewalld_commands() {
-  local port proto src
-  FIREWALLD_COMMANDS=()
-  for port in "${FW_PORTS[@]}"; do FIREWALLD_COMMANDS+=("--add-port=$port"); done
-  for proto in "${FW_PROTOCOLS[@]}"; do FIREWALLD_COMMANDS+=("--add-protocol=$proto"); done
-  if [ "$(param FIREWALL_VRRP)" = 1 ]; then
-    FIREWALLD_COMMANDS+=('--add-rich-rule=rule protocol value="vrrp" accept')
-  fi
-  for src in "${FW_SOURCES[@]}"; do FIREWALLD_COMMANDS+=("--zone=trusted"$'\t'"--add-source=$src"); done
-}
-
-# Debian's, Ubuntu's and EL's firewalld order it before network-pre.target, and cloud-init's
-# network stage runs after the network but before sysinit.target, which firewalld (an ordinary
-# service) follows: an ordering cycle (firewalld/firewalld#414, canonical/cloud-init#6502) that
-# systemd breaks at boot by dropping a job at random: cloud-init's, dbus.socket or firewalld's own.
-# Where both are installed, firewalld gets its vendor unit without that ordering, so every later
-# boot is the same (the firewall then starts just after the network instead of before it).
-firewalld_after_network() {
-  local vendor unit="$ROOT/etc/systemd/system/firewalld.service"
-  [ -e "$unit" ] && return 0
-  vendor=$(systemctl show -P FragmentPath firewalld.service 2>/dev/null) || return 0
-  [ -n "$vendor" ] && [ -r "$ROOT$vendor" ] || return 0
-  grep -qx 'Before=network-pre.target' "$ROOT$vendor" || return 0
-  systemctl show -P Before cloud-init.service 2>/dev/null | tr ' ' '\n' | grep -qx sysinit.target || return 0
-  sed '/^\(Before\|Wants\)=network-pre.target$/d' "$ROOT$vendor" >"$unit.tmp"
-  chmod 0644 "$unit.tmp"
-  mv -f "$unit.tmp" "$unit"
-  systemctl daemon-reload
-  log "firewalld: ordered after the network (its network-pre.target ordering cycles with cloud-init's)"
-}
-
-# ufw's rule language names no IP-in-IP (protocol 4, calico's encapsulation): such protocols are
-# accepted in before.rules, the iptables-restore input ufw loads ahead of its own rules, once,
-# before the *filter table's COMMIT. The file is ufw's (a conffile); the block is marked as nodegen's.
-UFW_MARK='# nodegen: IP protocols the cluster needs (IP-in-IP for calico); ufw rules cannot name them'
-ufw_before_protocols() {
-  local rules=$1 proto block='' tmp
-  [ -f "$rules" ] || die "ufw is active but $rules is missing: cannot allow IP protocol(s) ${FW_PROTOCOLS[*]}"
-  grep -qxF "$UFW_MARK" "$rules" && return 0
-  for proto in "${FW_PROTOCOLS[@]}"; do block+="-A ufw-before-input -p $proto -j ACCEPT"$'\n'; done
-  tmp="$rules.nodegen.$$"
-  awk -v mark="$UFW_MARK" -v block="$block" '
-    !done && $0 == "COMMIT" { print mark; printf "%s", block; done = 1 }
-    { print }
-    END { if (!done) exit 1 }
-  ' "$rules" >"$tmp" || { rm -f "$tmp"; die "$rules has no COMMIT line: cannot allow IP protocol(s) ${FW_PROTOCOLS[*]}"; }
-  chmod --reference="$rules" "$tmp"
-  mv -f "$tmp" "$rules"
-}
-
 configure_firewall() {
-  local mode line args port src
+  local mode
   mode=$(param FIREWALL)
   if [ -z "$mode" ]; then
     # The planner leaves the firewall out where the OS has none to configure (Flatcar).
@@ -521,35 +449,14 @@ configure_firewall() {
     if systemctl list-unit-files firewalld.service >/dev/null 2>&1; then unit_files disable --now firewalld >/dev/null 2>&1 || true; fi
     return 0
   fi
-  if command -v firewall-cmd >/dev/null 2>&1; then
-    firewall_params
-    firewalld_commands
-    firewalld_after_network
-    unit_files enable --now firewalld >/dev/null 2>&1 || true
-    for line in "${FIREWALLD_COMMANDS[@]}"; do
-      IFS=$'\t' read -r -a args <<<"$line"
-      firewall-cmd --quiet --permanent "${args[@]}"
-    done
-    firewall-cmd --quiet --reload
-    log "firewalld: ${#FIREWALLD_COMMANDS[@]} permanent rule(s) in force"
-  elif command -v ufw >/dev/null 2>&1 && ufw status 2>/dev/null | grep 'Status: active' >/dev/null; then
-    firewall_params
-    for port in "${FW_PORTS[@]}"; do ufw allow "${port/-/:}" >/dev/null; done
-    # keepalived's adverts are IP protocol 112, which ufw 0.36 (Debian 12 and 13, Ubuntu 24.04) names.
-    if [ "$(param FIREWALL_VRRP)" = 1 ]; then ufw allow proto vrrp from any to any >/dev/null; fi
-    if [ "${#FW_PROTOCOLS[@]}" -gt 0 ]; then
-      ufw_before_protocols "$ROOT/etc/ufw/before.rules"
-      ufw reload >/dev/null
-    fi
-    # Pods reach their node, and are forwarded between its interfaces, from the pod network.
-    for src in "${FW_SOURCES[@]}"; do
-      ufw allow from "$src" >/dev/null
-      ufw route allow from "$src" >/dev/null
-    done
-    log "ufw: ${#FW_PORTS[@]} port rule(s), ${#FW_PROTOCOLS[@]} IP protocol(s), ${#FW_SOURCES[@]} pod network(s) allowed"
-  else
-    log "no firewalld or active ufw: no ports to open"
-  fi
+  # Opening the ports is firewall.sh's, shipped only to the nodes that open them (a cloud's user-data
+  # is small).
+  local script
+  script="$ROOT$(param LIB_DIR)/firewall.sh"
+  [ -r "$script" ] || die "no $script: the seed of a node that opens its firewall carries it"
+  # shellcheck source=/dev/null # checked on its own (firewall.sh)
+  . "$script"
+  open_firewall_ports
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -726,6 +633,9 @@ role_join() {
     backoff "$attempt"
     attempt=$((attempt + 1))
     if [ "$ROLE" = control-plane ] && [ "$(param TOPOLOGY)" != external ]; then
+      # A join that failed after adding this node as a learner left that learner behind (etcd may
+      # take it only after the join gave up); the wait looks past it and the loop removes it.
+      remove_stale_etcd_member
       wait_until "etcd ready for a new member" etcd_ready_for_join
     fi
   done

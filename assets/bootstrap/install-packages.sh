@@ -164,13 +164,38 @@ install_debian() {
   install_debian_packages "$v"
 }
 
+POLICY_RC=${NODEGEN_POLICY_RC:-/usr/sbin/policy-rc.d}
+no_service_starts() {
+  if [ -e "$POLICY_RC" ] && ! grep -qx '# nodegen: no service starts during the package install' "$POLICY_RC"; then
+    POLICY_RC_KEPT="$POLICY_RC.nodegen-kept"
+    mv -f "$POLICY_RC" "$POLICY_RC_KEPT"
+  fi
+  printf '#!/bin/sh\n# nodegen: no service starts during the package install\nexit 101\n' >"$POLICY_RC.tmp"
+  chmod 0755 "$POLICY_RC.tmp"
+  mv -f "$POLICY_RC.tmp" "$POLICY_RC"
+  trap allow_service_starts EXIT
+}
+allow_service_starts() {
+  rm -f "$POLICY_RC"
+  if [ -n "${POLICY_RC_KEPT-}" ] && [ -e "$POLICY_RC_KEPT" ]; then mv -f "$POLICY_RC_KEPT" "$POLICY_RC"; fi
+  POLICY_RC_KEPT=
+  trap - EXIT
+}
+
 install_debian_packages() {
   local v=$1 runtime_pkg extra
   runtime_pkg=$(runtime_package debian)
   read -r -a extra <<<"$(lb_packages)"
   apt-get "${APT_SOURCES[@]}" update -qq
+  # Debian's maintainer scripts start what they install at once: keepalived would claim the VIP
+  # before the firewall phase lets the other control planes' VRRP adverts in (two masters, the
+  # endpoint flapping while control plane 0 initialises), haproxy would bind before its time. A
+  # policy-rc.d that refuses every start (invoke-rc.d's exit 101) keeps them down; the bootstrap
+  # program starts each service when its phase wants it.
+  no_service_starts
   apt-get "${APT_SOURCES[@]}" install "${APT_INSTALL_OPTS[@]}" "$runtime_pkg" chrony openssl conntrack socat "${extra[@]}" \
     "kubelet=$v-*" "kubeadm=$v-*" "kubectl=$v-*" </dev/null
+  allow_service_starts
   apt-mark hold kubelet kubeadm kubectl >/dev/null
   # An unattended upgrade must not move containerd off its pin either.
   if [ "${runtime_pkg%%=*}" = containerd.io ]; then apt-mark hold containerd.io >/dev/null; fi

@@ -14,6 +14,8 @@ export function loadAssets(): Assets {
     bootstrapScript: read('bootstrap.sh'),
     installScript: read('install-packages.sh'),
     bundleScript: read('bundle.sh'),
+    firewallScript: read('firewall.sh'),
+    cniMirrorScript: read('cni-mirror.sh'),
     labelsScript: read('labels.sh'),
     controlPlaneScript: read('control-plane.sh'),
     tokenCalendarScript: read('token-calendar.sh'),

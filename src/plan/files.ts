@@ -33,14 +33,16 @@ export function systemdEscape(value: string): string {
 
 /**
  * A shell script without its comment-only and blank lines (the `#!` line and shellcheck directives
- * stay): seeds on EC2 must fit 16 KB gzipped, and the commented original ships in the package
- * (assets/bootstrap/). The scripts keep no heredocs or multi-line strings, so no line that starts
- * with `#` is data.
+ * stay) and without indentation: seeds on EC2 must fit 16 KB gzipped, and the commented, indented
+ * original ships in the package (assets/bootstrap/). The scripts keep no heredocs and no multi-line
+ * string but awk programs, where leading blanks mean nothing, so no line that starts with `#` is
+ * data and no leading blank matters.
  */
 export function compactShell(script: string): string {
   return script
     .split('\n')
     .filter((l, i) => (i === 0 && l.startsWith('#!')) || (!(/^\s*#/.test(l) && !/^\s*# shellcheck /.test(l)) && l.trim() !== ''))
+    .map((l) => l.replace(/^[ \t]+/, ''))
     .join('\n')
     .concat('\n')
 }

@@ -289,7 +289,12 @@ function packagesFor(
     runtime = plain('cri-o', 'cri-o')
   } else if (runtimeSource(cluster, node) === 'docker') {
     if (!bundle) repositories.push({name: 'docker', ...dockerRepository(cluster, node)})
-    runtime = plain('containerd.io', bundle ? osRepo : 'docker')
+    // Pinned and held as install-packages.sh asks for it: containerd.io=2.0.11-* (apt), containerd.io-2.0.11 (dnf).
+    const v = cluster.runtime.version
+    runtime = {
+      ...plain('containerd.io', bundle ? osRepo : 'docker'),
+      ...(v !== undefined ? {version: v, request: format === 'deb' ? `containerd.io=${v}-*` : `containerd.io-${v}`, held: true} : {}),
+    }
   } else runtime = plain('containerd')
   const controlPlanes = roles.filter((r) => r === 'control-plane')
   const lb =

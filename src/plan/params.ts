@@ -212,17 +212,17 @@ export function selinuxBooleans(cluster: Cluster, node: ClusterNode): string[] {
   }
 }
 
-/**
- * containerd from Docker's repository by default on every OS: the RHEL family ships none, and
- * Debian 12's own is containerd 1.6, out of upstream support (Kubernetes is dropping containerd
- * 1.x). `source: distribution` keeps the distribution's package.
- */
 /** The images kubeadm runs as static pods on control planes (etcd included), by name without tag. */
 export function controlPlaneImageNames(cluster: Cluster): string[] {
   const repo = cluster.kubernetes.imageRepository
   return ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'etcd'].map((c) => `${repo}/${c}`)
 }
 
+/**
+ * containerd from Docker's repository by default on every OS: the RHEL family ships none, and
+ * Debian 12's own is containerd 1.6, out of upstream support (Kubernetes is dropping containerd
+ * 1.x). `source: distribution` keeps the distribution's package.
+ */
 export function runtimeSource(cluster: Cluster, node: ClusterNode): 'docker' | 'distribution' {
   void node
   return cluster.runtime.source ?? 'docker'

@@ -95,6 +95,10 @@ export interface Assets {
   installScript: string
   /** assets/bootstrap/bundle.sh (nodes of an air-gapped cluster with a bundle) */
   bundleScript?: string
+  /** assets/bootstrap/firewall.sh (sourced by bootstrap.sh on nodes that open their firewall) */
+  firewallScript?: string
+  /** assets/bootstrap/cni-mirror.sh (control plane 0, a manifest fetched at boot and an image mirror) */
+  cniMirrorScript?: string
   /** assets/bootstrap/labels.sh */
   labelsScript: string
   /** assets/bootstrap/control-plane.sh (sourced by bootstrap.sh on control planes and etcd members) */

@@ -64,11 +64,18 @@ export class ClusterNode {
     return undefined
   }
 
-  /** `ready`, `failed` (with the line), or undefined while the bootstrap runs. */
-  outcome(): {state: 'ready' | 'failed'; line: SeenLine} | undefined {
-    const done = this.first(new RegExp(`^nodegen: ${this.spec.name} ${this.spec.role} (ready|failed at .*)$`))
+  /**
+   * `ready`, `failed` (with the line), or undefined while the bootstrap runs. With `retried`, a
+   * failed run that systemd starts again (the program's "(run N; systemd starts the next run
+   * shortly)") is not an outcome: the node goes on, as a real one would.
+   */
+  outcome(retried = false): {state: 'ready' | 'failed'; line: SeenLine} | undefined {
+    const re = new RegExp(`^nodegen: ${this.spec.name} ${this.spec.role} (ready|failed at .*)$`)
+    const done = retried ? this.last(re) : this.first(re)
     if (!done) return undefined
-    return {state: done.line.endsWith(' ready') ? 'ready' : 'failed', line: done}
+    if (done.line.endsWith(' ready')) return {state: 'ready', line: done}
+    if (retried && /systemd starts the next run shortly\)$/.test(done.line)) return undefined
+    return {state: 'failed', line: done}
   }
 
   /** Where the node is (or stopped): for failure messages. */
@@ -240,7 +247,14 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
  * node that did not become ready and where it stopped, when one failed or `timeoutMs` passed.
  * `tick` runs every round (the outside probes).
  */
-export async function waitForReady(nodes: ClusterNode[], timeline: Timeline, timeoutMs: number, tick: () => Promise<void>): Promise<void> {
+export async function waitForReady(
+  nodes: ClusterNode[],
+  timeline: Timeline,
+  timeoutMs: number,
+  tick: () => Promise<void>,
+  opts: {retried?: boolean} = {},
+): Promise<void> {
+  const retried = opts.retried ?? false
   const deadline = Date.now() + timeoutMs
   const marks = new Map<ClusterNode, number>()
   for (;;) {
@@ -249,13 +263,13 @@ export async function waitForReady(nodes: ClusterNode[], timeline: Timeline, tim
       marks.set(n, milestones(n, timeline, marks.get(n) ?? 0))
     }
     await tick()
-    const outcomes = nodes.map((n) => n.outcome())
+    const outcomes = nodes.map((n) => n.outcome(retried))
     const failed = outcomes.some((o) => o?.state === 'failed')
-    const exited = nodes.filter((n) => !n.vm.running && !n.outcome())
+    const exited = nodes.filter((n) => !n.vm.running && !n.outcome(retried))
     if (outcomes.every((o) => o?.state === 'ready')) return
     if (failed || exited.length > 0 || Date.now() > deadline) {
       const why = failed ? 'a node failed' : exited.length > 0 ? 'a VM exited' : `not every node was ready within ${timeoutMs / 1000} s`
-      const report = nodes.filter((n) => n.outcome()?.state !== 'ready').map((n) => `  - ${n.whereabouts()}`)
+      const report = nodes.filter((n) => n.outcome(retried)?.state !== 'ready').map((n) => `  - ${n.whereabouts()}`)
       throw new Error(`the cluster did not come up (${why}):\n${report.join('\n')}`)
     }
     await sleep(1000)

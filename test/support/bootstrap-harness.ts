@@ -141,7 +141,8 @@ export class FakeCluster {
       } else if (url.pathname === '/v3/cluster/member/list') {
         const members = this.members.flatMap((m, i) => {
           if (m === '') return []
-          const host = this.memberIps.get(m) ?? m.replace(/^added:/, '')
+          const host = this.memberIps.get(m) ?? m.replace(/^(added|learner):/, '')
+          if (m.startsWith('learner:')) return [`{"ID":"${i + 1}","peerURLs":["https://${host}:2380"],"isLearner":true}`]
           // A member added but not started yet has no name and no client URLs, as etcd lists it.
           if (/^(unstarted|added):/.test(m)) return [`{"ID":"${i + 1}","peerURLs":["https://${host}:2380"]}`]
           return [`{"ID":"${i + 1}","name":"${m}","peerURLs":["https://${host}:2380"],"clientURLs":["https://${host}:2379"]}`]
@@ -152,6 +153,11 @@ export class FakeCluster {
       } else if (url.pathname === '/test/ready') {
         this.ready = true
         this.events.push('ready')
+        res.writeHead(200).end()
+      } else if (url.pathname === '/test/learner') {
+        // A learner added by a join that then failed: not started, no name, isLearner.
+        this.members.push(`learner:${url.searchParams.get('ip') ?? '?'}`)
+        this.events.push(`learner ${url.searchParams.get('ip')}`)
         res.writeHead(200).end()
       } else if (url.pathname === '/test/member') {
         const name = url.searchParams.get('name') ?? '?'

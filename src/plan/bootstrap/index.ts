@@ -1,7 +1,7 @@
 /** The bootstrap program, its data files and the systemd units that run it. */
 import type {Cluster, ClusterNode} from '../../profile/index.js'
 import {compactShell, file, header} from '../files.js'
-import {bootstrapParams, encodeParams, hostsBlock, labelsTsv, nodesTsv} from '../params.js'
+import {bootstrapParams, encodeParams, hostsBlock, labelsTsv, nodesTsv, type Params} from '../params.js'
 import {type Assets, BOOTSTRAP_UNIT, libDir, NODEGEN_LIB, PARAMS_FILE, type PlanFile, type PlanUnit} from '../types.js'
 
 export function buildBootstrapFiles(
@@ -12,7 +12,7 @@ export function buildBootstrapFiles(
   nextTokenFrom?: number,
 ): PlanFile[] {
   const h = header(cluster, node)
-  const params = {...bootstrapParams(cluster, node), TOKEN_NEXT_FROM: nextTokenFrom}
+  const params: Params = {...bootstrapParams(cluster, node), TOKEN_NEXT_FROM: nextTokenFrom}
   const files: PlanFile[] = [
     file(`${libDir(node.family)}/bootstrap.sh`, compactShell(assets.bootstrapScript), 'bootstrap:program', {mode: 0o755}),
     file(PARAMS_FILE, encodeParams(params, h), 'bootstrap:parameters', {mode: 0o600}),
@@ -26,6 +26,15 @@ export function buildBootstrapFiles(
   if (node.role !== 'etcd') files.push(file('/etc/nodegen/pki/ca.crt', caCert, 'pki:ca-certificate'))
   if (!cluster.image.baked && node.family !== 'flatcar')
     files.push(file(`${NODEGEN_LIB}/install-packages.sh`, assets.installScript, 'bootstrap:packages', {mode: 0o755}))
+  // The port-opening code, only where the firewall phase opens ports (the clouds' user-data is small).
+  if (node.family !== 'flatcar' && cluster.firewall === 'open-ports') {
+    if (!assets.firewallScript) throw new Error('assets: firewall.sh is missing')
+    files.push(file(`${libDir(node.family)}/firewall.sh`, compactShell(assets.firewallScript), 'bootstrap:firewall', {mode: 0o644}))
+  }
+  if (params.CNI_IMAGE_MIRROR !== undefined || params.CNI_IMAGE_MIRRORS_FILE !== undefined) {
+    if (!assets.cniMirrorScript) throw new Error('assets: cni-mirror.sh is missing')
+    files.push(file(`${libDir(node.family)}/cni-mirror.sh`, compactShell(assets.cniMirrorScript), 'bootstrap:cni', {mode: 0o644}))
+  }
   if (cluster.airgap?.bundle && node.family !== 'flatcar') {
     if (!assets.bundleScript) throw new Error('assets: bundle.sh is missing')
     files.push(file(`${NODEGEN_LIB}/bundle.sh`, compactShell(assets.bundleScript), 'bootstrap:bundle', {mode: 0o755}))

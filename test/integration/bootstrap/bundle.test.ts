@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict'
 import {createHash} from 'node:crypto'
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {createServer, type Server} from 'node:http'
+import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -18,37 +18,28 @@ import {gzipSync} from 'node:zlib'
 import {buildOsFiles} from '../../../src/plan/os/index.js'
 import {encodeParams, type Params} from '../../../src/plan/params.js'
 import {type Containerd, startContainerd} from '../../support/containerd.js'
+import {type ServedDirectory, serveDirectory} from '../../support/net.js'
 import {loadCluster, PROFILES_DIR, REPO_ROOT} from '../../support/profiles.js'
 import {requireRoot, requireTool, run, runAsync} from '../../support/tools.js'
 
 const SCRIPT = path.join(REPO_ROOT, 'assets/bootstrap/bundle.sh')
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ng-bundle-'))
 const www = path.join(tmp, 'www')
+let served: ServedDirectory | undefined
 /** Every path the server was asked for, in order. */
-const requests: string[] = []
-let server: Server | undefined
+const requested = (): string[] => served?.requests ?? []
 let base = ''
 let containerd: Containerd | undefined
 
 before(async () => {
   mkdirSync(www)
-  server = createServer((req, res) => {
-    const url = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/')
-    requests.push(url)
-    const file = path.join(www, url)
-    if (!file.startsWith(`${www}/`) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404).end()
-      return
-    }
-    res.writeHead(200).end(readFileSync(file))
-  })
-  await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  served = await serveDirectory(www)
+  base = served.url
 })
 
 after(async () => {
   await containerd?.stop()
-  await new Promise((r) => server?.close(r))
+  await served?.close()
   rmSync(tmp, {recursive: true, force: true})
 })
 
@@ -100,9 +91,9 @@ function bundleSh(params: string, root: string, ...args: string[]) {
   })
 }
 
-/** The requests made since `mark` (an index into requests). */
+/** The requests made since `mark` (an index into the server's requests). */
 function since(mark: number): string[] {
-  return requests.slice(mark)
+  return requested().slice(mark)
 }
 
 const KEY = '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnot a real key, only bytes to check\n-----END PGP PUBLIC KEY BLOCK-----\n'
@@ -129,7 +120,7 @@ describe('bundle.sh fetch: every file checked against SHA256SUMS, SHA256SUMS aga
     )
     // pkgs.k8s.io's path, colons and all, as install-packages.sh asks for the Kubernetes key.
     const k = path.join(root, 'kubernetes-apt-keyring.asc')
-    const mark = requests.length
+    const mark = requested().length
     const r2 = await bundleSh(params, root, 'fetch', K8S_KEY_PATH, k)
     assert.equal(r2.status, 0, r2.stderr)
     assert.equal(readFileSync(k, 'utf8'), K8S_KEY)
@@ -153,7 +144,7 @@ describe('bundle.sh fetch: every file checked against SHA256SUMS, SHA256SUMS aga
     const pin = sha256('the SHA256SUMS the profile was written for\n')
     const root = nodeRoot()
     const dest = path.join(root, 'k.asc')
-    const mark = requests.length
+    const mark = requested().length
     const r = await bundleSh(paramsFile({BUNDLE_URL: b.url, BUNDLE_SHA256: pin}), root, 'fetch', 'Release.key', dest)
     assert.equal(r.status, 1, r.stderr)
     assert.match(
@@ -195,7 +186,7 @@ describe('bundle.sh fetch: every file checked against SHA256SUMS, SHA256SUMS aga
     const params = paramsFile({BUNDLE_URL: b.url, BUNDLE_SHA256: b.pin})
     for (const rel of ['extra.txt', 'os/../Release.key', 'Release']) {
       const dest = path.join(root, 'out.txt')
-      const mark = requests.length
+      const mark = requested().length
       const r = await bundleSh(params, root, 'fetch', rel, dest)
       assert.equal(r.status, 1, r.stderr)
       assert.match(
@@ -373,7 +364,7 @@ describe('bundle.sh import-images: into containerd k8s.io namespace, with the CR
     requireTool(t, 'curl')
     const c = await ensureContainerd(t)
     const b = imagesBundle()
-    const mark = requests.length
+    const mark = requested().length
     const r = await bundleSh(paramsFile({BUNDLE_URL: b.url, BUNDLE_SHA256: b.pin, BUNDLE_IMAGES_SKIP: WORKER_SKIP}), root, 'import-images')
     assert.equal(r.status, 0, `${r.stdout}${r.stderr}`)
     assert.deepEqual(r.stdout.trim().split('\n'), [
@@ -413,7 +404,7 @@ describe('bundle.sh import-images: into containerd k8s.io namespace, with the CR
     for (let i = 0; i < 400; i++) c.ctr(['-n', 'k8s.io', 'images', 'tag', `${REPO}/pause:3.10.1`, `zz.test/${long}/filler-${i}:1`])
     assert.ok(c.ctr(['-n', 'k8s.io', 'images', 'ls', '-q']).stdout.length > 64 * 1024)
     const before = listed(c)
-    const mark = requests.length
+    const mark = requested().length
     const r = await bundleSh(paramsFile({BUNDLE_URL: b.url, BUNDLE_SHA256: b.pin, BUNDLE_IMAGES_SKIP: WORKER_SKIP}), root, 'import-images')
     assert.equal(r.status, 0, `${r.stdout}${r.stderr}`)
     assert.equal(r.stdout.trim(), 'bundle: 0 image(s) imported')
@@ -439,7 +430,7 @@ describe('bundle.sh import-images: into containerd k8s.io namespace, with the CR
     await ensureContainerd(t)
     for (const [i, file] of ['../Release.key', 'sub/pause.tar', '/etc/passwd.tar'].entries()) {
       const b = writeBundle(`evil-${i}`, {'images/images.txt': `${REPO}/evil:1 ${file}\n`})
-      const mark = requests.length
+      const mark = requested().length
       const r = await bundleSh(paramsFile({BUNDLE_URL: b.url, BUNDLE_SHA256: b.pin}), nodeRoot(), 'import-images')
       assert.equal(r.status, 1, `${r.stdout}${r.stderr}`)
       assert.match(

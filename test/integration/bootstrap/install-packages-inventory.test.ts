@@ -6,7 +6,7 @@
  * runtimes and their sources, roles, load balancers and firewall settings.
  */
 import assert from 'node:assert/strict'
-import {chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
@@ -25,7 +25,12 @@ const bin = path.join(tmp, 'bin')
 mkdirSync(bin)
 for (const name of ['dnf', 'apt-get', 'apt-mark', 'curl', 'install', 'chmod']) {
   const f = path.join(bin, name)
-  writeFileSync(f, `#!/bin/sh\nprintf '%s\\n' "${name} $*" >>"$NODEGEN_TEST_LOG"\n`)
+  // apt-get also notes whether invoke-rc.d would start services (the script's policy-rc.d).
+  const policy =
+    name === 'apt-get'
+      ? `if grep -qx 'exit 101' "$NODEGEN_POLICY_RC" 2>/dev/null; then echo 'policy-rc.d: no starts' >>"$NODEGEN_TEST_LOG"; fi\n`
+      : ''
+  writeFileSync(f, `#!/bin/sh\n${policy}printf '%s\\n' "${name} $*" >>"$NODEGEN_TEST_LOG"\n`)
   chmodSync(f, 0o755)
 }
 
@@ -36,7 +41,11 @@ function requested(cluster: Cluster, node: ClusterNode): string[] {
   writeFileSync(params, encodeParams(bootstrapParams(cluster, node), header(cluster, node)))
   const log = path.join(dir, 'calls.log')
   writeFileSync(log, '')
-  run('bash', [SCRIPT, params], {env: {...process.env, PATH: `${bin}:${process.env.PATH}`, NODEGEN_TEST_LOG: log}})
+  // The script keeps services down with a policy-rc.d while it installs: in the scratch folder.
+  const policy = path.join(path.dirname(params), 'policy-rc.d')
+  run('bash', [SCRIPT, params], {
+    env: {...process.env, PATH: `${bin}:${process.env.PATH}`, NODEGEN_TEST_LOG: log, NODEGEN_POLICY_RC: policy},
+  })
   const out: string[] = []
   for (const line of readFileSync(log, 'utf8').split('\n')) {
     const [cmd, ...args] = line.split(' ')
@@ -109,4 +118,36 @@ ${spec}
       }
     })
   }
+})
+
+describe('a Debian install starts no service by itself', () => {
+  it('apt-get install runs under a policy-rc.d that refuses every start, gone afterwards', () => {
+    const cluster = loadCluster(
+      path.join(PROFILES_DIR, 'inline.yaml'),
+      `apiVersion: nodegen.dev/v1alpha1
+kind: Cluster
+metadata: {name: inline}
+spec:
+  kubernetes: {version: 1.34.2}
+  os: debian-12
+  nodes:
+    - {name: cp-1, role: control-plane, ip: 10.0.0.11/24}
+`,
+    )
+    const node = cluster.nodes[0] as ClusterNode
+    const dir = mkdtempSync(path.join(tmp, 'policy-'))
+    const params = path.join(dir, 'bootstrap.env')
+    writeFileSync(params, encodeParams(bootstrapParams(cluster, node), header(cluster, node)))
+    const log = path.join(dir, 'calls.log')
+    writeFileSync(log, '')
+    const policy = path.join(dir, 'policy-rc.d')
+    run('bash', [SCRIPT, params], {
+      env: {...process.env, PATH: `${bin}:${process.env.PATH}`, NODEGEN_TEST_LOG: log, NODEGEN_POLICY_RC: policy},
+    })
+    const calls = readFileSync(log, 'utf8').split('\n')
+    const install = calls.findIndex((l) => /^apt-get (.* )?install /.test(l))
+    assert.ok(install > 0, calls.join('\n'))
+    assert.equal(calls[install - 1], 'policy-rc.d: no starts', 'keepalived and haproxy would start during the install')
+    assert.equal(existsSync(policy), false, 'the policy-rc.d is removed after the install')
+  })
 })

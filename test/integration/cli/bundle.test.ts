@@ -15,7 +15,7 @@ import assert from 'node:assert/strict'
 import {type ChildProcess, spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {createServer, type Server} from 'node:http'
+import {createServer} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -26,12 +26,13 @@ import {buildOsFiles} from '../../../src/plan/os/index.js'
 import {encodeParams} from '../../../src/plan/params.js'
 import {builtCli} from '../../support/cli.js'
 import {type Containerd, startContainerd} from '../../support/containerd.js'
+import {type ServedDirectory, serveDirectory} from '../../support/net.js'
 import {loadCluster, REPO_ROOT} from '../../support/profiles.js'
 import {requireRoot, requireTool, run, runAsync} from '../../support/tools.js'
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ng-bundle-cmd-'))
 const www = path.join(tmp, 'www')
-let server: Server | undefined
+let served: ServedDirectory | undefined
 let base = ''
 let registry: ChildProcess | undefined
 let registryHost = ''
@@ -41,16 +42,8 @@ const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('he
 
 before(async () => {
   mkdirSync(www, {recursive: true})
-  server = createServer((req, res) => {
-    const file = path.join(www, decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/'))
-    if (!file.startsWith(`${www}/`) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404).end()
-      return
-    }
-    res.writeHead(200).end(readFileSync(file))
-  })
-  await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  served = await serveDirectory(www)
+  base = served.url
 })
 
 after(async () => {
@@ -60,7 +53,7 @@ after(async () => {
     registry.kill('SIGTERM')
     await exited
   }
-  await new Promise((r) => server?.close(r))
+  await served?.close()
   rmSync(tmp, {recursive: true, force: true})
 })
 
@@ -357,7 +350,7 @@ describe('nodegen bundle against a real registry and local repositories', {timeo
     assert.doesNotMatch(r.stdout + r.stderr, /PRIVATE KEY/)
 
     // apt, reading only the bundle's two repositories with only the bundle's key, gets everything.
-    const served = await serveDir(out)
+    const served = await serveDirectory(out)
     const bundleKey = path.join(tmp, 'bundle.gpg')
     run('gpg', ['--batch', '--yes', '--dearmor', '-o', bundleKey], {input: readFileSync(path.join(out, 'Release.key'))})
     const apt = path.join(tmp, 'apt')
@@ -453,20 +446,6 @@ spec:
     assert.deepEqual(readdirSync(dir), ['el.yaml'])
   })
 })
-
-/** Serves a directory on loopback (paths with `:` included) in this process. */
-async function serveDir(root: string): Promise<{url: string; close: () => Promise<void>}> {
-  const s = createServer((req, res) => {
-    const file = path.join(root, decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/'))
-    if (!file.startsWith(`${root}/`) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404).end()
-      return
-    }
-    res.writeHead(200).end(readFileSync(file))
-  })
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
-  return {url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, close: () => new Promise((r) => s.close(() => r()))}
-}
 
 /** nodegen's containerd config.toml for a Debian node (the CRI plugin on). */
 function containerdConfig(): string {

@@ -113,7 +113,14 @@ describe('a baked image and its first boot', () => {
     )
     chmodSync(path.join(bin, 'kubeadm'), 0o755)
     const log = path.join(dir, 'calls.log')
-    const env = {...process.env, PATH: `${bin}:${process.env.PATH}`, NODEGEN_ROOT: root, NODEGEN_TEST_LOG: log, SUDO_USER: ''}
+    const env = {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH}`,
+      NODEGEN_ROOT: root,
+      NODEGEN_TEST_LOG: log,
+      SUDO_USER: '',
+      NODEGEN_POLICY_RC: path.join(root, 'policy-rc.d'),
+    }
     const outputs: string[] = []
     for (const step of ['files', 'packages', 'images', 'marker', 'cleanup']) {
       const r = spawnSync('bash', [path.join(work, 'scripts/bake.sh'), step, work], {env, encoding: 'utf8'})

@@ -11,14 +11,13 @@
  */
 import assert from 'node:assert/strict'
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
-import {createServer, type Server} from 'node:http'
-import type {AddressInfo} from 'node:net'
+import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import type {NodePlan} from '../../../src/plan/types.js'
 import {scratchApt} from '../../support/apt.js'
+import {type ServedDirectory, serveDirectory} from '../../support/net.js'
 import {REPO_ROOT} from '../../support/profiles.js'
 import {renderProfile} from '../../support/render.js'
 import {requireTool, run, runAsync} from '../../support/tools.js'
@@ -27,27 +26,18 @@ const INSTALL_SCRIPT = path.join(REPO_ROOT, 'assets/bootstrap/install-packages.s
 const BUNDLE_SCRIPT = path.join(REPO_ROOT, 'assets/bootstrap/bundle.sh')
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ng-bundle-apt-'))
 const www = path.join(tmp, 'www')
-const requests: string[] = []
-let server: Server | undefined
+let served: ServedDirectory | undefined
+/** Every path the server was asked for, in order. */
+const requested = (): string[] => served?.requests ?? []
 let base = ''
 
 before(async () => {
   mkdirSync(www)
-  server = createServer((req, res) => {
-    const url = decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/')
-    requests.push(url)
-    const file = path.join(www, url)
-    if (!file.startsWith(`${www}/`) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404).end()
-      return
-    }
-    res.writeHead(200).end(readFileSync(file))
-  })
-  await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  served = await serveDirectory(www)
+  base = served.url
 })
 after(async () => {
-  await new Promise((r) => server?.close(r))
+  await served?.close()
   rmSync(tmp, {recursive: true, force: true})
 })
 
@@ -191,7 +181,7 @@ spec:
     assert.doesNotMatch(updateLog, /^(W|E):/m, updateLog)
     assert.doesNotMatch(updateLog, /127\.0\.0\.1:1\//, 'apt read none of the unreachable sources')
     // A flat repository's suite is ./ (apt asks for os/debian-12/./InRelease).
-    const asked = requests.map((u) => path.posix.normalize(u))
+    const asked = requested().map((u) => path.posix.normalize(u))
     assert.ok(asked.includes('/bundle/os/debian-12/InRelease'), asked.join('\n'))
     assert.ok(asked.includes('/bundle/kubernetes/core:/stable:/v1.34/deb/InRelease'), asked.join('\n'))
 

@@ -202,6 +202,8 @@ async function install(t: TestContext, name: string, version?: string): Promise<
         OUT: out,
         PARAMS: path.join(dir, 'bootstrap.env'),
         INSTALL_SCRIPT: path.join(REPO_ROOT, 'assets', 'bootstrap', 'install-packages.sh'),
+        // The script keeps services down with a policy-rc.d while it installs: here, not the host's.
+        NODEGEN_POLICY_RC: path.join(dir, 'policy-rc.d'),
       },
     })
     let output = ''

@@ -50,7 +50,7 @@ describe('cloud-init emitter', () => {
           match: {macaddress: '52:54:00:00:00:01'},
           'set-name': 'eth0',
           addresses: ['10.0.0.10/24'],
-          routes: [{to: '0.0.0.0/0', via: '10.0.0.1'}],
+          gateway4: '10.0.0.1',
           nameservers: {addresses: ['10.0.0.1'], search: ['example.com']},
         },
       },

@@ -191,7 +191,7 @@ describe('the packages', () => {
       ],
     )
     assert.deepEqual(names(inv, 'rocky-9'), [
-      'containerd.io',
+      'containerd.io-2.0.11',
       'chrony',
       'curl',
       'openssl',
@@ -211,7 +211,7 @@ describe('the packages', () => {
     assert.deepEqual(names(inv, 'debian-12'), [
       'curl',
       'ca-certificates',
-      'containerd.io',
+      'containerd.io=2.0.11-*',
       'chrony',
       'openssl',
       'conntrack',

@@ -1,6 +1,6 @@
 /**
  * The image mirror rule (src/profile/image-mirror.ts) for every CNI's images, and the bootstrap
- * program's copy of it (mirror_cni_images in assets/bootstrap/control-plane.sh), which control
+ * program's copy of it (mirror_cni_images in assets/bootstrap/cni-mirror.sh), which control
  * plane 0 runs on a manifest it downloads at boot: both must map every manifest the same way.
  */
 import assert from 'node:assert/strict'
@@ -74,15 +74,13 @@ function manifest(images: readonly string[]): string {
   return lines.join('\n')
 }
 
-/** The bootstrap program's mirror_cni_images, taken out of control-plane.sh and run on `text`. */
+/** The bootstrap program's mirror_cni_images (cni-mirror.sh), run on `text`. */
 function shellRewrite(text: string, mirror: ImageMirror): string {
   const bash = 'bash'
-  const script = readFileSync(path.join(REPO_ROOT, 'assets/bootstrap/control-plane.sh'), 'utf8')
-  const start = script.indexOf('image_host() {')
-  const end = script.indexOf('\ninstall_cni() {')
-  assert.ok(start > 0 && end > start, 'control-plane.sh defines image_host and mirror_cni_images before install_cni')
+  const script = readFileSync(path.join(REPO_ROOT, 'assets/bootstrap/cni-mirror.sh'), 'utf8')
+  assert.ok(script.includes('mirror_cni_images() {'), 'cni-mirror.sh defines mirror_cni_images')
   const dir = mkdtempSync(path.join(tmp, 'sh-'))
-  writeFileSync(path.join(dir, 'functions.sh'), script.slice(start, end))
+  writeFileSync(path.join(dir, 'functions.sh'), script)
   writeFileSync(path.join(dir, 'mirrors.tsv'), imageMirrorsTsv(mirror))
   writeFileSync(path.join(dir, 'cni.yaml'), text)
   const harness = `set -Eeuo pipefail
