@@ -449,8 +449,14 @@ kubeadm_images_present() {
 pull_images() {
   # Air-gapped with a bundle: every role imports the images it runs (the pause image, kube-proxy and
   # the CNI's on every node) before the kubelet needs them.
+  # An image baked from the very bundle the profile pins holds all of its images already: the node
+  # then needs no bundle at boot.
   if [ -n "$(param BUNDLE_URL)" ]; then
-    "$ROOT$(param LIB_DIR)/bundle.sh" "$PARAMS_FILE" import-images || die "the air-gap bundle's images could not be imported (see the lines above)"
+    if baked_has_phase images && [ -n "$(param BUNDLE_SHA256)" ] && [ "$(baked_value bundleSha256)" = "$(param BUNDLE_SHA256)" ]; then
+      log "baked image: the images of the air-gap bundle $(param BUNDLE_SHA256) are in the image, import skipped"
+    else
+      "$ROOT$(param LIB_DIR)/bundle.sh" "$PARAMS_FILE" import-images || die "the air-gap bundle's images could not be imported (see the lines above)"
+    fi
   fi
   [ "$ROLE" = control-plane ] || return 0
   if baked_has_phase images && [ "$(baked_value imageRepository)" = "$(param IMAGE_REPOSITORY)" ]; then

@@ -51,6 +51,18 @@ variable "qemu_cpus" {
   description = "Build VM CPUs."
 }
 
+variable "qemu_args" {
+  type        = list(list(string))
+  default     = []
+  description = "Extra qemu arguments: [[\"-kernel\", \"vmlinuz\"], [\"-initrd\", \"initrd.img\"], [\"-append\", \"root=/dev/vda\"]] boots a disk image that has no bootloader."
+}
+
+variable "qemu_bundle_directory" {
+  type        = string
+  default     = ""
+  description = "An air-gap bundle on this machine (qemu only): Packer's HTTP server serves it to the build VM, which installs and imports from it instead of spec.airgap.bundle."
+}
+
 variable "ssh_private_key_file" {
   type        = string
   default     = "ssh/id_ed25519"
@@ -116,6 +128,8 @@ source "qemu" "almalinux-10" {
   output_directory     = var.qemu_output_directory
   vm_name              = "${local.image_name}.qcow2"
   shutdown_command     = "sudo shutdown -P now"
+  qemuargs             = var.qemu_args
+  http_directory       = var.qemu_bundle_directory
 }
 
 source "amazon-ebs" "almalinux-10" {
@@ -174,24 +188,29 @@ build {
     destination = "/tmp/nodegen-image"
   }
   provisioner "shell" {
-    execute_command = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
-    inline          = ["bash /tmp/nodegen-image/scripts/bake.sh files /tmp/nodegen-image"]
+    execute_command  = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
+    environment_vars = ["NODEGEN_BUNDLE_SERVED=${var.qemu_bundle_directory == "" ? "" : "1"}"]
+    inline           = ["bash /tmp/nodegen-image/scripts/bake.sh files /tmp/nodegen-image"]
   }
   provisioner "shell" {
-    execute_command = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
-    inline          = ["bash /tmp/nodegen-image/scripts/bake.sh packages /tmp/nodegen-image"]
+    execute_command  = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
+    environment_vars = ["NODEGEN_BUNDLE_SERVED=${var.qemu_bundle_directory == "" ? "" : "1"}"]
+    inline           = ["bash /tmp/nodegen-image/scripts/bake.sh packages /tmp/nodegen-image"]
   }
   provisioner "shell" {
-    execute_command = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
-    inline          = ["bash /tmp/nodegen-image/scripts/bake.sh images /tmp/nodegen-image"]
+    execute_command  = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
+    environment_vars = ["NODEGEN_BUNDLE_SERVED=${var.qemu_bundle_directory == "" ? "" : "1"}"]
+    inline           = ["bash /tmp/nodegen-image/scripts/bake.sh images /tmp/nodegen-image"]
   }
   provisioner "shell" {
-    execute_command = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
-    inline          = ["bash /tmp/nodegen-image/scripts/bake.sh marker /tmp/nodegen-image"]
+    execute_command  = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
+    environment_vars = ["NODEGEN_BUNDLE_SERVED=${var.qemu_bundle_directory == "" ? "" : "1"}"]
+    inline           = ["bash /tmp/nodegen-image/scripts/bake.sh marker /tmp/nodegen-image"]
   }
   provisioner "shell" {
-    execute_command = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
-    inline          = ["bash /tmp/nodegen-image/scripts/bake.sh cleanup /tmp/nodegen-image"]
+    execute_command  = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
+    environment_vars = ["NODEGEN_BUNDLE_SERVED=${var.qemu_bundle_directory == "" ? "" : "1"}"]
+    inline           = ["bash /tmp/nodegen-image/scripts/bake.sh cleanup /tmp/nodegen-image"]
   }
 
   post-processor "manifest" {

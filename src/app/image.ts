@@ -28,6 +28,7 @@ export function loadImageAssets(): ImageAssets {
   cached = Object.freeze({
     bakeScript: readFileSync(path.join(PACKAGE_ROOT, 'assets', 'image', 'bake.sh'), 'utf8'),
     installScript: readProgram(path.join(PACKAGE_ROOT, 'assets', 'bootstrap'), 'install-packages.sh'),
+    bundleScript: readProgram(path.join(PACKAGE_ROOT, 'assets', 'bootstrap'), 'bundle.sh'),
   })
   return cached
 }

@@ -16,7 +16,8 @@
  *   files.tsv, files/ the OS preparation files and their modes
  *   images.txt        images to pre-pull beyond kubeadm's list and the CNI manifest's
  *   cni.yaml          the profile's CNI manifest file, when it names one
- *   scripts/          bake.sh (the provisioning steps) and install-packages.sh
+ *   scripts/          bake.sh (the provisioning steps), install-packages.sh, and bundle.sh for a
+ *                     profile with an air-gap bundle
  * ```
  *
  * `nodegen image build` adds `seed/` (the qemu build VM's NoCloud seed) and `ssh/` (a key pair
@@ -36,6 +37,8 @@ export interface ImageAssets {
   bakeScript: string
   /** assets/bootstrap/install-packages.sh */
   installScript: string
+  /** assets/bootstrap/bundle.sh: install-packages.sh's and the images step's client of an air-gap bundle */
+  bundleScript: string
 }
 
 export interface GeneratedFile {
@@ -57,6 +60,8 @@ export const BUILD_NAME = 'nodegen'
 
 /** install-packages.sh's and bake.sh's parameters: the node-independent part of bootstrap.env. */
 const IMAGE_PARAM_KEYS = [
+  'BUNDLE_SHA256',
+  'BUNDLE_URL',
   'CNI_MANIFEST_SHA256',
   'CNI_MANIFEST_URL',
   'CONTAINERD_VERSION',
@@ -146,6 +151,7 @@ export function generateImageTree(cluster: Cluster, os: ImageOs, opts: GenerateO
   if (opts.cniManifest !== undefined) add('image/cni.yaml', opts.cniManifest)
   add('image/scripts/bake.sh', opts.assets.bakeScript, 0o755)
   add('image/scripts/install-packages.sh', opts.assets.installScript, 0o755)
+  if (params.BUNDLE_URL !== undefined) add('image/scripts/bundle.sh', opts.assets.bundleScript, 0o755)
   add(`${os}.pkr.hcl`, template(cluster, os, h))
   add('versions.pkr.hcl', versions(opts.features, h))
   return new Map([...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
@@ -170,6 +176,11 @@ function hclMap(m: Record<string, string>, indent: string): string {
 function variable(name: string, type: 'string' | 'number', value: string | number, description: string): string {
   const v = typeof value === 'number' ? String(value) : hclString(value)
   return `variable ${hclString(name)} {\n  type        = ${type}\n  default     = ${v}\n  description = ${hclString(description)}\n}\n`
+}
+
+/** A `list(list(string))` variable, empty by default (qemuargs' shape). */
+function listVariable(name: string, description: string): string {
+  return `variable ${hclString(name)} {\n  type        = list(list(string))\n  default     = []\n  description = ${hclString(description)}\n}\n`
 }
 
 function versions(f: PackerFeatures, h: string): string {
@@ -222,9 +233,11 @@ function template(cluster: Cluster, os: ImageOs, h: string): string {
   const labels = Object.fromEntries(
     Object.entries(tags).map(([key, v]) => [labelValue(key.replace('nodegen/', 'nodegen-')), labelValue(v)]),
   )
+  // bake.sh reads the bundle at Packer's HTTP server (PACKER_HTTP_ADDR) when the build serves one.
   const step = (s: string) => `  provisioner "shell" {
-    execute_command = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
-    inline          = ["bash ${REMOTE_DIR}/scripts/bake.sh ${s} ${REMOTE_DIR}"]
+    execute_command  = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"
+    environment_vars = ["NODEGEN_BUNDLE_SERVED=\${var.qemu_bundle_directory == "" ? "" : "1"}"]
+    inline           = ["bash ${REMOTE_DIR}/scripts/bake.sh ${s} ${REMOTE_DIR}"]
   }
 `
   const sources = BUILDERS.map((b: Builder) => `"source.${b}.${sourceName(os)}"`).join(', ')
@@ -240,6 +253,8 @@ ${variable('qemu_output_directory', 'string', 'output-qemu', 'Where the qcow2 is
 ${variable('qemu_disk_size', 'string', '20G', 'Size of the image disk.')}
 ${variable('qemu_memory', 'number', 2048, 'Build VM memory in MiB.')}
 ${variable('qemu_cpus', 'number', 2, 'Build VM CPUs.')}
+${listVariable('qemu_args', 'Extra qemu arguments: [["-kernel", "vmlinuz"], ["-initrd", "initrd.img"], ["-append", "root=/dev/vda"]] boots a disk image that has no bootloader.')}
+${variable('qemu_bundle_directory', 'string', '', "An air-gap bundle on this machine (qemu only): Packer's HTTP server serves it to the build VM, which installs and imports from it instead of spec.airgap.bundle.")}
 ${variable('ssh_private_key_file', 'string', 'ssh/id_ed25519', "The build VM's SSH key (its public half is in seed/user-data).")}
 ${variable('aws_region', 'string', aws?.region ?? 'us-east-1', 'AWS region the AMI is built in.')}
 ${variable('aws_instance_type', 'string', 't3.medium', 'Instance type of the build instance.')}
@@ -270,6 +285,8 @@ source "qemu" ${hclString(sourceName(os))} {
   output_directory     = var.qemu_output_directory
   vm_name              = "\${local.image_name}.qcow2"
   shutdown_command     = "sudo shutdown -P now"
+  qemuargs             = var.qemu_args
+  http_directory       = var.qemu_bundle_directory
 }
 
 source "amazon-ebs" ${hclString(sourceName(os))} {

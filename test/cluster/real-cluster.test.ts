@@ -306,7 +306,10 @@ spec:
       // bundle was the only source.
       for (const n of nodes) {
         assert.ok(n.first(/install-packages: runtime containerd and Kubernetes 1\.34\.2 installed/), `${n.label}: no package installation`)
-        assert.ok(n.first(/nodegen: firewalld: \d+ kind\(s\) of rule in force, now and after a restart/), `${n.label}: firewalld was not configured`)
+        assert.ok(
+          n.first(/nodegen: firewalld: \d+ kind\(s\) of rule in force, now and after a restart/),
+          `${n.label}: firewalld was not configured`,
+        )
         assert.ok(n.first(/bundle: \d+ image\(s\) imported/), `${n.label}: no images imported from the bundle`)
       }
       const served = readFileSync(serverLog, 'utf8')

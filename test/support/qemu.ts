@@ -15,6 +15,8 @@ export interface VmImage {
   disk: string
   kernel: string
   initrd: string
+  /** The disk's format: the test images are raw, a Packer-baked image is qcow2. @default 'raw' */
+  format?: 'raw' | 'qcow2'
 }
 
 let image: VmImage | undefined
@@ -95,7 +97,9 @@ export class Vm {
 
   start(): void {
     const {image: img} = this.opts
-    const mk = spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', img.disk, '-F', 'raw', this.overlay], {encoding: 'utf8'})
+    const mk = spawnSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', img.disk, '-F', img.format ?? 'raw', this.overlay], {
+      encoding: 'utf8',
+    })
     if (mk.status !== 0) throw new Error(`qemu-img create failed: ${mk.stderr}`)
     const args = [
       '-machine',

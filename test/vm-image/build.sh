@@ -10,12 +10,15 @@
 #   build.sh plain     the real-cluster test's image: a Debian 12 install as a site would have it
 #       before nodegen (cloud-init, curl, and firewalld running with its default zone), nothing of
 #       Kubernetes: the bootstrap program's package phase installs everything.
+#   build.sh packer    plain plus openssh-server and sudo, as a vendor's generic cloud image has
+#       them: the local source disk the real bake (test/bake) gives Packer's qemu builder, which
+#       logs in over SSH as cloud-init's default user and provisions with sudo.
 #
 # Prints the cache directory holding disk.raw, vmlinuz and initrd.img.
 set -Eeuo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 FLAVOUR=${1:-baked}
-case "$FLAVOUR" in baked | plain) ;; *) echo "vm-image: unknown flavour $FLAVOUR (baked or plain)" >&2; exit 2 ;; esac
+case "$FLAVOUR" in baked | plain | packer) ;; *) echo "vm-image: unknown flavour $FLAVOUR (baked, plain or packer)" >&2; exit 2 ;; esac
 KUBERNETES_VERSION=${NODEGEN_VM_K8S_VERSION:-1.34.2}
 MIRROR=${NODEGEN_VM_MIRROR:-http://deb.debian.org/debian}
 cache_root=${NODEGEN_VM_CACHE:-$HOME/.cache/nodegen-vm}
@@ -40,6 +43,7 @@ packages=(
 )
 if [ "$FLAVOUR" = baked ]; then packages+=(chrony containerd keepalived haproxy etcd-server etcd-client jq)
 else packages+=(firewalld libpam-systemd); fi
+if [ "$FLAVOUR" = packer ]; then packages+=(openssh-server sudo); fi
 # The debootstrapped base is cached on its own (keyed by the package list and mirror), so changing
 # a stand-in or a setting rebuilds in seconds, not minutes.
 base_hash=$(printf '%s\n' "$MIRROR" "${packages[@]}" | sha256sum | cut -c1-16)
@@ -75,7 +79,7 @@ printf '[Service]\nExecStart=\nExecStart=/lib/systemd/systemd-networkd-wait-onli
 printf '[Service]\nTimeoutStartSec=20\n' >"$root/etc/systemd/system/networking.service.d/override.conf"
 ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
 ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"
-if [ "$FLAVOUR" = plain ]; then
+if [ "$FLAVOUR" != baked ]; then
   # firewalld is on, with Debian's default zone (public: ssh and dhcpv6-client only), as on a site's
   # hardened image; its systemd unit is enabled by the package.
   [ -e "$root/etc/systemd/system/multi-user.target.wants/firewalld.service" ] || {
@@ -131,8 +135,9 @@ mkdir -p "$cache.tmp"
 cp "$(readlink -f "$root/vmlinuz")" "$cache.tmp/vmlinuz"
 cp "$(readlink -f "$root/initrd.img")" "$cache.tmp/initrd.img"
 log "writing the ext4 disk"
-# The plain image's nodes install packages and import images at boot: room for both.
-truncate -s "$([ "$FLAVOUR" = plain ] && echo 8G || echo 3G)" "$cache.tmp/disk.raw"
+# The plain image's nodes install packages and import images at boot, and the packer image is baked
+# into: room for both.
+truncate -s "$([ "$FLAVOUR" = baked ] && echo 3G || echo 8G)" "$cache.tmp/disk.raw"
 PATH=/usr/sbin:/sbin:$PATH mkfs.ext4 -q -F -L nodegen-root -d "$root" "$cache.tmp/disk.raw"
 rm -rf "$cache"
 mv "$cache.tmp" "$cache"

@@ -101,4 +101,38 @@ describe('the image generator', () => {
     assert.ok(t.has('image/files/etc/yum.repos.d/kubernetes.repo'))
     for (const [rel, f] of t) assert.doesNotMatch(f.content, /PRIVATE KEY|CALENDAR_SECRET|token:/, rel)
   })
+
+  it('an air-gapped profile bakes from its bundle: its URL and pin, the bundle client, a bundle Packer can serve', () => {
+    const pin = 'ab'.repeat(32)
+    const c = loadCluster(
+      path.join(PROFILES_DIR, 'airgapped.yaml'),
+      `apiVersion: nodegen.dev/v1alpha1
+kind: Cluster
+metadata: {name: airgapped}
+spec:
+  kubernetes: {version: 1.34.2}
+  os: debian-12
+  controlPlaneEndpoint: {host: 10.0.0.100, port: 6443}
+  networking: {cni: {type: flannel, manifestUrl: "http://10.0.0.5:8080/cni/kube-flannel.yml"}, gateway: 10.0.0.1}
+  airgap: {bundle: "http://10.0.0.5:8080/", sha256: "${pin}"}
+  nodes:
+    - {name: cp0, role: control-plane, ip: 10.0.0.10/24}
+`,
+    )
+    const t = generateImageTree(c, 'debian-12', {features: CURRENT_FEATURES, assets: loadImageAssets()})
+    const env = t.get('image/image.env')!.content
+    assert.match(env, /^BUNDLE_URL=http:\/\/10\.0\.0\.5:8080\/$/m)
+    assert.match(env, new RegExp(`^BUNDLE_SHA256=${pin}$`, 'm'))
+    assert.match(env, /^KUBERNETES_REPO=http:\/\/10\.0\.0\.5:8080\/kubernetes\/core:\/stable:\/v1\.34\/deb\/$/m)
+    assert.equal(t.get('image/scripts/bundle.sh')?.content, loadImageAssets().bundleScript)
+    const hcl = t.get('debian-12.pkr.hcl')!.content
+    assert.match(hcl, /^ {2}http_directory {7}= var\.qemu_bundle_directory$/m)
+    assert.match(hcl, /^ {2}qemuargs {13}= var\.qemu_args$/m)
+    assert.match(hcl, /variable "qemu_args" \{\n {2}type {8}= list\(list\(string\)\)\n {2}default {5}= \[\]/)
+    assert.equal(hcl.match(/environment_vars = \["NODEGEN_BUNDLE_SERVED=\$\{var\.qemu_bundle_directory == "" \? "" : "1"\}"\]/g)?.length, 5)
+    // Without a bundle: no bundle client, no bundle parameters.
+    const plain = generateImageTree(loadCluster(QUICKSTART), 'debian-12', {features: CURRENT_FEATURES, assets: loadImageAssets()})
+    assert.equal(plain.has('image/scripts/bundle.sh'), false)
+    assert.doesNotMatch(plain.get('image/image.env')!.content, /BUNDLE/)
+  })
 })

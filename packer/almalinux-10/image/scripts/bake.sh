@@ -76,6 +76,8 @@ runtime_unit() {
 # with the modes files.tsv lists: Packer's file upload does not keep modes.
 step_files() {
   local mode path
+  # Packer's file upload does not keep modes either, and install-packages.sh runs bundle.sh itself.
+  chmod 0755 "$DIR"/scripts/*.sh
   while IFS=$'\t' read -r mode path || [ -n "$mode" ]; do
     [ -n "$mode" ] || continue
     [[ "$mode" =~ ^0[0-7]{3}$ ]] || die "files.tsv: bad mode $mode"
@@ -87,8 +89,69 @@ step_files() {
   log "placed $(grep -c . "$DIR/files.tsv") preparation file(s)"
 }
 
+# The air-gap bundle as the build VM reaches it: Packer's HTTP server when the build serves a bundle
+# directory (the qemu builder's qemu_bundle_directory), the profile's spec.airgap.bundle otherwise.
+bake_bundle_url() {
+  if [ -n "${NODEGEN_BUNDLE_SERVED:-}" ]; then
+    [ -n "${PACKER_HTTP_ADDR:-}" ] || die "the build serves an air-gap bundle (qemu_bundle_directory) but Packer gave no HTTP address: qemu_bundle_directory is for the qemu builder"
+    printf 'http://%s/' "$PACKER_HTTP_ADDR"
+  else
+    param BUNDLE_URL
+  fi
+}
+
+# The parameters the install and the import run with: image.env, with the bundle (and the
+# Kubernetes repository inside it) moved to where the build VM reaches it. The image keeps
+# image.env's URLs, the ones its nodes use.
+bake_params() {
+  local old new line key value out="$DIR/bake.env"
+  old=$(param BUNDLE_URL)
+  new=$(bake_bundle_url)
+  if [ -z "$old" ] || [ "$new" = "$old" ]; then
+    printf '%s' "$PARAMS_FILE"
+    return 0
+  fi
+  while IFS= read -r line || [ -n "$line" ]; do
+    key=${line%%=*}
+    value=${line#*=}
+    case "$key" in
+      BUNDLE_URL) line="BUNDLE_URL=$new" ;;
+      KUBERNETES_REPO) [[ "$value" == "$old"* ]] && line="KUBERNETES_REPO=$new${value#"$old"}" ;;
+    esac
+    printf '%s\n' "$line"
+  done <"$PARAMS_FILE" >"$out"
+  printf '%s' "$out"
+}
+
+# The package manager's lists of the bundle (placed by the files step with the profile's URL) read
+# from `to` instead of `from`, or back to the profile's when `to` is empty.
+bundle_lists() {
+  local from=$1 to=$2 mode path text copy
+  while IFS=$'\t' read -r mode path || [ -n "$mode" ]; do
+    case "$path" in /etc/apt/sources.list.d/* | /etc/yum.repos.d/*) ;; *) continue ;; esac
+    if [ -z "$to" ]; then
+      install -m "$mode" "$DIR/files$path" "$ROOT$path"
+      # install-packages.sh keeps copies of the lists apt read: they say the same as the originals.
+      copy="$ROOT/etc/nodegen/apt-sources.list.d/${path##*/}"
+      if [ -e "$copy" ]; then cp -p "$ROOT$path" "$copy"; fi
+      continue
+    fi
+    text=$(cat "$DIR/files$path")
+    [[ "$text" == *"$from"* ]] || continue
+    printf '%s\n' "${text//"$from"/"$to"}" >"$ROOT$path"
+  done <"$DIR/files.tsv"
+}
+
 step_packages() {
-  bash "$DIR/scripts/install-packages.sh" "$PARAMS_FILE"
+  local params served=''
+  params=$(bake_params)
+  if [ "$params" != "$PARAMS_FILE" ]; then
+    served=$(bake_bundle_url)
+    bundle_lists "$(param BUNDLE_URL)" "$served"
+    log "installing from the air-gap bundle at $served"
+  fi
+  bash "$DIR/scripts/install-packages.sh" "$params"
+  if [ -n "$served" ]; then bundle_lists "$(param BUNDLE_URL)" ''; fi
   # The endpoint's packages are in the image for every role; the bootstrap program enables them on
   # control planes only.
   local unit
@@ -97,12 +160,29 @@ step_packages() {
   done
 }
 
+# An air-gapped profile's images come from its bundle, imported the way first boot imports them
+# (bundle.sh import-images: every image of images.txt, each archive checked against SHA256SUMS).
+# The marker records which bundle (the SHA-256 of its SHA256SUMS, what spec.airgap.sha256 pins),
+# so first boot can tell the images are in the image without asking the bundle.
+images_from_bundle() {
+  local pulled=$1 work="$ROOT/var/lib/nodegen/bundle"
+  bash "$DIR/scripts/bundle.sh" "$(bake_params)" import-images
+  awk '$1 !~ /^#/ && NF >= 2 { print $1 }' "$work/images.txt" >>"$pulled"
+  sha256sum <"$work/SHA256SUMS" | cut -c1-64 >"$DIR/bundle.sha256"
+  sort -u -o "$pulled" "$pulled"
+  log "imported $(grep -c . "$pulled") image(s) from the air-gap bundle"
+}
+
 step_images() {
   local socket image pulled="$DIR/pulled.txt" manifest
   socket=$(runtime_socket)
   systemctl enable "$(runtime_unit)" >/dev/null 2>&1 || true
   systemctl restart "$(runtime_unit)"
   : >"$pulled"
+  if [ -n "$(param BUNDLE_URL)" ]; then
+    images_from_bundle "$pulled"
+    return 0
+  fi
   kubeadm config images pull --kubernetes-version "v$(param KUBERNETES_VERSION)" \
     --image-repository "$(param IMAGE_REPOSITORY)" --cri-socket "$socket"
   kubeadm config images list --kubernetes-version "v$(param KUBERNETES_VERSION)" \
@@ -145,8 +225,9 @@ step_marker() {
     printf '{"schema": 1, "os": %s, "kubernetesVersion": %s, "containerRuntime": %s, ' \
       "$(json_string "$(param OS_ID)")" "$(json_string "$(param KUBERNETES_VERSION)")" "$(json_string "$(param RUNTIME)")"
     if [ -n "$(param CONTAINERD_VERSION)" ]; then printf '"containerdVersion": %s, ' "$(json_string "$(param CONTAINERD_VERSION)")"; fi
-    printf '"imageRepository": %s, "phases": ["packages"%s], "images": [%s], ' \
-      "$(json_string "$(param IMAGE_REPOSITORY)")" "$([ -r "$DIR/pulled.txt" ] && printf ', "images"')" "$images"
+    printf '"imageRepository": %s, ' "$(json_string "$(param IMAGE_REPOSITORY)")"
+    if [ -r "$DIR/bundle.sha256" ]; then printf '"bundleSha256": %s, ' "$(json_string "$(cat "$DIR/bundle.sha256")")"; fi
+    printf '"phases": ["packages"%s], "images": [%s], ' "$([ -r "$DIR/pulled.txt" ] && printf ', "images"')" "$images"
     printf '"built": %s, "builtBy": "nodegen image build"}\n' "$(json_string "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
   } >"$MARKER.tmp"
   chmod 0644 "$MARKER.tmp"
