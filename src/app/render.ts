@@ -10,6 +10,7 @@ import {type BudgetProblem, type FittedUserData, fitIgnition, fitUserData, isBud
 import type {CloudInitOutput} from '../emit/cloud-init/index.js'
 import {emitCloudInit} from '../emit/cloud-init/index.js'
 import {emitIgnition} from '../emit/ignition/index.js'
+import {UserError} from '../errors.js'
 import type {BundleEntry, BundleFormat} from '../media/bundle.js'
 import {CONFIG_DRIVE_VOLUME_ID, configDriveEntries} from '../media/configdrive.js'
 import {isoChunks, planIso} from '../media/iso/index.js'
@@ -186,7 +187,7 @@ export interface RenderResult {
   bytes: number
 }
 
-export class RenderError extends Error {
+export class RenderError extends UserError {
   constructor(
     message: string,
     readonly problems: BudgetProblem[] = [],

@@ -4,6 +4,7 @@
  * secrets before any instance exists, and the report (which API calls were made, which nodes exist).
  */
 import type {UserDataEncoding} from '../emit/budget.js'
+import {UserError} from '../errors.js'
 import type {Cluster, ClusterNode} from '../profile/index.js'
 
 /** One API call as nodegen made it (or, in a dry run, would make it); user-data is redacted. */
@@ -95,7 +96,7 @@ export interface DestroyReport {
 }
 
 /** Something that stops a launch before it creates anything; the message names the field or flag. */
-export class LaunchError extends Error {
+export class LaunchError extends UserError {
   constructor(
     message: string,
     readonly report?: LaunchReport | DestroyReport,

@@ -1,9 +1,11 @@
 /**
- * What every command shares: loading the profile with diagnostics on stderr, the --state flag, and
- * exit codes (0 ok, 1 problems found, 2 usage).
+ * What every command shares: loading the profile with diagnostics on stderr, the --state flag, exit
+ * codes (0 ok, 1 problems found, 2 usage), and the one place a problem the user can act on (a
+ * {@link UserError}, coded or not) becomes its printed message and exit 1.
  */
-import {Command, Flags} from '@oclif/core'
+import {Command, Errors, Flags} from '@oclif/core'
 import {defaultStateDir, type LoadedProfile, loadProfileFile, QUICKSTART_PROFILE} from '../app/profile-file.js'
+import {CodedError, UserError} from '../errors.js'
 import {type BuildOptions, type Cluster, type Diagnostic, formatDiagnostic, formatPath} from '../profile/index.js'
 
 /** A profile with errors, in --json mode: the error object carries every diagnostic. */
@@ -50,6 +52,15 @@ export abstract class BaseCommand extends Command {
       'Accept secretBackend: inline on aws/gcp: control planes then carry CA keys in user-data, which the metadata service serves for the life of the instance (launch enforces IMDSv2 with hop limit 1).',
     default: false,
   })
+
+  /** A UserError is printed as `<code>: <message>` (or its message) with exit 1, never a stack trace. */
+  protected override async catch(err: Error & {exitCode?: number}): Promise<unknown> {
+    if (err instanceof UserError) {
+      const message = err instanceof CodedError ? `${err.code}: ${err.message}` : err.message
+      return super.catch(new Errors.CLIError(message, {exit: 1}))
+    }
+    return super.catch(err)
+  }
 
   protected override toErrorJson(err: unknown): unknown {
     if (err instanceof InvalidProfileError) {

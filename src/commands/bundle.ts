@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
-import {BundleError, type BundleResult, buildBundle} from '../app/bundle/index.js'
+import {type BundleResult, buildBundle} from '../app/bundle/index.js'
 import {type Progress, progress} from '../app/progress.js'
-import {loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
+import {loadOrCreateState, passphraseFrom, systemPkiContext} from '../pki/index.js'
 import {BaseCommand} from './base.js'
 
 export default class Bundle extends BaseCommand {
@@ -119,7 +119,6 @@ Prints the SHA-256 of SHA256SUMS for spec.airgap.sha256. Exit status: 0 built, 1
       return result
     } catch (e) {
       bar?.done('bundle: failed')
-      if (e instanceof BundleError || e instanceof PkiError) this.error(`${e.code}: ${e.message}`, {exit: 1})
       throw e
     }
   }

@@ -1,13 +1,13 @@
 import path from 'node:path'
 import {Args, Flags} from '@oclif/core'
 import {nodeImages} from '../app/image.js'
+import {parseAt} from '../app/inputs.js'
 import {materialFromSecrets} from '../app/material.js'
 import {QUICKSTART_PROFILE} from '../app/profile-file.js'
 import {progress} from '../app/progress.js'
 import {type MediaKind, mediaProblem, nextSteps, RenderError, type RenderResult, render, selectNodes} from '../app/render.js'
 import {prestartRenderThreads} from '../app/render-pool.js'
-import {ImageError} from '../image/index.js'
-import {loadOrCreateCalendar, loadOrCreateServeKey, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../pki/index.js'
+import {loadOrCreateCalendar, loadOrCreateServeKey, loadOrCreateState, passphraseFrom, systemPkiContext} from '../pki/index.js'
 import {BaseCommand} from './base.js'
 
 export default class Render extends BaseCommand {
@@ -108,8 +108,6 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
       })
       bar.done(`rendered ${result.nodes.length} node(s) into ${flags.output} (${result.bytes} bytes)`)
     } catch (e) {
-      if (e instanceof PkiError || e instanceof ImageError) this.error(`${e.code}: ${e.message}`, {exit: 1})
-      if (e instanceof RenderError) this.error(e.message, {exit: 1})
       const io = e as NodeJS.ErrnoException
       if (io.code && io.syscall)
         this.error(
@@ -157,15 +155,6 @@ function defaultMediaFor(cluster: {platform: {type: string}}): MediaKind {
     default:
       return 'none'
   }
-}
-
-/** `--at`: an ISO 8601 time; default now (the command layer owns the clock). */
-export function parseAt(value: string | undefined, fail: (message: string) => never): Date {
-  if (value === undefined) return new Date()
-  const d = new Date(value)
-  if (Number.isNaN(d.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(value))
-    fail(`--at ${value} is not an ISO 8601 time (like 2026-12-24 or 2026-12-24T08:00:00Z)`)
-  return d
 }
 
 /** SOURCE_DATE_EPOCH when set (reproducible builds), else a fixed epoch: media never carry the clock. */

@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {BundleError, bundleMessage} from '../app/bundle/errors.js'
+import {bundleMessage} from '../app/bundle/errors.js'
 import {materialFromSecrets} from '../app/material.js'
 import {printable, readTls, startServer} from '../app/serve.js'
 import {bundleMount, openServedBundle, type ServedBundle} from '../app/serve-bundle.js'
@@ -86,12 +86,7 @@ file outside it (symbolic links only into the bundle or a --bundle-link-root). S
     const tokenKey = flags['insecure-no-token'] ? undefined : await loadOrCreateServeKey(dir, ctx)
     let bundle: ServedBundle | undefined
     if (flags.bundle) {
-      try {
-        bundle = openServedBundle(flags.bundle, bundleMount(cluster.airgap?.bundle), dir, flags['bundle-link-root'] ?? [])
-      } catch (e) {
-        if (e instanceof BundleError) this.error(`${e.code}: ${e.message}`, {exit: 1})
-        throw e
-      }
+      bundle = openServedBundle(flags.bundle, bundleMount(cluster.airgap?.bundle), dir, flags['bundle-link-root'] ?? [])
     }
     const tty = process.stdout.isTTY === true
     const tls = readTls(flags['tls-cert'], flags['tls-key'])

@@ -1,7 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {table} from '../app/table.js'
 import {type UpgradeResult, upgrade} from '../app/upgrade.js'
-import {UpgradeError} from '../plan/upgrade.js'
 import {BaseCommand} from './base.js'
 
 export default class Upgrade extends BaseCommand {
@@ -45,20 +44,14 @@ Exit status: 0 planned (or handed over), 1 the step is not allowed or the cluste
     if (!flags['dry-run'] && flags.kubeconfig === undefined)
       this.error('without --dry-run the plan goes to the cluster: give --kubeconfig FILE (or --dry-run)', {exit: 2})
     const {cluster, profile} = await this.loadCluster(args.profile)
-    let result: UpgradeResult
-    try {
-      result = await upgrade({
-        cluster,
-        profilePath: profile.path,
-        stateDir: this.stateDir(flags.state, profile, cluster),
-        ...(flags.from !== undefined ? {from: flags.from} : {}),
-        ...(flags.kubeconfig !== undefined ? {kubeconfig: flags.kubeconfig} : {}),
-        handOver: !flags['dry-run'],
-      })
-    } catch (e) {
-      if (e instanceof UpgradeError) this.error(`${e.code}: ${e.message}`, {exit: 1})
-      throw e
-    }
+    const result = await upgrade({
+      cluster,
+      profilePath: profile.path,
+      stateDir: this.stateDir(flags.state, profile, cluster),
+      ...(flags.from !== undefined ? {from: flags.from} : {}),
+      ...(flags.kubeconfig !== undefined ? {kubeconfig: flags.kubeconfig} : {}),
+      handOver: !flags['dry-run'],
+    })
     if (!this.jsonEnabled()) this.log(formatUpgrade(result))
     return result
   }

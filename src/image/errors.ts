@@ -3,6 +3,8 @@
  * `NG10xx: <message>` and exit 1, never a stack trace.
  */
 
+import {CodedError, fillTemplate, type Params} from '../errors.js'
+
 export const IMAGE_CATALOGUE = Object.freeze({
   // 10xx: Packer and node images
   NG1001:
@@ -19,14 +21,11 @@ export const IMAGE_CATALOGUE = Object.freeze({
 
 export type ImageCode = keyof typeof IMAGE_CATALOGUE
 
-export class ImageError extends Error {
-  readonly code: ImageCode
-  readonly params: Readonly<Record<string, string | number>>
+export class ImageError extends CodedError {
+  declare readonly code: ImageCode
 
-  constructor(code: ImageCode, params: Record<string, string | number> = {}) {
-    super(IMAGE_CATALOGUE[code].replace(/\{(\w+)\}/g, (_, k: string) => String(params[k] ?? `{${k}}`)))
+  constructor(code: ImageCode, params: Params = {}) {
+    super(code, fillTemplate(IMAGE_CATALOGUE[code], params), params)
     this.name = 'ImageError'
-    this.code = code
-    this.params = Object.freeze({...params})
   }
 }

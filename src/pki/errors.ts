@@ -3,6 +3,8 @@
  * commands print `error NG09xx: <message>` and exit 1, never a stack trace.
  */
 
+import {CodedError, fillTemplate, type Params} from '../errors.js'
+
 export const PKI_CATALOGUE = Object.freeze({
   // 09xx: the state dir and its PKI
   NG0901: 'no PKI state in {dir}: run `nodegen pki init {profile}` first',
@@ -25,18 +27,15 @@ export const PKI_CATALOGUE = Object.freeze({
 export type PkiCode = keyof typeof PKI_CATALOGUE
 
 /** A PKI or state problem the user can act on; `message` is complete and printable. */
-export class PkiError extends Error {
-  readonly code: PkiCode
-  readonly params: Readonly<Record<string, string | number>>
+export class PkiError extends CodedError {
+  declare readonly code: PkiCode
 
-  constructor(code: PkiCode, params: Record<string, string | number>) {
-    super(formatPkiMessage(code, params))
+  constructor(code: PkiCode, params: Params) {
+    super(code, formatPkiMessage(code, params), params)
     this.name = 'PkiError'
-    this.code = code
-    this.params = Object.freeze({...params})
   }
 }
 
-export function formatPkiMessage(code: PkiCode, params: Record<string, string | number>): string {
-  return PKI_CATALOGUE[code].replace(/\{(\w+)\}/g, (_, k: string) => String(params[k] ?? `{${k}}`))
+export function formatPkiMessage(code: PkiCode, params: Params): string {
+  return fillTemplate(PKI_CATALOGUE[code], params)
 }

@@ -7,6 +7,7 @@
  * uncordon). Pure: the current version and the inventories come in as arguments.
  */
 import {createHash} from 'node:crypto'
+import {CodedError, fillTemplate, type Params} from '../errors.js'
 import {type Cluster, controlPlanes, etcdMembers, kubernetesTarget, parseVersion, workers} from '../profile/index.js'
 import {CONTAINERD_VERSIONS} from '../profile/kubernetes.js'
 import {etcdImageTag} from './etcd/versions.js'
@@ -30,12 +31,12 @@ export const UPGRADE_CATALOGUE = Object.freeze({
 
 export type UpgradeCode = keyof typeof UPGRADE_CATALOGUE
 
-export class UpgradeError extends Error {
-  readonly code: UpgradeCode
-  constructor(code: UpgradeCode, params: Record<string, string | number> = {}) {
-    super(UPGRADE_CATALOGUE[code].replace(/\{(\w+)\}/g, (_, k: string) => String(params[k] ?? `{${k}}`)))
+export class UpgradeError extends CodedError {
+  declare readonly code: UpgradeCode
+
+  constructor(code: UpgradeCode, params: Params = {}) {
+    super(code, fillTemplate(UPGRADE_CATALOGUE[code], params), params)
     this.name = 'UpgradeError'
-    this.code = code
   }
 }
 

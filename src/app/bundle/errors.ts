@@ -5,6 +5,8 @@
  * bundle is left at the output path when one is raised while building.
  */
 
+import {CodedError, fillTemplate, type Params} from '../../errors.js'
+
 export const BUNDLE_CATALOGUE = Object.freeze({
   // 11xx: nodegen bundle
   NG1101: '{tool} is not installed (not found on PATH), and the bundle needs it {why}: on Debian, `apt-get install {package}`',
@@ -38,20 +40,15 @@ export type BundleCode = keyof typeof BUNDLE_CATALOGUE
  * A catalogue message with its parameters filled in (also for notices that are no error: NG1118,
  * NG1122). A URL's login (`https://user:pw@mirror/`) never reaches a message.
  */
-export function bundleMessage(code: BundleCode, params: Record<string, string | number> = {}): string {
-  return BUNDLE_CATALOGUE[code]
-    .replace(/\{(\w+)\}/g, (_, k: string) => String(params[k] ?? `{${k}}`))
-    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1')
+export function bundleMessage(code: BundleCode, params: Params = {}): string {
+  return fillTemplate(BUNDLE_CATALOGUE[code], params).replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi, '$1')
 }
 
-export class BundleError extends Error {
-  readonly code: BundleCode
-  readonly params: Readonly<Record<string, string | number>>
+export class BundleError extends CodedError {
+  declare readonly code: BundleCode
 
-  constructor(code: BundleCode, params: Record<string, string | number> = {}) {
-    super(bundleMessage(code, params))
+  constructor(code: BundleCode, params: Params = {}) {
+    super(code, bundleMessage(code, params), params)
     this.name = 'BundleError'
-    this.code = code
-    this.params = Object.freeze({...params})
   }
 }

@@ -2,7 +2,7 @@
 import {Args, Flags} from '@oclif/core'
 import {type CloudPlatform, destroy} from '../../app/launch.js'
 import {progress} from '../../app/progress.js'
-import {type DestroyReport, LaunchError} from '../../cloud/types.js'
+import type {DestroyReport} from '../../cloud/types.js'
 import {BaseCommand} from '../base.js'
 
 export abstract class DestroyCommand extends BaseCommand {
@@ -30,12 +30,7 @@ export abstract class DestroyCommand extends BaseCommand {
     const {cluster} = await this.loadCluster(args.profile, {insecureInlineSecrets: true})
     const bar = progress(cluster.nodes.length, 'destroy', process.stderr, !this.jsonEnabled())
     let report: DestroyReport
-    try {
-      report = await destroy({platform: this.platform, cluster, dryRun: flags['dry-run'], progress: bar})
-    } catch (e) {
-      if (e instanceof LaunchError) this.error(e.message, {exit: 1})
-      throw e
-    }
+    report = await destroy({platform: this.platform, cluster, dryRun: flags['dry-run'], progress: bar})
     bar.done(`${report.dryRun ? 'would delete' : 'deleted'} ${report.deleted.length} resource(s) of ${cluster.name}`)
     if (!this.jsonEnabled()) {
       for (const d of report.deleted) this.log(`  ${report.dryRun ? 'would delete' : 'deleted'} ${d.kind} ${d.id}`)

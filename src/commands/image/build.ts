@@ -1,7 +1,8 @@
 import {Args, Flags} from '@oclif/core'
 import {defaultBuildDir, loadImageAssets} from '../../app/image.js'
+import {parseVars} from '../../app/inputs.js'
 import {progress} from '../../app/progress.js'
-import {RenderError, readCniManifest} from '../../app/render.js'
+import {readCniManifest} from '../../app/render.js'
 import {
   BUILDERS,
   type Builder,
@@ -9,11 +10,10 @@ import {
   buildImage,
   detectPacker,
   IMAGE_OS_IDS,
-  ImageError,
   type ImageOs,
   MILESTONES,
 } from '../../image/index.js'
-import {loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../../pki/index.js'
+import {loadOrCreateState, passphraseFrom, systemPkiContext} from '../../pki/index.js'
 import {BaseCommand} from '../base.js'
 
 export default class ImageBuild extends BaseCommand {
@@ -57,56 +57,38 @@ current directory for a bundled profile) keeps packer.log, manifest.json and qem
     const vars = parseVars(flags.var ?? [], (m) => this.error(m, {exit: 2}))
     const stateDir = this.stateDir(flags.state, profile, cluster)
     const quiet = this.jsonEnabled()
-    try {
-      const packer = detectPacker(flags.packer)
-      const cniManifest = readCniManifest(cluster, profile.path)
-      const state = await loadOrCreateState(stateDir, cluster, systemPkiContext({passphrase: passphraseFrom(process.env)}))
-      if (state.created && !quiet) this.log(`created the cluster's PKI in ${stateDir}`)
-      const label = `image ${os}/${builder}`
-      const buildDir = flags['build-dir'] ?? defaultBuildDir(profile.path, cluster.name, os, builder, process.cwd())
-      // A redrawn bar on a terminal; one line per milestone otherwise (a build takes many minutes).
-      const tty = !quiet && process.stderr.isTTY === true
-      const bar = progress(MILESTONES.length, label, process.stderr, !quiet)
-      let shown = 0
-      if (!quiet) process.stderr.write(`${label}: Packer ${packer.version.text}, building in ${buildDir}\n`)
-      const result = await buildImage({
-        cluster,
-        os,
-        builder,
-        packer,
-        buildDir,
-        stateDir,
-        assets: loadImageAssets(),
-        ...(cniManifest !== undefined ? {cniManifest} : {}),
-        vars,
-        now: () => new Date(),
-        onMilestone: (m, i, total) => {
-          if (quiet) return
-          if (!tty) {
-            process.stderr.write(`${label}: ${m} (${i + 1}/${total})\n`)
-            return
-          }
-          for (; shown <= i; shown++) bar.tick(m)
-        },
-      })
-      bar.done(`${label}: ${result.record.artifact.id} recorded in ${stateDir}`)
-      return result
-    } catch (e) {
-      if (e instanceof ImageError || e instanceof PkiError) this.error(`${e.code}: ${e.message}`, {exit: 1})
-      if (e instanceof RenderError) this.error(e.message, {exit: 1})
-      throw e
-    }
+    const packer = detectPacker(flags.packer)
+    const cniManifest = readCniManifest(cluster, profile.path)
+    const state = await loadOrCreateState(stateDir, cluster, systemPkiContext({passphrase: passphraseFrom(process.env)}))
+    if (state.created && !quiet) this.log(`created the cluster's PKI in ${stateDir}`)
+    const label = `image ${os}/${builder}`
+    const buildDir = flags['build-dir'] ?? defaultBuildDir(profile.path, cluster.name, os, builder, process.cwd())
+    // A redrawn bar on a terminal; one line per milestone otherwise (a build takes many minutes).
+    const tty = !quiet && process.stderr.isTTY === true
+    const bar = progress(MILESTONES.length, label, process.stderr, !quiet)
+    let shown = 0
+    if (!quiet) process.stderr.write(`${label}: Packer ${packer.version.text}, building in ${buildDir}\n`)
+    const result = await buildImage({
+      cluster,
+      os,
+      builder,
+      packer,
+      buildDir,
+      stateDir,
+      assets: loadImageAssets(),
+      ...(cniManifest !== undefined ? {cniManifest} : {}),
+      vars,
+      now: () => new Date(),
+      onMilestone: (m, i, total) => {
+        if (quiet) return
+        if (!tty) {
+          process.stderr.write(`${label}: ${m} (${i + 1}/${total})\n`)
+          return
+        }
+        for (; shown <= i; shown++) bar.tick(m)
+      },
+    })
+    bar.done(`${label}: ${result.record.artifact.id} recorded in ${stateDir}`)
+    return result
   }
-}
-
-/** `--var NAME=VALUE` into a map; a name is what HCL allows. */
-export function parseVars(list: string[], fail: (message: string) => never): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const v of list) {
-    const i = v.indexOf('=')
-    const name = i < 0 ? v : v.slice(0, i)
-    if (i < 0 || !/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name)) fail(`--var ${v}: expected NAME=VALUE`)
-    out[name] = v.slice(i + 1)
-  }
-  return out
 }

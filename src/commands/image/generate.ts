@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {packerTree, writePackerTree} from '../../app/image.js'
-import {RenderError, readCniManifest} from '../../app/render.js'
+import {readCniManifest} from '../../app/render.js'
 import {CURRENT_FEATURES, featuresFor, IMAGE_OS_IDS, type ImageOs, parsePackerVersion} from '../../image/index.js'
 import {BaseCommand} from '../base.js'
 
@@ -42,14 +42,9 @@ atomically. The repository's packer/ is this command's output for profiles/quick
       features = featuresFor(v)
     }
     const oses = (flags.os as ImageOs[] | undefined) ?? [...IMAGE_OS_IDS]
-    try {
-      const cniManifest = readCniManifest(cluster, profile.path)
-      const r = writePackerTree(flags.output, packerTree(cluster, features, {oses, ...(cniManifest !== undefined ? {cniManifest} : {})}))
-      if (!this.jsonEnabled()) this.log(`wrote ${r.files} files for ${oses.length} OS(es) into ${r.dir}`)
-      return {dir: r.dir, files: r.files, oses, packer: features.requiredVersion}
-    } catch (e) {
-      if (e instanceof RenderError) this.error(e.message, {exit: 1})
-      throw e
-    }
+    const cniManifest = readCniManifest(cluster, profile.path)
+    const r = writePackerTree(flags.output, packerTree(cluster, features, {oses, ...(cniManifest !== undefined ? {cniManifest} : {})}))
+    if (!this.jsonEnabled()) this.log(`wrote ${r.files} files for ${oses.length} OS(es) into ${r.dir}`)
+    return {dir: r.dir, files: r.files, oses, packer: features.requiredVersion}
   }
 }

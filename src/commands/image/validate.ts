@@ -1,18 +1,9 @@
 import {Args, Flags} from '@oclif/core'
 import {loadImageAssets} from '../../app/image.js'
-import {RenderError, readCniManifest} from '../../app/render.js'
-import {
-  BUILDERS,
-  type Builder,
-  detectPacker,
-  IMAGE_OS_IDS,
-  ImageError,
-  type ImageOs,
-  type ValidateResult,
-  validateImages,
-} from '../../image/index.js'
+import {parseVars} from '../../app/inputs.js'
+import {readCniManifest} from '../../app/render.js'
+import {BUILDERS, type Builder, detectPacker, IMAGE_OS_IDS, type ImageOs, type ValidateResult, validateImages} from '../../image/index.js'
 import {BaseCommand} from '../base.js'
-import {parseVars} from './build.js'
 
 export default class ImageValidate extends BaseCommand {
   static override summary = 'Run `packer validate` on the image template of every OS × builder.'
@@ -45,29 +36,23 @@ placeholder project (reported in the output).`
     const vars = parseVars(flags.var ?? [], (m) => this.error(m, {exit: 2}))
     const quiet = this.jsonEnabled()
     let result: ValidateResult
-    try {
-      const packer = detectPacker(flags.packer)
-      const cniManifest = readCniManifest(cluster, profile.path)
-      if (!quiet) this.log(`Packer ${packer.version.text} (${packer.features.requiredPlugins ? 'with' : 'without'} required_plugins)`)
-      result = await validateImages({
-        cluster,
-        oses: (flags.os as ImageOs[] | undefined) ?? IMAGE_OS_IDS,
-        builders: (flags.builder as Builder[] | undefined) ?? BUILDERS,
-        packer,
-        assets: loadImageAssets(),
-        ...(cniManifest !== undefined ? {cniManifest} : {}),
-        offline: flags.offline,
-        vars,
-        onResult: (r) => {
-          if (quiet) return
-          this.log(`  ${r.os.padEnd(18)} ${r.builder.padEnd(14)} ${r.ok ? 'valid' : `INVALID: ${r.messages.join('; ')}`}`)
-        },
-      })
-    } catch (e) {
-      if (e instanceof ImageError) this.error(`${e.code}: ${e.message}`, {exit: 1})
-      if (e instanceof RenderError) this.error(e.message, {exit: 1})
-      throw e
-    }
+    const packer = detectPacker(flags.packer)
+    const cniManifest = readCniManifest(cluster, profile.path)
+    if (!quiet) this.log(`Packer ${packer.version.text} (${packer.features.requiredPlugins ? 'with' : 'without'} required_plugins)`)
+    result = await validateImages({
+      cluster,
+      oses: (flags.os as ImageOs[] | undefined) ?? IMAGE_OS_IDS,
+      builders: (flags.builder as Builder[] | undefined) ?? BUILDERS,
+      packer,
+      assets: loadImageAssets(),
+      ...(cniManifest !== undefined ? {cniManifest} : {}),
+      offline: flags.offline,
+      vars,
+      onResult: (r) => {
+        if (quiet) return
+        this.log(`  ${r.os.padEnd(18)} ${r.builder.padEnd(14)} ${r.ok ? 'valid' : `INVALID: ${r.messages.join('; ')}`}`)
+      },
+    })
     const bad = result.results.filter((r) => !r.ok)
     if (!quiet) {
       for (const [k, v] of Object.entries(result.placeholders)) this.log(`note: ${k} was set to the placeholder ${v} for validation only`)

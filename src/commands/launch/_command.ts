@@ -1,12 +1,12 @@
 /** What `launch aws` and `launch gcp` share: flags, the state and material, the report and exit code. */
 import {Args, Flags} from '@oclif/core'
+import {parseAt} from '../../app/inputs.js'
 import {type CloudPlatform, formatLaunchReport, launch} from '../../app/launch.js'
 import {materialFromSecrets} from '../../app/material.js'
 import {progress} from '../../app/progress.js'
-import {LaunchError, type LaunchReport} from '../../cloud/types.js'
-import {loadOrCreateCalendar, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../../pki/index.js'
+import type {LaunchReport} from '../../cloud/types.js'
+import {loadOrCreateCalendar, loadOrCreateState, passphraseFrom, systemPkiContext} from '../../pki/index.js'
 import {BaseCommand} from '../base.js'
-import {parseAt} from '../render.js'
 
 export abstract class LaunchCommand extends BaseCommand {
   static override args = {profile: Args.string({description: 'Cluster profile (YAML) with spec.platform.type aws or gcp.', required: true})}
@@ -30,36 +30,30 @@ export abstract class LaunchCommand extends BaseCommand {
     const {cluster, profile} = await this.loadCluster(args.profile, {insecureInlineSecrets: flags['insecure-inline-secrets']})
     const dir = this.stateDir(flags.state, profile, cluster)
     let report: LaunchReport
-    try {
-      const at = parseAt(flags.at, (m) => this.error(m, {exit: 2}))
-      const ctx = systemPkiContext({passphrase: passphraseFrom(process.env)})
-      const state = await loadOrCreateState(dir, cluster, ctx)
-      const calendar = await loadOrCreateCalendar(dir, ctx)
-      for (const w of state.warnings) this.warn(w)
-      if (state.created && !this.jsonEnabled()) this.log(`created the cluster's PKI in ${dir}`)
-      const bar = progress(cluster.nodes.length, this.platform === 'aws' ? 'instances' : 'instances', process.stderr, !this.jsonEnabled())
-      report = await launch({
-        platform: this.platform,
-        cluster,
-        profilePath: profile.path,
-        stateDir: dir,
-        material: materialFromSecrets(cluster, state.secrets, calendar, at),
-        dryRun: flags['dry-run'],
-        insecureInlineSecrets: flags['insecure-inline-secrets'],
-        progress: bar,
-        warn: (m) => this.warn(m),
-      })
-      const ok = report.nodes.filter((n) => n.status !== 'failed').length
-      bar.done(
-        report.dryRun
-          ? `dry run: ${report.nodes.length} node(s) would be launched on ${this.platform}`
-          : `${ok}/${report.nodes.length} node(s) of ${cluster.name} running on ${this.platform}`,
-      )
-    } catch (e) {
-      if (e instanceof PkiError) this.error(`${e.code}: ${e.message}`, {exit: 1})
-      if (e instanceof LaunchError) this.error(e.message, {exit: 1})
-      throw e
-    }
+    const at = parseAt(flags.at, (m) => this.error(m, {exit: 2}))
+    const ctx = systemPkiContext({passphrase: passphraseFrom(process.env)})
+    const state = await loadOrCreateState(dir, cluster, ctx)
+    const calendar = await loadOrCreateCalendar(dir, ctx)
+    for (const w of state.warnings) this.warn(w)
+    if (state.created && !this.jsonEnabled()) this.log(`created the cluster's PKI in ${dir}`)
+    const bar = progress(cluster.nodes.length, 'instances', process.stderr, !this.jsonEnabled())
+    report = await launch({
+      platform: this.platform,
+      cluster,
+      profilePath: profile.path,
+      stateDir: dir,
+      material: materialFromSecrets(cluster, state.secrets, calendar, at),
+      dryRun: flags['dry-run'],
+      insecureInlineSecrets: flags['insecure-inline-secrets'],
+      progress: bar,
+      warn: (m) => this.warn(m),
+    })
+    const ok = report.nodes.filter((n) => n.status !== 'failed').length
+    bar.done(
+      report.dryRun
+        ? `dry run: ${report.nodes.length} node(s) would be launched on ${this.platform}`
+        : `${ok}/${report.nodes.length} node(s) of ${cluster.name} running on ${this.platform}`,
+    )
     if (!this.jsonEnabled()) for (const line of formatLaunchReport(report)) this.log(line)
     if (report.nodes.some((n) => n.status === 'failed')) process.exitCode = 1
     return report

@@ -65,23 +65,17 @@ there by nodegen-cert-renewal.timer; \`kubeadm certs check-expiration\` lists th
   async run(): Promise<CheckExpirationResult> {
     const {args, flags} = await this.parse(PkiCheckExpiration)
     const withinSeconds = parseWindow(flags.within)
-    if (withinSeconds === undefined) this.error(`NG0910: ${flags.within} is not a duration (like 30d, 720h, 1h30m)`, {exit: 2})
+    if (withinSeconds === undefined) this.error(`NG0910: ${formatPkiMessage('NG0910', {value: flags.within})}`, {exit: 2})
     const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
     const now = new Date()
-    let certificates: Expiring[]
-    try {
-      certificates = expirations((await inventoryState(dir, cluster, args.profile)).certificates, now, withinSeconds)
-    } catch (e) {
-      if (e instanceof PkiError) this.error(`${e.code}: ${e.message}`, {exit: 1})
-      throw e
-    }
+    const certificates = expirations((await inventoryState(dir, cluster, args.profile)).certificates, now, withinSeconds)
     let served: ServedCertificates | undefined
     if (flags.kubeconfig !== undefined || flags.server !== undefined) {
       try {
         served = await servedCertificates({kubeconfig: flags.kubeconfig, server: flags.server}, now, withinSeconds)
       } catch (e) {
-        this.error(`NG0914: ${formatPkiMessage('NG0914', {reason: (e as Error).message})}`, {exit: 1})
+        throw new PkiError('NG0914', {reason: (e as Error).message})
       }
     }
     const result: CheckExpirationResult = {

@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {encryptState, MIN_PASSPHRASE_LENGTH, PASSPHRASE_ENV, PkiError, passphraseFrom, readStateInfo} from '../../pki/index.js'
+import {encryptState, MIN_PASSPHRASE_LENGTH, PASSPHRASE_ENV, passphraseFrom, readStateInfo} from '../../pki/index.js'
 import {BaseCommand} from '../base.js'
 
 /** The environment variable holding the new passphrase of `pki encrypt`. */
@@ -56,26 +56,21 @@ terminal; an encrypted state's current one from ${PASSPHRASE_ENV}. At least ${MI
     const {args, flags} = await this.parse(PkiEncrypt)
     const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
-    try {
-      const info = await readStateInfo(dir, cluster, args.profile)
-      if (info.encrypted && !flags.rekey)
-        this.error(`the state in ${dir} is encrypted already: pass --rekey to change its passphrase`, {exit: 2})
-      if (!info.encrypted && flags.rekey) this.error(`the state in ${dir} is not encrypted: run without --rekey`, {exit: 2})
-      const current = info.encrypted ? passphraseFrom(process.env) : undefined
-      let next = process.env[NEW_PASSPHRASE_ENV]
-      if (!next && process.stdin.isTTY) {
-        next = await promptHidden('New passphrase: ')
-        if ((await promptHidden('Again: ')) !== next) this.error('the passphrases differ', {exit: 2})
-      }
-      if (!next) this.error(`set ${NEW_PASSPHRASE_ENV} (or run on a terminal to be asked)`, {exit: 2})
-      const r = await encryptState(dir, cluster, {...(current !== undefined ? {passphrase: current} : {}), newPassphrase: next})
-      this.log(
-        `${r.rekeyed ? 'Re-keyed' : 'Encrypted'} the state of cluster ${cluster.name} in ${dir} (${r.files} files): from now on set ${PASSPHRASE_ENV} to the new passphrase.`,
-      )
-      return {state: dir, ...r}
-    } catch (e) {
-      if (e instanceof PkiError) this.error(`${e.code}: ${e.message}`, {exit: 1})
-      throw e
+    const info = await readStateInfo(dir, cluster, args.profile)
+    if (info.encrypted && !flags.rekey)
+      this.error(`the state in ${dir} is encrypted already: pass --rekey to change its passphrase`, {exit: 2})
+    if (!info.encrypted && flags.rekey) this.error(`the state in ${dir} is not encrypted: run without --rekey`, {exit: 2})
+    const current = info.encrypted ? passphraseFrom(process.env) : undefined
+    let next = process.env[NEW_PASSPHRASE_ENV]
+    if (!next && process.stdin.isTTY) {
+      next = await promptHidden('New passphrase: ')
+      if ((await promptHidden('Again: ')) !== next) this.error('the passphrases differ', {exit: 2})
     }
+    if (!next) this.error(`set ${NEW_PASSPHRASE_ENV} (or run on a terminal to be asked)`, {exit: 2})
+    const r = await encryptState(dir, cluster, {...(current !== undefined ? {passphrase: current} : {}), newPassphrase: next})
+    this.log(
+      `${r.rekeyed ? 'Re-keyed' : 'Encrypted'} the state of cluster ${cluster.name} in ${dir} (${r.files} files): from now on set ${PASSPHRASE_ENV} to the new passphrase.`,
+    )
+    return {state: dir, ...r}
   }
 }

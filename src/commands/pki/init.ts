@@ -1,5 +1,5 @@
 import {Args} from '@oclif/core'
-import {listStateFiles, loadOrCreateState, PkiError, passphraseFrom, systemPkiContext} from '../../pki/index.js'
+import {listStateFiles, loadOrCreateState, passphraseFrom, systemPkiContext} from '../../pki/index.js'
 import {BaseCommand} from '../base.js'
 
 export interface PkiInitResult {
@@ -46,29 +46,24 @@ re-key an existing state: \`nodegen pki encrypt\`.`
     const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
     const passphrase = passphraseFrom(process.env)
-    try {
-      const r = await loadOrCreateState(dir, cluster, systemPkiContext({passphrase}))
-      const s = r.secrets
-      const warnings = [...r.warnings]
-      const result: PkiInitResult = {
-        cluster: cluster.name,
-        state: dir,
-        created: r.created,
-        added: r.added,
-        warnings,
-        keyAlgorithm: s.keyAlgorithm,
-        encrypted: s.encrypted,
-        caCertHash: s.caCertHash,
-        tokenId: s.bootstrapToken.tokenId,
-        files: await listStateFiles(dir),
-      }
-      for (const w of warnings) this.warn(w)
-      if (!this.jsonEnabled()) this.report(result)
-      return result
-    } catch (e) {
-      if (e instanceof PkiError) this.error(`${e.code}: ${e.message}`, {exit: 1})
-      throw e
+    const r = await loadOrCreateState(dir, cluster, systemPkiContext({passphrase}))
+    const s = r.secrets
+    const warnings = [...r.warnings]
+    const result: PkiInitResult = {
+      cluster: cluster.name,
+      state: dir,
+      created: r.created,
+      added: r.added,
+      warnings,
+      keyAlgorithm: s.keyAlgorithm,
+      encrypted: s.encrypted,
+      caCertHash: s.caCertHash,
+      tokenId: s.bootstrapToken.tokenId,
+      files: await listStateFiles(dir),
     }
+    for (const w of warnings) this.warn(w)
+    if (!this.jsonEnabled()) this.report(result)
+    return result
   }
 
   private report(r: PkiInitResult): void {

@@ -1,6 +1,6 @@
 import {Args} from '@oclif/core'
 import {table} from '../../app/table.js'
-import {type CertificateInfo, inventoryState, PkiError, type StateInventory} from '../../pki/index.js'
+import {type CertificateInfo, inventoryState, type StateInventory} from '../../pki/index.js'
 import {BaseCommand} from '../base.js'
 
 export interface PkiShowResult {
@@ -36,13 +36,7 @@ dates and the bootstrap tokens' ids and expiry. Token secrets and private keys a
     const {args, flags} = await this.parse(PkiShow)
     const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
-    let inv: StateInventory
-    try {
-      inv = await inventoryState(dir, cluster, args.profile)
-    } catch (e) {
-      if (e instanceof PkiError) this.error(`${e.code}: ${e.message}`, {exit: 1})
-      throw e
-    }
+    const inv = await inventoryState(dir, cluster, args.profile)
     const result: PkiShowResult = {
       cluster: inv.info.cluster,
       state: dir,

@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {createToken, PkiError, parseWindow, passphraseFrom, systemPkiContext} from '../../pki/index.js'
+import {createToken, formatPkiMessage, parseWindow, passphraseFrom, systemPkiContext} from '../../pki/index.js'
 import {formatDuration} from '../../profile/index.js'
 import {BaseCommand} from '../base.js'
 
@@ -43,32 +43,27 @@ is registered in the cluster (kubeadm init or the control planes' token timer).`
     const {args, flags} = await this.parse(TokenCreate)
     const ttlSeconds = flags.ttl === undefined ? undefined : parseWindow(flags.ttl)
     if (flags.ttl !== undefined && ttlSeconds === undefined)
-      this.error(`NG0910: ${flags.ttl} is not a duration (like 24h, 90m, 2d)`, {exit: 2})
+      this.error(`NG0910: ${formatPkiMessage('NG0910', {value: flags.ttl})}`, {exit: 2})
     const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
-    try {
-      const t = await createToken(dir, cluster, systemPkiContext({passphrase: passphraseFrom(process.env)}), {
-        ttlSeconds: ttlSeconds ?? cluster.bootstrapToken.ttlSeconds,
-        description: flags.description,
-      })
-      const result: TokenCreateResult = {
-        cluster: cluster.name,
-        state: dir,
-        tokenId: t.tokenId,
-        ttlSeconds: t.ttlSeconds,
-        created: t.created,
-        expires: t.expires,
-        description: t.description,
-        ...(flags['print-secret'] ? {token: t.token} : {}),
-      }
-      if (!this.jsonEnabled()) {
-        this.log(flags['print-secret'] ? t.token : t.tokenId)
-        this.logToStderr(`token ${t.tokenId} recorded in ${dir}/tokens.json (ttl ${formatDuration(t.ttlSeconds)})`)
-      }
-      return result
-    } catch (e) {
-      if (e instanceof PkiError) this.error(`${e.code}: ${e.message}`, {exit: 1})
-      throw e
+    const t = await createToken(dir, cluster, systemPkiContext({passphrase: passphraseFrom(process.env)}), {
+      ttlSeconds: ttlSeconds ?? cluster.bootstrapToken.ttlSeconds,
+      description: flags.description,
+    })
+    const result: TokenCreateResult = {
+      cluster: cluster.name,
+      state: dir,
+      tokenId: t.tokenId,
+      ttlSeconds: t.ttlSeconds,
+      created: t.created,
+      expires: t.expires,
+      description: t.description,
+      ...(flags['print-secret'] ? {token: t.token} : {}),
     }
+    if (!this.jsonEnabled()) {
+      this.log(flags['print-secret'] ? t.token : t.tokenId)
+      this.logToStderr(`token ${t.tokenId} recorded in ${dir}/tokens.json (ttl ${formatDuration(t.ttlSeconds)})`)
+    }
+    return result
   }
 }

@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
 import {Args} from '@oclif/core'
-import {PkiError, passphraseFrom, readStateInfo, rotateCalendar} from '../../pki/index.js'
+import {passphraseFrom, readStateInfo, rotateCalendar} from '../../pki/index.js'
 import {BaseCommand} from '../base.js'
 
 export interface RotateCalendarResult {
@@ -27,16 +27,11 @@ every control plane has the new secret.`
     const {args, flags} = await this.parse(TokenRotateCalendar)
     const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
-    try {
-      await readStateInfo(dir, cluster, args.profile)
-      const c = await rotateCalendar(dir, {now: new Date(), randomBytes: (n) => randomBytes(n), passphrase: passphraseFrom(process.env)})
-      const result = {cluster: cluster.name, state: dir, generation: c.generation}
-      if (!this.jsonEnabled())
-        this.log(`token calendar of ${cluster.name} rotated (generation ${c.generation}); re-render and update every control plane next`)
-      return result
-    } catch (e) {
-      if (e instanceof PkiError) this.error(`${e.code}: ${e.message}`, {exit: 1})
-      throw e
-    }
+    await readStateInfo(dir, cluster, args.profile)
+    const c = await rotateCalendar(dir, {now: new Date(), randomBytes: (n) => randomBytes(n), passphrase: passphraseFrom(process.env)})
+    const result = {cluster: cluster.name, state: dir, generation: c.generation}
+    if (!this.jsonEnabled())
+      this.log(`token calendar of ${cluster.name} rotated (generation ${c.generation}); re-render and update every control plane next`)
+    return result
   }
 }
