@@ -1,6 +1,17 @@
 /** Adapts the PKI's secrets to what the planners need (plan/ does not depend on pki/'s types). */
 
-import {type Calendar, type ClusterSecrets, deriveWindowToken, secretFilesForNode, windowOf} from '../pki/index.js'
+import {
+  type Calendar,
+  type ClusterSecrets,
+  deriveWindowToken,
+  loadOrCreateCalendar,
+  loadOrCreateServeKey,
+  loadOrCreateState,
+  passphraseFrom,
+  secretFilesForNode,
+  systemPkiContext,
+  windowOf,
+} from '../pki/index.js'
 import type {ClusterMaterial} from '../plan/build.js'
 import type {Cluster} from '../profile/index.js'
 
@@ -28,5 +39,38 @@ export function materialFromSecrets(cluster: Cluster, secrets: ClusterSecrets, c
     tokenTtlSeconds: ws,
     nextToken: {token: next.token, from: next.start},
     calendar: {secret: calendar.secret, windowSeconds: ws, windowsAhead: WINDOWS_AHEAD},
+  }
+}
+
+/** A cluster's state opened for producing seeds: its secrets, token calendar and what opening it said. */
+export interface OpenedState {
+  secrets: ClusterSecrets
+  calendar: Calendar
+  /** The state was created by this call (its CA keys and tokens are new). */
+  created: boolean
+  /** Things about the state worth telling the user (e.g. certificates close to expiry). */
+  warnings: string[]
+  /** The key under which `serve` tokens are made, when asked for. */
+  serveKey?: string
+  /** The planners' material with the bootstrap token of the window `at` falls in. */
+  material(at: Date): ClusterMaterial
+}
+
+/**
+ * Opens (creating on first use) the state in `dir` the way every seed-producing command does: the
+ * PKI, then the token calendar, then the serve key when asked for, with NODEGEN_PKI_PASSPHRASE.
+ */
+export async function openClusterState(cluster: Cluster, dir: string, opts: {serveKey?: boolean} = {}): Promise<OpenedState> {
+  const ctx = systemPkiContext({passphrase: passphraseFrom(process.env)})
+  const state = await loadOrCreateState(dir, cluster, ctx)
+  const calendar = await loadOrCreateCalendar(dir, ctx)
+  const serveKey = opts.serveKey ? await loadOrCreateServeKey(dir, ctx) : undefined
+  return {
+    secrets: state.secrets,
+    calendar,
+    created: state.created,
+    warnings: state.warnings,
+    ...(serveKey !== undefined ? {serveKey} : {}),
+    material: (at) => materialFromSecrets(cluster, state.secrets, calendar, at),
   }
 }

@@ -453,3 +453,47 @@ export function nextSteps(cluster: Cluster, result: RenderResult, media: MediaKi
   )
   return lines
 }
+
+/** The per-node URL tokens `serve` requires, under the state's serve key (the serve module loads only when asked). */
+export async function pxeTokens(cluster: {nodes: Array<{name: string}>}, serveKey: string): Promise<Map<string, string>> {
+  const {nodeUrlToken} = await import('./serve.js')
+  return new Map(cluster.nodes.map((n) => [n.name, nodeUrlToken(serveKey, n.name)]))
+}
+
+export function defaultMediaFor(cluster: {platform: {type: string}}): MediaKind {
+  switch (cluster.platform.type) {
+    case 'nocloud':
+      return 'iso'
+    case 'configdrive':
+      return 'configdrive'
+    case 'pxe':
+      return 'pxe'
+    default:
+      return 'none'
+  }
+}
+
+/** SOURCE_DATE_EPOCH when set (reproducible builds), else a fixed epoch: media never carry the clock. */
+export function sourceDateEpoch(): number {
+  const v = process.env.SOURCE_DATE_EPOCH
+  if (v && /^[0-9]+$/.test(v)) return Number(v)
+  return 1_700_000_000
+}
+
+/** The render's report: a line per node (and its secret bundle's names, never its contents), then the next steps. */
+export function renderReport(cluster: Cluster, result: RenderResult, media: MediaKind, outDir: string, launch: string): string[] {
+  const lines: string[] = []
+  for (const n of result.nodes) {
+    const budget = n.userData.budget === null ? 'no limit' : `limit ${n.userData.budget}`
+    lines.push(
+      `  ${n.name.padEnd(24)} ${n.role.padEnd(14)} ${n.format.padEnd(10)} ${n.format === 'ignition' ? 'config.ign' : 'user-data'} ${n.userData.size} B (${n.userData.encoding}, ${budget})`,
+    )
+    // Names and digest only: launch stores the bundle, the node fetches and deletes it.
+    if (n.secretBundle)
+      lines.push(
+        `    secrets: ${n.secretBundle.files.length} files in ${n.secretBundle.backend} ${n.secretBundle.names.join(' ')} (sha256 ${n.secretBundle.sha256.slice(0, 12)}…)`,
+      )
+  }
+  lines.push(...nextSteps(cluster, result, media, outDir, launch))
+  return lines
+}

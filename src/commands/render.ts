@@ -2,12 +2,22 @@ import path from 'node:path'
 import {Args, Flags} from '@oclif/core'
 import {nodeImages} from '../app/image.js'
 import {parseAt} from '../app/inputs.js'
-import {materialFromSecrets} from '../app/material.js'
+import {openClusterState} from '../app/material.js'
 import {QUICKSTART_PROFILE} from '../app/profile-file.js'
 import {progress} from '../app/progress.js'
-import {type MediaKind, mediaProblem, nextSteps, RenderError, type RenderResult, render, selectNodes} from '../app/render.js'
+import {
+  defaultMediaFor,
+  type MediaKind,
+  mediaProblem,
+  pxeTokens,
+  RenderError,
+  type RenderResult,
+  render,
+  renderReport,
+  selectNodes,
+  sourceDateEpoch,
+} from '../app/render.js'
 import {prestartRenderThreads} from '../app/render-pool.js'
-import {loadOrCreateCalendar, loadOrCreateServeKey, loadOrCreateState, passphraseFrom, systemPkiContext} from '../pki/index.js'
 import {BaseCommand} from './base.js'
 
 export default class Render extends BaseCommand {
@@ -80,10 +90,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
       const refused = mediaProblem(selectNodes(cluster, flags.node), media)
       if (refused) throw new RenderError(refused)
       const at = parseAt(flags.at, (m) => this.error(m, {exit: 2}))
-      const ctx = systemPkiContext({passphrase: passphraseFrom(process.env)})
-      const state = await loadOrCreateState(dir, cluster, ctx)
-      const calendar = await loadOrCreateCalendar(dir, ctx)
-      const serveKey = flags['require-token'] ? await loadOrCreateServeKey(dir, ctx) : ''
+      const state = await openClusterState(cluster, dir, {serveKey: flags['require-token']})
       for (const w of state.warnings) this.warn(w)
       if (state.created && !this.jsonEnabled())
         this.log(`created the cluster's PKI in ${path.resolve(dir)} (its CA keys and tokens: keep it, later runs reuse it)`)
@@ -95,7 +102,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
         cluster,
         profilePath: profile.path,
         outDir: flags.output,
-        material: materialFromSecrets(cluster, state.secrets, calendar, at),
+        material: state.material(at),
         adminConf: state.secrets.adminConf,
         ...(flags.node ? {nodes: flags.node} : {}),
         media,
@@ -104,7 +111,7 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
         progress: bar,
         images: images.byNode,
         seedFiles: flags['seed-files'],
-        ...(flags['require-token'] ? {pxeTokens: await pxeTokens(cluster, serveKey)} : {}),
+        ...(flags['require-token'] ? {pxeTokens: await pxeTokens(cluster, state.serveKey ?? '')} : {}),
       })
       bar.done(`rendered ${result.nodes.length} node(s) into ${flags.output} (${result.bytes} bytes)`)
     } catch (e) {
@@ -118,48 +125,9 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
     }
     if (!this.jsonEnabled()) {
       // One write for the whole report: a large render's is thousands of lines.
-      const lines: string[] = []
-      for (const n of result.nodes) {
-        const budget = n.userData.budget === null ? 'no limit' : `limit ${n.userData.budget}`
-        lines.push(
-          `  ${n.name.padEnd(24)} ${n.role.padEnd(14)} ${n.format.padEnd(10)} ${n.format === 'ignition' ? 'config.ign' : 'user-data'} ${n.userData.size} B (${n.userData.encoding}, ${budget})`,
-        )
-        // Names and digest only: launch stores the bundle, the node fetches and deletes it.
-        if (n.secretBundle)
-          lines.push(
-            `    secrets: ${n.secretBundle.files.length} files in ${n.secretBundle.backend} ${n.secretBundle.names.join(' ')} (sha256 ${n.secretBundle.sha256.slice(0, 12)}…)`,
-          )
-      }
       const launch = `${this.config.bin} launch ${cluster.platform.type} ${args.profile ?? 'PROFILE'}`
-      lines.push(...nextSteps(cluster, result, media, flags.output, launch))
-      this.log(lines.join('\n'))
+      this.log(renderReport(cluster, result, media, flags.output, launch).join('\n'))
     }
     return result
   }
-}
-
-/** The per-node URL tokens `serve` requires, under the state's serve key (the serve module loads only when asked). */
-async function pxeTokens(cluster: {nodes: Array<{name: string}>}, serveKey: string): Promise<Map<string, string>> {
-  const {nodeUrlToken} = await import('../app/serve.js')
-  return new Map(cluster.nodes.map((n) => [n.name, nodeUrlToken(serveKey, n.name)]))
-}
-
-function defaultMediaFor(cluster: {platform: {type: string}}): MediaKind {
-  switch (cluster.platform.type) {
-    case 'nocloud':
-      return 'iso'
-    case 'configdrive':
-      return 'configdrive'
-    case 'pxe':
-      return 'pxe'
-    default:
-      return 'none'
-  }
-}
-
-/** SOURCE_DATE_EPOCH when set (reproducible builds), else a fixed epoch: media never carry the clock. */
-function sourceDateEpoch(): number {
-  const v = process.env.SOURCE_DATE_EPOCH
-  if (v && /^[0-9]+$/.test(v)) return Number(v)
-  return 1_700_000_000
 }

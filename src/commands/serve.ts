@@ -1,10 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 import {bundleMessage} from '../app/bundle/errors.js'
-import {materialFromSecrets} from '../app/material.js'
+import {materialFromSecrets, openClusterState} from '../app/material.js'
 import {printable, readTls, startServer} from '../app/serve.js'
 import {bundleMount, openServedBundle, type ServedBundle} from '../app/serve-bundle.js'
 import {table} from '../app/table.js'
-import {loadOrCreateCalendar, loadOrCreateServeKey, loadOrCreateState, parseWindow, passphraseFrom, systemPkiContext} from '../pki/index.js'
+import {parseWindow} from '../pki/index.js'
 import {BaseCommand} from './base.js'
 
 export default class Serve extends BaseCommand {
@@ -76,14 +76,12 @@ file outside it (symbolic links only into the bundle or a --bundle-link-root). S
     if (!m) this.error(`--listen ${flags.listen} is not ADDR:PORT`, {exit: 2})
     const ttlSeconds = parseWindow(flags['seed-ttl'])
     if (ttlSeconds === undefined) this.error(`--seed-ttl ${flags['seed-ttl']} is not a duration (like 30m, 2h)`, {exit: 2})
-    const ctx = systemPkiContext({passphrase: passphraseFrom(process.env)})
-    const state = await loadOrCreateState(dir, cluster, ctx)
-    const calendar = await loadOrCreateCalendar(dir, ctx)
+    const state = await openClusterState(cluster, dir, {serveKey: !flags['insecure-no-token']})
     if (flags['insecure-no-token'])
       process.stderr.write(
         'WARNING: --insecure-no-token: every node seed, control-plane CA keys included, is served to ANYONE who can reach this server, and anyone can post status reports. Use only on an isolated lab network.\n',
       )
-    const tokenKey = flags['insecure-no-token'] ? undefined : await loadOrCreateServeKey(dir, ctx)
+    const tokenKey = state.serveKey
     let bundle: ServedBundle | undefined
     if (flags.bundle) {
       bundle = openServedBundle(flags.bundle, bundleMount(cluster.airgap?.bundle), dir, flags['bundle-link-root'] ?? [])
@@ -93,7 +91,7 @@ file outside it (symbolic links only into the bundle or a --bundle-link-root). S
     const publicUrl = flags['public-url'] ?? cluster.platform.pxe?.serverUrl
     const server = await startServer({
       profilePath: profile.path,
-      material: async (c, at) => materialFromSecrets(c, state.secrets, calendar, at),
+      material: async (c, at) => materialFromSecrets(c, state.secrets, state.calendar, at),
       host: m?.[1] as string,
       port: Number(m?.[2]),
       ...(publicUrl ? {publicUrl} : {}),

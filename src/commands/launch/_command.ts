@@ -2,10 +2,9 @@
 import {Args, Flags} from '@oclif/core'
 import {parseAt} from '../../app/inputs.js'
 import {type CloudPlatform, formatLaunchReport, launch} from '../../app/launch.js'
-import {materialFromSecrets} from '../../app/material.js'
+import {openClusterState} from '../../app/material.js'
 import {progress} from '../../app/progress.js'
 import type {LaunchReport} from '../../cloud/types.js'
-import {loadOrCreateCalendar, loadOrCreateState, passphraseFrom, systemPkiContext} from '../../pki/index.js'
 import {BaseCommand} from '../base.js'
 
 export abstract class LaunchCommand extends BaseCommand {
@@ -31,9 +30,7 @@ export abstract class LaunchCommand extends BaseCommand {
     const dir = this.stateDir(flags.state, profile, cluster)
     let report: LaunchReport
     const at = parseAt(flags.at, (m) => this.error(m, {exit: 2}))
-    const ctx = systemPkiContext({passphrase: passphraseFrom(process.env)})
-    const state = await loadOrCreateState(dir, cluster, ctx)
-    const calendar = await loadOrCreateCalendar(dir, ctx)
+    const state = await openClusterState(cluster, dir)
     for (const w of state.warnings) this.warn(w)
     if (state.created && !this.jsonEnabled()) this.log(`created the cluster's PKI in ${dir}`)
     const bar = progress(cluster.nodes.length, 'instances', process.stderr, !this.jsonEnabled())
@@ -42,7 +39,7 @@ export abstract class LaunchCommand extends BaseCommand {
       cluster,
       profilePath: profile.path,
       stateDir: dir,
-      material: materialFromSecrets(cluster, state.secrets, calendar, at),
+      material: state.material(at),
       dryRun: flags['dry-run'],
       insecureInlineSecrets: flags['insecure-inline-secrets'],
       progress: bar,
