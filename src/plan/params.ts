@@ -5,7 +5,7 @@
  */
 import {CNI_INFO} from '../profile/cni.js'
 import {imageMirrorOf} from '../profile/image-mirror.js'
-import type {Cluster, ClusterNode, PackageFormat} from '../profile/index.js'
+import {type Cluster, type ClusterNode, OS_INFO, type PackageFormat} from '../profile/index.js'
 import {expandRepository, repositoryTemplate} from '../profile/repositories.js'
 import {vrrpInterface} from './ha/keepalived.js'
 import {controlPlaneImages, imageName} from './kubeadm/images.js'
@@ -98,8 +98,6 @@ export function dockerRepositoryBase(cluster: Cluster): string {
 /** spec.kubernetes.imageMirrors on control plane 0, for the rewrite of a CNI manifest fetched at boot. */
 export const IMAGE_MIRRORS_FILE = '/etc/nodegen/image-mirrors.tsv'
 
-const DOCKER_DISTRO: Record<string, string> = {'debian-12': 'debian', 'debian-13': 'debian', 'ubuntu-24.04': 'ubuntu'}
-
 export function noProxy(cluster: Cluster): string {
   const entries = new Set<string>(['localhost', '127.0.0.1', '::1', `.svc`, `.${cluster.networking.dnsDomain}`])
   entries.add(cluster.networking.podSubnet)
@@ -181,7 +179,7 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
       cluster.runtime.type === 'containerd' && runtimeSource(cluster, node) === 'docker' ? cluster.runtime.version : undefined,
     ),
     DOCKER_REPO: os(dockerRepositoryBase(cluster)),
-    DOCKER_DISTRO: os(DOCKER_DISTRO[node.os]),
+    DOCKER_DISTRO: os(OS_INFO[node.os].apt?.distro),
     CRIO_REPO: cluster.runtime.type === 'cri-o' && node.family === 'debian' ? crioRepository(cluster, 'deb') : undefined,
     FIREWALL: os(cluster.firewall),
     FIREWALL_PORTS: os(firewall.ports.join(' ')),

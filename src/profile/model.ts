@@ -14,19 +14,48 @@ export type IgnitionSpecVersion = '3.3.0' | '3.4.0'
  * `distributionContainerd`: the containerd branch the OS's own repositories carry, which
  * `containerRuntime.source: distribution` installs (none on the RHEL family; Flatcar ships its own
  * in the image). From the distributions' archives: Debian 12 has 1.6.20, Debian 13 1.7.24,
- * Ubuntu 24.04 1.7 (1.7.12, updated within 1.7).
+ * Ubuntu 24.04 1.7 (1.7.12, updated within 1.7). `apt`: on the Debian family, the distribution as
+ * Docker's repository names it (`download.docker.com/linux/<distro>`) and the release's codename
+ * (apt's suite).
  */
 export const OS_INFO: Readonly<
-  Record<OsId, {family: OsFamily; pretty: string; packageFormat: 'rpm' | 'deb' | 'sysext'; distributionContainerd?: string}>
+  Record<
+    OsId,
+    {
+      family: OsFamily
+      pretty: string
+      packageFormat: 'rpm' | 'deb' | 'sysext'
+      distributionContainerd?: string
+      apt?: {distro: 'debian' | 'ubuntu'; codename: string}
+    }
+  >
 > = Object.freeze({
   'almalinux-9': {family: 'rhel', pretty: 'AlmaLinux 9', packageFormat: 'rpm'},
   'almalinux-10': {family: 'rhel', pretty: 'AlmaLinux 10', packageFormat: 'rpm'},
   'rocky-9': {family: 'rhel', pretty: 'Rocky Linux 9', packageFormat: 'rpm'},
   'centos-stream-9': {family: 'rhel', pretty: 'CentOS Stream 9', packageFormat: 'rpm'},
   'centos-stream-10': {family: 'rhel', pretty: 'CentOS Stream 10', packageFormat: 'rpm'},
-  'debian-12': {family: 'debian', pretty: 'Debian 12', packageFormat: 'deb', distributionContainerd: '1.6'},
-  'debian-13': {family: 'debian', pretty: 'Debian 13', packageFormat: 'deb', distributionContainerd: '1.7'},
-  'ubuntu-24.04': {family: 'debian', pretty: 'Ubuntu 24.04', packageFormat: 'deb', distributionContainerd: '1.7'},
+  'debian-12': {
+    family: 'debian',
+    pretty: 'Debian 12',
+    packageFormat: 'deb',
+    distributionContainerd: '1.6',
+    apt: {distro: 'debian', codename: 'bookworm'},
+  },
+  'debian-13': {
+    family: 'debian',
+    pretty: 'Debian 13',
+    packageFormat: 'deb',
+    distributionContainerd: '1.7',
+    apt: {distro: 'debian', codename: 'trixie'},
+  },
+  'ubuntu-24.04': {
+    family: 'debian',
+    pretty: 'Ubuntu 24.04',
+    packageFormat: 'deb',
+    distributionContainerd: '1.7',
+    apt: {distro: 'ubuntu', codename: 'noble'},
+  },
   flatcar: {family: 'flatcar', pretty: 'Flatcar Container Linux', packageFormat: 'sysext'},
 })
 

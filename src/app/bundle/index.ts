@@ -20,9 +20,18 @@ import {gunzipSync} from 'node:zlib'
 import {parseAllDocuments} from 'yaml'
 import {sysextImage} from '../../plan/flatcar/index.js'
 import type {Inventory, InventoryOs} from '../../plan/inventory.js'
-import {DEB_CODENAME, dockerRepository} from '../../plan/os/index.js'
+import {dockerRepository} from '../../plan/os/index.js'
 import {runtimeSource} from '../../plan/params.js'
-import {type Cluster, expandRepository, OS_IDS, PACKAGE_MIRRORS, type PackageFormat, repositoryTemplate} from '../../profile/index.js'
+import {
+  type Cluster,
+  expandRepository,
+  OS_IDS,
+  OS_INFO,
+  type OsId,
+  PACKAGE_MIRRORS,
+  type PackageFormat,
+  repositoryTemplate,
+} from '../../profile/index.js'
 import {inventoryOf} from '../inventory.js'
 import {
   type AptSource,
@@ -460,9 +469,8 @@ async function bundleOs(
   opts: BundleOptions,
 ): Promise<BundleResult['os'][number]> {
   const mirror = osMirror.replace(/\/+$/, '')
-  const suite = DEB_CODENAME[o.os] as string
-  const ubuntu = o.os.startsWith('ubuntu')
-  const keyring = opts.osKeyring ?? `/usr/share/keyrings/${ubuntu ? 'ubuntu' : 'debian'}-archive-keyring.gpg`
+  const suite = OS_INFO[o.os as OsId].apt?.codename as string
+  const keyring = opts.osKeyring ?? `/usr/share/keyrings/${OS_INFO[o.os as OsId].apt?.distro}-archive-keyring.gpg`
   try {
     statSync(keyring)
   } catch (e) {
@@ -478,7 +486,7 @@ async function bundleOs(
   const bundleKeyring = path.join(scratch, 'bundle.gpg')
   await dearmorKey(key.publicKey, bundleKeyring, path.join(work, 'kubernetes-gpg'))
   const sources: AptSource[] = [
-    {uri: mirror, suite, components: ubuntu ? 'main universe' : 'main', keyring},
+    {uri: mirror, suite, components: OS_INFO[o.os as OsId].apt?.distro === 'ubuntu' ? 'main universe' : 'main', keyring},
     {uri: `file:${path.join(tmp, kubernetes.path)}/`, suite: './', keyring: bundleKeyring},
   ]
   const node = cluster.nodes.find((n) => n.os === o.os)

@@ -3,7 +3,7 @@
  * container runtime's configuration, proxies, time sync), per OS family. The bootstrap program
  * applies them (modprobe, sysctl --system, package installation); a baked image has them already.
  */
-import type {Cluster, ClusterNode} from '../../profile/index.js'
+import {type Cluster, type ClusterNode, OS_INFO} from '../../profile/index.js'
 import {file, header, systemdEscape} from '../files.js'
 import {CRI_SOCKETS} from '../kubeadm/paths.js'
 import {crioRepository, dockerRepositoryBase, kubernetesRepository, noProxy, runtimeSource} from '../params.js'
@@ -11,9 +11,6 @@ import type {PlanFile} from '../types.js'
 
 /** Where install-packages.sh puts the bundle's Kubernetes rpm key (repodata/repomd.xml.key) on the RHEL family. */
 export const BUNDLE_KUBERNETES_RPM_KEY = '/etc/pki/rpm-gpg/nodegen-kubernetes.asc'
-
-/** The Debian and Ubuntu releases' code names, as their repositories name their suites. */
-export const DEB_CODENAME: Readonly<Record<string, string>> = {'debian-12': 'bookworm', 'debian-13': 'trixie', 'ubuntu-24.04': 'noble'}
 
 export function sandboxImage(cluster: Cluster): string {
   return `${cluster.kubernetes.imageRepository}/pause:${cluster.kubernetes.pauseVersion}`
@@ -88,8 +85,8 @@ function runtimeConfig(cluster: Cluster, node: ClusterNode, h: string): PlanFile
 export function dockerRepository(cluster: Cluster, node: ClusterNode): {url: string; suite?: string} {
   const docker = dockerRepositoryBase(cluster)
   if (node.family === 'rhel') return {url: `${docker}/linux/centos/$releasever/$basearch/stable`}
-  const distro = node.os.startsWith('ubuntu') ? 'ubuntu' : 'debian'
-  return {url: `${docker}/linux/${distro}`, suite: `${DEB_CODENAME[node.os]} stable`}
+  const apt = OS_INFO[node.os].apt
+  return {url: `${docker}/linux/${apt?.distro}`, suite: `${apt?.codename} stable`}
 }
 
 function repositories(cluster: Cluster, node: ClusterNode, h: string): PlanFile[] {
