@@ -24,16 +24,9 @@ die() {
   exit 1
 }
 
-declare -A P=()
-n=0
-while IFS= read -r line || [ -n "$line" ]; do
-  n=$((n + 1))
-  case "$line" in '' | '#'*) continue ;; esac
-  key=${line%%=*}
-  if [[ ! "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] || [ "$key" = "$line" ]; then die "$PARAMS_FILE line $n is not KEY=VALUE"; fi
-  P[$key]=${line#*=}
-done <"$PARAMS_FILE"
-param() { printf '%s' "${P[$1]-}"; }
+# shellcheck source-path=SCRIPTDIR source=../bootstrap/params.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../bootstrap/params.sh" # nodegen: inline
+read_params "$PARAMS_FILE"
 for var in HTTP_PROXY HTTPS_PROXY NO_PROXY; do
   value=$(param "PROXY_$var")
   if [ -n "$value" ]; then
@@ -42,21 +35,10 @@ for var in HTTP_PROXY HTTPS_PROXY NO_PROXY; do
   fi
 done
 
-json_string() {
-  local s=$1 out='' ch i
-  for ((i = 0; i < ${#s}; i++)); do
-    ch=${s:i:1}
-    case "$ch" in
-      '"') out+='\"' ;;
-      \\) out+="\\\\" ;;
-      *)
-        if [[ "$ch" < ' ' ]]; then printf -v ch '\\u%04x' "'$ch"; fi
-        out+=$ch
-        ;;
-    esac
-  done
-  printf '"%s"' "$out"
-}
+# The status helpers, for json_string; console goes nowhere here (Packer shows the build's output).
+CONSOLE=/dev/null
+# shellcheck source-path=SCRIPTDIR source=../bootstrap/status.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../bootstrap/status.sh" # nodegen: inline
 
 runtime_socket() {
   case "$(param RUNTIME)" in

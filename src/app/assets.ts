@@ -32,12 +32,13 @@ export function readProgram(dir: string, name: string): string {
 
 /**
  * A program's `. "$(dirname "${BASH_SOURCE[0]}")/<library>.sh" # nodegen: inline` line (and the
- * shellcheck directive above it) replaced by that library's text, so a node gets one file that
+ * shellcheck directive above it) replaced by that library's text (a library beside the program, or
+ * in a sibling folder of assets/ as `../bootstrap/params.sh`), so a node gets one file that
  * needs nothing beside it. In assets/ the programs source the library as is.
  */
 export function inlineSources(text: string, read: (name: string) => string): string {
   return text.replace(
-    /^# shellcheck (?:source-path=SCRIPTDIR )?source=[\w.-]+\n\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/([\w-]+\.sh)" # nodegen: inline\n/gm,
+    /^# shellcheck (?:source-path=SCRIPTDIR )?source=[\w./-]+\n\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/((?:\.\.\/)?(?:[\w-]+\/)?[\w-]+\.sh)" # nodegen: inline\n/gm,
     (_, lib: string) => read(lib).replace(/^# shellcheck shell=bash\n/, ''),
   )
 }

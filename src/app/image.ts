@@ -1,8 +1,3 @@
-/**
- * The image use cases: the shipped scripts the generator needs, the whole packer/ tree for a
- * profile (what `nodegen image generate` and `npm run packer` write), and the default places.
- */
-import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import {
   type GeneratedFile,
@@ -26,7 +21,7 @@ let cached: ImageAssets | undefined
 export function loadImageAssets(): ImageAssets {
   if (cached) return cached
   cached = Object.freeze({
-    bakeScript: readFileSync(path.join(PACKAGE_ROOT, 'assets', 'image', 'bake.sh'), 'utf8'),
+    bakeScript: readProgram(path.join(PACKAGE_ROOT, 'assets', 'image'), 'bake.sh'),
     installScript: readProgram(path.join(PACKAGE_ROOT, 'assets', 'bootstrap'), 'install-packages.sh'),
     bundleScript: readProgram(path.join(PACKAGE_ROOT, 'assets', 'bootstrap'), 'bundle.sh'),
   })

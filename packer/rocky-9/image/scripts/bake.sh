@@ -24,16 +24,31 @@ die() {
   exit 1
 }
 
+# The parameter reader every nodegen program shares. A program sources it from beside itself;
+# nodegen inlines it there when it renders the program, so a node runs one file.
+
+# read_params FILE: the parameters of a data file (KEY=VALUE lines) into P, each value verbatim:
+# the file is never sourced or evaluated, and values are only ever used quoted.
 declare -A P=()
-n=0
-while IFS= read -r line || [ -n "$line" ]; do
-  n=$((n + 1))
-  case "$line" in '' | '#'*) continue ;; esac
-  key=${line%%=*}
-  if [[ ! "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] || [ "$key" = "$line" ]; then die "$PARAMS_FILE line $n is not KEY=VALUE"; fi
-  P[$key]=${line#*=}
-done <"$PARAMS_FILE"
+read_params() {
+  local file=$1 line key n=0
+  [ -r "$file" ] || {
+    printf '%s: parameter file %s is missing\n' "${0##*/}" "$file" >&2
+    exit 2
+  }
+  while IFS= read -r line || [ -n "$line" ]; do
+    n=$((n + 1))
+    case "$line" in '' | '#'*) continue ;; esac
+    key=${line%%=*}
+    if [[ ! "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] || [ "$key" = "$line" ]; then
+      printf '%s: parameter file %s line %s is not KEY=VALUE\n' "${0##*/}" "$file" "$n" >&2
+      exit 2
+    fi
+    P[$key]=${line#*=}
+  done <"$file"
+}
 param() { printf '%s' "${P[$1]-}"; }
+read_params "$PARAMS_FILE"
 for var in HTTP_PROXY HTTPS_PROXY NO_PROXY; do
   value=$(param "PROXY_$var")
   if [ -n "$value" ]; then
@@ -42,6 +57,13 @@ for var in HTTP_PROXY HTTPS_PROXY NO_PROXY; do
   fi
 done
 
+# The status helpers, for json_string; console goes nowhere here (Packer shows the build's output).
+CONSOLE=/dev/null
+# The status helpers the bootstrap program and the certificate renewal share. A program sources it
+# from beside itself; nodegen inlines it there when it renders the program. CONSOLE is the
+# program's.
+
+# A JSON string of $1, for status.json.
 json_string() {
   local s=$1 out='' ch i
   for ((i = 0; i < ${#s}; i++)); do
@@ -49,6 +71,9 @@ json_string() {
     case "$ch" in
       '"') out+='\"' ;;
       \\) out+="\\\\" ;;
+      $'\n') out+='\n' ;;
+      $'\r') out+='\r' ;;
+      $'\t') out+='\t' ;;
       *)
         if [[ "$ch" < ' ' ]]; then printf -v ch '\\u%04x' "'$ch"; fi
         out+=$ch
@@ -56,6 +81,12 @@ json_string() {
     esac
   done
   printf '"%s"' "$out"
+}
+
+# One line for the operator on the console, whatever the unit's output settings are.
+console() {
+  printf '%s\n' "$*"
+  if [ -w "$CONSOLE" ]; then printf '%s\n' "$*" >"$CONSOLE" 2>/dev/null || true; fi
 }
 
 runtime_socket() {
