@@ -29,7 +29,7 @@ import {builtCli, nodegen} from '../support/cli.js'
 import {buildArtifacts} from '../support/kube-artifacts.js'
 import {requireKubeCommand} from '../support/kubernetes.js'
 import {REPO_ROOT} from '../support/profiles.js'
-import {randomMcastGroup, type VmImage, vmToolsMissing} from '../support/qemu.js'
+import {ensureVmImage, randomMcastGroup, type VmImage, vmToolsMissing} from '../support/qemu.js'
 import {SegmentProbe, segmentProbeUnavailable} from '../support/segment.js'
 import {findTool} from '../support/tools.js'
 
@@ -57,18 +57,6 @@ const missing = [...vmToolsMissing(), ...['packer', 'xorriso', 'curl', 'ip'].fil
 const probeMissing = segmentProbeUnavailable()
 const skipReason = missing.length > 0 ? `missing ${missing.join(', ')} (npm run test:tools)` : probeMissing
 const skip = skipReason && !process.env.CI ? skipReason : false
-
-/** The bake's source: the plain image with openssh-server and sudo (test/vm-image/build.sh packer). */
-function sourceImage(): VmImage {
-  const r = spawnSync('bash', [path.join(REPO_ROOT, 'test/vm-image/build.sh'), 'packer'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    timeout: 40 * 60_000,
-  })
-  if (r.status !== 0) throw new Error(`building the packer source image failed (exit ${r.status})`)
-  const dir = r.stdout.trim().split('\n').pop() as string
-  return {disk: path.join(dir, 'disk.raw'), kernel: path.join(dir, 'vmlinuz'), initrd: path.join(dir, 'initrd.img')}
-}
 
 function sha256(file: string): string {
   return spawnSync('sha256sum', [file], {encoding: 'utf8'}).stdout.slice(0, 64)
@@ -128,7 +116,7 @@ describe('the real bake: Packer bakes a Debian 12 node image here, and nodes boo
     const started = Date.now()
     const bundle = buildArtifacts(t, 'build-bundle.sh')
     const kubectl = requireKubeCommand(t, 'kubectl', VERSION)
-    const source = sourceImage()
+    const source = ensureVmImage('packer')
     t.diagnostic(`artifacts and source image ready after ${((Date.now() - started) / 1000).toFixed(0)} s`)
     mkdirSync(OUT, {recursive: true})
 

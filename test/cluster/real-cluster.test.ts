@@ -42,7 +42,7 @@ import {nodegen} from '../support/cli.js'
 import {buildArtifacts} from '../support/kube-artifacts.js'
 import {requireKubeCommand} from '../support/kubernetes.js'
 import {REPO_ROOT} from '../support/profiles.js'
-import {randomMcastGroup, type VmImage, vmToolsMissing} from '../support/qemu.js'
+import {ensureVmImage, randomMcastGroup, vmToolsMissing} from '../support/qemu.js'
 import {SegmentProbe, SegmentSniffer, segmentProbeUnavailable} from '../support/segment.js'
 import {findTool} from '../support/tools.js'
 
@@ -69,18 +69,6 @@ const probeMissing = segmentProbeUnavailable()
 const skipReason = missing.length > 0 ? `missing ${missing.join(', ')} (npm run test:tools)` : probeMissing
 const skip = skipReason && !process.env.CI ? skipReason : false
 
-/** The plain (unbaked) test image: Debian 12 with cloud-init and firewalld, nothing of Kubernetes. */
-function plainImage(): VmImage {
-  const r = spawnSync('bash', [path.join(REPO_ROOT, 'test/vm-image/build.sh'), 'plain'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    timeout: 40 * 60_000,
-  })
-  if (r.status !== 0) throw new Error(`building the plain VM image failed (exit ${r.status})`)
-  const dir = r.stdout.trim().split('\n').pop() as string
-  return {disk: path.join(dir, 'disk.raw'), kernel: path.join(dir, 'vmlinuz'), initrd: path.join(dir, 'initrd.img')}
-}
-
 function sha256(file: string): string {
   const r = spawnSync('sha256sum', [file], {encoding: 'utf8'})
   return r.stdout.slice(0, 64)
@@ -92,7 +80,7 @@ describe('a real cluster on VMs: real kubeadm, firewall on, installed from an ai
     const started = Date.now()
     const bundle = buildArtifacts(t, 'build-bundle.sh')
     const kubectl = requireKubeCommand(t, 'kubectl', VERSION)
-    const image = plainImage()
+    const image = ensureVmImage('plain')
     t.diagnostic(`artifacts and image ready after ${((Date.now() - started) / 1000).toFixed(0)} s`)
 
     // The profile, pointed at the bundle this test serves, with its SHA256SUMS pinned.

@@ -19,19 +19,25 @@ export interface VmImage {
   format?: 'raw' | 'qcow2'
 }
 
-let image: VmImage | undefined
+const images = new Map<string, VmImage>()
 
-/** Builds (or finds in the cache) the test image; throws with the build log's tail on failure. */
-export function ensureVmImage(): VmImage {
-  if (image) return image
-  const r = spawnSync('bash', [path.join(REPO_ROOT, 'test/vm-image/build.sh')], {
+/**
+ * Builds (or finds in the cache) a test image of test/vm-image/build.sh: `baked` (the stand-in
+ * image of the VM tests), `plain` (a Debian 12 as a site has it before nodegen) or `packer` (plain
+ * with sshd and sudo, the real bake's source). Throws when the build fails; its log is on stderr.
+ */
+export function ensureVmImage(flavour: 'baked' | 'plain' | 'packer' = 'baked'): VmImage {
+  const cached = images.get(flavour)
+  if (cached) return cached
+  const r = spawnSync('bash', [path.join(REPO_ROOT, 'test/vm-image/build.sh'), flavour], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
-    timeout: 30 * 60_000,
+    timeout: 40 * 60_000,
   })
-  if (r.status !== 0) throw new Error(`building the VM image failed (exit ${r.status})`)
+  if (r.status !== 0) throw new Error(`building the ${flavour} VM image failed (exit ${r.status})`)
   const dir = r.stdout.trim().split('\n').pop() as string
-  image = {disk: path.join(dir, 'disk.raw'), kernel: path.join(dir, 'vmlinuz'), initrd: path.join(dir, 'initrd.img')}
+  const image = {disk: path.join(dir, 'disk.raw'), kernel: path.join(dir, 'vmlinuz'), initrd: path.join(dir, 'initrd.img')}
+  images.set(flavour, image)
   return image
 }
 
