@@ -43,7 +43,7 @@ export interface LaunchOptions {
   /** `--insecure-inline-secrets`: CA keys travel in user-data (instance metadata). */
   insecureInlineSecrets: boolean
   progress?: Progress
-  /** The secret backend's hook (issue 14); without it only inline secrets can be launched. */
+  /** The secret backend's hook; without it only inline secrets can be launched. */
   prepareSecrets?: PrepareSecrets
   /** The secret backend's clients (tests point them at local endpoints). Default: the SDKs' own chains. */
   secretClients?: CloudSecretClients
