@@ -1,5 +1,5 @@
 /**
- * Proof on VMs (issue 11): five nodes bring the HA control plane up by themselves, and survive losing
+ * Proof on VMs: five nodes bring the HA control plane up by themselves, and survive losing
  * one. Three stacked control planes and two workers boot the test image with the NoCloud ISOs the
  * built CLI renders from test/e2e/fixtures/ha-debian.yaml, on one virtual L2 segment, with nothing
  * but the product on them: the rendered keepalived and haproxy configurations, the real bootstrap
@@ -50,7 +50,7 @@ const ENDPOINT = `${VIP}:6443`
 const VRID = 77
 const PROBE_ADDRESS = '10.20.0.250/24'
 const MEM_MB = 768
-/** The five-VM run's limit (issue 11: within 20 minutes). */
+/** The five-VM run's limit: the cluster is up within 20 minutes. */
 const WHOLE_RUN_MS = Number(process.env.NODEGEN_E2E_LIMIT_S ?? 20 * 60) * 1000
 /** The bring-up's bound: five VMs share two cores under emulation here. */
 const BRING_UP_S = Number(process.env.NODEGEN_E2E_BRINGUP_S ?? 13 * 60)
