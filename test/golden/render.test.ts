@@ -1,42 +1,28 @@
 /**
  * Golden files for the example profiles with a committed fixture state (fixed clock, fixed keys):
  * the quickstart's user-data, meta-data and network-config per node, and profiles/flatcar.yaml's
- * config.ign per node (the exact bytes) beside an index of what each config writes (path, mode,
- * owner, size, SHA-256 of the content; units and links), which is what a reviewer reads. The render
- * tests beside this one check what the files mean; this one shows every change to them in review.
- * Regenerate with UPDATE_GOLDEN=1.
+ * Ignition config per node (as indented JSON) beside an index of what each config writes (path,
+ * mode, owner, size, SHA-256 of the content; units and links), which is what a reviewer reads.
+ * nodegen's programs, the same on every node, are kept once in `_programs/` and each node's golden
+ * names them with their SHA-256 (test/support/golden.ts). The render tests beside this one check
+ * what the files mean; this one shows every change to them in review. Regenerate with
+ * UPDATE_GOLDEN=1.
  */
 import assert from 'node:assert/strict'
 import {createHash} from 'node:crypto'
-import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
 import {gunzipSync} from 'node:zlib'
+import {parse} from 'yaml'
+import {matchGolden, programGoldens, programReference, referencePrograms, sharedPrograms} from '../support/golden.js'
 import {copyFixtureState, type FixtureCluster} from '../support/pki-fixture.js'
 import {PROFILES_DIR, REPO_ROOT} from '../support/profiles.js'
 import {cloudInit, renderProfile} from '../support/render.js'
 
-const update = process.env.UPDATE_GOLDEN === '1'
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'ng-golden-'))
 after(() => rmSync(tmp, {recursive: true, force: true}))
-
-function compare(golden: string, files: Array<[string, string | Buffer]>): void {
-  for (const [rel, content] of files) {
-    const p = path.join(golden, rel)
-    if (update) {
-      mkdirSync(path.dirname(p), {recursive: true})
-      writeFileSync(p, content)
-      continue
-    }
-    assert.ok(existsSync(p), `${rel} has no golden file (run with UPDATE_GOLDEN=1)`)
-    assert.equal(
-      Buffer.from(content).toString(),
-      readFileSync(p, 'utf8'),
-      `${rel} differs from its golden file (UPDATE_GOLDEN=1 to accept)`,
-    )
-  }
-}
 
 async function render(name: FixtureCluster) {
   const state = copyFixtureState(name, path.join(tmp, name, name))
@@ -84,28 +70,72 @@ export function ignitionIndex(config: IgnitionConfig): string {
   return `${lines.join('\n')}\n`
 }
 
+/** A cloud-init node's write_files, path → content (all of nodegen's are plain text). */
+function writeFiles(userData: string): Map<string, string> {
+  const doc = parse(userData) as {write_files: Array<{path: string; content: string; encoding?: string}>}
+  const out = new Map<string, string>()
+  for (const f of doc.write_files) {
+    assert.equal(f.encoding, undefined, `${f.path}: an encoded file in user-data`)
+    out.set(f.path, f.content)
+  }
+  return out
+}
+
+/** An Ignition file's content, decoded from its data URL (undefined for a remote source). */
+function ignitionContent(f: IgnitionConfig['storage']['files'][number]): string | undefined {
+  const src = f.contents.source
+  if (!src.startsWith('data:')) return undefined
+  const raw = Buffer.from(src.slice(src.indexOf(',') + 1), 'base64')
+  return (f.contents.compression === 'gzip' ? gunzipSync(raw) : raw).toString()
+}
+
 describe('golden: quickstart', () => {
-  it('matches test/golden/quickstart/ byte for byte', async () => {
+  it('matches test/golden/quickstart/ (programs once, in _programs/)', async () => {
     const r = await render('quickstart')
-    const files: Array<[string, string | Buffer]> = []
-    for (const n of r.nodes) {
-      const ci = cloudInit(n)
-      files.push([`${n.plan.node}/user-data`, ci.userData], [`${n.plan.node}/meta-data`, ci.metaData])
-      if (ci.networkConfig !== undefined) files.push([`${n.plan.node}/network-config`, ci.networkConfig])
+    const nodes = r.nodes.map((n) => ({node: n.plan.node, ci: cloudInit(n), files: writeFiles(cloudInit(n).userData.toString())}))
+    const programs = sharedPrograms(
+      nodes.map((n) => n.files),
+      '/usr/local/lib/nodegen/',
+    )
+    assert.ok(programs.has('/usr/local/lib/nodegen/bootstrap.sh'), 'bootstrap.sh is not the same on every node')
+    const files: Array<[string, string]> = programGoldens(programs)
+    for (const {node, ci, files: written} of nodes) {
+      files.push([`${node}/user-data`, referencePrograms(ci.userData.toString(), written, programs)], [`${node}/meta-data`, ci.metaData])
+      if (ci.networkConfig !== undefined) files.push([`${node}/network-config`, ci.networkConfig])
     }
-    compare(path.join(REPO_ROOT, 'test', 'golden', 'quickstart'), files)
+    matchGolden(path.join(REPO_ROOT, 'test', 'golden', 'quickstart'), files)
   })
 })
 
 describe('golden: flatcar', () => {
-  it('matches test/golden/flatcar/ byte for byte (config.ign and its index)', async () => {
+  it('matches test/golden/flatcar/ (config.json and its index, programs once, in _programs/)', async () => {
     const r = await render('flatcar')
-    const files: Array<[string, string | Buffer]> = []
+    const configs: Array<{node: string; config: IgnitionConfig}> = []
     for (const n of r.nodes) {
       assert.equal(n.format, 'ignition', n.plan.node)
-      if (n.format !== 'ignition') continue
-      files.push([`${n.plan.node}/config.ign`, n.ignition], [`${n.plan.node}/index.txt`, ignitionIndex(JSON.parse(n.ignition.toString()))])
+      if (n.format === 'ignition') configs.push({node: n.plan.node, config: JSON.parse(n.ignition.toString()) as IgnitionConfig})
     }
-    compare(path.join(REPO_ROOT, 'test', 'golden', 'flatcar'), files)
+    const contents = configs.map(
+      ({config}) =>
+        new Map(
+          config.storage.files
+            .flatMap((f) => [[f.path, ignitionContent(f)] as const])
+            .filter((e): e is [string, string] => e[1] !== undefined),
+        ),
+    )
+    const programs = sharedPrograms(contents, '/opt/nodegen/')
+    assert.ok(programs.has('/opt/nodegen/bootstrap.sh'), 'bootstrap.sh is not the same on every node')
+    const files: Array<[string, string]> = programGoldens(programs)
+    for (const {node, config} of configs) {
+      const index = ignitionIndex(config)
+      for (const f of config.storage.files) {
+        const shared = programs.get(f.path)
+        if (shared === undefined) continue
+        assert.equal(ignitionContent(f), shared, `${node} ${f.path}: not the shared program`)
+        f.contents = {...f.contents, source: programReference(f.path, shared)}
+      }
+      files.push([`${node}/config.json`, `${JSON.stringify(config, null, 2)}\n`], [`${node}/index.txt`, index])
+    }
+    matchGolden(path.join(REPO_ROOT, 'test', 'golden', 'flatcar'), files)
   })
 })

@@ -1,10 +1,3 @@
-/**
- * Golden files for the quickstart profile (and its kube-vip and external-etcd relatives): one file
- * per kubeadm document kind and API version, and each endpoint and etcd file. Reviewed like code.
- * Regenerate with: UPDATE_GOLDEN=1 node --import tsx --test test/unit/plan-kubeadm/golden.test.ts
- */
-import assert from 'node:assert/strict'
-import {mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import path from 'node:path'
 import {test} from 'node:test'
 import {buildEtcdMemberFiles} from '../../../src/plan/etcd/index.js'
@@ -12,18 +5,14 @@ import {header} from '../../../src/plan/files.js'
 import {buildEndpointFiles} from '../../../src/plan/ha/index.js'
 import {buildKubeadmFiles, kubeadmDocuments, yamlStream} from '../../../src/plan/kubeadm/index.js'
 import type {Cluster, ClusterNode} from '../../../src/profile/index.js'
+import {matchGolden} from '../../support/golden.js'
 import {REPO_ROOT} from '../../support/profiles.js'
 import {cluster, firstOf, SECRETS} from './fixtures.js'
 
 const EXPECTED = path.join(REPO_ROOT, 'test', 'golden', 'plan-kubeadm', 'expected')
 
 function golden(rel: string, actual: string): void {
-  const file = path.join(EXPECTED, rel)
-  if (process.env.UPDATE_GOLDEN) {
-    mkdirSync(path.dirname(file), {recursive: true})
-    writeFileSync(file, actual)
-  }
-  assert.equal(actual, readFileSync(file, 'utf8'), `${rel} differs from its golden file (UPDATE_GOLDEN=1 rewrites it; review the diff)`)
+  matchGolden(EXPECTED, [[rel, actual]])
 }
 
 function docsByKind(c: Cluster, node: ClusterNode): Map<string, string> {
