@@ -181,11 +181,15 @@ build {
   sources = ["source.qemu.rocky-9", "source.amazon-ebs.rocky-9", "source.googlecompute.rocky-9"]
 
   provisioner "shell" {
-    inline = ["mkdir -p /tmp/nodegen-image"]
+    inline = ["mkdir -p /tmp/nodegen-image/scripts"]
   }
   provisioner "file" {
-    source      = "image/"
+    source      = "${path.root}/image/"
     destination = "/tmp/nodegen-image"
+  }
+  provisioner "file" {
+    source      = "${path.root}/../scripts/"
+    destination = "/tmp/nodegen-image/scripts"
   }
   provisioner "shell" {
     execute_command  = "chmod +x {{ .Path }}; sudo {{ .Vars }} {{ .Path }}"

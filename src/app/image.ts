@@ -6,8 +6,10 @@ import {
   type ImageAssets,
   type ImageOs,
   imageForNode,
+  imageScripts,
   type PackerFeatures,
   readImageRecords,
+  SCRIPTS_DIR,
 } from '../image/index.js'
 import type {Cluster} from '../profile/index.js'
 import {readProgram} from './assets.js'
@@ -28,22 +30,25 @@ export function loadImageAssets(): ImageAssets {
   return cached
 }
 
-/** `<os>/<file>` → file for every OS (or those given), sorted. */
+/** `<os>/<file>` → file for every OS (or those given), and `scripts/<name>` shared by them; sorted. */
 export function packerTree(
   cluster: Cluster,
   features: PackerFeatures,
   opts: {oses?: readonly ImageOs[]; cniManifest?: string} = {},
 ): Map<string, GeneratedFile> {
   const out = new Map<string, GeneratedFile>()
+  const assets = loadImageAssets()
+  for (const [name, f] of imageScripts(cluster, assets)) out.set(`${SCRIPTS_DIR}/${name}`, f)
   for (const os of opts.oses ?? IMAGE_OS_IDS) {
     const tree = generateImageTree(cluster, os, {
       features,
-      assets: loadImageAssets(),
+      assets,
+      sharedScripts: true,
       ...(opts.cniManifest !== undefined ? {cniManifest: opts.cniManifest} : {}),
     })
     for (const [rel, f] of tree) out.set(`${os}/${rel}`, f)
   }
-  return out
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 }
 
 /** Writes a tree into `dir` atomically (built beside it, swapped in). Returns the files written. */

@@ -16,9 +16,13 @@
  *   files.tsv, files/ the OS preparation files and their modes
  *   images.txt        images to pre-pull beyond kubeadm's list and the CNI manifest's
  *   cni.yaml          the profile's CNI manifest file, when it names one
- *   scripts/          bake.sh (the provisioning steps), install-packages.sh, and bundle.sh for a
- *                     profile with an air-gap bundle
+ * scripts/            uploaded to /tmp/nodegen-image/scripts: bake.sh (the provisioning steps),
+ *                     install-packages.sh, and bundle.sh for a profile with an air-gap bundle
  * ```
+ *
+ * A tree of several OSes (`nodegen image generate`, the committed packer/) keeps the scripts once,
+ * in `scripts/` beside the OS directories, and each template uploads them from there
+ * (`sharedScripts`).
  *
  * `nodegen image build` adds `seed/` (the qemu build VM's NoCloud seed) and `ssh/` (a key pair
  * made for that build only); neither is part of the committed tree.
@@ -52,8 +56,11 @@ export type ImageTree = Map<string, GeneratedFile>
 /** The provisioning steps, one Packer provisioner each (progress counts them). */
 export const BAKE_STEPS = Object.freeze(['files', 'packages', 'images', 'marker', 'cleanup'] as const)
 
-/** Where the build VM receives image/. */
+/** Where the build VM receives image/ (and the scripts, in its scripts/). */
 export const REMOTE_DIR = '/tmp/nodegen-image'
+
+/** The provisioning scripts' folder beside image/ (or beside the OS directories that share it). */
+export const SCRIPTS_DIR = 'scripts'
 
 /** The Packer build block's name: `-only=nodegen.<builder>.<os>` selects one source. */
 export const BUILD_NAME = 'nodegen'
@@ -123,6 +130,22 @@ export interface GenerateOptions {
   assets: ImageAssets
   /** The profile's CNI manifest file (spec.networking.cni.manifestFile), read by the caller. */
   cniManifest?: string
+  /**
+   * The tree is one of several OSes' directories that share one copy of the provisioning scripts,
+   * in `scripts/` beside them (`nodegen image generate`, the committed packer/): the template
+   * uploads them from `../scripts/` and the tree leaves them out. Default: the tree's own `scripts/`.
+   */
+  sharedScripts?: boolean
+}
+
+/** The provisioning scripts (name → file), the same for every OS of a cluster. */
+export function imageScripts(cluster: Cluster, assets: ImageAssets): Map<string, GeneratedFile> {
+  const scripts = new Map<string, GeneratedFile>([
+    ['bake.sh', {content: assets.bakeScript, mode: 0o755}],
+    ['install-packages.sh', {content: assets.installScript, mode: 0o755}],
+  ])
+  if (cluster.airgap?.bundle !== undefined) scripts.set('bundle.sh', {content: assets.bundleScript, mode: 0o755})
+  return scripts
 }
 
 /** Every file of one OS's Packer directory. */
@@ -149,10 +172,8 @@ export function generateImageTree(cluster: Cluster, os: ImageOs, opts: GenerateO
   const extra = extraControlPlaneImages(cluster)
   add('image/images.txt', `${h}${extra.map((i) => `${i}\n`).join('')}`)
   if (opts.cniManifest !== undefined) add('image/cni.yaml', opts.cniManifest)
-  add('image/scripts/bake.sh', opts.assets.bakeScript, 0o755)
-  add('image/scripts/install-packages.sh', opts.assets.installScript, 0o755)
-  if (params.BUNDLE_URL !== undefined) add('image/scripts/bundle.sh', opts.assets.bundleScript, 0o755)
-  add(`${os}.pkr.hcl`, template(cluster, os, h))
+  if (!opts.sharedScripts) for (const [name, f] of imageScripts(cluster, opts.assets)) add(`${SCRIPTS_DIR}/${name}`, f.content, f.mode)
+  add(`${os}.pkr.hcl`, template(cluster, os, h, opts.sharedScripts ? `../${SCRIPTS_DIR}` : SCRIPTS_DIR))
   add('versions.pkr.hcl', versions(opts.features, h))
   return new Map([...files.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 }
@@ -219,7 +240,7 @@ function labelValue(s: string): string {
     .slice(0, 63)
 }
 
-function template(cluster: Cluster, os: ImageOs, h: string): string {
+function template(cluster: Cluster, os: ImageOs, h: string, scripts: string): string {
   const info = IMAGE_OS[os]
   const k = cluster.kubernetes
   const aws = cluster.platform.aws
@@ -328,11 +349,15 @@ build {
   sources = [${sources}]
 
   provisioner "shell" {
-    inline = ["mkdir -p ${REMOTE_DIR}"]
+    inline = ["mkdir -p ${REMOTE_DIR}/scripts"]
   }
   provisioner "file" {
-    source      = "image/"
+    source      = "\${path.root}/image/"
     destination = ${hclString(REMOTE_DIR)}
+  }
+  provisioner "file" {
+    source      = "\${path.root}/${scripts}/"
+    destination = ${hclString(`${REMOTE_DIR}/scripts`)}
   }
 ${BAKE_STEPS.map(step).join('')}
   post-processor "manifest" {

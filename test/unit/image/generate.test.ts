@@ -66,7 +66,7 @@ describe('the image generator', () => {
     assert.match(t.get('image/files/etc/yum.repos.d/kubernetes.repo')!.content, /core:\/stable:\/v1\.33\/rpm/)
     assert.equal(imageBaseName(c, 'ubuntu-24.04'), 'nodegen-ubuntu-24-04-k8s-1-33-1')
     assert.match(t.get('centos-stream-9.pkr.hcl')!.content, /"nodegen\/kubernetes-version" = "1\.33\.1"/)
-    assert.equal(t.get('image/scripts/bake.sh')!.mode, 0o755)
+    assert.equal(t.get('scripts/bake.sh')!.mode, 0o755)
   })
 
   it('a recorded image baked with another containerd release is not used for the nodes', () => {
@@ -124,7 +124,7 @@ spec:
     assert.match(env, /^BUNDLE_URL=http:\/\/10\.0\.0\.5:8080\/$/m)
     assert.match(env, new RegExp(`^BUNDLE_SHA256=${pin}$`, 'm'))
     assert.match(env, /^KUBERNETES_REPO=http:\/\/10\.0\.0\.5:8080\/kubernetes\/core:\/stable:\/v1\.34\/deb\/$/m)
-    assert.equal(t.get('image/scripts/bundle.sh')?.content, loadImageAssets().bundleScript)
+    assert.equal(t.get('scripts/bundle.sh')?.content, loadImageAssets().bundleScript)
     const hcl = t.get('debian-12.pkr.hcl')!.content
     assert.match(hcl, /^ {2}http_directory {7}= var\.qemu_bundle_directory$/m)
     assert.match(hcl, /^ {2}qemuargs {13}= var\.qemu_args$/m)
@@ -132,7 +132,7 @@ spec:
     assert.equal(hcl.match(/environment_vars = \["NODEGEN_BUNDLE_SERVED=\$\{var\.qemu_bundle_directory == "" \? "" : "1"\}"\]/g)?.length, 5)
     // Without a bundle: no bundle client, no bundle parameters.
     const plain = generateImageTree(loadCluster(QUICKSTART), 'debian-12', {features: CURRENT_FEATURES, assets: loadImageAssets()})
-    assert.equal(plain.has('image/scripts/bundle.sh'), false)
+    assert.equal(plain.has('scripts/bundle.sh'), false)
     assert.doesNotMatch(plain.get('image/image.env')!.content, /BUNDLE/)
   })
 })

@@ -54,9 +54,12 @@ describe('packer/ (generated from the planner)', () => {
     }
   })
 
-  it('runs the very install-packages.sh first boot runs', () => {
-    const shipped = loadAssets().installScript
-    for (const os of IMAGE_OS_IDS) assert.equal(have.get(`${os}/image/scripts/install-packages.sh`)?.content, shipped, os)
+  it('runs the very install-packages.sh first boot runs, kept once for every OS', () => {
+    assert.equal(have.get('scripts/install-packages.sh')?.content, loadAssets().installScript)
+    for (const os of IMAGE_OS_IDS) {
+      assert.equal(have.has(`${os}/scripts/install-packages.sh`) || have.has(`${os}/image/scripts/install-packages.sh`), false, os)
+      assert.match(have.get(`${os}/${os}.pkr.hcl`)?.content ?? '', /source\s+= "\$\{path\.root\}\/\.\.\/scripts\/"/, os)
+    }
   })
 
   it('places the OS preparation files first boot would write on a node of that OS (repositories included)', () => {
