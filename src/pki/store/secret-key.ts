@@ -6,10 +6,10 @@
  */
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
-import {linkNewFile} from '../durable.js'
 import {isKdfParams, isSealed, openStateKey, type StateKey} from '../encryption.js'
 import {PkiError} from '../errors.js'
 import type {StateInfo} from '../types.js'
+import {linkNewFile} from './durable.js'
 import {STATE_JSON} from './layout.js'
 
 /** How a state's secrets open: the PKCS#8 passphrase of its keys and the key of its sealed files. */

@@ -9,6 +9,12 @@
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
 import type {Cluster, ClusterNode} from '../../profile/index.js'
+import {MIN_PASSPHRASE_LENGTH} from '../encryption.js'
+import {PkiError} from '../errors.js'
+import {externalEtcdMembers, issueClusterPki, issueEtcdMember} from '../issue.js'
+import {newBootstrapToken} from '../token.js'
+import type {BootstrapToken, ClusterSecrets, PkiContext, StateInfo} from '../types.js'
+import {driftWarnings} from './drift.js'
 import {
   ensureParent,
   FILE_MODE,
@@ -19,13 +25,7 @@ import {
   tempName,
   withLock,
   writeTree,
-} from '../durable.js'
-import {MIN_PASSPHRASE_LENGTH} from '../encryption.js'
-import {PkiError} from '../errors.js'
-import {externalEtcdMembers, issueClusterPki, issueEtcdMember} from '../issue.js'
-import {newBootstrapToken} from '../token.js'
-import type {BootstrapToken, ClusterSecrets, PkiContext, StateInfo} from '../types.js'
-import {driftWarnings} from './drift.js'
+} from './durable.js'
 import {restoreSwapped} from './encrypt.js'
 import {memberFiles, renderStateFiles, TOKENS_JSON, tokensFile} from './layout.js'
 import {decode, parseTokens, probe, readSecrets, readStateInfo, readText, stateMembers} from './read.js'
