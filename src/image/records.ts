@@ -6,7 +6,7 @@
  */
 import {promises as fs} from 'node:fs'
 import path from 'node:path'
-import {FILE_MODE, removeStaleTemps, replaceFile, withLock} from '../pki/durable.js'
+import {FILE_MODE, removeStaleTemps, replaceFile, withLock} from '../pki/store/durable.js'
 import type {Cluster, ClusterNode} from '../profile/index.js'
 import {ImageError} from './errors.js'
 import type {Artifact} from './machine-readable.js'

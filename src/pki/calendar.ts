@@ -14,9 +14,9 @@
  */
 import {createHmac} from 'node:crypto'
 import path from 'node:path'
-import {FILE_MODE, replaceFile, withLock} from './durable.js'
 import {PkiError} from './errors.js'
-import {loadOrCreateSecretFile, sealSecretFile, secretKeyOf} from './state.js'
+import {FILE_MODE, replaceFile, withLock} from './store/durable.js'
+import {loadOrCreateSecretFile, sealSecretFile, secretKeyOf} from './store/secret-key.js'
 import {TOKEN_CHARS} from './token.js'
 import type {PkiContext} from './types.js'
 

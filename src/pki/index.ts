@@ -36,23 +36,10 @@ export type {CertificateInfo} from './inspect.js'
 export {caCertHash, type IssuedPki, issueClusterPki} from './issue.js'
 export {buildKubeconfig, type KubeconfigSpec, serverUrl} from './kubeconfig.js'
 export {loadOrCreateServeKey, SERVE_KEY} from './servekey.js'
-export {
-  ADMIN_CONF,
-  type CreateTokenOptions,
-  createToken,
-  type EncryptStateOptions,
-  encryptState,
-  inventoryState,
-  type LoadOrCreateResult,
-  listStateFiles,
-  loadOrCreateState,
-  loadState,
-  readStateInfo,
-  renderStateFiles,
-  STATE_SCHEMA_VERSION,
-  type StateInventory,
-  type StateOptions,
-  TOKENS_JSON,
-} from './state.js'
+export {type EncryptStateOptions, encryptState} from './store/encrypt.js'
+export {inventoryState, listStateFiles, type StateInventory} from './store/inventory.js'
+export {ADMIN_CONF, renderStateFiles, STATE_SCHEMA_VERSION, TOKENS_JSON} from './store/layout.js'
+export {loadState, readStateInfo} from './store/read.js'
+export {type CreateTokenOptions, createToken, type LoadOrCreateResult, loadOrCreateState, type StateOptions} from './store/write.js'
 export {newBootstrapToken, parseWindow, redactToken, TOKEN_PATTERN} from './token.js'
 export type {BootstrapToken, CertKeyPem, ClusterSecrets, CryptoKeyPair, NodeSecretFile, PkiContext, StateInfo} from './types.js'

@@ -6,7 +6,7 @@
  * file linked into place: a crash leaves no key or a whole one), and never overwritten.
  */
 import {PkiError} from './errors.js'
-import {loadOrCreateSecretFile} from './state.js'
+import {loadOrCreateSecretFile} from './store/secret-key.js'
 import type {PkiContext} from './types.js'
 
 export const SERVE_KEY = 'serve-key'

@@ -2,7 +2,9 @@
  * Crash-safe file operations for the state dir: write to a temporary name, fsync, rename, fsync the
  * directory. A SIGKILL or power loss at any point leaves the old content or the new, never a mix. The
  * temporary names carry the writer's PID so a later writer can tell leftovers of a dead process from
- * work in progress.
+ * work in progress. The store's writers use them, and so do the token calendar (../calendar.ts) and
+ * the image records (src/image/records.ts), which keep their files in the same dir under the same
+ * lock.
  */
 import {randomBytes} from 'node:crypto'
 import {promises as fs} from 'node:fs'
