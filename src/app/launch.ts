@@ -21,6 +21,7 @@ import {
   type LaunchNode,
   type LaunchReport,
   type NodeIdentity,
+  type OnProgress,
   type Pace,
   type PrepareSecrets,
 } from '../cloud/types.js'
@@ -148,7 +149,7 @@ export async function launch(opts: LaunchOptions): Promise<LaunchReport> {
     dryRun: opts.dryRun,
     warnings: policy.warnings,
     ...(prepareSecrets ? {prepareSecrets} : {}),
-    ...(opts.progress ? {progress: opts.progress} : {}),
+    ...(opts.progress ? {onProgress: ticker(opts.progress)} : {}),
     ...(opts.pace ? {pace: opts.pace} : {}),
   }
   let report: LaunchReport
@@ -186,7 +187,7 @@ export async function destroy(opts: DestroyOptions): Promise<DestroyReport> {
   const common = {
     cluster,
     dryRun: opts.dryRun,
-    ...(opts.progress ? {progress: opts.progress} : {}),
+    ...(opts.progress ? {onProgress: ticker(opts.progress)} : {}),
     ...(opts.pace ? {pace: opts.pace} : {}),
   }
   let report: DestroyReport
@@ -206,6 +207,11 @@ export async function destroy(opts: DestroyOptions): Promise<DestroyReport> {
     await destroyCloudSecrets(cluster, clients, {dryRun: opts.dryRun, onCall: (c) => report.calls.push(apiCall(c))})
   }
   return report
+}
+
+/** The cloud code's progress callback, drawn on the command's progress bar. */
+function ticker(progress: Progress): OnProgress {
+  return (label) => progress.tick(label)
 }
 
 /** A dry run sends nothing: the secret backends never touch their clients then. */

@@ -41,7 +41,6 @@ import {
   ModifyTargetGroupAttributesCommand,
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2'
-import type {Progress} from '../app/progress.js'
 import type {Cluster, ClusterNode, Role} from '../profile/index.js'
 import {boundedName, cidrContains, clientToken, errorText, isIPv4, nodeSubnets, pool, redactedUserData, rolePortTable} from './common.js'
 import {
@@ -52,6 +51,7 @@ import {
   type LaunchNode,
   type LaunchReport,
   type NodeOutcome,
+  type OnProgress,
   type Pace,
   type PrepareSecrets,
 } from './types.js'
@@ -83,7 +83,7 @@ export interface AwsLaunchOptions {
   images: Map<string, string>
   dryRun: boolean
   prepareSecrets?: PrepareSecrets
-  progress?: Progress
+  onProgress?: OnProgress
   pace?: Partial<Pace>
   /** Concurrent RunInstances calls. @default 4 */
   concurrency?: number
@@ -464,7 +464,7 @@ export async function launchAws(opts: AwsLaunchOptions, clients: AwsClients): Pr
       throw new Error('five idempotency tokens in a row belong to terminated instances')
     } catch (e) {
       outcome.set(n.node.name, {...base, status: 'failed', error: errorText(e)})
-      opts.progress?.tick(`${n.node.name} failed`)
+      opts.onProgress?.(`${n.node.name} failed`)
     }
   })
 
@@ -487,7 +487,7 @@ export async function launchAws(opts: AwsLaunchOptions, clients: AwsClients): Pr
 }
 
 async function waitRunning(ec2: EC2Client, outcome: Map<string, NodeOutcome>, opts: AwsLaunchOptions, pace: Pace): Promise<void> {
-  for (const o of outcome.values()) if (o.state === 'running' && o.status !== 'failed') opts.progress?.tick(`${o.name} running`)
+  for (const o of outcome.values()) if (o.state === 'running' && o.status !== 'failed') opts.onProgress?.(`${o.name} running`)
   const deadline = Date.now() + pace.timeoutMs
   for (;;) {
     const waiting = [...outcome.values()].filter((o) => o.status !== 'failed' && o.id && o.state !== 'running')
@@ -505,11 +505,11 @@ async function waitRunning(ec2: EC2Client, outcome: Map<string, NodeOutcome>, op
         const o = waiting.find((w) => w.id === i.InstanceId)
         if (!o) continue
         o.state = i.State?.Name ?? o.state
-        if (o.state === 'running') opts.progress?.tick(`${o.name} running`)
+        if (o.state === 'running') opts.onProgress?.(`${o.name} running`)
         else if (o.state === 'terminated' || o.state === 'shutting-down') {
           o.status = 'failed'
           o.error = `the instance ${o.state}: ${i.StateReason?.Message ?? 'no reason given'}`
-          opts.progress?.tick(`${o.name} failed`)
+          opts.onProgress?.(`${o.name} failed`)
         }
       }
     if ([...outcome.values()].some((o) => o.status !== 'failed' && o.id && o.state !== 'running')) await pace.sleep(pace.pollMs)
@@ -611,7 +611,7 @@ async function ensureNlb(
 export interface AwsDestroyOptions {
   cluster: Cluster
   dryRun: boolean
-  progress?: Progress
+  onProgress?: OnProgress
   pace?: Partial<Pace>
 }
 
@@ -671,7 +671,7 @@ export async function destroyAws(opts: AwsDestroyOptions, clients: AwsClients): 
   } catch (e) {
     if (codeOf(e) !== 'TargetGroupNotFound') throw e
   }
-  if (ids.length > 0 && !opts.dryRun) await waitTerminated(ec2, ids, pace, opts.progress)
+  if (ids.length > 0 && !opts.dryRun) await waitTerminated(ec2, ids, pace, opts.onProgress)
   const groups =
     (await ec2.send(new DescribeSecurityGroupsCommand({Filters: [{Name: `tag:${TAG_CLUSTER}`, Values: [cluster.name]}]}))).SecurityGroups ??
     []
@@ -698,7 +698,7 @@ async function retrying<T>(fn: () => Promise<T>, codes: string[], pace: Pace): P
   }
 }
 
-async function waitTerminated(ec2: EC2Client, ids: string[], pace: Pace, progress?: Progress): Promise<void> {
+async function waitTerminated(ec2: EC2Client, ids: string[], pace: Pace, onProgress?: OnProgress): Promise<void> {
   const deadline = Date.now() + pace.timeoutMs
   const done = new Set<string>()
   while (done.size < ids.length && Date.now() < deadline) {
@@ -707,7 +707,7 @@ async function waitTerminated(ec2: EC2Client, ids: string[], pace: Pace, progres
       for (const i of res.Instances ?? [])
         if (i.State?.Name === 'terminated' && i.InstanceId && !done.has(i.InstanceId)) {
           done.add(i.InstanceId)
-          progress?.tick(`${tagOf(i, TAG_NODE) ?? i.InstanceId} terminated`)
+          onProgress?.(`${tagOf(i, TAG_NODE) ?? i.InstanceId} terminated`)
         }
     if (done.size < ids.length) await pace.sleep(pace.pollMs)
   }

@@ -27,7 +27,6 @@ import {
   RegionOperationsClient,
   ZoneOperationsClient,
 } from '@google-cloud/compute'
-import type {Progress} from '../app/progress.js'
 import type {Cluster, ClusterNode, OsId, Role} from '../profile/index.js'
 import {boundedName, errorText, isIPv4, nodeSubnets, pool, redactedUserData, requestId, rolePortTable} from './common.js'
 import {
@@ -38,6 +37,7 @@ import {
   type LaunchNode,
   type LaunchReport,
   type NodeOutcome,
+  type OnProgress,
   type Pace,
   type PrepareSecrets,
 } from './types.js'
@@ -357,7 +357,7 @@ export interface GcpLaunchOptions {
   images: Map<string, string>
   dryRun: boolean
   prepareSecrets?: PrepareSecrets
-  progress?: Progress
+  onProgress?: OnProgress
   pace?: Partial<Pace>
   /** Concurrent inserts. @default 4 */
   concurrency?: number
@@ -515,7 +515,7 @@ export async function launchGcp(opts: GcpLaunchOptions, clients: ComputeClients)
       outcome.set(n.node.name, {...base, status: opts.dryRun ? 'planned' : r === 'existing' ? 'existing' : 'created'})
     } catch (e) {
       outcome.set(n.node.name, {...base, status: 'failed', error: errorText(e)})
-      opts.progress?.tick(`${n.node.name} failed`)
+      opts.onProgress?.(`${n.node.name} failed`)
     }
   })
 
@@ -532,11 +532,11 @@ export async function launchGcp(opts: GcpLaunchOptions, clients: ComputeClients)
       const node = cluster.nodes.find((x) => x.name === o.name)!
       const i = await api.find<{status?: string}>('instances', {project, zone: zoneOf(gcp, node), instance: o.name})
       if (i?.status) o.state = i.status
-      if (o.state === 'RUNNING') opts.progress?.tick(`${o.name} running`)
+      if (o.state === 'RUNNING') opts.onProgress?.(`${o.name} running`)
     }
     if ([...outcome.values()].some((o) => o.status !== 'failed' && o.state !== 'RUNNING')) await pace.sleep(pace.pollMs)
   }
-  for (const o of outcome.values()) if (opts.dryRun && o.status !== 'failed') opts.progress?.tick(o.name)
+  for (const o of outcome.values()) if (opts.dryRun && o.status !== 'failed') opts.onProgress?.(o.name)
 
   // 6. Control planes into the backend: control plane 0 at once, the others when they report ready.
   if (gcp.endpoint === 'internal-lb' && cps.length > 0) {
@@ -586,7 +586,7 @@ export async function launchGcp(opts: GcpLaunchOptions, clients: ComputeClients)
 export interface GcpDestroyOptions {
   cluster: Cluster
   dryRun: boolean
-  progress?: Progress
+  onProgress?: OnProgress
   pace?: Partial<Pace>
 }
 
@@ -619,7 +619,7 @@ export async function destroyGcp(opts: GcpDestroyOptions, clients: ComputeClient
         await api.call<Operation>(collection, 'delete', {...req, requestId: requestId(cluster.name, 'delete', collection, name, runId)}),
       )
       report.deleted.push({kind: collection, id: name})
-      opts.progress?.tick(`${collection} ${name}`)
+      opts.onProgress?.(`${collection} ${name}`)
     } catch (e) {
       if (statusOf(e) !== NOT_FOUND) report.failed.push({kind: collection, id: name, error: errorText(e)})
     }
