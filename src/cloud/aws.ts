@@ -42,7 +42,8 @@ import {
   RegisterTargetsCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2'
 import type {Cluster, ClusterNode, Role} from '../profile/index.js'
-import {boundedName, cidrContains, clientToken, errorText, isIPv4, nodeSubnets, pool, redactedUserData, rolePortTable} from './common.js'
+import {isIPv4} from '../profile/net.js'
+import {boundedName, clientToken, errorText, inCidr, nodeSubnets, pool, redactedUserData, rolePortTable} from './common.js'
 import {
   type ApiCall,
   DEFAULT_PACE,
@@ -346,7 +347,7 @@ export async function launchAws(opts: AwsLaunchOptions, clients: AwsClients): Pr
   for (const n of cluster.nodes) {
     const s = subnets.find((x) => x.SubnetId === subnetOf(n))
     if (!s) throw new LaunchError(`node ${n.name}: subnet ${subnetOf(n)} not found in ${aws.region}`, report)
-    if (s.CidrBlock && !cidrContains(s.CidrBlock, n.ip))
+    if (s.CidrBlock && !inCidr(s.CidrBlock, n.ip))
       throw new LaunchError(`node ${n.name}: ${n.ip} is not in subnet ${s.SubnetId} (${s.CidrBlock})`, report)
   }
 
@@ -528,7 +529,7 @@ async function ensureNlb(
   const host = cluster.endpoint.host
   const subnetIds = [...new Set(cps.map(subnetOf))]
   // An IPv4 endpoint becomes the NLB's own private address in the subnet that holds it.
-  const fixedIn = isIPv4(host) ? cps.find((n) => cidrContains(n.subnet, host)) : undefined
+  const fixedIn = isIPv4(host) ? cps.find((n) => inCidr(n.subnet, host)) : undefined
   if (isIPv4(host) && !fixedIn)
     throw new LaunchError(
       `spec.controlPlaneEndpoint.host ${host} is not in any control plane subnet (${[...new Set(cps.map((n) => n.subnet))].join(', ')}): the NLB cannot take that address`,

@@ -28,7 +28,8 @@ import {
   ZoneOperationsClient,
 } from '@google-cloud/compute'
 import type {Cluster, ClusterNode, OsId, Role} from '../profile/index.js'
-import {boundedName, errorText, isIPv4, nodeSubnets, pool, redactedUserData, requestId, rolePortTable} from './common.js'
+import {isIPv4} from '../profile/net.js'
+import {boundedName, errorText, nodeSubnets, pool, redactedUserData, requestId, rolePortTable} from './common.js'
 import {
   type ApiCall,
   DEFAULT_PACE,
