@@ -43,9 +43,9 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2'
 import type {Cluster, ClusterNode, Role} from '../profile/index.js'
 import {isIPv4} from '../profile/net.js'
-import {boundedName, clientToken, errorText, inCidr, nodeSubnets, pool, redactedUserData, rolePortTable} from './common.js'
+import {boundedName, clientToken, errorText, inCidr, nodeSubnets, pool, rolePortTable} from './common.js'
+import {CallRecorder, type Redact, userDataRedaction} from './recorder.js'
 import {
-  type ApiCall,
   DEFAULT_PACE,
   type DestroyReport,
   LaunchError,
@@ -150,9 +150,8 @@ export function runInstancesInput(
   }
 }
 
-/** Records every command a client sends (once, before the SDK's retries), user-data redacted. */
-function recordCalls(clients: AwsClients, calls: ApiCall[], nodes: LaunchNode[]): void {
-  const byData = new Map(nodes.map((n) => [n.userData.toString('base64'), n]))
+/** Records every command a client sends (once, before the SDK's retries). */
+function recordCalls(clients: AwsClients, recorder: CallRecorder): void {
   type Next = (args: {input: unknown}) => Promise<unknown>
   interface Stack {
     add(mw: (next: Next, context: {commandName?: string}) => Next, options: {step: 'initialize'; name: string}): void
@@ -163,7 +162,7 @@ function recordCalls(clients: AwsClients, calls: ApiCall[], nodes: LaunchNode[])
   ] as const) {
     ;(client.middlewareStack as unknown as Stack).add(
       (next, context) => async (args) => {
-        calls.push({service, operation: String(context.commandName).replace(/Command$/, ''), input: redact(args.input, byData)})
+        recorder.record(service, String(context.commandName).replace(/Command$/, ''), args.input)
         return next(args)
       },
       {step: 'initialize', name: 'nodegenRecordCalls'},
@@ -171,13 +170,13 @@ function recordCalls(clients: AwsClients, calls: ApiCall[], nodes: LaunchNode[])
   }
 }
 
-function redact(input: unknown, byData: Map<string, LaunchNode>): unknown {
-  const i = input as {UserData?: string}
-  if (!i || typeof i.UserData !== 'string') return structuredClone(input)
-  const n = byData.get(i.UserData)
-  return {
-    ...structuredClone(input as object),
-    UserData: n ? redactedUserData(n.userData.length, n.encoding, n.digest) : redactedUserData(i.UserData.length, 'base64', '?'),
+/** What the report shows of an EC2 or ELBv2 request: a copy, with RunInstances' UserData redacted. */
+function ec2Redactor(nodes: LaunchNode[]): Redact {
+  const userData = userDataRedaction(nodes, 'base64', 'base64')
+  return (input) => {
+    const i = input as {UserData?: string}
+    if (!i || typeof i.UserData !== 'string') return structuredClone(input)
+    return {...structuredClone(input as object), UserData: userData(i.UserData)}
   }
 }
 
@@ -208,16 +207,14 @@ export function dryRunClients(cluster: Cluster): AwsClients {
 }
 
 /** Records calls of real clients (SDK middleware) or of dry-run clients. */
-function record(clients: AwsClients, calls: ApiCall[], nodes: LaunchNode[]): void {
-  const byData = new Map(nodes.map((n) => [n.userData.toString('base64'), n]))
+function record(clients: AwsClients, recorder: CallRecorder): void {
   const dry = (clients.ec2 as unknown as Partial<DryRunSender>)[DRY_RUN]
   if (!dry) {
-    recordCalls(clients, calls, nodes)
+    recordCalls(clients, recorder)
     return
   }
   for (const c of [clients.ec2, clients.elb])
-    (c as unknown as DryRunSender)[DRY_RUN].sink = (operation, service, input) =>
-      calls.push({service, operation, input: redact(input, byData)})
+    (c as unknown as DryRunSender)[DRY_RUN].sink = (operation, service, input) => recorder.record(service, operation, input)
 }
 
 function dryRunAnswer(cluster: Cluster, aws: AwsPlatform, op: string, input: Record<string, unknown>): unknown {
@@ -332,7 +329,8 @@ export async function launchAws(opts: AwsLaunchOptions, clients: AwsClients): Pr
     warnings: [...(opts.warnings ?? [])],
     blockers: [],
   }
-  record(clients, report.calls, opts.nodes)
+  const recorder = new CallRecorder(report.calls, ec2Redactor(opts.nodes))
+  record(clients, recorder)
   const {ec2, elb} = clients
 
   // 1. Subnets: the VPC, and every node IP inside its subnet (RunInstances would refuse it anyway,
@@ -410,7 +408,7 @@ export async function launchAws(opts: AwsLaunchOptions, clients: AwsClients): Pr
   const existingByNode = new Map(found.map((i) => [tagOf(i, TAG_NODE) ?? '', i]))
   let todo = opts.nodes.filter((n) => !existingByNode.has(n.node.name))
   if (opts.prepareSecrets && todo.length > 0) {
-    const changes = await opts.prepareSecrets({cluster, nodes: todo, dryRun: opts.dryRun, record: (c) => report.calls.push(c)})
+    const changes = await opts.prepareSecrets({cluster, nodes: todo, dryRun: opts.dryRun, record: (c) => recorder.add(c)})
     todo = todo.map((n) => ({...n, ...changes.get(n.node.name)}))
   }
 
@@ -627,7 +625,8 @@ export async function destroyAws(opts: AwsDestroyOptions, clients: AwsClients): 
   const pace: Pace = {...DEFAULT_PACE, ...opts.pace}
   const report: DestroyReport = {platform: 'aws', cluster: cluster.name, dryRun: opts.dryRun, calls: [], deleted: [], failed: []}
   const {ec2, elb} = clients
-  record(clients, report.calls, [])
+  const recorder = new CallRecorder(report.calls, ec2Redactor([]))
+  record(clients, recorder)
   const act = async (kind: string, id: string, fn: () => Promise<unknown>) => {
     if (opts.dryRun) {
       report.deleted.push({kind, id})
@@ -643,7 +642,7 @@ export async function destroyAws(opts: AwsDestroyOptions, clients: AwsClients): 
   const instances = await describeClusterInstances(ec2, cluster.name)
   const ids = instances.map((i) => i.InstanceId!).filter(Boolean)
   if (ids.length > 0) {
-    if (opts.dryRun) report.calls.push({service: 'ec2', operation: 'TerminateInstances', input: {InstanceIds: ids}})
+    if (opts.dryRun) recorder.add({service: 'ec2', operation: 'TerminateInstances', input: {InstanceIds: ids}})
     await act('instances', ids.join(','), () => ec2.send(new TerminateInstancesCommand({InstanceIds: ids})))
   }
   const name = elbName(cluster.name)
@@ -654,7 +653,7 @@ export async function destroyAws(opts: AwsDestroyOptions, clients: AwsClients): 
   try {
     const lb = (await elb.send(new DescribeLoadBalancersCommand({Names: [name]}))).LoadBalancers?.[0]
     if (lb?.LoadBalancerArn && (await owned(lb.LoadBalancerArn))) {
-      if (opts.dryRun) report.calls.push({service: 'elbv2', operation: 'DeleteLoadBalancer', input: {LoadBalancerArn: lb.LoadBalancerArn}})
+      if (opts.dryRun) recorder.add({service: 'elbv2', operation: 'DeleteLoadBalancer', input: {LoadBalancerArn: lb.LoadBalancerArn}})
       await act('load-balancer', lb.LoadBalancerArn, () => elb.send(new DeleteLoadBalancerCommand({LoadBalancerArn: lb.LoadBalancerArn})))
     }
   } catch (e) {
@@ -663,7 +662,7 @@ export async function destroyAws(opts: AwsDestroyOptions, clients: AwsClients): 
   try {
     const tg = (await elb.send(new DescribeTargetGroupsCommand({Names: [name]}))).TargetGroups?.[0]
     if (tg?.TargetGroupArn && (await owned(tg.TargetGroupArn))) {
-      if (opts.dryRun) report.calls.push({service: 'elbv2', operation: 'DeleteTargetGroup', input: {TargetGroupArn: tg.TargetGroupArn}})
+      if (opts.dryRun) recorder.add({service: 'elbv2', operation: 'DeleteTargetGroup', input: {TargetGroupArn: tg.TargetGroupArn}})
       // The target group is in use until the load balancer's deletion has gone through.
       await act('target-group', tg.TargetGroupArn, () =>
         retrying(() => elb.send(new DeleteTargetGroupCommand({TargetGroupArn: tg.TargetGroupArn})), ['ResourceInUse'], pace),
@@ -678,7 +677,7 @@ export async function destroyAws(opts: AwsDestroyOptions, clients: AwsClients): 
     []
   for (const g of groups) {
     if (!g.GroupId) continue
-    if (opts.dryRun) report.calls.push({service: 'ec2', operation: 'DeleteSecurityGroup', input: {GroupId: g.GroupId}})
+    if (opts.dryRun) recorder.add({service: 'ec2', operation: 'DeleteSecurityGroup', input: {GroupId: g.GroupId}})
     // Network interfaces of terminated instances linger a little: DependencyViolation until then.
     await act('security-group', g.GroupId, () =>
       retrying(() => ec2.send(new DeleteSecurityGroupCommand({GroupId: g.GroupId})), ['DependencyViolation'], pace),

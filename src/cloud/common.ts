@@ -1,7 +1,7 @@
 /**
  * Pure helpers both clouds use: stable names within each API's limits, idempotency tokens derived
- * from cluster and node, the role port table, and redaction of user-data in recorded calls. Address
- * arithmetic is profile/net.ts's.
+ * from cluster and node, the role port table, a bounded pool and error text. Address arithmetic is
+ * profile/net.ts's; recording calls is recorder.ts's.
  */
 import {createHash} from 'node:crypto'
 import {firewallRules} from '../plan/params.js'
@@ -85,11 +85,6 @@ export function nodeSubnets(cluster: Cluster): string[] {
 export function inCidr(cidr: string, ip: string): boolean {
   const c = parseCidr(cidr)
   return c !== undefined && cidrContains(c, ip)
-}
-
-/** What a recorded call shows instead of user-data: its size, encoding and digest, never the bytes. */
-export function redactedUserData(bytes: number, encoding: string, digest: string): string {
-  return `<redacted: ${bytes} bytes, ${encoding}, sha256 ${digest}>`
 }
 
 /** Runs `fn` over `items` with at most `limit` at a time, keeping results in input order. */

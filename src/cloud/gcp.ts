@@ -29,9 +29,9 @@ import {
 } from '@google-cloud/compute'
 import type {Cluster, ClusterNode, OsId, Role} from '../profile/index.js'
 import {isIPv4} from '../profile/net.js'
-import {boundedName, errorText, nodeSubnets, pool, redactedUserData, requestId, rolePortTable} from './common.js'
+import {boundedName, errorText, nodeSubnets, pool, requestId, rolePortTable} from './common.js'
+import {CallRecorder, type Redact, userDataRedaction} from './recorder.js'
 import {
-  type ApiCall,
   DEFAULT_PACE,
   type DestroyReport,
   LaunchError,
@@ -135,14 +135,13 @@ interface Operation {
 class Compute {
   constructor(
     private readonly clients: ComputeClients,
-    private readonly calls: ApiCall[],
+    private readonly recorder: CallRecorder,
     private readonly pace: Pace,
-    private readonly redact: (input: unknown) => unknown,
     readonly dryRun: boolean,
   ) {}
 
   async call<T = Record<string, unknown>>(collection: Collection, method: string, request: object): Promise<T> {
-    this.calls.push({service: collection, operation: method, input: this.redact(request)})
+    this.recorder.record(collection, method, request)
     if (this.dryRun) return dryRunAnswer(method, request) as T
     const client = this.clients[collection] as Record<string, (r: object) => Promise<unknown[]>>
     for (let attempt = 0; ; attempt++) {
@@ -338,15 +337,12 @@ export function firewallRules(cluster: Cluster): Array<Record<string, unknown>> 
   return rules
 }
 
-function redactor(nodes: LaunchNode[]): (input: unknown) => unknown {
-  const byValue = new Map(nodes.map((n) => [n.userData.toString('utf8'), n]))
+/** What the report shows of a Compute Engine request: a copy, with the `user-data` metadata item redacted. */
+function metadataRedactor(nodes: LaunchNode[]): Redact {
+  const userData = userDataRedaction(nodes, 'utf8', 'text')
   return (input) => {
     const copy = structuredClone(input) as {instanceResource?: {metadata?: {items?: Array<{key: string; value: string}>}}}
-    for (const it of copy?.instanceResource?.metadata?.items ?? []) {
-      if (it.key !== 'user-data') continue
-      const n = byValue.get(it.value)
-      it.value = n ? redactedUserData(n.userData.length, n.encoding, n.digest) : redactedUserData(it.value.length, 'text', '?')
-    }
+    for (const it of copy?.instanceResource?.metadata?.items ?? []) if (it.key === 'user-data') it.value = userData(it.value)
     return copy
   }
 }
@@ -388,7 +384,8 @@ export async function launchGcp(opts: GcpLaunchOptions, clients: ComputeClients)
     warnings: [...(opts.warnings ?? [])],
     blockers: [],
   }
-  const api = new Compute(clients, report.calls, pace, redactor(opts.nodes), opts.dryRun)
+  const recorder = new CallRecorder(report.calls, metadataRedactor(opts.nodes))
+  const api = new Compute(clients, recorder, pace, opts.dryRun)
   const runId = opts.runId ?? randomUUID()
   const cps = cluster.nodes.filter((n) => n.role === 'control-plane')
   if (gcp.endpoint === 'internal-lb') {
@@ -502,7 +499,7 @@ export async function launchGcp(opts: GcpLaunchOptions, clients: ComputeClients)
   })
   let todo = opts.nodes.filter((n) => !outcome.has(n.node.name))
   if (opts.prepareSecrets && todo.length > 0) {
-    const changes = await opts.prepareSecrets({cluster, nodes: todo, dryRun: opts.dryRun, record: (c) => report.calls.push(c)})
+    const changes = await opts.prepareSecrets({cluster, nodes: todo, dryRun: opts.dryRun, record: (c) => recorder.add(c)})
     todo = todo.map((n) => ({...n, ...changes.get(n.node.name)}))
   }
 
@@ -603,14 +600,15 @@ export async function destroyGcp(opts: GcpDestroyOptions, clients: ComputeClient
   const pace: Pace = {...DEFAULT_PACE, ...opts.pace}
   const report: DestroyReport = {platform: 'gcp', cluster: cluster.name, dryRun: opts.dryRun, calls: [], deleted: [], failed: []}
   // Reads go to the API even in a dry run (it must know what exists); deletes are only listed.
-  const api = new Compute(clients, report.calls, pace, (x) => x, false)
+  const recorder = new CallRecorder(report.calls)
+  const api = new Compute(clients, recorder, pace, false)
   const runId = randomUUID()
   const del = async (collection: Collection, key: string, where: Record<string, string>, name: string) => {
     const req = {project, ...where, [key]: name}
     const found = await api.find(collection, req)
     if (!found) return
     if (opts.dryRun) {
-      report.calls.push({service: collection, operation: 'delete', input: req})
+      recorder.add({service: collection, operation: 'delete', input: req})
       report.deleted.push({kind: collection, id: name})
       return
     }
