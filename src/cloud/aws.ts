@@ -43,7 +43,8 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2'
 import type {Cluster, ClusterNode, Role} from '../profile/index.js'
 import {isIPv4} from '../profile/net.js'
-import {boundedName, clientToken, errorText, inCidr, nodeSubnets, pool, rolePortTable} from './common.js'
+import {boundedName, clientToken, errorText, inCidr, nodeSubnets, rolePortTable} from './common.js'
+import {newLaunchReport, type ProviderAdapter, runLaunchSequence} from './launch-sequence.js'
 import {CallRecorder, type Redact, userDataRedaction} from './recorder.js'
 import {
   DEFAULT_PACE,
@@ -314,42 +315,96 @@ function ruleKeys(perms: IpPermission[]): Set<string> {
   return s
 }
 
+/** A node's subnet: its own, or the platform's. */
+function subnetOf(aws: AwsPlatform, n: ClusterNode): string {
+  return n.subnetId ?? aws.subnetId
+}
+
+/** What the instances need from preparing: each role's security group, and the NLB's target group. */
+interface AwsReady {
+  groupOf: Map<Role, string>
+  targetGroupArn?: string
+}
+
 export async function launchAws(opts: AwsLaunchOptions, clients: AwsClients): Promise<LaunchReport> {
   const {cluster} = opts
   const aws = platformOf(cluster)
   const pace: Pace = {...DEFAULT_PACE, ...opts.pace}
-  const report: LaunchReport = {
-    platform: 'aws',
-    cluster: cluster.name,
-    dryRun: opts.dryRun,
-    calls: [],
-    nodes: [],
-    endpoint: {kind: aws.endpoint, host: cluster.endpoint.host, port: cluster.endpoint.port, resources: {}, notes: []},
-    firewall: {},
-    warnings: [...(opts.warnings ?? [])],
-    blockers: [],
-  }
+  const report = newLaunchReport('aws', cluster, opts.dryRun, aws.endpoint, opts.warnings)
   const recorder = new CallRecorder(report.calls, ec2Redactor(opts.nodes))
   record(clients, recorder)
   const {ec2, elb} = clients
+  const cps = cluster.nodes.filter((n) => n.role === 'control-plane')
+  const adapter: ProviderAdapter<AwsReady> = {
+    async prepare() {
+      const vpcId = await checkSubnets(ec2, cluster, report)
+      const groupOf = await ensureSecurityGroups(ec2, cluster, vpcId, report)
+      // The endpoint before any instance: control plane 0's kubeadm init already talks to it.
+      if (aws.endpoint === 'nlb') return {groupOf, targetGroupArn: await ensureNlb(cluster, elb, vpcId, cps, report)}
+      report.endpoint.notes.push(
+        `endpoint dns: ${cluster.endpoint.host} must resolve to the control planes (${cps.map((n) => n.ip).join(', ')}) or a load balancer of yours`,
+      )
+      return {groupOf}
+    },
+    findExisting: (nodes) => findExisting(ec2, cluster.name, nodes),
+    base: (n) => ({name: n.node.name, role: n.node.role, ip: n.node.ip}),
+    create: (n, ready) =>
+      runInstance(ec2, cluster, n, {
+        imageId: opts.images.get(n.node.name)!,
+        subnetId: subnetOf(aws, n.node),
+        securityGroupIds: [ready.groupOf.get(n.node.role)!, ...aws.securityGroupIds],
+        dryRun: opts.dryRun,
+        pace,
+      }),
+    waitRunning: (outcome) => waitRunning(ec2, outcome, pace, opts.onProgress),
+    async register(outcome, ready) {
+      // Control planes behind the NLB.
+      if (!ready.targetGroupArn) return
+      const ids = cps.map((n) => outcome.get(n.name)).filter((o) => o && o.status !== 'failed' && o.id) as NodeOutcome[]
+      if (ids.length > 0)
+        await elb.send(
+          new RegisterTargetsCommand({
+            TargetGroupArn: ready.targetGroupArn,
+            Targets: ids.map((o) => ({Id: o.id!, Port: cluster.loadBalancer.apiServerPort})),
+          }),
+        )
+    },
+  }
+  report.nodes = await runLaunchSequence(adapter, {
+    cluster,
+    nodes: opts.nodes,
+    dryRun: opts.dryRun,
+    prepareSecrets: opts.prepareSecrets,
+    concurrency: opts.concurrency,
+    recorder,
+    onProgress: opts.onProgress,
+  })
+  return report
+}
 
-  // 1. Subnets: the VPC, and every node IP inside its subnet (RunInstances would refuse it anyway,
-  // after the others had started).
-  const subnetOf = (n: ClusterNode) => n.subnetId ?? aws.subnetId
-  const subnetIds = [...new Set(cluster.nodes.map(subnetOf))]
+/**
+ * The nodes' subnets: one VPC, and every node IP inside its subnet (RunInstances would refuse it
+ * anyway, after the others had started). Answers the VPC.
+ */
+async function checkSubnets(ec2: EC2Client, cluster: Cluster, report: LaunchReport): Promise<string> {
+  const aws = platformOf(cluster)
+  const subnetIds = [...new Set(cluster.nodes.map((n) => subnetOf(aws, n)))]
   const subnets = (await ec2.send(new DescribeSubnetsCommand({SubnetIds: subnetIds}))).Subnets ?? []
   const vpcs = new Set(subnets.map((s) => s.VpcId))
   const vpcId = aws.vpcId ?? subnets[0]?.VpcId
   if (!vpcId) throw new LaunchError(`subnet ${subnetIds.join(', ')} not found in ${aws.region}`, report)
   if (vpcs.size > 1) throw new LaunchError(`the nodes' subnets are in different VPCs (${[...vpcs].join(', ')})`, report)
   for (const n of cluster.nodes) {
-    const s = subnets.find((x) => x.SubnetId === subnetOf(n))
-    if (!s) throw new LaunchError(`node ${n.name}: subnet ${subnetOf(n)} not found in ${aws.region}`, report)
+    const s = subnets.find((x) => x.SubnetId === subnetOf(aws, n))
+    if (!s) throw new LaunchError(`node ${n.name}: subnet ${subnetOf(aws, n)} not found in ${aws.region}`, report)
     if (s.CidrBlock && !inCidr(s.CidrBlock, n.ip))
       throw new LaunchError(`node ${n.name}: ${n.ip} is not in subnet ${s.SubnetId} (${s.CidrBlock})`, report)
   }
+  return vpcId
+}
 
-  // 2. One security group per role with the role's port table; the profile's groups are added.
+/** One security group per role with the role's port table (created or reused, missing rules added). */
+async function ensureSecurityGroups(ec2: EC2Client, cluster: Cluster, vpcId: string, report: LaunchReport): Promise<Map<Role, string>> {
   const roles = [...new Set(cluster.nodes.map((n) => n.role))]
   const names = roles.map((r) => securityGroupName(cluster.name, r))
   const existing =
@@ -393,29 +448,16 @@ export async function launchAws(opts: AwsLaunchOptions, clients: AwsClients): Pr
     groupOf.set(role, id)
     report.firewall[name] = id
   }
+  return groupOf
+}
 
-  // 3. The endpoint before any instance: control plane 0's kubeadm init already talks to it.
-  let targetGroupArn: string | undefined
-  const cps = cluster.nodes.filter((n) => n.role === 'control-plane')
-  if (aws.endpoint === 'nlb') targetGroupArn = await ensureNlb(cluster, elb, vpcId, cps, subnetOf, report)
-  else
-    report.endpoint.notes.push(
-      `endpoint dns: ${cluster.endpoint.host} must resolve to the control planes (${cps.map((n) => n.ip).join(', ')}) or a load balancer of yours`,
-    )
-
-  // 4. What exists already (by tag); the secrets hook sees only the nodes still to create.
-  const found = await describeClusterInstances(ec2, cluster.name)
-  const existingByNode = new Map(found.map((i) => [tagOf(i, TAG_NODE) ?? '', i]))
-  let todo = opts.nodes.filter((n) => !existingByNode.has(n.node.name))
-  if (opts.prepareSecrets && todo.length > 0) {
-    const changes = await opts.prepareSecrets({cluster, nodes: todo, dryRun: opts.dryRun, record: (c) => recorder.add(c)})
-    todo = todo.map((n) => ({...n, ...changes.get(n.node.name)}))
-  }
-
-  // 5. One RunInstances per missing node.
+/** The nodes whose instance exists (found by the cluster's tag), as `existing` outcomes. */
+async function findExisting(ec2: EC2Client, cluster: string, nodes: LaunchNode[]): Promise<Map<string, NodeOutcome>> {
+  const found = await describeClusterInstances(ec2, cluster)
+  const byNode = new Map(found.map((i) => [tagOf(i, TAG_NODE) ?? '', i]))
   const outcome = new Map<string, NodeOutcome>()
-  for (const n of opts.nodes) {
-    const i = existingByNode.get(n.node.name)
+  for (const n of nodes) {
+    const i = byNode.get(n.node.name)
     if (i)
       outcome.set(n.node.name, {
         name: n.node.name,
@@ -426,67 +468,47 @@ export async function launchAws(opts: AwsLaunchOptions, clients: AwsClients): Pr
         ...(i.State?.Name ? {state: i.State.Name} : {}),
       })
   }
-  const extraGroups = aws.securityGroupIds
-  await pool(todo, opts.dryRun ? 1 : (opts.concurrency ?? 4), async (n) => {
-    const base = {name: n.node.name, role: n.node.role, ip: n.node.ip}
-    const refs = {
-      imageId: opts.images.get(n.node.name)!,
-      subnetId: subnetOf(n.node),
-      securityGroupIds: [groupOf.get(n.node.role)!, ...extraGroups],
-    }
-    try {
-      for (let attempt = 0, wait = 0; attempt < 5; ) {
-        let r: RunInstancesCommandOutput
-        try {
-          r = await ec2.send(new RunInstancesCommand(runInstancesInput(cluster, n, refs, attempt)))
-        } catch (e) {
-          // IAM is eventually consistent: an instance profile made seconds ago can be unknown to EC2.
-          if (n.identity?.aws && /Invalid IAM Instance Profile/i.test(errorText(e)) && wait < 6) {
-            await pace.sleep(pace.retryMs * 2 ** wait++)
-            continue
-          }
-          throw e
-        }
-        attempt++
-        const inst = r.Instances?.[0]
-        const state = inst?.State?.Name
-        // A token already used by an instance that is gone (the cluster was destroyed): next token.
-        if (state === 'terminated' || state === 'shutting-down') continue
-        outcome.set(n.node.name, {
-          ...base,
-          status: opts.dryRun ? 'planned' : 'created',
-          ...(inst?.InstanceId ? {id: inst.InstanceId} : {}),
-          ...(state ? {state} : {}),
-        })
-        return
-      }
-      throw new Error('five idempotency tokens in a row belong to terminated instances')
-    } catch (e) {
-      outcome.set(n.node.name, {...base, status: 'failed', error: errorText(e)})
-      opts.onProgress?.(`${n.node.name} failed`)
-    }
-  })
-
-  // 6. Wait for running.
-  await waitRunning(ec2, outcome, opts, pace)
-
-  // 7. Control planes behind the NLB.
-  if (targetGroupArn) {
-    const ids = cps.map((n) => outcome.get(n.name)).filter((o) => o && o.status !== 'failed' && o.id) as NodeOutcome[]
-    if (ids.length > 0)
-      await elb.send(
-        new RegisterTargetsCommand({
-          TargetGroupArn: targetGroupArn,
-          Targets: ids.map((o) => ({Id: o.id!, Port: cluster.loadBalancer.apiServerPort})),
-        }),
-      )
-  }
-  report.nodes = opts.nodes.map((n) => outcome.get(n.node.name)!)
-  return report
+  return outcome
 }
 
-async function waitRunning(ec2: EC2Client, outcome: Map<string, NodeOutcome>, opts: AwsLaunchOptions, pace: Pace): Promise<void> {
-  for (const o of outcome.values()) if (o.state === 'running' && o.status !== 'failed') opts.onProgress?.(`${o.name} running`)
+/**
+ * One RunInstances for one node. IAM is eventually consistent, so an instance profile made seconds
+ * ago may be unknown to EC2 yet: that is retried. A token whose instance is terminated (a destroyed
+ * cluster launched again) moves on to the next token.
+ */
+async function runInstance(
+  ec2: EC2Client,
+  cluster: Cluster,
+  n: LaunchNode,
+  refs: {imageId: string; subnetId: string; securityGroupIds: string[]; dryRun: boolean; pace: Pace},
+): Promise<Pick<NodeOutcome, 'status' | 'id' | 'state'>> {
+  const {pace} = refs
+  for (let attempt = 0, wait = 0; attempt < 5; ) {
+    let r: RunInstancesCommandOutput
+    try {
+      r = await ec2.send(new RunInstancesCommand(runInstancesInput(cluster, n, refs, attempt)))
+    } catch (e) {
+      if (n.identity?.aws && /Invalid IAM Instance Profile/i.test(errorText(e)) && wait < 6) {
+        await pace.sleep(pace.retryMs * 2 ** wait++)
+        continue
+      }
+      throw e
+    }
+    attempt++
+    const inst = r.Instances?.[0]
+    const state = inst?.State?.Name
+    if (state === 'terminated' || state === 'shutting-down') continue
+    return {
+      status: refs.dryRun ? 'planned' : 'created',
+      ...(inst?.InstanceId ? {id: inst.InstanceId} : {}),
+      ...(state ? {state} : {}),
+    }
+  }
+  throw new Error('five idempotency tokens in a row belong to terminated instances')
+}
+
+async function waitRunning(ec2: EC2Client, outcome: Map<string, NodeOutcome>, pace: Pace, onProgress?: OnProgress): Promise<void> {
+  for (const o of outcome.values()) if (o.state === 'running' && o.status !== 'failed') onProgress?.(`${o.name} running`)
   const deadline = Date.now() + pace.timeoutMs
   for (;;) {
     const waiting = [...outcome.values()].filter((o) => o.status !== 'failed' && o.id && o.state !== 'running')
@@ -504,11 +526,11 @@ async function waitRunning(ec2: EC2Client, outcome: Map<string, NodeOutcome>, op
         const o = waiting.find((w) => w.id === i.InstanceId)
         if (!o) continue
         o.state = i.State?.Name ?? o.state
-        if (o.state === 'running') opts.onProgress?.(`${o.name} running`)
+        if (o.state === 'running') onProgress?.(`${o.name} running`)
         else if (o.state === 'terminated' || o.state === 'shutting-down') {
           o.status = 'failed'
           o.error = `the instance ${o.state}: ${i.StateReason?.Message ?? 'no reason given'}`
-          opts.onProgress?.(`${o.name} failed`)
+          onProgress?.(`${o.name} failed`)
         }
       }
     if ([...outcome.values()].some((o) => o.status !== 'failed' && o.id && o.state !== 'running')) await pace.sleep(pace.pollMs)
@@ -520,12 +542,13 @@ async function ensureNlb(
   elb: ElasticLoadBalancingV2Client,
   vpcId: string,
   cps: ClusterNode[],
-  subnetOf: (n: ClusterNode) => string,
   report: LaunchReport,
 ): Promise<string> {
+  const aws = platformOf(cluster)
+  const subnetIdOf = (n: ClusterNode) => subnetOf(aws, n)
   const name = elbName(cluster.name)
   const host = cluster.endpoint.host
-  const subnetIds = [...new Set(cps.map(subnetOf))]
+  const subnetIds = [...new Set(cps.map(subnetIdOf))]
   // An IPv4 endpoint becomes the NLB's own private address in the subnet that holds it.
   const fixedIn = isIPv4(host) ? cps.find((n) => inCidr(n.subnet, host)) : undefined
   if (isIPv4(host) && !fixedIn)
@@ -549,7 +572,7 @@ async function ensureNlb(
         IpAddressType: 'ipv4',
         SubnetMappings: subnetIds.map((SubnetId) => ({
           SubnetId,
-          ...(fixedIn && subnetOf(fixedIn) === SubnetId ? {PrivateIPv4Address: host} : {}),
+          ...(fixedIn && subnetIdOf(fixedIn) === SubnetId ? {PrivateIPv4Address: host} : {}),
         })),
         Tags: tags(cluster, {Name: name}),
       }),

@@ -30,6 +30,7 @@ import {
 import type {Cluster, ClusterNode, OsId, Role} from '../profile/index.js'
 import {isIPv4} from '../profile/net.js'
 import {boundedName, errorText, nodeSubnets, pool, requestId, rolePortTable} from './common.js'
+import {newLaunchReport, type ProviderAdapter, runLaunchSequence} from './launch-sequence.js'
 import {CallRecorder, type Redact, userDataRedaction} from './recorder.js'
 import {
   DEFAULT_PACE,
@@ -370,36 +371,77 @@ export interface GcpLaunchOptions {
 export async function launchGcp(opts: GcpLaunchOptions, clients: ComputeClients): Promise<LaunchReport> {
   const {cluster} = opts
   const gcp = platformOf(cluster)
-  const project = gcp.project
-  const region = regionOf(gcp)
   const pace: Pace = {...DEFAULT_PACE, ...opts.pace}
-  const report: LaunchReport = {
-    platform: 'gcp',
-    cluster: cluster.name,
-    dryRun: opts.dryRun,
-    calls: [],
-    nodes: [],
-    endpoint: {kind: gcp.endpoint, host: cluster.endpoint.host, port: cluster.endpoint.port, resources: {}, notes: []},
-    firewall: {},
-    warnings: [...(opts.warnings ?? [])],
-    blockers: [],
-  }
+  const report = newLaunchReport('gcp', cluster, opts.dryRun, gcp.endpoint, opts.warnings)
   const recorder = new CallRecorder(report.calls, metadataRedactor(opts.nodes))
   const api = new Compute(clients, recorder, pace, opts.dryRun)
   const runId = opts.runId ?? randomUUID()
-  const cps = cluster.nodes.filter((n) => n.role === 'control-plane')
-  if (gcp.endpoint === 'internal-lb') {
-    if (!isIPv4(cluster.endpoint.host))
-      throw new LaunchError(
-        `spec.controlPlaneEndpoint.host must be an IPv4 address in the subnetwork with endpoint internal-lb (the forwarding rule's address); it is ${cluster.endpoint.host}`,
+  const project = gcp.project
+  const adapter: ProviderAdapter<void> = {
+    async prepare() {
+      checkEndpoint(cluster)
+      await ensureFirewallRules(api, cluster, runId, report)
+      // The endpoint, before any instance.
+      await ensureLoadBalancer(api, cluster, runId, report)
+    },
+    async findExisting(nodes) {
+      const existing = await pool(nodes, opts.dryRun ? 1 : 8, (n) =>
+        api.find<{name?: string; status?: string; labels?: Record<string, string>}>('instances', {
+          project,
+          zone: zoneOf(gcp, n.node),
+          instance: n.node.name,
+        }),
       )
-    if (cluster.endpoint.port !== cluster.loadBalancer.apiServerPort)
-      throw new LaunchError(
-        `an internal passthrough load balancer does not translate ports: spec.controlPlaneEndpoint.port (${cluster.endpoint.port}) must equal the API server port (${cluster.loadBalancer.apiServerPort})`,
-      )
+      const outcome = new Map<string, NodeOutcome>()
+      nodes.forEach((n, i) => {
+        const e = existing[i]
+        if (!e) return
+        const base = {name: n.node.name, role: n.node.role, ip: n.node.ip, id: n.node.name, ...(e.status ? {state: e.status} : {})}
+        if (e.labels?.[LABEL_CLUSTER] !== cluster.name)
+          outcome.set(n.node.name, {...base, status: 'failed', error: `an instance named ${n.node.name} exists and is not this cluster's`})
+        else outcome.set(n.node.name, {...base, status: 'existing'})
+      })
+      return outcome
+    },
+    base: (n) => ({name: n.node.name, role: n.node.role, ip: n.node.ip, id: n.node.name}),
+    async create(n) {
+      if (n.node.format === 'ignition' && n.encoding !== 'raw')
+        throw new Error(`Ignition reads user-data verbatim on GCE, and this config is ${n.encoding}`)
+      const r = await api.insert('instances', project, instanceInsertRequest(cluster, n, opts.images.get(n.node.name)!, runId))
+      return {status: opts.dryRun ? 'planned' : r === 'existing' ? 'existing' : 'created'}
+    },
+    waitRunning: (outcome) => waitRunning(api, cluster, outcome, pace, opts.onProgress),
+    // Control planes into the backend: control plane 0 at once, the others when they report ready.
+    register: (outcome) => addReadyControlPlanes(api, cluster, outcome, runId, report),
   }
+  report.nodes = await runLaunchSequence(adapter, {
+    cluster,
+    nodes: opts.nodes,
+    dryRun: opts.dryRun,
+    prepareSecrets: opts.prepareSecrets,
+    concurrency: opts.concurrency,
+    recorder,
+    onProgress: opts.onProgress,
+  })
+  return report
+}
 
-  // 1. Firewall rules (created or reused by name).
+/** An internal passthrough load balancer takes an IPv4 address and does not translate ports. */
+function checkEndpoint(cluster: Cluster): void {
+  if (platformOf(cluster).endpoint !== 'internal-lb') return
+  if (!isIPv4(cluster.endpoint.host))
+    throw new LaunchError(
+      `spec.controlPlaneEndpoint.host must be an IPv4 address in the subnetwork with endpoint internal-lb (the forwarding rule's address); it is ${cluster.endpoint.host}`,
+    )
+  if (cluster.endpoint.port !== cluster.loadBalancer.apiServerPort)
+    throw new LaunchError(
+      `an internal passthrough load balancer does not translate ports: spec.controlPlaneEndpoint.port (${cluster.endpoint.port}) must equal the API server port (${cluster.loadBalancer.apiServerPort})`,
+    )
+}
+
+/** The firewall rules, created or reused by name. */
+async function ensureFirewallRules(api: Compute, cluster: Cluster, runId: string, report: LaunchReport): Promise<void> {
+  const {project} = platformOf(cluster)
   for (const rule of firewallRules(cluster)) {
     const name = rule.name as string
     const status = (await api.find('firewalls', {project, firewall: name}))
@@ -411,11 +453,31 @@ export async function launchGcp(opts: GcpLaunchOptions, clients: ComputeClients)
         })
     report.firewall[name] = status
   }
+}
 
-  // 2. The endpoint, before any instance.
-  const zones = [...new Set(cps.map((n) => zoneOf(gcp, n)))]
-  const lbName = gceName(cluster.name, 'api')
-  const groupName = gceName(cluster.name, 'control-planes')
+/** The load balancer's names: one for the address, health check, backend service and forwarding rule, one for the instance groups. */
+function lbNames(cluster: Cluster): {lbName: string; groupName: string} {
+  return {lbName: gceName(cluster.name, 'api'), groupName: gceName(cluster.name, 'control-planes')}
+}
+
+/** The control planes' zones, each with an instance group of the backend. */
+function controlPlaneZones(cluster: Cluster): string[] {
+  const gcp = platformOf(cluster)
+  return [...new Set(cluster.nodes.filter((n) => n.role === 'control-plane').map((n) => zoneOf(gcp, n)))]
+}
+
+/**
+ * The internal passthrough load balancer (address, regional HTTPS health check on /readyz, an
+ * unmanaged instance group per zone, regional backend service, forwarding rule), each created
+ * unless it exists; with endpoint `address`, only a note.
+ */
+async function ensureLoadBalancer(api: Compute, cluster: Cluster, runId: string, report: LaunchReport): Promise<void> {
+  const gcp = platformOf(cluster)
+  const {project} = gcp
+  const region = regionOf(gcp)
+  const cps = cluster.nodes.filter((n) => n.role === 'control-plane')
+  const zones = controlPlaneZones(cluster)
+  const {lbName, groupName} = lbNames(cluster)
   if (gcp.endpoint === 'internal-lb' && cps.length > 0) {
     const sub = subnetworkUrl(gcp)
     const ensure = async (collection: Collection, key: string, where: {region?: string; zone?: string}, body: string, resource: object) => {
@@ -479,106 +541,90 @@ export async function launchGcp(opts: GcpLaunchOptions, clients: ComputeClients)
       `endpoint address: ${cluster.endpoint.host} must reach the control planes (${cps.map((n) => n.ip).join(', ')}) through a load balancer of yours`,
     )
   }
+}
 
-  // 3. What exists; the secrets hook sees only the nodes still to create.
-  const outcome = new Map<string, NodeOutcome>()
-  const existing = await pool(opts.nodes, opts.dryRun ? 1 : 8, (n) =>
-    api.find<{name?: string; status?: string; labels?: Record<string, string>}>('instances', {
-      project,
-      zone: zoneOf(gcp, n.node),
-      instance: n.node.name,
-    }),
-  )
-  opts.nodes.forEach((n, i) => {
-    const e = existing[i]
-    if (!e) return
-    const base = {name: n.node.name, role: n.node.role, ip: n.node.ip, id: n.node.name, ...(e.status ? {state: e.status} : {})}
-    if (e.labels?.[LABEL_CLUSTER] !== cluster.name)
-      outcome.set(n.node.name, {...base, status: 'failed', error: `an instance named ${n.node.name} exists and is not this cluster's`})
-    else outcome.set(n.node.name, {...base, status: 'existing'})
-  })
-  let todo = opts.nodes.filter((n) => !outcome.has(n.node.name))
-  if (opts.prepareSecrets && todo.length > 0) {
-    const changes = await opts.prepareSecrets({cluster, nodes: todo, dryRun: opts.dryRun, record: (c) => recorder.add(c)})
-    todo = todo.map((n) => ({...n, ...changes.get(n.node.name)}))
-  }
-
-  // 4. One insert per missing node, each waited on.
-  await pool(todo, opts.dryRun ? 1 : (opts.concurrency ?? 4), async (n) => {
-    const base = {name: n.node.name, role: n.node.role, ip: n.node.ip, id: n.node.name}
-    try {
-      if (n.node.format === 'ignition' && n.encoding !== 'raw')
-        throw new Error(`Ignition reads user-data verbatim on GCE, and this config is ${n.encoding}`)
-      const r = await api.insert('instances', project, instanceInsertRequest(cluster, n, opts.images.get(n.node.name)!, runId))
-      outcome.set(n.node.name, {...base, status: opts.dryRun ? 'planned' : r === 'existing' ? 'existing' : 'created'})
-    } catch (e) {
-      outcome.set(n.node.name, {...base, status: 'failed', error: errorText(e)})
-      opts.onProgress?.(`${n.node.name} failed`)
-    }
-  })
-
-  // 5. Wait for RUNNING.
+/** Polls the instances until RUNNING (a dry run does not wait: it ticks every node not failed). */
+async function waitRunning(
+  api: Compute,
+  cluster: Cluster,
+  outcome: Map<string, NodeOutcome>,
+  pace: Pace,
+  onProgress?: OnProgress,
+): Promise<void> {
+  const gcp = platformOf(cluster)
   const deadline = Date.now() + pace.timeoutMs
   for (;;) {
     const waiting = [...outcome.values()].filter((o) => o.status !== 'failed' && o.state !== 'RUNNING')
-    if (waiting.length === 0 || opts.dryRun) break
+    if (waiting.length === 0 || api.dryRun) break
     if (Date.now() > deadline) {
       for (const o of waiting) Object.assign(o, {status: 'failed', error: `still ${o.state ?? 'PROVISIONING'} (the instance exists)`})
       break
     }
     for (const o of waiting) {
       const node = cluster.nodes.find((x) => x.name === o.name)!
-      const i = await api.find<{status?: string}>('instances', {project, zone: zoneOf(gcp, node), instance: o.name})
+      const i = await api.find<{status?: string}>('instances', {project: gcp.project, zone: zoneOf(gcp, node), instance: o.name})
       if (i?.status) o.state = i.status
-      if (o.state === 'RUNNING') opts.onProgress?.(`${o.name} running`)
+      if (o.state === 'RUNNING') onProgress?.(`${o.name} running`)
     }
     if ([...outcome.values()].some((o) => o.status !== 'failed' && o.state !== 'RUNNING')) await pace.sleep(pace.pollMs)
   }
-  for (const o of outcome.values()) if (opts.dryRun && o.status !== 'failed') opts.onProgress?.(o.name)
+  for (const o of outcome.values()) if (api.dryRun && o.status !== 'failed') onProgress?.(o.name)
+}
 
-  // 6. Control planes into the backend: control plane 0 at once, the others when they report ready.
-  if (gcp.endpoint === 'internal-lb' && cps.length > 0) {
-    const pending: string[] = []
-    for (const zone of zones) {
-      const members = await api.call<Array<{instance?: string}>>('instanceGroups', 'listInstances', {
-        project,
-        zone,
-        instanceGroup: groupName,
-        instanceGroupsListInstancesRequestResource: {instanceState: 'ALL'},
-      })
-      const have = new Set((members ?? []).map((m) => m.instance?.split('/').pop()))
-      const add: string[] = []
-      for (const n of cps.filter((c) => zoneOf(gcp, c) === zone)) {
-        const o = outcome.get(n.name)
-        if (!o || o.status === 'failed' || have.has(n.name)) continue
-        if (n.ordinal === 0) add.push(n.name)
-        else if (!opts.dryRun) {
-          const out = await api.call<{contents?: string}>('instances', 'getSerialPortOutput', {project, zone, instance: n.name, port: 1})
-          if ((out.contents ?? '').includes(`nodegen: ${n.name} control-plane ready`)) add.push(n.name)
-          else pending.push(n.name)
-        } else pending.push(n.name)
-      }
-      if (add.length > 0)
-        await api.wait(
-          project,
-          await api.call<Operation>('instanceGroups', 'addInstances', {
-            project,
-            zone,
-            instanceGroup: groupName,
-            instanceGroupsAddInstancesRequestResource: {
-              instances: add.map((a) => ({instance: `projects/${project}/zones/${zone}/instances/${a}`})),
-            },
-            requestId: requestId(cluster.name, 'addInstances', zone, runId, ...add),
-          }),
-        )
+/**
+ * Control planes into the load balancer's instance groups: control plane 0 at once, each other one
+ * once its serial console shows it ready (see the header); the others are left for a re-run.
+ */
+async function addReadyControlPlanes(
+  api: Compute,
+  cluster: Cluster,
+  outcome: Map<string, NodeOutcome>,
+  runId: string,
+  report: LaunchReport,
+): Promise<void> {
+  const gcp = platformOf(cluster)
+  const {project} = gcp
+  const cps = cluster.nodes.filter((n) => n.role === 'control-plane')
+  if (gcp.endpoint !== 'internal-lb' || cps.length === 0) return
+  const {groupName} = lbNames(cluster)
+  const pending: string[] = []
+  for (const zone of controlPlaneZones(cluster)) {
+    const members = await api.call<Array<{instance?: string}>>('instanceGroups', 'listInstances', {
+      project,
+      zone,
+      instanceGroup: groupName,
+      instanceGroupsListInstancesRequestResource: {instanceState: 'ALL'},
+    })
+    const have = new Set((members ?? []).map((m) => m.instance?.split('/').pop()))
+    const add: string[] = []
+    for (const n of cps.filter((c) => zoneOf(gcp, c) === zone)) {
+      const o = outcome.get(n.name)
+      if (!o || o.status === 'failed' || have.has(n.name)) continue
+      if (n.ordinal === 0) add.push(n.name)
+      else if (!api.dryRun) {
+        const out = await api.call<{contents?: string}>('instances', 'getSerialPortOutput', {project, zone, instance: n.name, port: 1})
+        if ((out.contents ?? '').includes(`nodegen: ${n.name} control-plane ready`)) add.push(n.name)
+        else pending.push(n.name)
+      } else pending.push(n.name)
     }
-    if (pending.length > 0)
-      report.endpoint.notes.push(
-        `${pending.join(', ')} join the load balancer once they report ready (a backend answers the endpoint address itself, so it must not be one before its API server runs): run launch again after their consoles show "control-plane ready"`,
+    if (add.length > 0)
+      await api.wait(
+        project,
+        await api.call<Operation>('instanceGroups', 'addInstances', {
+          project,
+          zone,
+          instanceGroup: groupName,
+          instanceGroupsAddInstancesRequestResource: {
+            instances: add.map((a) => ({instance: `projects/${project}/zones/${zone}/instances/${a}`})),
+          },
+          requestId: requestId(cluster.name, 'addInstances', zone, runId, ...add),
+        }),
       )
   }
-  report.nodes = opts.nodes.map((n) => outcome.get(n.node.name)!)
-  return report
+  if (pending.length > 0)
+    report.endpoint.notes.push(
+      `${pending.join(', ')} join the load balancer once they report ready (a backend answers the endpoint address itself, so it must not be one before its API server runs): run launch again after their consoles show "control-plane ready"`,
+    )
 }
 
 export interface GcpDestroyOptions {
