@@ -3,7 +3,9 @@
  * pipeline (byte for byte what `nodegen render` writes) → the secret policy → the cloud module.
  */
 import {createHash} from 'node:crypto'
-import {type AwsClients, awsClients, destroyAws, dryRunClients, launchAws} from '../cloud/aws.js'
+import {type AwsClients, awsClients, dryRunClients} from '../cloud/aws/client.js'
+import {destroyAws} from '../cloud/aws/destroy.js'
+import {launchAws} from '../cloud/aws/launch.js'
 import {type ComputeClients, closeGcpClients, destroyGcp, gcpClients, launchGcp} from '../cloud/gcp.js'
 import {imageFor, readImageRecords} from '../cloud/images.js'
 import {

@@ -16,7 +16,7 @@ import {chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} 
 import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it, type TestContext} from 'node:test'
-import {ingressRules} from '../../../src/cloud/aws.js'
+import {ingressRules} from '../../../src/cloud/aws/network.js'
 import {firewallRules as gceFirewallRules} from '../../../src/cloud/gcp.js'
 import {materialise, readCallLog, standinBin} from '../../support/bootstrap-harness.js'
 import {loadCluster} from '../../support/profiles.js'
