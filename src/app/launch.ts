@@ -6,7 +6,9 @@ import {createHash} from 'node:crypto'
 import {type AwsClients, awsClients, dryRunClients} from '../cloud/aws/client.js'
 import {destroyAws} from '../cloud/aws/destroy.js'
 import {launchAws} from '../cloud/aws/launch.js'
-import {type ComputeClients, closeGcpClients, destroyGcp, gcpClients, launchGcp} from '../cloud/gcp.js'
+import {type ComputeClients, closeGcpClients, gcpClients} from '../cloud/gcp/client.js'
+import {destroyGcp} from '../cloud/gcp/destroy.js'
+import {launchGcp} from '../cloud/gcp/launch.js'
 import {imageFor, readImageRecords} from '../cloud/images.js'
 import {
   type CloudSecretClients,
