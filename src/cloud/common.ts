@@ -1,7 +1,7 @@
 /**
  * Pure helpers both clouds use: stable names within each API's limits, idempotency tokens derived
- * from cluster and node, the role port table, a bounded pool and error text. Address arithmetic is
- * profile/net.ts's; recording calls is recorder.ts's.
+ * from cluster and node, the role port table and node subnets the firewalls open, subnet membership
+ * (on profile/net.ts's address arithmetic), a bounded pool, and error text.
  */
 import {createHash} from 'node:crypto'
 import {firewallRules} from '../plan/params.js'
