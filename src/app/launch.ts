@@ -3,8 +3,12 @@
  * pipeline (byte for byte what `nodegen render` writes) → the secret policy → the cloud module.
  */
 import {createHash} from 'node:crypto'
-import {type AwsClients, awsClients, destroyAws, dryRunClients, launchAws} from '../cloud/aws.js'
-import {type ComputeClients, closeGcpClients, destroyGcp, gcpClients, launchGcp} from '../cloud/gcp.js'
+import {type AwsClients, awsClients, dryRunClients} from '../cloud/aws/client.js'
+import {destroyAws} from '../cloud/aws/destroy.js'
+import {launchAws} from '../cloud/aws/launch.js'
+import {type ComputeClients, closeGcpClients, gcpClients} from '../cloud/gcp/client.js'
+import {destroyGcp} from '../cloud/gcp/destroy.js'
+import {launchGcp} from '../cloud/gcp/launch.js'
 import {imageFor, readImageRecords} from '../cloud/images.js'
 import {
   type CloudSecretClients,
@@ -21,6 +25,7 @@ import {
   type LaunchNode,
   type LaunchReport,
   type NodeIdentity,
+  type OnProgress,
   type Pace,
   type PrepareSecrets,
 } from '../cloud/types.js'
@@ -148,7 +153,7 @@ export async function launch(opts: LaunchOptions): Promise<LaunchReport> {
     dryRun: opts.dryRun,
     warnings: policy.warnings,
     ...(prepareSecrets ? {prepareSecrets} : {}),
-    ...(opts.progress ? {progress: opts.progress} : {}),
+    ...(opts.progress ? {onProgress: ticker(opts.progress)} : {}),
     ...(opts.pace ? {pace: opts.pace} : {}),
   }
   let report: LaunchReport
@@ -186,7 +191,7 @@ export async function destroy(opts: DestroyOptions): Promise<DestroyReport> {
   const common = {
     cluster,
     dryRun: opts.dryRun,
-    ...(opts.progress ? {progress: opts.progress} : {}),
+    ...(opts.progress ? {onProgress: ticker(opts.progress)} : {}),
     ...(opts.pace ? {pace: opts.pace} : {}),
   }
   let report: DestroyReport
@@ -206,6 +211,11 @@ export async function destroy(opts: DestroyOptions): Promise<DestroyReport> {
     await destroyCloudSecrets(cluster, clients, {dryRun: opts.dryRun, onCall: (c) => report.calls.push(apiCall(c))})
   }
   return report
+}
+
+/** The cloud code's progress callback, drawn on the command's progress bar. */
+function ticker(progress: Progress): OnProgress {
+  return (label) => progress.tick(label)
 }
 
 /** A dry run sends nothing: the secret backends never touch their clients then. */

@@ -1,10 +1,12 @@
 /**
  * Pure helpers both clouds use: stable names within each API's limits, idempotency tokens derived
- * from cluster and node, the role port table, and redaction of user-data in recorded calls.
+ * from cluster and node, the role port table and node subnets the firewalls open, subnet membership
+ * (on profile/net.ts's address arithmetic), a bounded pool, and error text.
  */
 import {createHash} from 'node:crypto'
 import {firewallRules} from '../plan/params.js'
 import type {Cluster, Role} from '../profile/index.js'
+import {cidrContains, parseCidr} from '../profile/net.js'
 
 function hex(s: string, n: number): string {
   return createHash('sha256').update(s).digest('hex').slice(0, n)
@@ -79,26 +81,10 @@ export function nodeSubnets(cluster: Cluster): string[] {
   return [...new Set(cluster.nodes.map((n) => n.subnet))]
 }
 
-export function isIPv4(s: string): boolean {
-  return /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(s)
-}
-
-function ipToInt(ip: string): number {
-  return ip.split('.').reduce((a, o) => a * 256 + Number(o), 0)
-}
-
-export function cidrContains(cidr: string, ip: string): boolean {
-  const [base, len] = cidr.split('/') as [string, string]
-  const bits = Number(len)
-  const size = 2 ** (32 - bits)
-  const start = Math.floor(ipToInt(base) / size) * size
-  const v = ipToInt(ip)
-  return v >= start && v < start + size
-}
-
-/** What a recorded call shows instead of user-data: its size, encoding and digest, never the bytes. */
-export function redactedUserData(bytes: number, encoding: string, digest: string): string {
-  return `<redacted: ${bytes} bytes, ${encoding}, sha256 ${digest}>`
+/** Whether a CIDR written as text (a subnet's CidrBlock, a node's subnet) holds the address. */
+export function inCidr(cidr: string, ip: string): boolean {
+  const c = parseCidr(cidr)
+  return c !== undefined && cidrContains(c, ip)
 }
 
 /** Runs `fn` over `items` with at most `limit` at a time, keeping results in input order. */

@@ -6,7 +6,7 @@
 import {readFileSync} from 'node:fs'
 import path from 'node:path'
 import type {Cluster, ClusterNode} from '../profile/index.js'
-import {PUBLIC_IMAGE_FAMILY} from './gcp.js'
+import {PUBLIC_IMAGE_FAMILY} from './gcp/platform.js'
 
 /** The part of a state's images.json (schemaVersion 1) launch reads. */
 interface ImageRecordLike {

@@ -106,6 +106,12 @@ export class LaunchError extends UserError {
   }
 }
 
+/**
+ * How the cloud code reports progress: one call per step done (a node running, failed or deleted),
+ * with a short label. The caller decides what to show; the cloud code knows nothing of terminals.
+ */
+export type OnProgress = (label: string) => void
+
 /** Timing of polls and retries: real defaults, tests pass milliseconds. */
 export interface Pace {
   /** @default 5000 */

@@ -9,7 +9,7 @@ import http from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {EC2Client} from '@aws-sdk/client-ec2'
 import {ElasticLoadBalancingV2Client} from '@aws-sdk/client-elastic-load-balancing-v2'
-import type {AwsClients} from '../../src/cloud/aws.js'
+import type {AwsClients} from '../../src/cloud/aws/client.js'
 
 export interface AwsRequest {
   service: 'ec2' | 'elbv2'

@@ -7,7 +7,7 @@
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {OAuth2Client} from 'google-auth-library'
-import {type ComputeClients, gcpClients} from '../../src/cloud/gcp.js'
+import {type ComputeClients, gcpClients} from '../../src/cloud/gcp/client.js'
 
 export interface GcpRequest {
   method: string
