@@ -2,6 +2,7 @@
  * Semantic checks over a schema-valid profile, and its normalisation into the {@link Cluster}
  * model. Pure: every problem goes into the report with its field path; nothing throws.
  */
+import {checkExtraArgs, checkInterface, checkLabels, checkRepository, checkTaints, checkUrl} from './checks/fields.js'
 import {CNI_INFO} from './cni.js'
 import type {FieldPath, Report} from './diagnostics.js'
 import {imageMirrorOf, mirrorImage} from './image-mirror.js'
@@ -29,25 +30,14 @@ import {
   nthAddress,
   parseCidr,
 } from './net.js'
-import {
-  expandRepository,
-  isTemplate,
-  PACKAGE_MIRRORS,
-  REPOSITORY_PLACEHOLDERS,
-  type RepositoryKind,
-  repositoryTemplate,
-  unknownPlaceholders,
-} from './repositories.js'
-import type {Profile, Taint} from './schema.js'
+import {repositoryTemplate} from './repositories.js'
+import type {Profile} from './schema.js'
 import {
   formatDuration,
   isFlagName,
   isImageRef,
   isImageRepository,
-  isLabelKey,
-  isLabelValue,
   isOwner,
-  isSafeFlagValue,
   isSafePath,
   isSafeUrl,
   isSshPublicKey,
@@ -637,40 +627,6 @@ function checkCidr(report: Report, path: FieldPath, value: string): Cidr | undef
 }
 
 /**
- * A package repository: a known mirror's name, a URL template ({channel}, {minor}, {format}) or a
- * prefix URL under which the upstream layout continues.
- */
-function checkRepository(report: Report, path: FieldPath, kind: RepositoryKind, value: string): void {
-  if (PACKAGE_MIRRORS[kind][value] !== undefined) return
-  const unknown = unknownPlaceholders(value)
-  if (unknown.length > 0) {
-    report.error(path, 'NG0301', {
-      value: JSON.stringify(value),
-      what: 'repository template',
-      why: `{${unknown[0]}} is no placeholder; a template may use ${REPOSITORY_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`,
-    })
-    return
-  }
-  if (isTemplate(value) && !/\{(channel|minor)\}/.test(value)) {
-    report.error(path, 'NG0301', {
-      value: JSON.stringify(value),
-      what: 'repository template',
-      why: 'it must name the Kubernetes stream with {channel} (v1.34) or {minor} (1.34)',
-    })
-    return
-  }
-  if (!value.includes('://') && /^[a-z0-9-]+$/.test(value)) {
-    report.error(path, 'NG0301', {
-      value,
-      what: 'package mirror',
-      why: `the known mirrors are ${Object.keys(PACKAGE_MIRRORS[kind]).join(', ')}; otherwise give a URL or a URL template`,
-    })
-    return
-  }
-  checkUrl(report, path, expandRepository(repositoryTemplate(kind, value), 'v1.34', 'deb'))
-}
-
-/**
  * An air-gapped profile: the bundle's URL and pin, and every source a node would take from the
  * internet by default refused, naming the field that points it elsewhere. Returns the normalised
  * settings (the bundle URL ending in `/`, the pin in lowercase).
@@ -774,29 +730,6 @@ function checkContainerRuntime(
   }
 }
 
-function checkUrl(report: Report, path: FieldPath, value: string): void {
-  if (!isSafeUrl(value)) report.error(path, 'NG0308', {value: unsafeChar(value) ? JSON.stringify(value) : value})
-}
-
-function checkInterface(report: Report, path: FieldPath, value: string): void {
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(value))
-    report.error(path, 'NG0301', {value, what: 'interface name', why: 'at most 15 letters, digits, ".", "_" or "-"'})
-}
-
-function checkLabels(report: Report, path: FieldPath, labels: Record<string, string>): void {
-  for (const [k, v] of Object.entries(labels)) {
-    if (!isLabelKey(k)) report.error([...path, k], 'NG0303', {value: JSON.stringify(k)})
-    else if (!isLabelValue(v)) report.error([...path, k], 'NG0304', {value: JSON.stringify(v)})
-  }
-}
-
-function checkTaints(report: Report, path: FieldPath, taints: Taint[]): void {
-  taints.forEach((t, i) => {
-    if (!isLabelKey(t.key)) report.error([...path, i, 'key'], 'NG0303', {value: JSON.stringify(t.key)})
-    if (t.value !== undefined && !isLabelValue(t.value)) report.error([...path, i, 'value'], 'NG0304', {value: JSON.stringify(t.value)})
-  })
-}
-
 /**
  * kubeadm's preflight check names (NumCPU, Port-10250, FileContent--proc-sys-net-ipv4-ip_forward),
  * compared lowercased as kubeadm compares them; `all` stands alone, as kubeadm requires. They travel
@@ -834,18 +767,6 @@ function checkComponentArgs(
         value: JSON.stringify(value),
         what: 'flag value',
         why: 'one line without control characters',
-      })
-  }
-}
-
-function checkExtraArgs(report: Report, path: FieldPath, args: Record<string, string>): void {
-  for (const [k, v] of Object.entries(args)) {
-    if (!isFlagName(k)) report.error([...path, k], 'NG0310', {value: JSON.stringify(k)})
-    else if (!isSafeFlagValue(v))
-      report.error([...path, k], 'NG0301', {
-        value: JSON.stringify(v),
-        what: 'flag value',
-        why: 'letters, digits and . _ : / = , @ % + * ~ - only (kubeadm writes kubelet flags into a shell-quoted env file)',
       })
   }
 }
