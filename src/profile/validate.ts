@@ -2,20 +2,16 @@
  * Semantic checks over a schema-valid profile, and its normalisation into the {@link Cluster}
  * model. Pure: every problem goes into the report with its field path; nothing throws.
  */
-import {checkExtraArgs, checkInterface, checkLabels, checkRepository, checkTaints, checkUrl} from './checks/fields.js'
+import {bootstrapModel, checkBootstrapTimeout, checkStatusUrl} from './checks/bootstrap.js'
+import {checkBootstrapToken, checkTokenLifetime} from './checks/bootstrap-token.js'
+import {checkContainerRuntime, checkRuntimeRepositories, runtimeModel} from './checks/container-runtime.js'
+import {checkExtraArgs, checkInterface, checkLabels, checkTaints, checkUrl} from './checks/fields.js'
+import {checkFeatureGates, checkKubeadmOptions, checkKubernetes, kubernetesModel} from './checks/kubernetes.js'
+import {checkMetadata} from './checks/metadata.js'
+import {checkPki, checkRenewBefore} from './checks/pki.js'
 import {CNI_INFO} from './cni.js'
 import type {FieldPath, Report} from './diagnostics.js'
 import {imageMirrorOf, mirrorImage} from './image-mirror.js'
-import {
-  CONTROL_PLANE_COMPONENTS,
-  isSupported,
-  KUBEADM_TIMEOUTS,
-  type KubeadmTimeout,
-  type KubernetesTarget,
-  kubernetesTarget,
-  parseVersion,
-  SUPPORTED_RANGE,
-} from './kubernetes.js'
 import {type Cluster, type ClusterNode, type Endpoint, type Format, OS_INFO} from './model.js'
 import {
   type Cidr,
@@ -30,24 +26,8 @@ import {
   nthAddress,
   parseCidr,
 } from './net.js'
-import {repositoryTemplate} from './repositories.js'
 import type {Profile} from './schema.js'
-import {
-  formatDuration,
-  isFlagName,
-  isImageRef,
-  isImageRepository,
-  isOwner,
-  isSafePath,
-  isSafeUrl,
-  isSshPublicKey,
-  isUserName,
-  parseDuration,
-  unsafeChar,
-} from './text.js'
-
-/** Seconds a machine typically needs from launch to `kubeadm join`, per platform, for the TTL warning. */
-const PROVISIONING_SECONDS = {nocloud: 1800, configdrive: 1800, pxe: 3600, aws: 900, gcp: 900} as const
+import {isImageRef, isOwner, isSafePath, isSafeUrl, isSshPublicKey, isUserName, unsafeChar} from './text.js'
 
 /** Options of the commands that turn a profile into user-data. */
 export interface BuildOptions {
@@ -60,97 +40,19 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
   const s = p.spec
   const spec: FieldPath = ['spec']
 
-  if (!isHostnameLabel(p.metadata.name)) report.error(['metadata', 'name'], 'NG0300', {value: p.metadata.name})
-
-  // Kubernetes version
-  const v = parseVersion(s.kubernetes.version)
-  const vPath = [...spec, 'kubernetes', 'version']
-  if (!v) report.error(vPath, 'NG0407', {value: s.kubernetes.version})
-  else if (!isSupported(v)) report.error(vPath, 'NG0406', {version: s.kubernetes.version, range: SUPPORTED_RANGE})
-  const target = kubernetesTarget(v ?? {major: 1, minor: 34, patch: 0})
-  if (!isImageRepository(s.kubernetes.imageRepository))
-    report.error([...spec, 'kubernetes', 'imageRepository'], 'NG0311', {value: s.kubernetes.imageRepository})
-  if (s.kubernetes.packageRepository !== undefined)
-    checkRepository(report, [...spec, 'kubernetes', 'packageRepository'], 'kubernetes', s.kubernetes.packageRepository)
-  for (const [from, to] of Object.entries(s.kubernetes.imageMirrors ?? {})) {
-    const at = [...spec, 'kubernetes', 'imageMirrors', from]
-    // Keys and values are repositories: the image's tag or digest is kept, so neither may carry one.
-    if (!isImageRepository(from)) report.error(at, 'NG0311', {value: from})
-    if (!isImageRepository(to)) report.error(at, 'NG0311', {value: to})
-  }
-  if (s.kubernetes.sysextRepository !== undefined)
-    checkUrl(report, [...spec, 'kubernetes', 'sysextRepository'], s.kubernetes.sysextRepository)
-  if (s.kubernetes.sysextSha512 !== undefined && !/^[0-9a-fA-F]{128}$/.test(s.kubernetes.sysextSha512))
-    report.error([...spec, 'kubernetes', 'sysextSha512'], 'NG0301', {
-      value: s.kubernetes.sysextSha512,
-      what: 'SHA-512 digest',
-      why: 'it must be 128 hexadecimal digits',
-    })
-  if (s.containerRuntime.dockerRepository !== undefined)
-    checkUrl(report, [...spec, 'containerRuntime', 'dockerRepository'], s.containerRuntime.dockerRepository)
-  if (s.containerRuntime.crioRepository !== undefined)
-    checkRepository(report, [...spec, 'containerRuntime', 'crioRepository'], 'cri-o', s.containerRuntime.crioRepository)
-  for (const gate of Object.keys(s.kubernetes.featureGates)) {
-    const gPath = [...spec, 'kubernetes', 'featureGates', gate]
-    if (!/^[A-Za-z0-9]+$/.test(gate)) report.error(gPath, 'NG0301', {value: gate, what: 'feature gate', why: 'letters and digits only'})
-    if (gate === 'EtcdLearnerMode' && v && !target.learnerGateAllowed)
-      report.error(gPath, 'NG0301', {
-        value: gate,
-        what: 'feature gate',
-        why: `kubeadm ${target.channel} rejects it: etcd learner mode is always on since 1.33`,
-      })
-  }
-  if ((s.pki.keyAlgorithm === 'RSA-3072' || s.pki.keyAlgorithm === 'RSA-4096') && v && !target.encryptionAlgorithmField)
-    report.warn([...spec, 'pki', 'keyAlgorithm'], 'NG0419', {
-      what: 'key algorithm',
-      value: s.pki.keyAlgorithm,
-      why: `kubeadm ${target.channel} (v1beta3) has no encryptionAlgorithm: nodegen issues the CAs with ${s.pki.keyAlgorithm}, but kubeadm signs the leaves it makes on the nodes with RSA-2048`,
-    })
-  if (s.pki.keyAlgorithm === 'ECDSA-P384' && v && !target.ecdsaP384)
-    report.error([...spec, 'pki', 'keyAlgorithm'], 'NG0419', {
-      what: 'key algorithm',
-      value: 'ECDSA-P384',
-      why: `kubeadm accepts it from 1.34, the profile has ${target.version}`,
-    })
-
-  // Durations
-  const durations: Array<[FieldPath, string]> = [
-    [[...spec, 'pki', 'caValidity'], s.pki.caValidity],
-    [[...spec, 'pki', 'certValidity'], s.pki.certValidity],
-    [[...spec, 'bootstrapToken', 'ttl'], s.bootstrapToken.ttl],
-    [[...spec, 'bootstrapToken', 'window'], s.bootstrapToken.window],
-    [[...spec, 'bootstrap', 'timeout'], s.bootstrap.timeout],
-  ]
-  const secs = durations.map(([path, val]) => {
-    const d = parseDuration(val)
-    if (d === undefined || d <= 0) report.error(path, 'NG0307', {value: val})
-    return d ?? 1
-  })
-  const [caSecs, certSecs, ttlSecs, windowSecs, timeoutSecs] = secs as [number, number, number, number, number]
-  const renewBeforeSecs = renewBefore(report, [...spec, 'pki', 'renewBefore'], s.pki.renewBefore, certSecs)
-  const kubeadmTimeouts: Partial<Record<KubeadmTimeout, number>> = {}
-  for (const t of KUBEADM_TIMEOUTS) {
-    const value = s.kubernetes.timeouts?.[t.name]
-    if (value === undefined) continue
-    const tPath: FieldPath = [...spec, 'kubernetes', 'timeouts', t.name]
-    const d = parseDuration(value)
-    if (d === undefined || d <= 0) report.error(tPath, 'NG0307', {value})
-    else kubeadmTimeouts[t.name] = d
-    if (target.kubeadmApi === 'v1beta3' && !('v1beta3' in t)) report.warn(tPath, 'NG0434', {name: t.name, version: s.kubernetes.version})
-  }
-  const ignorePreflightErrors = preflightChecks(
-    report,
-    [...spec, 'kubernetes', 'ignorePreflightErrors'],
-    s.kubernetes.ignorePreflightErrors,
-  )
-  for (const c of CONTROL_PLANE_COMPONENTS)
-    checkComponentArgs(report, [...spec, 'kubernetes', 'extraArgs', c.name], c, s.kubernetes.extraArgs[c.name])
-  if (ttlSecs < PROVISIONING_SECONDS[s.platform.type])
-    report.warn([...spec, 'bootstrapToken', 'ttl'], 'NG0420', {
-      ttl: s.bootstrapToken.ttl,
-      expected: `${PROVISIONING_SECONDS[s.platform.type] / 60}m`,
-      platform: s.platform.type,
-    })
+  // The order of these calls is the order of the diagnostics, which users read and the tests
+  // compare: some sections are checked in steps because another section's checks come in between.
+  checkMetadata(report, p.metadata)
+  const version = checkKubernetes(report, s.kubernetes)
+  const target = version.target
+  checkRuntimeRepositories(report, s.containerRuntime)
+  checkFeatureGates(report, s.kubernetes, version)
+  const validity = checkPki(report, s.pki, version)
+  const bootstrapToken = checkBootstrapToken(report, s.bootstrapToken)
+  const timeoutSeconds = checkBootstrapTimeout(report, s.bootstrap)
+  const renewBeforeSeconds = checkRenewBefore(report, s.pki, validity.certValiditySeconds)
+  const kubeadm = checkKubeadmOptions(report, s.kubernetes, target)
+  checkTokenLifetime(report, s.bootstrapToken, bootstrapToken.ttlSeconds, s.platform.type)
 
   // Networks
   const netPath = [...spec, 'networking']
@@ -480,7 +382,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     const fc = receivers.find((n) => n.family === 'flatcar')
     if (fc && (f.path === '/usr' || f.path.startsWith('/usr/'))) report.error([...fp, 'path'], 'NG0425', {path: f.path, node: fc.name})
   })
-  if (s.bootstrap.statusUrl !== undefined) checkUrl(report, [...spec, 'bootstrap', 'statusUrl'], s.bootstrap.statusUrl)
+  checkStatusUrl(report, s.bootstrap)
   if (s.platform.pxe?.serverUrl !== undefined) checkUrl(report, [...spec, 'platform', 'pxe', 'serverUrl'], s.platform.pxe.serverUrl)
   // The kernel, initrds and arguments become lines of an iPXE script: one line each, no spaces in a URL.
   for (const [os, k] of Object.entries(s.platform.pxe?.kernel ?? {})) {
@@ -504,25 +406,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
   return {
     name: p.metadata.name,
     source,
-    kubernetes: {
-      ...target,
-      imageRepository: s.kubernetes.imageRepository,
-      imageMirrors: s.kubernetes.imageMirrors ?? {},
-      // A bundle carries pkgs.k8s.io's layout under kubernetes/; a repository the profile names wins.
-      packageRepository: repositoryTemplate(
-        'kubernetes',
-        s.kubernetes.packageRepository ?? (airgap?.bundle && `${airgap.bundle}kubernetes`),
-      ),
-      featureGates: s.kubernetes.featureGates,
-      ignorePreflightErrors,
-      timeouts: kubeadmTimeouts,
-      extraArgs: s.kubernetes.extraArgs,
-      // A bundle carries the sysext under sysext/; a repository the profile names wins.
-      sysextRepository: (
-        s.kubernetes.sysextRepository ?? (airgap?.bundle ? `${airgap.bundle}sysext` : 'https://extensions.flatcar.org/extensions')
-      ).replace(/\/+$/, ''),
-      ...(s.kubernetes.sysextSha512 !== undefined ? {sysextSha512: s.kubernetes.sysextSha512.toLowerCase()} : {}),
-    },
+    kubernetes: kubernetesModel(s.kubernetes, target, kubeadm, airgap?.bundle),
     topology: s.topology,
     endpoint,
     loadBalancer: {
@@ -558,30 +442,20 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
       ntpServers: s.networking.ntpServers,
       etcHosts: s.networking.etcHosts === 'auto' ? (nodes.length <= 100 ? 'all' : 'infrastructure') : s.networking.etcHosts,
     },
-    runtime: {
-      ...s.containerRuntime,
-      // The release nodegen pins: containerd from Docker's repository only.
-      ...(s.containerRuntime.type === 'containerd' && s.containerRuntime.source !== 'distribution'
-        ? {version: s.containerRuntime.version ?? target.containerdVersion}
-        : {}),
-    },
+    runtime: runtimeModel(s.containerRuntime, target),
     image: s.image,
     ...(airgap ? {airgap} : {}),
     ignition: s.ignition,
-    pki: {keyAlgorithm: s.pki.keyAlgorithm, caValiditySeconds: caSecs, certValiditySeconds: certSecs, renewBeforeSeconds: renewBeforeSecs},
+    pki: {keyAlgorithm: s.pki.keyAlgorithm, ...validity, renewBeforeSeconds},
     upgrade: {maxUnavailableWorkers: s.upgrade.maxUnavailableWorkers},
-    bootstrapToken: {ttlSeconds: ttlSecs, windowSeconds: windowSecs},
+    bootstrapToken,
     users: s.users,
     ...(s.proxy ? {proxy: s.proxy} : {}),
     firewall: s.firewall,
     selinux: s.selinux,
     files: s.files,
     kubelet: s.kubelet,
-    bootstrap: {
-      timeoutSeconds: timeoutSecs,
-      ...(s.bootstrap.statusUrl !== undefined ? {statusUrl: s.bootstrap.statusUrl} : {}),
-      keepSecrets: s.bootstrap.keepSecrets,
-    },
+    bootstrap: bootstrapModel(s.bootstrap, timeoutSeconds),
     platform: s.platform,
     nodes,
   }
@@ -696,103 +570,4 @@ function checkAirgap(report: Report, path: FieldPath, s: Profile['spec'], nodes:
       'set spec.airgap.bundle or a mirror',
     )
   return {...(bundle ? {bundle} : {}), ...(a.sha256 ? {sha256: a.sha256.toLowerCase()} : {})}
-}
-
-/**
- * containerd's version: a pin applies to Docker's containerd.io only, and must be a release number
- * (it becomes the apt and dnf version nodegen asks for). The distribution's own containerd is not
- * pinned; where it is a 1.x release, out of upstream support, the profile is told.
- */
-function checkContainerRuntime(
-  report: Report,
-  runtime: Profile['spec']['containerRuntime'],
-  target: KubernetesTarget,
-  nodes: ClusterNode[],
-): void {
-  const path: FieldPath = ['spec', 'containerRuntime']
-  if (runtime.version !== undefined) {
-    if (!/^[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}$/.test(runtime.version))
-      report.error([...path, 'version'], 'NG0312', {value: JSON.stringify(runtime.version)})
-    else if (runtime.type === 'cri-o')
-      report.error([...path, 'version'], 'NG0432', {why: "CRI-O's version follows the Kubernetes minor (its stream)"})
-    else if (runtime.source === 'distribution')
-      report.error([...path, 'version'], 'NG0432', {
-        why: "source distribution installs the distribution's package, which nodegen does not pin",
-      })
-  }
-  if (runtime.type !== 'containerd' || runtime.source !== 'distribution') return
-  const reported = new Set<string>()
-  for (const n of nodes) {
-    const own = OS_INFO[n.os].distributionContainerd
-    if (own === undefined || !own.startsWith('1.') || reported.has(n.os)) continue
-    reported.add(n.os)
-    report.warn([...path, 'source'], 'NG0431', {os: OS_INFO[n.os].pretty, version: own, pinned: target.containerdVersion})
-  }
-}
-
-/**
- * kubeadm's preflight check names (NumCPU, Port-10250, FileContent--proc-sys-net-ipv4-ip_forward),
- * compared lowercased as kubeadm compares them; `all` stands alone, as kubeadm requires. They travel
- * in the kubeadm configuration's nodeRegistration, never on a command line.
- */
-function preflightChecks(report: Report, path: FieldPath, names: string[]): string[] {
-  const seen = new Set<string>()
-  names.forEach((name, i) => {
-    if (!/^[A-Za-z][A-Za-z0-9._-]*$/.test(name))
-      report.error([...path, i], 'NG0439', {value: JSON.stringify(name), why: 'is not a check name (letters, digits, ".", "_" and "-")'})
-    else seen.add(name.toLowerCase())
-  })
-  if (seen.has('all') && seen.size > 1)
-    report.error(path, 'NG0439', {value: 'all', why: 'ignores every check: kubeadm refuses it beside single checks, so name it alone'})
-  return [...seen].sort()
-}
-
-/**
- * A control-plane component's extra flags reach its static pod's command as YAML list items (no
- * shell reads them), so any one-line value is safe; the flags nodegen sets itself are refused.
- */
-function checkComponentArgs(
-  report: Report,
-  path: FieldPath,
-  c: (typeof CONTROL_PLANE_COMPONENTS)[number],
-  args: Record<string, string>,
-): void {
-  const managed: Readonly<Record<string, string>> = c.managed
-  for (const [flag, value] of Object.entries(args)) {
-    if (!isFlagName(flag)) report.error([...path, flag], 'NG0437', {pod: c.pod, value: JSON.stringify(flag)})
-    else if (managed[flag] !== undefined)
-      report.error([...path, flag], 'NG0436', {flag, pod: c.pod, from: managed[flag], component: c.name})
-    else if (/[\u0000-\u001f\u007f]/.test(value))
-      report.error([...path, flag], 'NG0301', {
-        value: JSON.stringify(value),
-        what: 'flag value',
-        why: 'one line without control characters',
-      })
-  }
-}
-
-/** The renewal timer runs twice a day: a window shorter than two days leaves too few runs to retry in. */
-export const MIN_RENEW_BEFORE_SECONDS = 48 * 3600
-/** kubeadm's leaves are a year by default; renewing in the last 90 days leaves room for weeks of failed runs. */
-export const DEFAULT_RENEW_BEFORE_SECONDS = 90 * 86400
-
-/**
- * spec.pki.renewBefore in seconds: the profile's, or 90 days (a quarter of the leaves' validity when
- * that is shorter). A window as long as the validity would renew at every timer run.
- */
-function renewBefore(report: Report, path: FieldPath, value: string | undefined, certSecs: number): number {
-  if (value === undefined) return Math.min(DEFAULT_RENEW_BEFORE_SECONDS, Math.floor(certSecs / 4))
-  const d = parseDuration(value)
-  if (d === undefined || d <= 0) {
-    report.error(path, 'NG0307', {value})
-    return DEFAULT_RENEW_BEFORE_SECONDS
-  }
-  if (d < MIN_RENEW_BEFORE_SECONDS)
-    report.error(path, 'NG0435', {value, why: 'is shorter than 48h: the renewal timer runs twice a day and needs room to retry'})
-  else if (d >= certSecs)
-    report.error(path, 'NG0435', {
-      value,
-      why: `is not shorter than certValidity (${formatDuration(certSecs)}): every timer run would renew the certificates again`,
-    })
-  return Math.floor(d)
 }

@@ -1,7 +1,7 @@
 /**
- * Checks of single values that several sections of the profile share: URLs, interface names,
- * package repositories, Kubernetes labels and taints, kubelet flags. Each reports at the field path
- * it is given, so the section that calls it decides where a problem is shown.
+ * Checks of single values that several sections of the profile share: URLs, durations, interface
+ * names, package repositories, Kubernetes labels and taints, kubelet flags. Each reports at the
+ * field path it is given, so the section that calls it decides where a problem is shown.
  */
 import type {FieldPath, Report} from '../diagnostics.js'
 import {
@@ -14,10 +14,20 @@ import {
   unknownPlaceholders,
 } from '../repositories.js'
 import type {Taint} from '../schema.js'
-import {isFlagName, isLabelKey, isLabelValue, isSafeFlagValue, isSafeUrl, unsafeChar} from '../text.js'
+import {isFlagName, isLabelKey, isLabelValue, isSafeFlagValue, isSafeUrl, parseDuration, unsafeChar} from '../text.js'
 
 export function checkUrl(report: Report, path: FieldPath, value: string): void {
   if (!isSafeUrl(value)) report.error(path, 'NG0308', {value: unsafeChar(value) ? JSON.stringify(value) : value})
+}
+
+/**
+ * A Go duration in seconds, reported unless it parses to more than zero. One that does not parse
+ * counts as 1 second, so that the checks comparing with it still run.
+ */
+export function checkDuration(report: Report, path: FieldPath, value: string): number {
+  const d = parseDuration(value)
+  if (d === undefined || d <= 0) report.error(path, 'NG0307', {value})
+  return d ?? 1
 }
 
 export function checkInterface(report: Report, path: FieldPath, value: string): void {
