@@ -8,24 +8,13 @@ import {checkContainerRuntime, checkRuntimeRepositories, runtimeModel} from './c
 import {checkExtraArgs, checkInterface, checkLabels, checkTaints, checkUrl} from './checks/fields.js'
 import {checkFeatureGates, checkKubeadmOptions, checkKubernetes, kubernetesModel} from './checks/kubernetes.js'
 import {checkMetadata} from './checks/metadata.js'
+import {checkNetworking, networkingModel} from './checks/networking.js'
+import {checkClusterShape, checkNodes} from './checks/nodes.js'
 import {checkPki, checkRenewBefore} from './checks/pki.js'
-import {CNI_INFO} from './cni.js'
 import type {FieldPath, Report} from './diagnostics.js'
 import {imageMirrorOf, mirrorImage} from './image-mirror.js'
-import {type Cluster, type ClusterNode, type Endpoint, type Format, OS_INFO} from './model.js'
-import {
-  type Cidr,
-  cidrContains,
-  cidrString,
-  cidrsOverlap,
-  ipToInt,
-  isDnsName,
-  isHostnameLabel,
-  isIPv4,
-  normaliseMac,
-  nthAddress,
-  parseCidr,
-} from './net.js'
+import type {Cluster, ClusterNode, Endpoint} from './model.js'
+import {type Cidr, cidrContains, cidrString, isDnsName, isIPv4, parseCidr} from './net.js'
 import type {Profile} from './schema.js'
 import {isImageRef, isOwner, isSafePath, isSafeUrl, isSshPublicKey, isUserName, unsafeChar} from './text.js'
 
@@ -53,233 +42,13 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
   const renewBeforeSeconds = checkRenewBefore(report, s.pki, validity.certValiditySeconds)
   const kubeadm = checkKubeadmOptions(report, s.kubernetes, target)
   checkTokenLifetime(report, s.bootstrapToken, bootstrapToken.ttlSeconds, s.platform.type)
-
-  // Networks
-  const netPath = [...spec, 'networking']
-  const cniType = s.networking.cni.type
-  const cniInfo = cniType === 'none' ? undefined : CNI_INFO[cniType]
-  let podSubnet = s.networking.podSubnet
-  if (podSubnet === undefined) {
-    if (!cniInfo) report.error([...netPath, 'podSubnet'], 'NG0412')
-    podSubnet = cniInfo?.defaultPodSubnet ?? '10.244.0.0/16'
-  } else if (
-    cniType === 'cilium' &&
-    parseCidr(podSubnet) &&
-    cidrString(parseCidr(podSubnet) as Cidr) !== CNI_INFO.cilium.defaultPodSubnet
-  ) {
-    // flannel's manifest is rewritten by the bootstrap and calico reads kubeadm's podSubnet; a
-    // cilium manifest comes from the user, so only they can make it agree.
-    report.warn([...netPath, 'podSubnet'], 'NG0411', {subnet: podSubnet, cni: cniType, expected: CNI_INFO.cilium.defaultPodSubnet})
-  }
-  const pod = checkCidr(report, [...netPath, 'podSubnet'], podSubnet)
-  const svc = checkCidr(report, [...netPath, 'serviceSubnet'], s.networking.serviceSubnet)
-  if (pod && svc && cidrsOverlap(pod, svc))
-    report.error([...netPath, 'serviceSubnet'], 'NG0204', {
-      what: 'service subnet',
-      a: s.networking.serviceSubnet,
-      otherWhat: 'pod subnet',
-      b: podSubnet,
-    })
-  if (!isDnsName(s.networking.dnsDomain))
-    report.error([...netPath, 'dnsDomain'], 'NG0301', {
-      value: s.networking.dnsDomain,
-      what: 'DNS domain',
-      why: 'lowercase RFC 1123 labels separated by dots',
-    })
-  if (s.networking.gateway !== undefined && !isIPv4(s.networking.gateway))
-    report.error([...netPath, 'gateway'], 'NG0200', {value: s.networking.gateway})
-  s.networking.dnsServers.forEach((d, i) => {
-    if (!isIPv4(d)) report.error([...netPath, 'dnsServers', i], 'NG0200', {value: d})
-  })
-  s.networking.searchDomains.forEach((d, i) => {
-    if (!isDnsName(d))
-      report.error([...netPath, 'searchDomains', i], 'NG0301', {
-        value: d,
-        what: 'search domain',
-        why: 'lowercase RFC 1123 labels separated by dots',
-      })
-  })
-  s.networking.ntpServers.forEach((d, i) => {
-    if (!isIPv4(d) && !isDnsName(d))
-      report.error([...netPath, 'ntpServers', i], 'NG0301', {value: d, what: 'NTP server', why: 'an IPv4 address or a DNS name'})
-  })
-  checkInterface(report, [...netPath, 'interface'], s.networking.interface)
-  const cniPath = [...netPath, 'cni']
-  if (s.networking.cni.manifestUrl !== undefined) checkUrl(report, [...cniPath, 'manifestUrl'], s.networking.cni.manifestUrl)
-  const sha = s.networking.cni.manifestSha256
-  if (sha !== undefined && !/^[0-9a-fA-F]{64}$/.test(sha))
-    report.error([...cniPath, 'manifestSha256'], 'NG0301', {value: sha, what: 'SHA-256 digest', why: 'it must be 64 hexadecimal digits'})
-  const mf = s.networking.cni.manifestFile
-  if (mf !== undefined && unsafeChar(mf)) report.error([...cniPath, 'manifestFile'], 'NG0302', {char: unsafeChar(mf), what: 'a file name'})
-  else if (mf !== undefined && (mf.startsWith('/') || mf.split(/[\\/]/).includes('..')))
-    report.error([...cniPath, 'manifestFile'], 'NG0301', {
-      value: mf,
-      what: 'CNI manifest file',
-      why: 'a path relative to the profile, inside its directory (no leading / and no ..)',
-    })
-  if (s.networking.cni.version !== undefined && !/^v?[0-9]+\.[0-9]+\.[0-9]+$/.test(s.networking.cni.version))
-    report.error([...cniPath, 'version'], 'NG0301', {value: s.networking.cni.version, what: 'CNI version', why: 'like v0.26.4'})
-  if (cniType === 'cilium' && s.networking.cni.manifestUrl === undefined && s.networking.cni.manifestFile === undefined)
-    report.error([...cniPath], 'NG0419', {
-      what: 'CNI',
-      value: 'cilium',
-      why: 'cilium publishes no plain manifest: render one with `helm template cilium cilium/cilium --namespace kube-system` and set manifestFile (or manifestUrl)',
-    })
-
-  // Nodes
-  const nodes: ClusterNode[] = []
-  let flatcarLbReported = false
-  const byName = new Map<string, number>()
-  const byIp = new Map<string, number>()
-  const byMac = new Map<string, number>()
-  const ordinals = {'control-plane': 0, worker: 0, etcd: 0}
-  let nodeSubnet: Cidr | undefined
-  s.nodes.forEach((n, i) => {
-    const np: FieldPath = [...spec, 'nodes', i]
-    if (!isHostnameLabel(n.name)) report.error([...np, 'name'], 'NG0300', {value: n.name})
-    const dupName = byName.get(n.name)
-    if (dupName !== undefined) report.error([...np, 'name'], 'NG0205', {what: 'node name', value: n.name, other: `spec.nodes[${dupName}]`})
-    else byName.set(n.name, i)
-
-    let ip = '0.0.0.0'
-    let prefix = 32
-    let subnet: Cidr | undefined
-    if (n.ip === undefined) {
-      report.error([...np, 'ip'], 'NG0208', {
-        node: n.name,
-        why: 'nodegen writes /etc/hosts and static addressing for every node, so every node needs ip (like 10.0.0.110/24)',
-      })
-    } else {
-      const c = parseCidr(n.ip)
-      if (!c) {
-        const bare = n.ip.split('/')[0] as string
-        report.error([...np, 'ip'], isIPv4(bare) ? 'NG0201' : 'NG0200', {value: isIPv4(bare) ? n.ip : bare})
-      } else {
-        ip = c.address
-        prefix = c.prefix
-        subnet = c
-        const off = ipToInt(ip) - c.network
-        if (c.prefix < 31 && (off === 0 || off === c.size - 1)) report.error([...np, 'ip'], 'NG0202', {ip, subnet: cidrString(c)})
-        const dupIp = byIp.get(ip)
-        if (dupIp !== undefined)
-          report.error([...np, 'ip'], 'NG0205', {what: 'IP', value: ip, other: `spec.nodes[${dupIp}] (${s.nodes[dupIp]?.name})`})
-        else byIp.set(ip, i)
-        for (const [what, other, otherName] of [
-          ['node subnet', pod, 'pod subnet'],
-          ['node subnet', svc, 'service subnet'],
-        ] as const) {
-          if (other && cidrsOverlap(c, other))
-            report.error([...np, 'ip'], 'NG0204', {what, a: cidrString(c), otherWhat: otherName, b: cidrString(other)})
-        }
-        if (nodeSubnet === undefined) nodeSubnet = c
-      }
-    }
-    const gateway = n.gateway ?? s.networking.gateway
-    if (n.gateway !== undefined && !isIPv4(n.gateway)) report.error([...np, 'gateway'], 'NG0200', {value: n.gateway})
-    else if (gateway !== undefined && isIPv4(gateway) && subnet && !cidrContains(subnet, gateway))
-      report.error(n.gateway !== undefined ? [...np, 'gateway'] : [...netPath, 'gateway'], 'NG0203', {gateway, subnet: cidrString(subnet)})
-
-    let mac: string | undefined
-    if (n.mac !== undefined) {
-      mac = normaliseMac(n.mac)
-      if (!mac) report.error([...np, 'mac'], 'NG0206', {value: n.mac})
-      else {
-        const dup = byMac.get(mac)
-        if (dup !== undefined)
-          report.error([...np, 'mac'], 'NG0205', {what: 'MAC', value: mac, other: `spec.nodes[${dup}] (${s.nodes[dup]?.name})`})
-        else byMac.set(mac, i)
-      }
-    }
-    if (n.uuid !== undefined && !/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(n.uuid))
-      report.error([...np, 'uuid'], 'NG0301', {value: n.uuid, what: 'SMBIOS UUID', why: 'like 4c4c4544-0042-3510-8052-b4c04f4e4d32'})
-    if (n.interface !== undefined) checkInterface(report, [...np, 'interface'], n.interface)
-    for (const [key, val] of [
-      ['instanceType', n.instanceType],
-      ['subnetId', n.subnetId],
-      ['zone', n.zone],
-    ] as const) {
-      if (val !== undefined && !/^[A-Za-z0-9._-]+$/.test(val))
-        report.error([...np, key], 'NG0301', {value: val, what: key, why: 'letters, digits, ".", "_" and "-"'})
-    }
-
-    const os = n.os ?? s.os
-    const family = OS_INFO[os].family
-    const format: Format = n.format ?? s.format ?? (family === 'flatcar' ? 'ignition' : 'cloud-init')
-    if (family === 'flatcar' && format !== 'ignition')
-      report.error([...np, n.format !== undefined ? 'format' : 'os'], 'NG0413', {os, need: 'Ignition', format})
-    if (family !== 'flatcar' && format === 'ignition')
-      report.error([...np, n.format !== undefined ? 'format' : 'os'], 'NG0413', {os, need: 'cloud-init', format})
-    if (family === 'flatcar' && s.containerRuntime.type === 'cri-o') report.error([...spec, 'containerRuntime', 'type'], 'NG0415', {os})
-    const lbType = s.loadBalancer.type
-    if (
-      family === 'flatcar' &&
-      n.role === 'control-plane' &&
-      s.controlPlaneEndpoint !== undefined &&
-      (lbType === 'keepalived' || lbType === 'keepalived-haproxy') &&
-      !flatcarLbReported
-    ) {
-      flatcarLbReported = true
-      report.error([...spec, 'loadBalancer', 'type'], 'NG0426', {lb: lbType, node: n.name})
-    }
-
-    checkLabels(report, [...np, 'labels'], n.labels)
-    if (n.taints) checkTaints(report, [...np, 'taints'], n.taints)
-    checkExtraArgs(report, [...np, 'kubeletExtraArgs'], n.kubeletExtraArgs)
-    if (n.role === 'etcd' && (Object.keys(n.labels).length > 0 || n.taints?.length))
-      report.error([...np, Object.keys(n.labels).length > 0 ? 'labels' : 'taints'], 'NG0423', {
-        role: 'etcd',
-        what: 'Kubernetes labels or taints (an etcd member is not a Kubernetes node)',
-      })
-
-    const ordinal = ordinals[n.role]++
-    const taints =
-      n.taints ?? (n.role === 'control-plane' ? [{key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' as const}] : [])
-    nodes.push({
-      index: i,
-      path: np,
-      name: n.name,
-      role: n.role,
-      ordinal,
-      os,
-      family,
-      format,
-      ip,
-      prefix,
-      subnet: subnet ? cidrString(subnet) : '0.0.0.0/32',
-      ...(gateway !== undefined ? {gateway} : {}),
-      ...(mac !== undefined ? {mac} : {}),
-      ...(n.uuid !== undefined ? {uuid: n.uuid.toLowerCase()} : {}),
-      interface: n.interface ?? s.networking.interface,
-      labels: {...s.kubelet.labels, ...n.labels},
-      taints: [...s.kubelet.taints, ...taints],
-      kubeletExtraArgs: {...s.kubelet.extraArgs, ...n.kubeletExtraArgs},
-      ...(n.instanceType !== undefined ? {instanceType: n.instanceType} : {}),
-      ...(n.subnetId !== undefined ? {subnetId: n.subnetId} : {}),
-      ...(n.zone !== undefined ? {zone: n.zone} : {}),
-    })
-  })
-
+  const networks = checkNetworking(report, s.networking)
+  const nodes = checkNodes(report, s, networks)
   checkContainerRuntime(report, s.containerRuntime, target, nodes)
-
-  // Cluster shape
-  const cps = nodes.filter((n) => n.role === 'control-plane')
-  const etcds = nodes.filter((n) => n.role === 'etcd')
-  if (cps.length === 0) report.error([...spec, 'nodes'], 'NG0400')
-  if (cps.length > 1 && cps.length % 2 === 0) report.warn([...spec, 'nodes'], 'NG0405', {count: cps.length, less: cps.length - 1})
-  if (s.topology === 'external') {
-    if (etcds.length === 0) report.error([...spec, 'topology'], 'NG0402')
-    else if (etcds.length < 3)
-      report.warn([...spec, 'topology'], 'NG0403', {count: etcds.length, why: 'fewer than 3 members tolerate no failure'})
-    else if (etcds.length % 2 === 0)
-      report.warn([...spec, 'topology'], 'NG0403', {
-        count: etcds.length,
-        why: `an even number adds no fault tolerance over ${etcds.length - 1}`,
-      })
-  } else if (etcds.length > 0) {
-    report.error(etcds[0]?.path.concat('role') ?? [...spec, 'nodes'], 'NG0404')
-  }
+  checkClusterShape(report, s.topology, nodes)
 
   // Endpoint and load balancer
+  const cps = nodes.filter((n) => n.role === 'control-plane')
   const lb = s.loadBalancer
   const lbPath = [...spec, 'loadBalancer']
   const epPath = [...spec, 'controlPlaneEndpoint']
@@ -402,7 +171,6 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
 
   if (!report.ok) return undefined
 
-  const clusterDns = nthAddress(svc as Cidr, 10)
   return {
     name: p.metadata.name,
     source,
@@ -419,29 +187,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
       // The image the static pod names, under the profile's mirror (image-mirror.ts).
       kubeVipImage: mirrorImage(lb.kubeVipImage, imageMirrorOf(s.kubernetes.imageRepository, s.kubernetes.imageMirrors)),
     },
-    networking: {
-      podSubnet: cidrString(pod as Cidr),
-      serviceSubnet: cidrString(svc as Cidr),
-      dnsDomain: s.networking.dnsDomain,
-      clusterDns,
-      cni: {
-        type: cniType,
-        version: s.networking.cni.version ?? cniInfo?.defaultVersion ?? '',
-        ...(s.networking.cni.manifestUrl !== undefined
-          ? {manifestUrl: s.networking.cni.manifestUrl}
-          : cniInfo?.manifestUrl && s.networking.cni.manifestFile === undefined
-            ? {manifestUrl: cniInfo.manifestUrl(s.networking.cni.version ?? cniInfo.defaultVersion)}
-            : {}),
-        ...(s.networking.cni.manifestFile !== undefined ? {manifestFile: s.networking.cni.manifestFile} : {}),
-        ...(sha !== undefined && s.networking.cni.manifestFile === undefined ? {manifestSha256: sha.toLowerCase()} : {}),
-      },
-      ...(s.networking.gateway !== undefined ? {gateway: s.networking.gateway} : {}),
-      dnsServers: s.networking.dnsServers,
-      searchDomains: s.networking.searchDomains,
-      interface: s.networking.interface,
-      ntpServers: s.networking.ntpServers,
-      etcHosts: s.networking.etcHosts === 'auto' ? (nodes.length <= 100 ? 'all' : 'infrastructure') : s.networking.etcHosts,
-    },
+    networking: networkingModel(s.networking, networks, nodes.length),
     runtime: runtimeModel(s.containerRuntime, target),
     image: s.image,
     ...(airgap ? {airgap} : {}),
@@ -492,12 +238,6 @@ function checkSecretBackend(report: Report, platform: Profile['spec']['platform'
         why: '6 to 30 lowercase letters, digits and "-", starting with a letter',
       })
   }
-}
-
-function checkCidr(report: Report, path: FieldPath, value: string): Cidr | undefined {
-  const c = parseCidr(value)
-  if (!c) report.error(path, 'NG0207', {value})
-  return c
 }
 
 /**
