@@ -5,18 +5,19 @@
 import {bootstrapModel, checkBootstrapTimeout, checkStatusUrl} from './checks/bootstrap.js'
 import {checkBootstrapToken, checkTokenLifetime} from './checks/bootstrap-token.js'
 import {checkContainerRuntime, checkRuntimeRepositories, runtimeModel} from './checks/container-runtime.js'
-import {checkExtraArgs, checkInterface, checkLabels, checkTaints, checkUrl} from './checks/fields.js'
+import {checkEndpoint, loadBalancerModel} from './checks/endpoint.js'
+import {checkExtraArgs, checkLabels, checkTaints, checkUrl} from './checks/fields.js'
 import {checkFeatureGates, checkKubeadmOptions, checkKubernetes, kubernetesModel} from './checks/kubernetes.js'
 import {checkMetadata} from './checks/metadata.js'
 import {checkNetworking, networkingModel} from './checks/networking.js'
 import {checkClusterShape, checkNodes} from './checks/nodes.js'
 import {checkPki, checkRenewBefore} from './checks/pki.js'
+import {checkPlatform, checkPxe} from './checks/platform.js'
 import type {FieldPath, Report} from './diagnostics.js'
 import {imageMirrorOf, mirrorImage} from './image-mirror.js'
-import type {Cluster, ClusterNode, Endpoint} from './model.js'
-import {type Cidr, cidrContains, cidrString, isDnsName, isIPv4, parseCidr} from './net.js'
+import type {Cluster, ClusterNode} from './model.js'
 import type {Profile} from './schema.js'
-import {isImageRef, isOwner, isSafePath, isSafeUrl, isSshPublicKey, isUserName, unsafeChar} from './text.js'
+import {isOwner, isSafePath, isSafeUrl, isSshPublicKey, isUserName, unsafeChar} from './text.js'
 
 /** Options of the commands that turn a profile into user-data. */
 export interface BuildOptions {
@@ -47,58 +48,8 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
   checkContainerRuntime(report, s.containerRuntime, target, nodes)
   checkClusterShape(report, s.topology, nodes)
 
-  // Endpoint and load balancer
-  const cps = nodes.filter((n) => n.role === 'control-plane')
-  const lb = s.loadBalancer
-  const lbPath = [...spec, 'loadBalancer']
-  const epPath = [...spec, 'controlPlaneEndpoint']
-  let endpoint: Endpoint
-  const cp0 = cps[0]
-  if (s.controlPlaneEndpoint === undefined) {
-    if (cps.length > 1) report.error(epPath, 'NG0401', {count: cps.length})
-    else if (cps.length === 1) report.warn([...spec], 'NG0422')
-    endpoint = {host: cp0?.ip ?? '0.0.0.0', port: lb.apiServerPort, kind: 'node'}
-  } else {
-    const host = s.controlPlaneEndpoint.host
-    const usesVip = lb.type !== 'external'
-    if (!isIPv4(host) && !isDnsName(host))
-      report.error([...epPath, 'host'], 'NG0301', {value: host, what: 'endpoint host', why: 'an IPv4 address or a DNS name'})
-    if (usesVip) {
-      if (s.platform.type === 'aws' || s.platform.type === 'gcp') report.error([...lbPath, 'type'], 'NG0414', {platform: s.platform.type})
-      if (!isIPv4(host)) report.error([...epPath, 'host'], 'NG0410', {lb: lb.type, host})
-      else {
-        const owner = nodes.find((n) => n.ip === host)
-        if (owner) report.error([...epPath, 'host'], 'NG0408', {vip: host, node: owner.name})
-        const cpSubnets = cps.map((n) => parseCidr(`${n.ip}/${n.prefix}`)).filter((c): c is Cidr => c !== undefined)
-        const first = cpSubnets[0]
-        if (first && !cidrContains(first, host)) report.error([...epPath, 'host'], 'NG0409', {vip: host, subnet: cidrString(first)})
-        const other = cpSubnets.find((c) => first && cidrString(c) !== cidrString(first))
-        if (first && other) report.error([...spec, 'nodes'], 'NG0209', {a: cidrString(first), b: cidrString(other)})
-      }
-      if (lb.authPass !== undefined) {
-        if (lb.authPass.length > 8) report.warn([...lbPath, 'authPass'], 'NG0417')
-        if (!/^[A-Za-z0-9._+-]+$/.test(lb.authPass))
-          report.error([...lbPath, 'authPass'], 'NG0301', {
-            value: '(hidden)',
-            what: 'VRRP password',
-            why: 'letters, digits, ".", "_", "+" and "-"',
-          })
-      }
-      if (lb.interface !== undefined) checkInterface(report, [...lbPath, 'interface'], lb.interface)
-    }
-    if ((lb.type === 'keepalived' || lb.type === 'kube-vip') && s.controlPlaneEndpoint.port !== lb.apiServerPort)
-      report.error([...epPath, 'port'], 'NG0419', {
-        what: 'endpoint port',
-        value: s.controlPlaneEndpoint.port,
-        why: `with ${lb.type} the VIP forwards to no proxy, so clients reach the API server's own port ${lb.apiServerPort} (set both to the same value)`,
-      })
-    if (lb.type === 'kube-vip' && !isImageRef(lb.kubeVipImage))
-      report.error([...lbPath, 'kubeVipImage'], 'NG0301', {value: lb.kubeVipImage, what: 'image', why: 'a container image reference'})
-    endpoint = {host, port: s.controlPlaneEndpoint.port, kind: usesVip ? 'vip' : 'external'}
-  }
-  if (s.platform.type === 'aws' && !s.platform.aws) report.error([...spec, 'platform'], 'NG0421', {platform: 'aws'})
-  if (s.platform.type === 'gcp' && !s.platform.gcp) report.error([...spec, 'platform'], 'NG0421', {platform: 'gcp'})
-  checkSecretBackend(report, s.platform, opts)
+  const endpoint = checkEndpoint(report, s, nodes)
+  checkPlatform(report, s.platform, Boolean(opts.insecureInlineSecrets))
 
   // Free text
   checkLabels(report, [...spec, 'kubelet', 'labels'], s.kubelet.labels)
@@ -152,20 +103,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     if (fc && (f.path === '/usr' || f.path.startsWith('/usr/'))) report.error([...fp, 'path'], 'NG0425', {path: f.path, node: fc.name})
   })
   checkStatusUrl(report, s.bootstrap)
-  if (s.platform.pxe?.serverUrl !== undefined) checkUrl(report, [...spec, 'platform', 'pxe', 'serverUrl'], s.platform.pxe.serverUrl)
-  // The kernel, initrds and arguments become lines of an iPXE script: one line each, no spaces in a URL.
-  for (const [os, k] of Object.entries(s.platform.pxe?.kernel ?? {})) {
-    const kp = [...spec, 'platform', 'pxe', 'kernel', os]
-    const url = (p: FieldPath, v: string) => {
-      if (unsafeChar(v)) report.error(p, 'NG0302', {char: unsafeChar(v) as string, what: 'an iPXE kernel or initrd'})
-      else if (v === '' || /\s/.test(v))
-        report.error(p, 'NG0301', {value: JSON.stringify(v), what: 'iPXE file', why: 'a URL or a path under the server, without spaces'})
-    }
-    url([...kp, 'kernel'], k.kernel)
-    for (const [n, i] of k.initrd.entries()) url([...kp, 'initrd', n], i)
-    if (k.args !== undefined && unsafeChar(k.args))
-      report.error([...kp, 'args'], 'NG0302', {char: unsafeChar(k.args) as string, what: 'kernel arguments'})
-  }
+  checkPxe(report, s.platform)
 
   const airgap = s.airgap && checkAirgap(report, [...spec, 'airgap'], s, nodes)
 
@@ -177,16 +115,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     kubernetes: kubernetesModel(s.kubernetes, target, kubeadm, airgap?.bundle),
     topology: s.topology,
     endpoint,
-    loadBalancer: {
-      type: s.controlPlaneEndpoint === undefined ? 'external' : lb.type,
-      ...(lb.interface !== undefined ? {interface: lb.interface} : {}),
-      virtualRouterId: lb.virtualRouterId,
-      unicast: lb.unicast,
-      ...(lb.authPass !== undefined ? {authPass: lb.authPass} : {}),
-      apiServerPort: lb.apiServerPort,
-      // The image the static pod names, under the profile's mirror (image-mirror.ts).
-      kubeVipImage: mirrorImage(lb.kubeVipImage, imageMirrorOf(s.kubernetes.imageRepository, s.kubernetes.imageMirrors)),
-    },
+    loadBalancer: loadBalancerModel(s),
     networking: networkingModel(s.networking, networks, nodes.length),
     runtime: runtimeModel(s.containerRuntime, target),
     image: s.image,
@@ -204,39 +133,6 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
     bootstrap: bootstrapModel(s.bootstrap, timeoutSeconds),
     platform: s.platform,
     nodes,
-  }
-}
-
-/**
- * On EC2 and GCE user-data stays readable through the metadata service: CA keys go to a secret
- * backend unless the operator insists. The region and project reach the node's fetch step (URLs,
- * SigV4 scope), so they must match the clouds' own grammars.
- */
-function checkSecretBackend(report: Report, platform: Profile['spec']['platform'], opts: BuildOptions): void {
-  const base: FieldPath = ['spec', 'platform']
-  if (platform.type === 'aws' && platform.aws) {
-    const path = [...base, 'aws', 'secretBackend']
-    if (platform.aws.secretBackend === 'inline') {
-      if (opts.insecureInlineSecrets) {
-        report.warn(path, 'NG0428', {platform: 'aws'})
-        report.warn(path, 'NG0438')
-      } else report.error(path, 'NG0427', {platform: 'aws', backend: 'aws-secrets-manager or ssm-parameter-store'})
-    }
-    if (!/^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/.test(platform.aws.region))
-      report.error([...base, 'aws', 'region'], 'NG0301', {value: platform.aws.region, what: 'AWS region', why: 'like eu-west-1'})
-  }
-  if (platform.type === 'gcp' && platform.gcp) {
-    const path = [...base, 'gcp', 'secretBackend']
-    if (platform.gcp.secretBackend === 'inline') {
-      if (opts.insecureInlineSecrets) report.warn(path, 'NG0428', {platform: 'gcp'})
-      else report.error(path, 'NG0427', {platform: 'gcp', backend: 'gcp-secret-manager'})
-    }
-    if (!/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/.test(platform.gcp.project))
-      report.error([...base, 'gcp', 'project'], 'NG0301', {
-        value: platform.gcp.project,
-        what: 'GCP project id',
-        why: '6 to 30 lowercase letters, digits and "-", starting with a letter',
-      })
   }
 }
 
