@@ -2,7 +2,7 @@
  * The profile format, `nodegen.dev/v1alpha1` `Cluster`: the single source of truth for its shape,
  * its defaults and the editor schema (schema/profile.schema.json is exported from here by
  * `npm run schema`; a test fails when it is stale). Formats of free-text values (IPs, names, URLs)
- * are checked by validate.ts so each problem gets its catalogue code.
+ * are checked in checks/ so each problem gets its catalogue code.
  */
 // A namespace import: the bundled CLI (scripts/bundle.mjs) then carries only the parts of zod the
 // schema uses, not all of it (its 40-odd message locales among them).
