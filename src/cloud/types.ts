@@ -129,3 +129,21 @@ export const DEFAULT_PACE: Pace = {
   retryMs: 1000,
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
 }
+
+/** What `nodegen launch` gives either cloud. */
+export interface LaunchOptions {
+  cluster: Cluster
+  nodes: LaunchNode[]
+  /**
+   * Each node's image, by node name: the profile's, the one `nodegen image build` recorded, or (on
+   * GCE) the OS's public family. An AMI ID on AWS, an image name or URL on GCE.
+   */
+  images: Map<string, string>
+  dryRun: boolean
+  prepareSecrets?: PrepareSecrets
+  onProgress?: OnProgress
+  pace?: Partial<Pace>
+  /** Concurrent instance creations. @default 4 */
+  concurrency?: number
+  warnings?: string[]
+}

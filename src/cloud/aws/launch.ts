@@ -4,29 +4,17 @@
  * group, listener) → the secrets hook → one RunInstances per missing node → wait for running →
  * register the control planes with the target group.
  */
-import type {Cluster, Role} from '../../profile/index.js'
+import type {Role} from '../../profile/index.js'
 import {newLaunchReport, type ProviderAdapter, runLaunchSequence} from '../launch-sequence.js'
 import {CallRecorder} from '../recorder.js'
-import {DEFAULT_PACE, type LaunchNode, type LaunchReport, type OnProgress, type Pace, type PrepareSecrets} from '../types.js'
+import {DEFAULT_PACE, type LaunchOptions, type LaunchReport, type Pace} from '../types.js'
 import {type AwsClients, ec2Redactor, recordCalls} from './client.js'
 import {findExisting, runInstance, waitRunning} from './instances.js'
 import {checkSubnets, ensureSecurityGroups} from './network.js'
 import {ensureNlb, registerControlPlanes} from './nlb.js'
 import {platformOf, subnetOf} from './platform.js'
 
-export interface AwsLaunchOptions {
-  cluster: Cluster
-  nodes: LaunchNode[]
-  /** Each node's AMI, by node name: the profile's, or the one `nodegen image build` recorded. */
-  images: Map<string, string>
-  dryRun: boolean
-  prepareSecrets?: PrepareSecrets
-  onProgress?: OnProgress
-  pace?: Partial<Pace>
-  /** Concurrent RunInstances calls. @default 4 */
-  concurrency?: number
-  warnings?: string[]
-}
+export type AwsLaunchOptions = LaunchOptions
 
 /** What the instances need from preparing: each role's security group, and the NLB's target group. */
 interface AwsReady {

@@ -5,10 +5,9 @@
  * into the load balancer's instance groups.
  */
 import {randomUUID} from 'node:crypto'
-import type {Cluster} from '../../profile/index.js'
 import {newLaunchReport, type ProviderAdapter, runLaunchSequence} from '../launch-sequence.js'
 import {CallRecorder} from '../recorder.js'
-import {DEFAULT_PACE, type LaunchNode, type LaunchReport, type OnProgress, type Pace, type PrepareSecrets} from '../types.js'
+import {DEFAULT_PACE, type LaunchOptions, type LaunchReport, type Pace} from '../types.js'
 import {Compute, type ComputeClients} from './client.js'
 import {ensureFirewallRules} from './firewall.js'
 import {findExisting, insertInstance, waitRunning} from './instances.js'
@@ -16,18 +15,7 @@ import {addReadyControlPlanes, checkEndpoint, ensureLoadBalancer} from './load-b
 import {metadataRedactor} from './metadata.js'
 import {platformOf} from './platform.js'
 
-export interface GcpLaunchOptions {
-  cluster: Cluster
-  nodes: LaunchNode[]
-  /** Each node's image name or URL, by node name: the profile's, the baked one, or the OS's public family. */
-  images: Map<string, string>
-  dryRun: boolean
-  prepareSecrets?: PrepareSecrets
-  onProgress?: OnProgress
-  pace?: Partial<Pace>
-  /** Concurrent inserts. @default 4 */
-  concurrency?: number
-  warnings?: string[]
+export interface GcpLaunchOptions extends LaunchOptions {
   /**
    * Part of every requestId: GCE answers a requestId it has seen with that request's operation,
    * failed ones included, so retries within one run share it and a re-run (which finds existing
