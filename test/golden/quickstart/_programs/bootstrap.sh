@@ -441,17 +441,15 @@ chmod 0700 "$PLACED_PKI.tmp"
 mv "$PLACED_PKI.tmp" "$PLACED_PKI"
 }
 control_plane_report() {
-local name f kept
-if command -v crictl >/dev/null 2>&1; then
+command -v crictl >/dev/null 2>&1 || return 0
+local name id
 log "this node's containers (crictl ps -a):"
 timeout 30 crictl ps -a 2>&1 | head -n 20 | sed 's/^/  /' || true
-fi
 for name in etcd kube-apiserver kube-controller-manager kube-scheduler; do
-f=$(find "$ROOT/var/log/pods" -path "*/kube-system_$name-*/$name/*.log" -printf '%T@ %p\n' 2>/dev/null | sort -n | tail -n 1 | cut -d' ' -f2-) || true
-[ -n "$f" ] || continue
-kept=$(find "$(dirname "$f")" -name '*.log' 2>/dev/null | wc -l) || true
-log "the last lines of $name's log (${f#"$ROOT"}; $kept start(s) of it kept):"
-tail -n 15 "$f" | cut -c1-400 | sed 's/^/  /' || true
+id=$(timeout 30 crictl ps -a --name "^$name\$" -q 2>/dev/null | head -n 1) || true
+[ -n "$id" ] || continue
+log "the last lines of $name's log (container $(printf '%.13s' "$id")):"
+timeout 30 crictl logs --tail 15 "$id" 2>&1 | sed 's/^/  /' || true
 done
 }
 kubeadm_reset() {
