@@ -195,19 +195,13 @@ etcd_healthy_local() {
 
 # Control planes keep the token calendar's tokens registered; right after init, so that nodes
 # rendered for this window can join at once.
-# An API server that is still busy after init (a request timing out) is waited for, not a failure.
 start_token_calendar() {
-  local lib attempt=1
+  local lib
   lib="$ROOT$(param LIB_DIR)"
   [ -r "$NODEGEN_ETC/calendar.env" ] || return 0
   if [ "$ROLE" = control-plane ] && [ "$ORDINAL" = 0 ]; then
     # Through bash: on the clouds the program arrives in the secret bundle, 0600.
-    until bash "$lib/token-calendar.sh" sync; do
-      [ "$(time_left)" -le 0 ] && die "registering the token calendar's tokens failed until the deadline"
-      log "registering the token calendar's tokens failed (attempt $attempt; see the lines above); retrying"
-      backoff "$attempt"
-      attempt=$((attempt + 1))
-    done
+    bash "$lib/token-calendar.sh" sync || die "registering the token calendar's tokens failed"
   fi
   unit_files enable --now nodegen-tokens.timer >/dev/null 2>&1 || true
 }

@@ -142,16 +142,11 @@ curl -fsS -m 5 --cacert "$ETCD_PKI/ca.crt" --cert "$ETCD_PKI/healthcheck-client.
 "https://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"'
 }
 start_token_calendar() {
-local lib attempt=1
+local lib
 lib="$ROOT$(param LIB_DIR)"
 [ -r "$NODEGEN_ETC/calendar.env" ] || return 0
 if [ "$ROLE" = control-plane ] && [ "$ORDINAL" = 0 ]; then
-until bash "$lib/token-calendar.sh" sync; do
-[ "$(time_left)" -le 0 ] && die "registering the token calendar's tokens failed until the deadline"
-log "registering the token calendar's tokens failed (attempt $attempt; see the lines above); retrying"
-backoff "$attempt"
-attempt=$((attempt + 1))
-done
+bash "$lib/token-calendar.sh" sync || die "registering the token calendar's tokens failed"
 fi
 unit_files enable --now nodegen-tokens.timer >/dev/null 2>&1 || true
 }
