@@ -9,7 +9,7 @@ import {type Cluster, type ClusterNode, OS_INFO, type PackageFormat} from '../pr
 import {expandRepository, repositoryTemplate} from '../profile/repositories.js'
 import {vrrpInterface} from './ha/keepalived.js'
 import {controlPlaneImages, imageName} from './kubeadm/images.js'
-import {INIT_PHASES, initResumablePhases, joinResumeSkipPhases} from './kubeadm/phases.js'
+import {joinResumeSkipPhases} from './kubeadm/phases.js'
 import {libDir} from './types.js'
 
 export type Params = Record<string, string | number | boolean | undefined>
@@ -156,10 +156,6 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     TOPOLOGY: cluster.topology,
     // A stacked control plane whose join fails after its etcd member started voting finishes the
     // join by skipping these phases instead of resetting (role_join).
-    // A kubeadm init that fails after its control plane answered (a request of the CoreDNS addon
-    // timing out) is finished from the phase that failed instead of reset (role_init).
-    INIT_PHASES: node.role === 'control-plane' ? INIT_PHASES.join(' ') : undefined,
-    INIT_RESUMABLE_PHASES: node.role === 'control-plane' ? initResumablePhases().join(' ') : undefined,
     JOIN_RESUME_SKIP_PHASES:
       node.role === 'control-plane' && cluster.topology === 'stacked'
         ? joinResumeSkipPhases(cluster.kubernetes.minor).join(',')

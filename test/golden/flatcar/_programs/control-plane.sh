@@ -155,25 +155,6 @@ endpoint_ready && return 0
 if [ "$(param TOPOLOGY)" != external ] && [ "$(etcd_started_members)" -ge 1 ]; then return 0; fi
 return 1
 }
-INIT_LOG=$STATE_DIR/kubeadm-init.log
-run_init() {
-local skip="" p
-if [ -n "${1-}" ]; then
-for p in $(param INIT_PHASES); do
-[ "$p" = "$1" ] && break
-skip="$skip${skip:+,}$p"
-done
-log "kubeadm init from its phase $1, skipping $skip"
-kubeadm init --config "$(kubeadm_config)" --skip-token-print --skip-phases "$skip" 2>&1 | tee "$INIT_LOG"
-else
-kubeadm init --config "$(kubeadm_config)" --skip-token-print 2>&1 | tee "$INIT_LOG"
-fi
-}
-init_failed_phase() {
-local phase
-phase=$(sed -n 's/^\(error: \)\{0,1\}error execution phase \([a-z-]*\).*/\2/p' "$INIT_LOG" | tail -n 1)
-[ -n "$phase" ] && printf '%s' "$phase"
-}
 role_init() {
 if [ "$(param TOPOLOGY)" = external ]; then wait_until "external etcd quorum" etcd_quorum; fi
 if [ -e "$KUBE_DIR/admin.conf" ] && [ -e "$STATE_DIR/done/kubeadm-init" ]; then
@@ -189,19 +170,8 @@ fi
 start_endpoint_services before-init
 keep_placed_pki
 local attempt=1
-until run_init; do
+until kubeadm init --config "$(kubeadm_config)" --skip-token-print; do
 [ "$(time_left)" -le 0 ] && die "kubeadm init failed until the deadline"
-if [ -e "$KUBE_DIR/admin.conf" ] && INIT_RESUME_FROM=$(init_failed_phase) &&
-case " $(param INIT_RESUMABLE_PHASES) " in *" $INIT_RESUME_FROM "*) true ;; *) false ;; esac; then
-log "kubeadm init failed in its phase $INIT_RESUME_FROM, after the control plane answered (attempt $attempt); finishing its remaining phases instead of resetting a working control plane"
-until run_init "$INIT_RESUME_FROM"; do
-[ "$(time_left)" -le 0 ] && die "kubeadm init's remaining phases failed until the deadline: $(tail -n 1 "$INIT_LOG")"
-INIT_RESUME_FROM=$(init_failed_phase) || true
-backoff "$attempt"
-attempt=$((attempt + 1))
-done
-break
-fi
 [ "$attempt" -ge 5 ] && die "kubeadm init failed $attempt times"
 log "kubeadm init failed (attempt $attempt); resetting and retrying"
 control_plane_report
