@@ -233,7 +233,6 @@ role_init() {
     [ "$(time_left)" -le 0 ] && die "kubeadm init failed until the deadline"
     [ "$attempt" -ge 5 ] && die "kubeadm init failed $attempt times"
     log "kubeadm init failed (attempt $attempt); resetting and retrying"
-    control_plane_report
     kubeadm_reset
     start_endpoint_services before-init
     backoff "$attempt"
