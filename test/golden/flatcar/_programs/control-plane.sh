@@ -174,7 +174,6 @@ until kubeadm init --config "$(kubeadm_config)" --skip-token-print; do
 [ "$(time_left)" -le 0 ] && die "kubeadm init failed until the deadline"
 [ "$attempt" -ge 5 ] && die "kubeadm init failed $attempt times"
 log "kubeadm init failed (attempt $attempt); resetting and retrying"
-control_plane_report
 kubeadm_reset
 start_endpoint_services before-init
 backoff "$attempt"

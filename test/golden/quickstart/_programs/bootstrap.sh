@@ -440,18 +440,6 @@ cp -a "$KUBE_DIR/pki" "$PLACED_PKI.tmp"
 chmod 0700 "$PLACED_PKI.tmp"
 mv "$PLACED_PKI.tmp" "$PLACED_PKI"
 }
-control_plane_report() {
-command -v crictl >/dev/null 2>&1 || return 0
-local name id
-log "this node's containers (crictl ps -a):"
-timeout 30 crictl ps -a 2>&1 | head -n 20 | sed 's/^/  /' || true
-for name in etcd kube-apiserver kube-controller-manager kube-scheduler; do
-id=$(timeout 30 crictl ps -a --name "^$name\$" -q 2>/dev/null | head -n 1) || true
-[ -n "$id" ] || continue
-log "the last lines of $name's log (container $(printf '%.13s' "$id")):"
-timeout 30 crictl logs --tail 15 "$id" 2>&1 | sed 's/^/  /' || true
-done
-}
 kubeadm_reset() {
 kubeadm reset -f || true
 if [ -d "$PLACED_PKI" ]; then
@@ -524,7 +512,6 @@ log "etcd has a learner being promoted; waiting before retrying (attempt $attemp
 else
 log "kubeadm join failed (attempt $attempt); resetting and retrying"
 fi
-[ "$ROLE" = control-plane ] && control_plane_report
 kubeadm_reset >/dev/null 2>&1
 [ "$ROLE" = control-plane ] && start_endpoint_services before-join
 backoff "$attempt"
