@@ -322,3 +322,17 @@ export function readCallLog(file: string): LogLine[] {
     })
     .sort((a, b) => a.time - b.time)
 }
+
+/**
+ * What a Packer build's two uploads leave in the build VM: the tree's image/ in `work` (Packer's
+ * /tmp/nodegen-image) and its scripts/ in `work`/scripts. Packer's upload does not keep modes:
+ * bake.sh must make the scripts runnable itself, so everything is written 0644.
+ */
+export function uploadImageTree(tree: ReadonlyMap<string, {content: string}>, work: string): void {
+  for (const [rel, f] of tree) {
+    if (!rel.startsWith('image/') && !rel.startsWith('scripts/')) continue
+    const p = path.join(work, rel.startsWith('image/') ? rel.slice('image/'.length) : rel)
+    mkdirSync(path.dirname(p), {recursive: true})
+    writeFileSync(p, f.content, {mode: 0o644})
+  }
+}

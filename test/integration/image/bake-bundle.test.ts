@@ -16,8 +16,8 @@ import os from 'node:os'
 import path from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {loadImageAssets} from '../../../src/app/image.js'
-import {CURRENT_FEATURES, generateImageTree, type ImageTree} from '../../../src/image/index.js'
-import {standinBin} from '../../support/bootstrap-harness.js'
+import {CURRENT_FEATURES, generateImageTree} from '../../../src/image/index.js'
+import {standinBin, uploadImageTree} from '../../support/bootstrap-harness.js'
 import {loadCluster} from '../../support/profiles.js'
 import {requireTool, runAsync} from '../../support/tools.js'
 
@@ -106,17 +106,6 @@ case "$3 $4" in
 esac
 `
 
-/** What the build's two uploads leave in the VM: image/ in `work`, scripts/ in its scripts/. */
-function upload(tree: ImageTree, work: string): void {
-  for (const [rel, f] of tree) {
-    if (!rel.startsWith('image/') && !rel.startsWith('scripts/')) continue
-    const p = path.join(work, rel.startsWith('image/') ? rel.slice('image/'.length) : rel)
-    mkdirSync(path.dirname(p), {recursive: true})
-    // Packer's upload does not keep modes: bake.sh must make the scripts runnable itself.
-    writeFileSync(p, f.content, {mode: 0o644})
-  }
-}
-
 describe('bake.sh for an air-gapped profile', () => {
   it('installs and imports from the bundle Packer serves; the image keeps the profile URLs and records the bundle', async (t) => {
     requireTool(t, 'curl')
@@ -129,7 +118,7 @@ describe('bake.sh for an air-gapped profile', () => {
       cniManifest: 'kind: List\n',
     })
     const work = path.join(dir, 'nodegen-image')
-    upload(tree, work)
+    uploadImageTree(tree, work)
     assert.ok(tree.has('scripts/bundle.sh'), 'an air-gapped image ships the bundle client')
     writeFileSync(path.join(work, 'scripts/install-packages.sh'), PROBE)
     const root = path.join(dir, 'root')
@@ -194,7 +183,7 @@ describe('bake.sh for an air-gapped profile', () => {
       cniManifest: 'kind: List\n',
     })
     const work = path.join(dir, 'nodegen-image')
-    upload(tree, work)
+    uploadImageTree(tree, work)
     const root = path.join(dir, 'root')
     mkdirSync(root, {recursive: true})
     const env: NodeJS.ProcessEnv = {

@@ -19,7 +19,16 @@ import {renderNode} from '../../../src/app/render.js'
 import {CURRENT_FEATURES, generateImageTree} from '../../../src/image/index.js'
 import {buildNodePlan, type ClusterMaterial} from '../../../src/plan/build.js'
 import type {Cluster} from '../../../src/profile/index.js'
-import {FakeCluster, makeTestCa, materialise, readCallLog, runBootstrap, standinBin, type TestCa} from '../../support/bootstrap-harness.js'
+import {
+  FakeCluster,
+  makeTestCa,
+  materialise,
+  readCallLog,
+  runBootstrap,
+  standinBin,
+  type TestCa,
+  uploadImageTree,
+} from '../../support/bootstrap-harness.js'
 import {loadCluster, PROFILES_DIR, profileText} from '../../support/profiles.js'
 import {cloudInit} from '../../support/render.js'
 import {requireTool} from '../../support/tools.js'
@@ -95,12 +104,7 @@ describe('a baked image and its first boot', () => {
     // The build directory as Packer uploads it to /tmp/nodegen-image (modes are not kept).
     const work = path.join(dir, 'nodegen-image')
     const tree = generateImageTree(cluster, 'almalinux-9', {features: CURRENT_FEATURES, assets: loadImageAssets(), cniManifest: CNI})
-    for (const [rel, f] of tree) {
-      if (!rel.startsWith('image/')) continue
-      const p = path.join(work, rel.slice('image/'.length))
-      mkdirSync(path.dirname(p), {recursive: true})
-      writeFileSync(p, f.content, {mode: 0o644})
-    }
+    uploadImageTree(tree, work)
     const bin = standinBin(dir)
     const standin = path.join(bin, 'kubectl')
     cpSync(standin, path.join(bin, 'crictl'))
