@@ -50,10 +50,10 @@ const ENDPOINT = `${VIP}:6443`
 const VRID = 77
 const PROBE_ADDRESS = '10.20.0.250/24'
 const MEM_MB = 768
-/** The five-VM run's limit: the cluster is up within 20 minutes. */
-const WHOLE_RUN_MS = Number(process.env.NODEGEN_E2E_LIMIT_S ?? 20 * 60) * 1000
-/** The bring-up's bound: five VMs share two cores under emulation here. */
-const BRING_UP_S = Number(process.env.NODEGEN_E2E_BRINGUP_S ?? 13 * 60)
+/** The five-VM run's limit: bring-up, failover and rejoin within 24 minutes. */
+const WHOLE_RUN_MS = Number(process.env.NODEGEN_E2E_LIMIT_S ?? 24 * 60) * 1000
+/** The bring-up's bound: five VMs share two cores under emulation here (11 to 13 minutes seen). */
+const BRING_UP_S = Number(process.env.NODEGEN_E2E_BRINGUP_S ?? 16 * 60)
 /** keepalived: advert_int 1, so a backup declares the master dead after 3 × 1 s + skew (< 1 s). */
 const VRRP_MASTER_DOWN_S = 3 + 1
 /** What emulation adds to it: the backup's VM is one of five sharing two host cores. */
@@ -362,7 +362,9 @@ describe('e2e: an HA control plane on five VMs', {skip, timeout: 40 * 60_000}, (
       err.message,
       /ha-cp-0 stopped: nodegen: ha-cp-0 control-plane failed at role: the VIP interface eth9 \(spec\.loadBalancer\.interface, else the node's interface\) does not exist on this node, so keepalived cannot hold 10\.20\.0\.100; its interfaces: .*eth0/,
     )
-    assert.match(err.message, /ha-cp-1 stopped in phase \w+/)
+    // Control plane 1 is named wherever it was when control plane 0 failed: in a phase, or not yet
+    // started when its boot was the slower one.
+    assert.match(err.message, /ha-cp-1 (stopped in phase \w+|never started the bootstrap program)/)
   })
 })
 
