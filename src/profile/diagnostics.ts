@@ -120,6 +120,8 @@ export const CATALOGUE = Object.freeze({
   NG0438:
     "with secretBackend inline on aws, a control plane's 16 KB of user-data has no room for the certificate renewal program: its certificates do not renew by themselves (run `kubeadm certs renew all` on each before they expire, or use aws-secrets-manager or ssm-parameter-store)",
   NG0439: 'preflight check {value} {why}',
+  NG0440: 'the kubeadm patch target {value} {why}',
+  NG0441: 'a {type} patch {why}',
   // 05xx: files a profile refers to
   NG0500: 'the CNI manifest {file} cannot be read: {reason}',
   NG0501: 'the CNI manifest {file} is not YAML nodegen can read: {reason}',

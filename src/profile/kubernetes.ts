@@ -189,3 +189,25 @@ export const CONTROL_PLANE_COMPONENTS = Object.freeze([
 ] as const satisfies ReadonlyArray<{name: string; pod: string; managed: Readonly<Record<string, string>>}>)
 
 export type ControlPlaneComponent = (typeof CONTROL_PLANE_COMPONENTS)[number]['name']
+
+/**
+ * kubeadm's patch targets (cmd/kubeadm/app/util/patches, `knownTargets`), the minor each came with,
+ * and the nodes whose kubeadm applies them: the static pods' on control planes (etcd only to the
+ * stacked members kubeadm runs), the kubelet's configuration on every node that runs kubeadm,
+ * CoreDNS's Deployment where `kubeadm init` or `kubeadm upgrade apply` runs (a control plane).
+ */
+export const KUBEADM_PATCH_TARGETS = Object.freeze([
+  {name: 'etcd', since: 29, nodes: 'control-plane'},
+  {name: 'kube-apiserver', since: 29, nodes: 'control-plane'},
+  {name: 'kube-controller-manager', since: 29, nodes: 'control-plane'},
+  {name: 'kube-scheduler', since: 29, nodes: 'control-plane'},
+  {name: 'kubeletconfiguration', since: 29, nodes: 'all'},
+  {name: 'corednsdeployment', since: 31, nodes: 'control-plane'},
+] as const satisfies ReadonlyArray<{name: string; since: number; nodes: 'control-plane' | 'all'}>)
+
+export type KubeadmPatchTarget = (typeof KUBEADM_PATCH_TARGETS)[number]['name']
+
+/** kubeadm's patch types: a strategic merge patch, a JSON merge patch (RFC 7386), a JSON patch (RFC 6902). */
+export const KUBEADM_PATCH_TYPES = Object.freeze(['strategic', 'merge', 'json'] as const)
+
+export type KubeadmPatchType = (typeof KUBEADM_PATCH_TYPES)[number]

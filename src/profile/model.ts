@@ -3,7 +3,7 @@
  * derived values (ordinals, subnets, the endpoint, the Kubernetes target) worked out once.
  */
 import type {FieldPath} from './diagnostics.js'
-import type {ControlPlaneComponent, KubeadmTimeout, KubernetesTarget} from './kubernetes.js'
+import type {ControlPlaneComponent, KubeadmPatchTarget, KubeadmPatchType, KubeadmTimeout, KubernetesTarget} from './kubernetes.js'
 import type {CniType, KeyAlgorithm, LoadBalancerType, OsId, PlatformType, Profile, Role, Taint} from './schema.js'
 
 export type OsFamily = 'rhel' | 'debian' | 'flatcar'
@@ -114,6 +114,8 @@ export interface Cluster {
     timeouts: Partial<Record<KubeadmTimeout, number>>
     /** Extra flags of each control-plane component, flag name (no dashes) to value. */
     extraArgs: Record<ControlPlaneComponent, Record<string, string>>
+    /** spec.kubernetes.patches in the profile's order: kubeadm patches after nodegen's own. */
+    patches: KubeadmPatchSpec[]
     /** Flatcar: the sysext image's SHA-512 (lowercase hex), for Ignition's verification. */
     sysextSha512?: string
   }
@@ -183,4 +185,11 @@ export function etcdMembers(c: Cluster): ClusterNode[] {
 
 export function workers(c: Cluster): ClusterNode[] {
   return c.nodes.filter((n) => n.role === 'worker')
+}
+
+/** One kubeadm patch of the profile: its target, its type and the patch (an object, or JSON patch operations). */
+export interface KubeadmPatchSpec {
+  target: KubeadmPatchTarget
+  type: KubeadmPatchType
+  patch: Record<string, unknown> | Array<Record<string, unknown>>
 }

@@ -7,7 +7,14 @@
 // A namespace import: the bundled CLI (scripts/bundle.mjs) then carries only the parts of zod the
 // schema uses, not all of it (its 40-odd message locales among them).
 import * as z from 'zod'
-import {CONTROL_PLANE_COMPONENTS, type ControlPlaneComponent, KUBEADM_TIMEOUTS, type KubeadmTimeout} from './kubernetes.js'
+import {
+  CONTROL_PLANE_COMPONENTS,
+  type ControlPlaneComponent,
+  KUBEADM_PATCH_TARGETS,
+  KUBEADM_PATCH_TYPES,
+  KUBEADM_TIMEOUTS,
+  type KubeadmTimeout,
+} from './kubernetes.js'
 
 export const API_VERSION = 'nodegen.dev/v1alpha1'
 
@@ -254,6 +261,28 @@ export const profileSchema = z.strictObject({
             .meta({
               description:
                 "Extra flags of the control-plane components, as kubeadm's ClusterConfiguration `<component>.extraArgs` (for example leader-election timings on slow machines); the flags nodegen sets itself are refused.",
+            }),
+          patches: z
+            .array(
+              z.strictObject({
+                target: z.enum(KUBEADM_PATCH_TARGETS.map((t) => t.name) as [string, ...string[]]).meta({
+                  description:
+                    "kubeadm's patch target: a static pod (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) on every control plane, kubeletconfiguration on every node that runs kubeadm, corednsdeployment (Kubernetes 1.31 and later) where kubeadm init or upgrade apply runs.",
+                }),
+                type: z.enum(KUBEADM_PATCH_TYPES).default('strategic').meta({
+                  description:
+                    "strategic (a strategic merge patch, kubeadm's default), merge (a JSON merge patch, RFC 7386) or json (a JSON patch, RFC 6902: a list of operations).",
+                }),
+                patch: z
+                  .union([z.record(z.string(), z.unknown()), z.array(z.record(z.string(), z.unknown()))])
+                  .meta({description: 'The patch: an object for strategic and merge, a list of {op, path, value} operations for json.'}),
+              }),
+            )
+            .max(99)
+            .default([])
+            .meta({
+              description:
+                "kubeadm patches of the objects kubeadm writes (its patches directory, applied in this order after nodegen's own): for what has no field of its own, such as a longer liveness probe of the API server on slow machines. They go to kubeadm init, join and upgrade alike.",
             }),
           sysextSha512: str().optional().meta({
             description:

@@ -43,7 +43,7 @@ export function buildCluster(p: Profile, source: string, report: Report, opts: B
   const bootstrapToken = checkBootstrapToken(report, s.bootstrapToken)
   const timeoutSeconds = checkBootstrapTimeout(report, s.bootstrap)
   const renewBeforeSeconds = checkRenewBefore(report, s.pki, validity.certValiditySeconds)
-  const kubeadm = checkKubeadmOptions(report, s.kubernetes, target)
+  const kubeadm = checkKubeadmOptions(report, s.kubernetes, target, s.topology)
   checkTokenLifetime(report, s.bootstrapToken, bootstrapToken.ttlSeconds, s.platform.type)
   const networks = checkNetworking(report, s.networking)
   const nodes = checkNodes(report, s, networks)

@@ -8,14 +8,16 @@ import type {FieldPath, Report} from '../diagnostics.js'
 import {
   CONTROL_PLANE_COMPONENTS,
   isSupported,
+  KUBEADM_PATCH_TARGETS,
   KUBEADM_TIMEOUTS,
+  type KubeadmPatchTarget,
   type KubeadmTimeout,
   type KubernetesTarget,
   kubernetesTarget,
   parseVersion,
   SUPPORTED_RANGE,
 } from '../kubernetes.js'
-import type {Cluster} from '../model.js'
+import type {Cluster, KubeadmPatchSpec} from '../model.js'
 import {repositoryTemplate} from '../repositories.js'
 import type {Profile} from '../schema.js'
 import {isFlagName, isImageRepository, parseDuration} from '../text.js'
@@ -37,6 +39,7 @@ export interface CheckedVersion {
 export interface KubeadmOptions {
   timeouts: Partial<Record<KubeadmTimeout, number>>
   ignorePreflightErrors: string[]
+  patches: KubeadmPatchSpec[]
 }
 
 /** The version, and the repositories the images, packages and the sysext come from. */
@@ -79,8 +82,13 @@ export function checkFeatureGates(report: Report, k: KubernetesSection, version:
   }
 }
 
-/** kubeadm's waits, its ignored preflight checks and the control-plane components' extra flags. */
-export function checkKubeadmOptions(report: Report, k: KubernetesSection, target: KubernetesTarget): KubeadmOptions {
+/** kubeadm's waits, its ignored preflight checks, its patches and the control-plane components' extra flags. */
+export function checkKubeadmOptions(
+  report: Report,
+  k: KubernetesSection,
+  target: KubernetesTarget,
+  topology: Cluster['topology'],
+): KubeadmOptions {
   const path: FieldPath = ['spec', 'kubernetes']
   const timeouts: Partial<Record<KubeadmTimeout, number>> = {}
   for (const t of KUBEADM_TIMEOUTS) {
@@ -94,7 +102,75 @@ export function checkKubeadmOptions(report: Report, k: KubernetesSection, target
   }
   const ignorePreflightErrors = preflightChecks(report, [...path, 'ignorePreflightErrors'], k.ignorePreflightErrors)
   for (const c of CONTROL_PLANE_COMPONENTS) checkComponentArgs(report, [...path, 'extraArgs', c.name], c, k.extraArgs[c.name])
-  return {timeouts, ignorePreflightErrors}
+  const patches = k.patches.flatMap((p, i) => checkPatch(report, [...path, 'patches', i], p, target, topology))
+  return {timeouts, ignorePreflightErrors, patches}
+}
+
+/** JSON patch operations (RFC 6902, section 4) and the members each needs besides op and path. */
+const JSON_PATCH_OPS: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  add: ['value'],
+  remove: [],
+  replace: ['value'],
+  move: ['from'],
+  copy: ['from'],
+  test: ['value'],
+})
+
+/**
+ * One kubeadm patch: a target kubeadm of the profile's version knows and that applies to this
+ * topology, and a patch of the shape its type needs (kubeadm itself only finds out on the node).
+ */
+function checkPatch(
+  report: Report,
+  path: FieldPath,
+  p: KubernetesSection['patches'][number],
+  target: KubernetesTarget,
+  topology: Cluster['topology'],
+): KubeadmPatchSpec[] {
+  const t = KUBEADM_PATCH_TARGETS.find((x) => x.name === p.target)
+  let ok = true
+  if (t && target.minor < t.since) {
+    report.error([...path, 'target'], 'NG0440', {
+      value: p.target,
+      why: `needs Kubernetes 1.${t.since} or later (kubeadm 1.${target.minor} does not know it)`,
+    })
+    ok = false
+  }
+  if (p.target === 'etcd' && topology === 'external') {
+    report.error([...path, 'target'], 'NG0440', {
+      value: p.target,
+      why: 'patches the stacked etcd kubeadm runs, and this cluster has external etcd: give its members spec.kubernetes.extraArgs.etcd',
+    })
+    ok = false
+  }
+  if (p.type === 'json') {
+    if (!Array.isArray(p.patch)) {
+      report.error([...path, 'patch'], 'NG0441', {type: 'json', why: 'is a list of operations ({op, path, value}), not an object'})
+      return []
+    }
+    for (const [i, op] of p.patch.entries()) {
+      const need = typeof op.op === 'string' ? JSON_PATCH_OPS[op.op] : undefined
+      const why =
+        need === undefined
+          ? `has op ${JSON.stringify(op.op)}: one of ${Object.keys(JSON_PATCH_OPS).join(', ')}`
+          : typeof op.path !== 'string' || (op.path !== '' && !op.path.startsWith('/'))
+            ? 'has a path that is not a JSON pointer (like /spec/containers/0/livenessProbe)'
+            : need.find((m) => !(m in op)) !== undefined
+              ? `${op.op} needs ${need.join(' and ')}`
+              : undefined
+      if (why !== undefined) {
+        report.error([...path, 'patch', i], 'NG0441', {type: 'json', why: `operation ${why}`})
+        ok = false
+      }
+    }
+  } else if (Array.isArray(p.patch)) {
+    report.error([...path, 'patch'], 'NG0441', {
+      type: p.type,
+      why: 'is an object (the fields to change), not a list; a list of operations is type json',
+    })
+    ok = false
+  }
+  return ok ? [{target: p.target as KubeadmPatchTarget, type: p.type, patch: p.patch}] : []
 }
 
 /**
@@ -118,6 +194,7 @@ export function kubernetesModel(
     ignorePreflightErrors: kubeadm.ignorePreflightErrors,
     timeouts: kubeadm.timeouts,
     extraArgs: k.extraArgs,
+    patches: kubeadm.patches,
     sysextRepository: sysextRepository.replace(/\/+$/, ''),
     ...(k.sysextSha512 !== undefined ? {sysextSha512: k.sysextSha512.toLowerCase()} : {}),
   }

@@ -260,6 +260,64 @@ describe("kubeadm's init phases on the files nodegen places (offline, in a scrat
     })
   }
 
+  it("the profile's patches: kubeadm applies them after nodegen's to the static pods and the kubelet's configuration", async (t) => {
+    const text = readFileSync(path.join(PROFILES_DIR, 'quickstart.yaml'), 'utf8').replace(
+      '    imageRepository: registry.k8s.io\n',
+      [
+        '    imageRepository: registry.k8s.io\n',
+        '    patches:\n',
+        '      - target: kube-apiserver\n',
+        '        patch: {spec: {containers: [{name: kube-apiserver, livenessProbe: {timeoutSeconds: 60, failureThreshold: 30}}]}}\n',
+        '      - target: etcd\n',
+        '        type: json\n',
+        '        patch: [{op: replace, path: /spec/containers/0/livenessProbe/timeoutSeconds, value: 45}]\n',
+        '      - target: kubeletconfiguration\n',
+        '        type: merge\n',
+        '        patch: {serializeImagePulls: false}\n',
+      ].join(''),
+    )
+    assert.match(text, /patches:/)
+    const profile = path.join(mkdtempSync(path.join(tmp, 'profile-')), 'quickstart.yaml')
+    writeFileSync(profile, text)
+    const r = await renderProfile(profile)
+    const kubeadm = requireKubeCommand(t, 'kubeadm', r.cluster.kubernetes.version)
+    const cp0 = r.nodes.find((n) => n.plan.role === 'control-plane')
+    assert.ok(cp0)
+    const config = kubeadmConfigs(cp0).find((f) => f.path.endsWith('/config.yaml'))
+    assert.ok(config)
+    const root = scratchRoot(cp0)
+    kubeadmIn(kubeadm, root, ['init', 'phase', 'certs', 'all', '--config', config.path])
+    const out = [
+      kubeadmIn(kubeadm, root, ['init', 'phase', 'control-plane', 'apiserver', '--config', config.path]),
+      kubeadmIn(kubeadm, root, ['init', 'phase', 'etcd', 'local', '--config', config.path]),
+    ].join('')
+    assert.match(out, /Applied patch of type "application\/json-patch\+json" to target "kube-apiserver"/)
+    assert.match(out, /Applied patch of type "application\/strategic-merge-patch\+json" to target "kube-apiserver"/)
+    assert.match(out, /Applied patch of type "application\/json-patch\+json" to target "etcd"/)
+    type Pod = {spec: {containers: Array<{command: string[]; livenessProbe: {timeoutSeconds: number; failureThreshold: number}}>}}
+    const manifests = path.join(root, 'etc/kubernetes/manifests')
+    const api = parseYaml(readFileSync(path.join(manifests, 'kube-apiserver.yaml'), 'utf8')) as Pod
+    const nodeIp = r.cluster.nodes.find((n) => n.name === cp0.plan.node)?.ip
+    assert.ok(nodeIp)
+    assert.equal(api.spec.containers[0]?.livenessProbe.timeoutSeconds, 60)
+    assert.equal(api.spec.containers[0]?.livenessProbe.failureThreshold, 30)
+    assert.ok(api.spec.containers[0]?.command.includes(`--bind-address=${nodeIp}`), "nodegen's own patch is still applied")
+    const etcd = parseYaml(readFileSync(path.join(manifests, 'etcd.yaml'), 'utf8')) as Pod
+    assert.equal(etcd.spec.containers[0]?.livenessProbe.timeoutSeconds, 45)
+
+    // A worker's kubeadm join applies the kubelet's patch when it writes the kubelet's configuration.
+    const worker = r.nodes.find((n) => n.plan.role === 'worker')
+    assert.ok(worker)
+    const patches = nodeFiles(worker).filter((f) => f.path.includes('/kubeadm/patches/'))
+    assert.deepEqual(
+      patches.map((f) => path.basename(f.path)),
+      ['kubeletconfiguration1-03+merge.json'],
+    )
+    const kubelet = kubeadmIn(kubeadm, root, ['init', 'phase', 'kubelet-start', '--config', config.path])
+    assert.match(kubelet, /Applied patch of type "application\/merge-patch\+json" to target "kubeletconfiguration"/)
+    assert.match(readFileSync(path.join(root, 'var/lib/kubelet/config.yaml'), 'utf8'), /serializeImagePulls: false/)
+  })
+
   it('a dry-run kubeadm init prints the token and discovery hash nodegen gave every joining node', async (t) => {
     const r = await renderProfile(path.join(PROFILES_DIR, 'quickstart.yaml'))
     const kubeadm = requireKubeCommand(t, 'kubeadm', r.cluster.kubernetes.version)

@@ -379,6 +379,36 @@ describe('preflight and patches per load balancer', () => {
       assert.ok(!buildKubeadmFiles(c, cp, SECRETS).some((f) => f.path.includes('/patches/')), `${cp.name}: no patch`)
   })
 
+  test("the profile's patches follow nodegen's, in the profile's order, on the nodes whose kubeadm applies them", () => {
+    const probe = {spec: {containers: [{name: 'kube-apiserver', livenessProbe: {timeoutSeconds: 60}}]}}
+    const kubelet = [{op: 'replace', path: '/serializeImagePulls', value: false}]
+    const c = cluster('quickstart', (s) => {
+      s.kubernetes.patches = [
+        {target: 'kube-apiserver', patch: probe},
+        {target: 'kubeletconfiguration', type: 'json', patch: kubelet},
+        {target: 'etcd', type: 'merge', patch: {metadata: {labels: {tier: 'etcd'}}}},
+      ]
+    })
+    const dir = '/etc/nodegen/kubeadm/patches'
+    for (const cp of controlPlanes(c)) {
+      const patches = buildKubeadmFiles(c, cp, SECRETS).filter((f) => f.path.startsWith(`${dir}/`))
+      assert.deepEqual(
+        patches.map((f) => f.path.slice(dir.length + 1)),
+        ['etcd1-03+merge.json', 'kube-apiserver0+json.json', 'kube-apiserver1-01+strategic.json', 'kubeletconfiguration1-02+json.json'],
+        cp.name,
+      )
+      // kubeadm applies one target's files in name order: nodegen's bind address first, then the profile's.
+      assert.deepEqual(JSON.parse(patches[2]!.content), probe)
+    }
+    const w = firstOf(c, 'worker', 0)
+    const files = buildKubeadmFiles(c, w, SECRETS)
+    assert.deepEqual(
+      files.filter((f) => f.path.startsWith(`${dir}/`)).map((f) => [f.path.slice(dir.length + 1), JSON.parse(f.content)]),
+      [['kubeletconfiguration1-02+json.json', kubelet]],
+    )
+    assert.deepEqual(docs(c, w).get('JoinConfiguration')!.patches, {directory: dir})
+  })
+
   test("the patch file name follows kubeadm's rule for a JSON patch of kube-apiserver", () => {
     // cmd/kubeadm/app/util/patches/patches.go: parseFilename
     const targets = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubeletconfiguration', 'corednsdeployment']

@@ -173,6 +173,70 @@ const CASES: Array<[string, (s: string) => string, string, string, number?]> = [
     'spec.kubernetes.ignorePreflightErrors',
   ],
   [
+    'a kubeadm patch target the version does not know',
+    (s) =>
+      s
+        .replace('version: 1.34.2', 'version: 1.30.14')
+        .replace(
+          '    imageRepository: registry.k8s.io\n',
+          '    imageRepository: registry.k8s.io\n    patches: [{target: corednsdeployment, patch: {spec: {replicas: 3}}}]\n',
+        ),
+    'NG0440',
+    'spec.kubernetes.patches[0].target',
+  ],
+  [
+    'a kubeadm patch of stacked etcd in a cluster with external etcd',
+    (s) =>
+      s
+        .replace('  topology: stacked', '  topology: external')
+        .replace(
+          '    imageRepository: registry.k8s.io\n',
+          '    imageRepository: registry.k8s.io\n    patches: [{target: etcd, patch: {}}]\n',
+        ),
+    'NG0440',
+    'spec.kubernetes.patches[0].target',
+  ],
+  [
+    'a JSON patch that is an object',
+    (s) =>
+      s.replace(
+        '    imageRepository: registry.k8s.io\n',
+        '    imageRepository: registry.k8s.io\n    patches: [{target: kube-apiserver, type: json, patch: {spec: {}}}]\n',
+      ),
+    'NG0441',
+    'spec.kubernetes.patches[0].patch',
+  ],
+  [
+    'a JSON patch operation without its value',
+    (s) =>
+      s.replace(
+        '    imageRepository: registry.k8s.io\n',
+        '    imageRepository: registry.k8s.io\n    patches: [{target: kube-scheduler, type: json, patch: [{op: add, path: /spec/priority}]}]\n',
+      ),
+    'NG0441',
+    'spec.kubernetes.patches[0].patch[0]',
+  ],
+  [
+    'a strategic patch that is a list',
+    (s) =>
+      s.replace(
+        '    imageRepository: registry.k8s.io\n',
+        '    imageRepository: registry.k8s.io\n    patches: [{target: kubeletconfiguration, patch: [{op: add}]}]\n',
+      ),
+    'NG0441',
+    'spec.kubernetes.patches[0].patch',
+  ],
+  [
+    'an unknown kubeadm patch target',
+    (s) =>
+      s.replace(
+        '    imageRepository: registry.k8s.io\n',
+        '    imageRepository: registry.k8s.io\n    patches: [{target: kube-proxy, patch: {}}]\n',
+      ),
+    'NG0104',
+    'spec.kubernetes.patches[0].target',
+  ],
+  [
     'proxy URL with a quote',
     (s) => s.replace('  firewall: open-ports', '  firewall: open-ports\n  proxy: {http: "http://p:3128/\'x"}'),
     'NG0308',
