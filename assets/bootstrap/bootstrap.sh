@@ -616,6 +616,7 @@ role_join() {
     else
       log "kubeadm join failed (attempt $attempt); resetting and retrying"
     fi
+    [ "$ROLE" = control-plane ] && control_plane_report
     kubeadm_reset >/dev/null 2>&1
     [ "$ROLE" = control-plane ] && start_endpoint_services before-join
     backoff "$attempt"
@@ -640,6 +641,7 @@ role_phase() {
       start_cert_renewal
       ;;
     control-plane)
+      load_recovery
       if [ "$ORDINAL" = 0 ]; then
         role_init
         start_token_calendar

@@ -196,13 +196,8 @@ etcd_healthy_local() {
 # Control planes keep the token calendar's tokens registered; right after init, so that nodes
 # rendered for this window can join at once.
 start_token_calendar() {
-  local lib
-  lib="$ROOT$(param LIB_DIR)"
   [ -r "$NODEGEN_ETC/calendar.env" ] || return 0
-  if [ "$ROLE" = control-plane ] && [ "$ORDINAL" = 0 ]; then
-    # Through bash: on the clouds the program arrives in the secret bundle, 0600.
-    bash "$lib/token-calendar.sh" sync || die "registering the token calendar's tokens failed"
-  fi
+  if [ "$ROLE" = control-plane ] && [ "$ORDINAL" = 0 ]; then sync_tokens; fi
   unit_files enable --now nodegen-tokens.timer >/dev/null 2>&1 || true
 }
 
@@ -210,6 +205,20 @@ cluster_exists() {
   endpoint_ready && return 0
   if [ "$(param TOPOLOGY)" != external ] && [ "$(etcd_started_members)" -ge 1 ]; then return 0; fi
   return 1
+}
+
+# recovery.sh's functions as they are where the seed has no room for it: kubeadm init as such, a
+# failed init reset, no report, one try at the token calendar (a failed run is restarted by systemd).
+run_init() { kubeadm init --config "$(kubeadm_config)" --skip-token-print; }
+resume_init() { return 1; }
+control_plane_report() { :; }
+# Through bash: on the clouds the program arrives in the secret bundle, 0600.
+sync_tokens() { bash "$ROOT$(param LIB_DIR)/token-calendar.sh" sync || die "registering the token calendar's tokens failed"; }
+load_recovery() {
+  local f
+  f="$ROOT$(param LIB_DIR)/recovery.sh"
+  # shellcheck source=/dev/null # checked on its own (recovery.sh)
+  if [ -r "$f" ]; then . "$f"; fi
 }
 
 role_init() {
@@ -229,10 +238,12 @@ role_init() {
   start_endpoint_services before-init
   keep_placed_pki
   local attempt=1
-  until kubeadm init --config "$(kubeadm_config)" --skip-token-print; do
+  until run_init; do
     [ "$(time_left)" -le 0 ] && die "kubeadm init failed until the deadline"
+    resume_init "$attempt" && break
     [ "$attempt" -ge 5 ] && die "kubeadm init failed $attempt times"
     log "kubeadm init failed (attempt $attempt); resetting and retrying"
+    control_plane_report
     kubeadm_reset
     start_endpoint_services before-init
     backoff "$attempt"

@@ -18,6 +18,7 @@ export function loadAssets(): Assets {
     cniMirrorScript: read('cni-mirror.sh'),
     labelsScript: read('labels.sh'),
     controlPlaneScript: read('control-plane.sh'),
+    recoveryScript: read('recovery.sh'),
     tokenCalendarScript: read('token-calendar.sh'),
     certRenewalScript: read('cert-renewal.sh'),
     secretsScript: read('fetch-secrets.sh'),

@@ -9,7 +9,8 @@ import {type Cluster, type ClusterNode, OS_INFO, type PackageFormat} from '../pr
 import {expandRepository, repositoryTemplate} from '../profile/repositories.js'
 import {vrrpInterface} from './ha/keepalived.js'
 import {controlPlaneImages, imageName} from './kubeadm/images.js'
-import {joinResumeSkipPhases} from './kubeadm/phases.js'
+import {INIT_PHASES, initResumablePhases, joinResumeSkipPhases} from './kubeadm/phases.js'
+import {carriesRecovery} from './secrets/backend.js'
 import {libDir} from './types.js'
 
 export type Params = Record<string, string | number | boolean | undefined>
@@ -154,6 +155,10 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
             .join(' ')
         : undefined,
     TOPOLOGY: cluster.topology,
+    // A kubeadm init that fails after its control plane answered (a request of the CoreDNS addon
+    // timing out) is finished from the phase that failed instead of reset (recovery.sh).
+    INIT_PHASES: carriesRecovery(cluster, node) ? INIT_PHASES.join(' ') : undefined,
+    INIT_RESUMABLE_PHASES: carriesRecovery(cluster, node) ? initResumablePhases().join(' ') : undefined,
     // A stacked control plane whose join fails after its etcd member started voting finishes the
     // join by skipping these phases instead of resetting (role_join).
     JOIN_RESUME_SKIP_PHASES:

@@ -109,6 +109,8 @@ export interface Assets {
   labelsScript: string
   /** assets/bootstrap/control-plane.sh (sourced by bootstrap.sh on control planes and etcd members) */
   controlPlaneScript: string
+  /** assets/bootstrap/recovery.sh (sourced by control-plane.sh on control planes whose seed has room) */
+  recoveryScript: string
   /** assets/bootstrap/token-calendar.sh */
   tokenCalendarScript: string
   /** assets/bootstrap/cert-renewal.sh (control planes and external etcd members) */

@@ -118,7 +118,7 @@ export const CATALOGUE = Object.freeze({
   NG0436: 'nodegen sets --{flag} of {pod} itself (from {from}): remove it from spec.kubernetes.extraArgs.{component}',
   NG0437: '{pod} flag name {value} is not a flag name (lowercase letters, digits and "-", without the leading "--")',
   NG0438:
-    "with secretBackend inline on aws, a control plane's 16 KB of user-data has no room for the certificate renewal program: its certificates do not renew by themselves (run `kubeadm certs renew all` on each before they expire, or use aws-secrets-manager or ssm-parameter-store)",
+    "with secretBackend inline on aws, a control plane's 16 KB of user-data has no room for the certificate renewal and recovery programs: its certificates do not renew by themselves (run `kubeadm certs renew all` on each before they expire) and a failed kubeadm init is reset without the control plane's last log lines; use aws-secrets-manager or ssm-parameter-store",
   NG0439: 'preflight check {value} {why}',
   NG0440: 'the kubeadm patch target {value} {why}',
   NG0441: 'a {type} patch {why}',

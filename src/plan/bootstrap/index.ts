@@ -2,7 +2,7 @@
 import type {Cluster, ClusterNode} from '../../profile/index.js'
 import {compactShell, file, header} from '../files.js'
 import {bootstrapParams, encodeParams, hostsBlock, labelsTsv, nodesTsv, type Params} from '../params.js'
-import {secretBackendOf} from '../secrets/index.js'
+import {carriesRecovery, renewsCertificates} from '../secrets/backend.js'
 import {
   type Assets,
   BOOTSTRAP_UNIT,
@@ -34,6 +34,10 @@ export function buildBootstrapFiles(
   // seed stays without it (on Flatcar it must fit EC2's 16 KB user-data).
   if (node.role !== 'worker')
     files.push(file(`${libDir(node.family)}/control-plane.sh`, compactShell(assets.controlPlaneScript), 'bootstrap:program', {mode: 0o644}))
+  if (carriesRecovery(cluster, node))
+    files.push(
+      file(`${libDir(node.family)}/recovery.sh`, compactShell(assets.recoveryScript), 'bootstrap:program', {mode: 0o644, bundled: true}),
+    )
   if (renewsCertificates(cluster, node))
     files.push(
       file(`${libDir(node.family)}/cert-renewal.sh`, compactShell(assets.certRenewalScript), 'bootstrap:cert-renewal', {
@@ -193,16 +197,6 @@ WantedBy=timers.target
     )
   }
   return units
-}
-
-/**
- * Whether the node renews its own certificates: control planes and external etcd members, except on
- * EC2 with inline secrets, whose 16 KB of user-data has no room for the program beside the keys
- * (validation warns, NG0438). With a secret backend the program travels in the secret bundle.
- */
-export function renewsCertificates(cluster: Cluster, node: ClusterNode): boolean {
-  if (node.role === 'worker') return false
-  return !(cluster.platform.type === 'aws' && secretBackendOf(cluster) === undefined)
 }
 
 /**

@@ -15,8 +15,9 @@ import type {Cluster, ClusterNode} from '../../profile/index.js'
 import {compactShell, file, header} from '../files.js'
 import {encodeParams} from '../params.js'
 import {libDir, type NodePlan, type PlanFile} from '../types.js'
+import {type SecretBackend, secretBackendOf} from './backend.js'
 
-export type SecretBackend = 'aws-secrets-manager' | 'ssm-parameter-store' | 'gcp-secret-manager'
+export {type SecretBackend, secretBackendOf} from './backend.js'
 
 /**
  * The largest value one secret holds, in bytes of the (ASCII) chunk text: Secrets Manager's
@@ -63,20 +64,6 @@ export interface SecretBundle {
   files: Array<{path: string; mode: number; bytes: number}>
   /** Tags (AWS) / labels (GCP) to put on every chunk; keys and values are GCP-label safe. */
   labels: Record<string, string>
-}
-
-/** The node's backend, or undefined when secrets stay inline (NoCloud, config drive, PXE, or `inline`). */
-export function secretBackendOf(cluster: Cluster): SecretBackend | undefined {
-  const p = cluster.platform
-  if (p.type === 'aws') {
-    const b = p.aws?.secretBackend ?? 'aws-secrets-manager'
-    return b === 'inline' ? undefined : b
-  }
-  if (p.type === 'gcp') {
-    const b = p.gcp?.secretBackend ?? 'gcp-secret-manager'
-    return b === 'inline' ? undefined : b
-  }
-  return undefined
 }
 
 /** Nodes holding private keys (control planes, external etcd members) fetch them; workers hold none. */

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import {spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
@@ -258,6 +258,62 @@ describe('the bootstrap protocol', {skip: !findTool('openssl') || !findTool('cur
       assert.match(resumed?.call ?? '', / --skip-phases preflight,control-plane-prepare,check-etcd,etcd-join$/)
       assert.deepEqual(s.fake.members.filter(Boolean), ['cp0', 'cp1'])
       assert.ok(!s.fake.events.some((e) => e.startsWith('remove')), s.fake.events.join('; '))
+    } finally {
+      await s.fake.close()
+    }
+  })
+
+  it('a kubeadm init that failed after its control plane answered is finished from the failed phase, never reset, and a busy API server is waited for', async () => {
+    // A request of the CoreDNS addon timing out on a busy API server: a reset would throw away a
+    // working etcd and control plane and start the whole bring-up again.
+    const s = await setup('init-resume', {at: () => Math.floor(Date.now() / 1000)})
+    try {
+      writeFileSync(path.join(s.root('cp0'), 'standin-fail-init-addon'), '1')
+      // ...and the API server, still busy, lets the first listing of the tokens time out.
+      writeFileSync(path.join(s.root('cp0'), 'standin-fail-token-list'), '1')
+      const cp0 = await runBootstrap(s.root('cp0'), s.env)
+      assert.equal(cp0.code, 0, cp0.output)
+      assert.match(cp0.output, /kubeadm init failed in its phase addon \(attempt 1\); running it again from there/)
+      assert.match(cp0.output, /token-calendar: listing the registered tokens failed/)
+      assert.match(cp0.output, /registering the token calendar's tokens failed \(attempt 1\); retrying/)
+      assert.match(cp0.output, /token-calendar: registered token/)
+      assert.match(cp0.output, /nodegen: cp0 control-plane ready/)
+      const seq = readCallLog(s.log)
+        .filter((c) => c.node === 'cp0' && /^kubeadm (init|reset)/.test(c.call))
+        .map((c) => c.call.split(' ').slice(0, 2).join(' '))
+      assert.deepEqual(seq, ['kubeadm init', 'kubeadm init'])
+      assert.equal(
+        readFileSync(path.join(s.root('cp0'), 'standin-init-skipped'), 'utf8').trim(),
+        'preflight,certs,kubeconfig,etcd,control-plane,kubelet-start,wait-control-plane,upload-config,upload-certs,mark-control-plane,bootstrap-token,kubelet-finalize',
+      )
+    } finally {
+      await s.fake.close()
+    }
+  })
+
+  it("a kubeadm init that failed before its control plane answered prints the components' last log lines, then resets and retries", async () => {
+    const s = await setup('init-report')
+    try {
+      const cp0Root = s.root('cp0')
+      writeFileSync(path.join(cp0Root, 'standin-fail-init-wait'), '1')
+      // Where the kubelet keeps a static pod's container logs: two starts of the API server.
+      const pods = path.join(cp0Root, 'var/log/pods/kube-system_kube-apiserver-cp0_0123/kube-apiserver')
+      mkdirSync(pods, {recursive: true})
+      writeFileSync(path.join(pods, '0.log'), 'first start\n')
+      writeFileSync(
+        path.join(pods, '1.log'),
+        `${'x\n'.repeat(20)}E1206 run.go:72] "command failed" err="open /etc/kubernetes/pki/apiserver.crt: no such file"\n`,
+      )
+      const cp0 = await runBootstrap(cp0Root, s.env)
+      assert.equal(cp0.code, 0, cp0.output)
+      assert.match(cp0.output, /kubeadm init failed \(attempt 1\); resetting and retrying/)
+      assert.match(cp0.output, /last lines of \/var\/log\/pods\/kube-system_kube-apiserver-cp0_0123\/kube-apiserver\/1\.log:/)
+      assert.match(cp0.output, /^ {2}E1206 run\.go:72\] "command failed"/m)
+      assert.doesNotMatch(cp0.output, /first start/)
+      const seq = readCallLog(s.log)
+        .filter((c) => c.node === 'cp0' && /^kubeadm (init|reset)/.test(c.call))
+        .map((c) => c.call.split(' ').slice(0, 2).join(' '))
+      assert.deepEqual(seq, ['kubeadm init', 'kubeadm reset', 'kubeadm init'])
     } finally {
       await s.fake.close()
     }

@@ -437,3 +437,33 @@ describe("a stacked control plane's resumed join names only phases its kubeadm h
     })
   }
 })
+
+describe('a resumed kubeadm init names only phases its kubeadm has', () => {
+  const versions = kubeTestVersions()
+  const cases = [versions.find((x) => x.why.startsWith('oldest'))?.version, '1.34.2']
+  for (const version of cases) {
+    it(`quickstart.yaml at ${version}: kubeadm init takes every name of INIT_PHASES in --skip-phases and refuses one it lacks`, async (t) => {
+      assert.ok(version)
+      const kubeadm = requireKubeCommand(t, 'kubeadm', version)
+      const r = await renderProfile(profileAtVersion(path.join(PROFILES_DIR, 'quickstart.yaml'), version))
+      const cp0 = r.nodes.find((n) => n.plan.role === 'control-plane')
+      assert.ok(cp0)
+      const phases = nodeParam(cp0, 'INIT_PHASES')?.split(' ') ?? []
+      const resumable = nodeParam(cp0, 'INIT_RESUMABLE_PHASES')?.split(' ') ?? []
+      assert.ok(phases.includes('addon') && resumable.includes('addon') && !resumable.includes('bootstrap-token'))
+      const config = kubeadmConfigs(cp0).find((f) => f.path.endsWith('/config.yaml'))
+      assert.ok(config)
+      const root = scratchRoot(cp0)
+      // Every phase skipped: kubeadm checks the names, then has nothing to do.
+      const initWith = (skip: string[]) =>
+        run('timeout', ['60', kubeadm, '--rootfs', root, 'init', '--dry-run', '--config', config.path, '--skip-phases', skip.join(',')], {
+          allowFail: true,
+        })
+      const ours = initWith(phases)
+      assert.doesNotMatch(ours.stdout + ours.stderr, /invalid phase name/, `${version}: ${phases.join(',')}`)
+      const bogus = initWith([...phases, 'no-such-phase'])
+      assert.match(bogus.stderr + bogus.stdout, /invalid phase name: no-such-phase/)
+      t.diagnostic(`${version}: --skip-phases ${phases.join(',')} accepted`)
+    })
+  }
+})

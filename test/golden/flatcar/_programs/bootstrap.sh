@@ -512,6 +512,7 @@ log "etcd has a learner being promoted; waiting before retrying (attempt $attemp
 else
 log "kubeadm join failed (attempt $attempt); resetting and retrying"
 fi
+[ "$ROLE" = control-plane ] && control_plane_report
 kubeadm_reset >/dev/null 2>&1
 [ "$ROLE" = control-plane ] && start_endpoint_services before-join
 backoff "$attempt"
@@ -532,6 +533,7 @@ role_etcd
 start_cert_renewal
 ;;
 control-plane)
+load_recovery
 if [ "$ORDINAL" = 0 ]; then
 role_init
 start_token_calendar

@@ -142,18 +142,24 @@ curl -fsS -m 5 --cacert "$ETCD_PKI/ca.crt" --cert "$ETCD_PKI/healthcheck-client.
 "https://127.0.0.1:$ETCD_PORT/health" 2>/dev/null | grep -q '"health":"true"'
 }
 start_token_calendar() {
-local lib
-lib="$ROOT$(param LIB_DIR)"
 [ -r "$NODEGEN_ETC/calendar.env" ] || return 0
-if [ "$ROLE" = control-plane ] && [ "$ORDINAL" = 0 ]; then
-bash "$lib/token-calendar.sh" sync || die "registering the token calendar's tokens failed"
-fi
+if [ "$ROLE" = control-plane ] && [ "$ORDINAL" = 0 ]; then sync_tokens; fi
 unit_files enable --now nodegen-tokens.timer >/dev/null 2>&1 || true
 }
 cluster_exists() {
 endpoint_ready && return 0
 if [ "$(param TOPOLOGY)" != external ] && [ "$(etcd_started_members)" -ge 1 ]; then return 0; fi
 return 1
+}
+run_init() { kubeadm init --config "$(kubeadm_config)" --skip-token-print; }
+resume_init() { return 1; }
+control_plane_report() { :; }
+sync_tokens() { bash "$ROOT$(param LIB_DIR)/token-calendar.sh" sync || die "registering the token calendar's tokens failed"; }
+load_recovery() {
+local f
+f="$ROOT$(param LIB_DIR)/recovery.sh"
+# shellcheck source=/dev/null # checked on its own (recovery.sh)
+if [ -r "$f" ]; then . "$f"; fi
 }
 role_init() {
 if [ "$(param TOPOLOGY)" = external ]; then wait_until "external etcd quorum" etcd_quorum; fi
@@ -170,10 +176,12 @@ fi
 start_endpoint_services before-init
 keep_placed_pki
 local attempt=1
-until kubeadm init --config "$(kubeadm_config)" --skip-token-print; do
+until run_init; do
 [ "$(time_left)" -le 0 ] && die "kubeadm init failed until the deadline"
+resume_init "$attempt" && break
 [ "$attempt" -ge 5 ] && die "kubeadm init failed $attempt times"
 log "kubeadm init failed (attempt $attempt); resetting and retrying"
+control_plane_report
 kubeadm_reset
 start_endpoint_services before-init
 backoff "$attempt"

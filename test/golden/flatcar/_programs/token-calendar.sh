@@ -63,7 +63,7 @@ printf '%s.%s\n' "${chars:0:6}" "${chars:6:16}"
 }
 now() { printf '%s' "${NODEGEN_NOW:-$(date +%s)}"; }
 registered_ids() {
-kubeadm token list --kubeconfig "$KUBECONFIG_FILE" 2>/dev/null | awk 'NR > 1 && $1 ~ /^[a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9][.]/ { split($1, t, "."); print t[1] }'
+kubeadm token list --kubeconfig "$KUBECONFIG_FILE" | awk 'NR > 1 && $1 ~ /^[a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9][.]/ { split($1, t, "."); print t[1] }'
 }
 register() {
 local id=${1%%.*} secret=${1#*.}
@@ -88,7 +88,8 @@ sync() {
 local t cur w token id ttl ids
 t=$(now)
 cur=$((t / WINDOW))
-ids=" $(registered_ids | tr '\n' ' ') "
+ids=$(registered_ids) || { echo "token-calendar: listing the registered tokens failed" >&2; return 1; }
+ids=" $(printf '%s' "$ids" | tr '\n' ' ') "
 for ((w = cur; w <= cur + AHEAD; w++)); do
 token=$(derive "$w")
 id=${token%%.*}
