@@ -116,12 +116,17 @@ describe('VM boot with rendered seeds', {skip, timeout: 25 * 60_000}, () => {
       assert.equal(vm.readFile('/var/lib/cloud/instance/user-data.txt'), undefined)
       // kubeadm ran with the rendered configuration
       const calls = vm.readFile('/var/log/nodegen-standin/calls.jsonl') ?? ''
-      assert.match(
-        calls,
-        role === 'worker'
-          ? /"argv":"join --config \/etc\/nodegen\/kubeadm\/config\.yaml"/
-          : /"argv":"init --config \/etc\/nodegen\/kubeadm\/config\.yaml --skip-token-print"/,
-      )
+      if (role === 'worker') {
+        // The join configuration of the token window the worker joined in: config-next.yaml once the
+        // window it was rendered in has ended (a run across a window's boundary).
+        const join = calls.split('\n').find((l) => l.includes('"argv":"join '))
+        assert.ok(join, calls)
+        const at = Date.parse(JSON.parse(join).time) / 1000
+        const nextFrom = Number(/^TOKEN_NEXT_FROM=(\d+)$/m.exec(vm.readFile('/etc/nodegen/bootstrap.env') ?? '')?.[1])
+        assert.ok(nextFrom > 0, 'the worker has no TOKEN_NEXT_FROM')
+        const want = at >= nextFrom ? 'config-next' : 'config'
+        assert.equal(JSON.parse(join).argv, `join --config /etc/nodegen/kubeadm/${want}.yaml`)
+      } else assert.match(calls, /"argv":"init --config \/etc\/nodegen\/kubeadm\/config\.yaml --skip-token-print"/)
       const sub = role === 'worker' ? 'join' : 'init'
       const recorded = vm.readFile(`/var/log/nodegen-standin/0-${sub}.yaml`) ?? vm.readFile(`/var/log/nodegen-standin/1-${sub}.yaml`)
       assert.ok(recorded?.includes(`name: ${node}`), `${node}: kubeadm got no config naming the node`)
