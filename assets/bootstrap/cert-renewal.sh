@@ -196,10 +196,12 @@ lease_doc() {
     "$holder" "$duration" "${acquired:-$now}" "$now"
 }
 
-# The Lease as "resourceVersion<TAB>holder<TAB>renewTime<TAB>duration<TAB>acquireTime", or nothing.
+# The Lease as "resourceVersion|holder|renewTime|duration|acquireTime", or nothing. The separator
+# is not whitespace, so a released Lease's empty holder stays a field of its own when read with
+# IFS='|' (bash's read folds runs of whitespace separators into one).
 read_lease() {
   kc get lease "$LEASE_NAME" -n "$LEASE_NAMESPACE" --ignore-not-found \
-    -o jsonpath='{.metadata.resourceVersion}{"\t"}{.spec.holderIdentity}{"\t"}{.spec.renewTime}{"\t"}{.spec.leaseDurationSeconds}{"\t"}{.spec.acquireTime}'
+    -o jsonpath='{.metadata.resourceVersion}{"|"}{.spec.holderIdentity}{"|"}{.spec.renewTime}{"|"}{.spec.leaseDurationSeconds}{"|"}{.spec.acquireTime}'
 }
 
 # One attempt: 0 when this node holds the Lease afterwards, 1 when another does, 2 when the API
@@ -211,7 +213,7 @@ try_acquire() {
     lease_doc '' "$NODE" "$LEASE_SECONDS" '' | kc create -f - >/dev/null 2>&1 && return 0
     return 1
   fi
-  IFS=$'\t' read -r rv holder renewed duration acquired <<<"$current"
+  IFS='|' read -r rv holder renewed duration acquired <<<"$current"
   now=$(date +%s)
   if [ -n "$holder" ] && [ "$holder" != "$NODE" ]; then
     [[ "$duration" =~ ^[0-9]+$ ]] || duration=0
@@ -239,7 +241,7 @@ acquire_lease() {
       if [ "$rc" -eq 2 ]; then
         log "the API server does not answer for the Lease; asking again"
       else
-        holder=$(read_lease 2>/dev/null | cut -f 2)
+        holder=$(read_lease 2>/dev/null | cut -d '|' -f 2)
         log "Lease $LEASE_NAMESPACE/$LEASE_NAME is held by ${holder:-another node}; waiting"
       fi
     fi
@@ -253,7 +255,7 @@ renew_lease() {
   local current rv holder acquired attempt
   for attempt in 1 2 3; do
     current=$(read_lease) || { sleep "$POLL_INTERVAL"; continue; }
-    IFS=$'\t' read -r rv holder _ _ acquired <<<"$current"
+    IFS='|' read -r rv holder _ _ acquired <<<"$current"
     [ "$holder" = "$NODE" ] || return 1
     lease_doc "$rv" "$NODE" "$LEASE_SECONDS" "$acquired" | kc replace -f - >/dev/null 2>&1 && return 0
     sleep "$POLL_INTERVAL"
@@ -267,7 +269,7 @@ release_lease() {
   local current rv holder
   current=$(read_lease) || return 1
   [ -n "$current" ] || return 0
-  IFS=$'\t' read -r rv holder _ _ _ <<<"$current"
+  IFS='|' read -r rv holder _ _ _ <<<"$current"
   [ "$holder" = "$NODE" ] || return 0
   lease_doc "$rv" '' 1 '' | kc replace -f - >/dev/null 2>&1
 }

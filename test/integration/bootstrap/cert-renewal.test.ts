@@ -266,6 +266,9 @@ describe('cert-renewal.sh with a real kube-apiserver', {timeout: 120_000}, () =>
       const [ra, rb] = await Promise.all([script(e, a, 'acquire', '0'), script(e, b, 'acquire', '0')])
       const won = [ra.status === 0 ? 'race-a' : undefined, rb.status === 0 ? 'race-b' : undefined].filter(Boolean)
       assert.equal(won.length, 1, `round ${round}: exactly one wins (a: ${ra.status} ${ra.stderr}; b: ${rb.status} ${rb.stderr})`)
+      // A released Lease (no holder) is simply taken: never read as another node's expired hold,
+      // which would make the outcome depend on the time of day.
+      assert.doesNotMatch(ra.stderr + rb.stderr, /taking it over/, `round ${round}`)
       assert.equal(lease(e, a).holder, won[0])
       // The loser's release changes nothing; the winner's gives the Lease back.
       assert.equal((await script(e, won[0] === 'race-a' ? b : a, 'release')).status, 0)
