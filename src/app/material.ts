@@ -52,8 +52,11 @@ export interface OpenedState {
   warnings: string[]
   /** The key under which `serve` tokens are made, when asked for. */
   serveKey?: string
-  /** The planners' material with the bootstrap token of the window `at` falls in. */
-  material(at: Date): ClusterMaterial
+  /**
+   * The planners' material with the bootstrap token of the window `at` falls in, for the cluster the
+   * state was opened for or, in `serve`, the profile as it was reloaded since.
+   */
+  material(at: Date, cluster?: Cluster): ClusterMaterial
 }
 
 /**
@@ -71,6 +74,6 @@ export async function openClusterState(cluster: Cluster, dir: string, opts: {ser
     created: state.created,
     warnings: state.warnings,
     ...(serveKey !== undefined ? {serveKey} : {}),
-    material: (at) => materialFromSecrets(cluster, state.secrets, calendar, at),
+    material: (at, c = cluster) => materialFromSecrets(c, state.secrets, calendar, at),
   }
 }

@@ -53,6 +53,11 @@ export abstract class BaseCommand extends Command {
     default: false,
   })
 
+  /** A flag whose value is wrong, as a coded problem: printed as `<code>: <message>` with exit 2 (usage). */
+  protected usageError(err: CodedError): never {
+    return this.error(`${err.code}: ${err.message}`, {exit: 2})
+  }
+
   /** A UserError is printed as `<code>: <message>` (or its message) with exit 1, never a stack trace. */
   protected override async catch(err: Error & {exitCode?: number}): Promise<unknown> {
     if (err instanceof UserError) {

@@ -111,7 +111,8 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
         progress: bar,
         images: images.byNode,
         seedFiles: flags['seed-files'],
-        ...(flags['require-token'] ? {pxeTokens: await pxeTokens(cluster, state.serveKey ?? '')} : {}),
+        // The serve key is opened exactly when --require-token asks for per-node URL tokens.
+        ...(state.serveKey !== undefined ? {pxeTokens: await pxeTokens(cluster, state.serveKey)} : {}),
       })
       bar.done(`rendered ${result.nodes.length} node(s) into ${flags.output} (${result.bytes} bytes)`)
     } catch (e) {

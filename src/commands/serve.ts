@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {bundleMessage} from '../app/bundle/errors.js'
-import {materialFromSecrets, openClusterState} from '../app/material.js'
+import {openClusterState} from '../app/material.js'
 import {printable, readTls, startServer} from '../app/serve.js'
 import {bundleMount, openServedBundle, type ServedBundle} from '../app/serve-bundle.js'
 import {table} from '../app/table.js'
@@ -91,7 +91,7 @@ file outside it (symbolic links only into the bundle or a --bundle-link-root). S
     const publicUrl = flags['public-url'] ?? cluster.platform.pxe?.serverUrl
     const server = await startServer({
       profilePath: profile.path,
-      material: async (c, at) => materialFromSecrets(c, state.secrets, state.calendar, at),
+      material: async (c, at) => state.material(at, c),
       host: m?.[1] as string,
       port: Number(m?.[2]),
       ...(publicUrl ? {publicUrl} : {}),

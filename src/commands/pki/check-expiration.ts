@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {type ServedCertificates, servedCertificates} from '../../app/served-certificates.js'
 import {table} from '../../app/table.js'
-import {type Expiring, expirations, formatPkiMessage, inventoryState, PkiError, parseWindow} from '../../pki/index.js'
+import {type Expiring, expirations, inventoryState, PkiError, parseWindow} from '../../pki/index.js'
 import {BaseCommand} from '../base.js'
 
 export interface CheckExpirationResult {
@@ -65,7 +65,7 @@ there by nodegen-cert-renewal.timer; \`kubeadm certs check-expiration\` lists th
   async run(): Promise<CheckExpirationResult> {
     const {args, flags} = await this.parse(PkiCheckExpiration)
     const withinSeconds = parseWindow(flags.within)
-    if (withinSeconds === undefined) this.error(`NG0910: ${formatPkiMessage('NG0910', {value: flags.within})}`, {exit: 2})
+    if (withinSeconds === undefined) this.usageError(new PkiError('NG0910', {value: flags.within}))
     const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
     const now = new Date()

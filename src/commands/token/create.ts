@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {createToken, formatPkiMessage, parseWindow, passphraseFrom, systemPkiContext} from '../../pki/index.js'
+import {createToken, PkiError, parseWindow, passphraseFrom, systemPkiContext} from '../../pki/index.js'
 import {formatDuration} from '../../profile/index.js'
 import {BaseCommand} from '../base.js'
 
@@ -42,8 +42,7 @@ is registered in the cluster (kubeadm init or the control planes' token timer).`
   async run(): Promise<TokenCreateResult> {
     const {args, flags} = await this.parse(TokenCreate)
     const ttlSeconds = flags.ttl === undefined ? undefined : parseWindow(flags.ttl)
-    if (flags.ttl !== undefined && ttlSeconds === undefined)
-      this.error(`NG0910: ${formatPkiMessage('NG0910', {value: flags.ttl})}`, {exit: 2})
+    if (flags.ttl !== undefined && ttlSeconds === undefined) this.usageError(new PkiError('NG0910', {value: flags.ttl}))
     const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
     const t = await createToken(dir, cluster, systemPkiContext({passphrase: passphraseFrom(process.env)}), {
