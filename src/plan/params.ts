@@ -124,6 +124,7 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
   const os = (v: string | number | boolean | undefined) => (flatcar ? undefined : v)
   const mirror = imageMirrorOf(cluster.kubernetes.imageRepository, cluster.kubernetes.imageMirrors)
   const fetchedCni = isCp0 && cni.type !== 'none' && !cni.manifestFile
+  const recovery = carriesRecovery(cluster, node)
   return {
     CLUSTER_NAME: cluster.name,
     LIB_DIR: libDir(node.family),
@@ -157,8 +158,8 @@ export function bootstrapParams(cluster: Cluster, node: ClusterNode): Params {
     TOPOLOGY: cluster.topology,
     // A kubeadm init that fails after its control plane answered (a request of the CoreDNS addon
     // timing out) is finished from the phase that failed instead of reset (recovery.sh).
-    INIT_PHASES: carriesRecovery(cluster, node) ? INIT_PHASES.join(' ') : undefined,
-    INIT_RESUMABLE_PHASES: carriesRecovery(cluster, node) ? initResumablePhases().join(' ') : undefined,
+    INIT_PHASES: recovery ? INIT_PHASES.join(' ') : undefined,
+    INIT_RESUMABLE_PHASES: recovery ? initResumablePhases().join(' ') : undefined,
     // A stacked control plane whose join fails after its etcd member started voting finishes the
     // join by skipping these phases instead of resetting (role_join).
     JOIN_RESUME_SKIP_PHASES:
