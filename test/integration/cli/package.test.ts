@@ -160,6 +160,8 @@ describe('the npm package, installed as a new user would', () => {
       'package/bin/run.js',
       'package/dist/commands/render.js',
       'package/assets/bootstrap/bootstrap.sh',
+      // The phases bootstrap.sh is made of: render inlines them from the package's assets.
+      'package/assets/bootstrap/phases/5-role.sh',
       'package/assets/image/bake.sh',
       'package/profiles/quickstart.yaml',
       'package/schema/profile.schema.json',

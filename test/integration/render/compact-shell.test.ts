@@ -41,7 +41,7 @@ function parsed(bash: string, name: string, text: string): string[] {
 }
 
 const SCRIPTS = ['assets/bootstrap', 'assets/image'].flatMap((dir) =>
-  readdirSync(path.join(REPO_ROOT, dir))
+  readdirSync(path.join(REPO_ROOT, dir), {recursive: true, encoding: 'utf8'})
     .filter((f) => f.endsWith('.sh'))
     .map((f) => `${dir}/${f}`),
 )

@@ -1,6 +1,6 @@
 /**
  * docs/troubleshooting.md explains every reason the bootstrap program can put after
- * `failed at <phase>:`. Each `die "…"` in assets/bootstrap/*.sh is reduced to its longest literal
+ * `failed at <phase>:`. Each `die "…"` in assets/bootstrap/ (phases/ included) is reduced to its longest literal
  * part (the words between variable expansions), which the page must contain; a new failure reason
  * fails here until it is documented.
  */
@@ -37,7 +37,8 @@ describe('docs/troubleshooting.md', () => {
   const page = readFileSync(path.join(REPO_ROOT, 'docs', 'troubleshooting.md'), 'utf8')
 
   it('explains every failure reason of the bootstrap program', () => {
-    const scripts = readdirSync(BOOTSTRAP_DIR).filter((f) => f.endsWith('.sh'))
+    // The programs and the phase files bootstrap.sh is made of (phases/, inlined at render).
+    const scripts = readdirSync(BOOTSTRAP_DIR, {recursive: true, encoding: 'utf8'}).filter((f) => f.endsWith('.sh'))
     const missing: string[] = []
     let count = 0
     for (const f of scripts.sort()) {
