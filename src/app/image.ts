@@ -1,5 +1,9 @@
 import path from 'node:path'
 import {
+  type Builder,
+  type BuildResult,
+  buildImage,
+  detectPacker,
   type GeneratedFile,
   generateImageTree,
   IMAGE_OS_IDS,
@@ -7,14 +11,31 @@ import {
   type ImageOs,
   imageForNode,
   imageScripts,
+  type Milestone,
   type PackerFeatures,
+  type PackerInfo,
   readImageRecords,
   SCRIPTS_DIR,
+  type ValidateEntry,
+  type ValidateResult,
+  validateImages,
 } from '../image/index.js'
 import type {Cluster} from '../profile/index.js'
 import {readProgram} from './assets.js'
 import {OutputDir} from './output.js'
 import {PACKAGE_ROOT, stateBase} from './profile-file.js'
+import {readCniManifest} from './render.js'
+
+export {
+  BUILDERS,
+  type Builder,
+  type BuildResult,
+  CURRENT_FEATURES as CURRENT_PACKER_FEATURES,
+  IMAGE_OS_IDS,
+  type ImageOs,
+  MILESTONES,
+  type ValidateResult,
+} from '../image/index.js'
 
 export const PACKER_DIR = path.join(PACKAGE_ROOT, 'packer')
 
@@ -94,4 +115,74 @@ function platformImageSet(cluster: Cluster): boolean {
   return (
     (cluster.platform.type === 'aws' && !!cluster.platform.aws?.ami) || (cluster.platform.type === 'gcp' && !!cluster.platform.gcp?.image)
   )
+}
+
+/** The Packer a build or a validation runs (--packer, else PATH), with what its version can do. */
+export function packerFor(explicit?: string): PackerInfo {
+  return detectPacker(explicit)
+}
+
+export interface ImageGenerateResult {
+  dir: string
+  files: number
+  oses: string[]
+  packer: string
+}
+
+/** Writes the profile's Packer templates for `features` (one directory per OS, scripts shared) into `out`. */
+export function generateImages(
+  cluster: Cluster,
+  profilePath: string,
+  opts: {out: string; oses: readonly ImageOs[]; features: PackerFeatures},
+): ImageGenerateResult {
+  const cniManifest = readCniManifest(cluster, profilePath)
+  const tree = packerTree(cluster, opts.features, {oses: opts.oses, ...(cniManifest !== undefined ? {cniManifest} : {})})
+  const r = writePackerTree(opts.out, tree)
+  return {dir: r.dir, files: r.files, oses: [...opts.oses], packer: opts.features.requiredVersion}
+}
+
+/** `packer validate` on the profile's template for every OS × builder asked for. */
+export async function validateProfileImages(
+  cluster: Cluster,
+  profilePath: string,
+  opts: {
+    oses: readonly ImageOs[]
+    builders: readonly Builder[]
+    packer: PackerInfo
+    offline: boolean
+    vars: Record<string, string>
+    onResult: (r: ValidateEntry) => void
+  },
+): Promise<ValidateResult> {
+  const cniManifest = readCniManifest(cluster, profilePath)
+  return validateImages({
+    cluster,
+    ...opts,
+    assets: loadImageAssets(),
+    ...(cniManifest !== undefined ? {cniManifest} : {}),
+  })
+}
+
+/** Bakes the profile's image for one OS and builder with Packer and records it in the state. */
+export async function bakeImage(
+  cluster: Cluster,
+  profilePath: string,
+  opts: {
+    os: ImageOs
+    builder: Builder
+    packer: PackerInfo
+    stateDir: string
+    buildDir: string
+    vars: Record<string, string>
+    onMilestone: (m: Milestone, index: number, total: number) => void
+  },
+): Promise<BuildResult> {
+  const cniManifest = readCniManifest(cluster, profilePath)
+  return buildImage({
+    cluster,
+    ...opts,
+    assets: loadImageAssets(),
+    ...(cniManifest !== undefined ? {cniManifest} : {}),
+    now: () => new Date(),
+  })
 }

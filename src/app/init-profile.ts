@@ -1,6 +1,8 @@
 /** Builds a new profile from a few answers (`nodegen init`). Pure: returns YAML text. */
+
+import {existsSync, renameSync, writeFileSync} from 'node:fs'
 import {Document} from 'yaml'
-import {intToIp, parseCidr} from '../profile/index.js'
+import {formatDiagnostic, intToIp, loadProfile, parseCidr} from '../profile/index.js'
 import {API_VERSION} from '../profile/schema.js'
 
 export interface InitOptions {
@@ -55,4 +57,38 @@ export function buildInitProfile(o: InitOptions): string {
   doc.commentBefore =
     ' yaml-language-server: $schema=https://nodegen.dev/schema/profile.schema.json\n Written by `nodegen init`; review it, then `nodegen plan` and `nodegen render`.'
   return doc.toString({lineWidth: 0})
+}
+
+export {LOAD_BALANCERS, OS_IDS, PLATFORMS} from '../profile/index.js'
+
+export interface InitResult {
+  path: string
+  cluster: string
+  nodes: number
+}
+
+/**
+ * Builds the profile from the answers, checks it as `validate` would and writes it to `out`
+ * (atomically, never over an existing file unless `force`). A problem writes nothing: `usage` (an
+ * answer that cannot be used), `invalid` (the profile's diagnostics, formatted), `exists`.
+ */
+export function writeInitProfile(
+  o: InitOptions,
+  out: string,
+  force: boolean,
+): InitResult | {usage: string} | {invalid: string[]} | {exists: true} {
+  let text: string
+  try {
+    text = buildInitProfile(o)
+  } catch (e) {
+    return {usage: (e as Error).message}
+  }
+  const check = loadProfile(text, out)
+  const errors = check.diagnostics.filter((d) => d.severity === 'error')
+  if (errors.length > 0) return {invalid: errors.map((d) => formatDiagnostic(d, {excerpt: false}))}
+  if (existsSync(out) && !force) return {exists: true}
+  const tmp = `${out}.tmp-${process.pid}`
+  writeFileSync(tmp, text, {mode: 0o644})
+  renameSync(tmp, out)
+  return {path: out, cluster: o.name, nodes: check.cluster?.nodes.length ?? 0}
 }

@@ -121,6 +121,8 @@ export function secretPolicy(cluster: Cluster, platform: CloudPlatform, insecure
   }
 }
 
+export type {DestroyReport, LaunchReport} from '../cloud/types.js'
+
 export async function launch(opts: LaunchOptions): Promise<LaunchReport> {
   const {cluster, platform} = opts
   if (cluster.platform.type !== platform)

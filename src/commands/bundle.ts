@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {type BundleResult, buildBundle} from '../app/bundle/index.js'
 import {type Progress, progress} from '../app/progress.js'
-import {loadOrCreateState, passphraseFrom, systemPkiContext} from '../pki/index.js'
+import {ensureState} from '../app/state.js'
 import {BaseCommand} from './base.js'
 
 export default class Bundle extends BaseCommand {
@@ -84,7 +84,7 @@ Prints the SHA-256 of SHA256SUMS for spec.airgap.sha256. Exit status: 0 built, 1
     try {
       // The bundle key lives in the cluster's state: the state is made first when there is none yet,
       // as render or serve would make it, so that they find a state there and not a stray directory.
-      await loadOrCreateState(stateDir, cluster, systemPkiContext({passphrase: passphraseFrom(process.env)}))
+      await ensureState(cluster, stateDir)
       const result = await buildBundle({
         cluster,
         profilePath: profile.path,

@@ -1,6 +1,5 @@
 import {Args} from '@oclif/core'
-import {formatInventory, inventoryOf} from '../app/inventory.js'
-import type {Inventory} from '../plan/inventory.js'
+import {formatInventory, type Inventory, inventoryOf} from '../app/inventory.js'
 import {type Diagnostic, formatPath} from '../profile/index.js'
 import {BaseCommand} from './base.js'
 

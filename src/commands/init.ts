@@ -1,15 +1,7 @@
-import {existsSync, renameSync, writeFileSync} from 'node:fs'
 import {createInterface} from 'node:readline/promises'
 import {Flags} from '@oclif/core'
-import {buildInitProfile, type InitOptions} from '../app/init-profile.js'
-import {formatDiagnostic, LOAD_BALANCERS, loadProfile, OS_IDS, PLATFORMS} from '../profile/index.js'
+import {type InitOptions, type InitResult, LOAD_BALANCERS, OS_IDS, PLATFORMS, writeInitProfile} from '../app/init-profile.js'
 import {BaseCommand} from './base.js'
-
-export interface InitResult {
-  path: string
-  cluster: string
-  nodes: number
-}
 
 export default class Init extends BaseCommand {
   static override summary = 'Write a new cluster profile from flags (and ask for what is missing on a terminal).'
@@ -73,24 +65,15 @@ export default class Init extends BaseCommand {
         etcdMembers: flags['etcd-members'],
         ...(flags['ssh-key'] ? {sshKey: flags['ssh-key']} : {}),
       }
-      let text: string
-      try {
-        text = buildInitProfile(opts)
-      } catch (e) {
-        this.error((e as Error).message, {exit: 2})
-      }
       const out = flags.output ?? `${name}.yaml`
-      const check = loadProfile(text, out)
-      const errors = check.diagnostics.filter((d) => d.severity === 'error')
-      if (errors.length > 0) {
-        for (const d of errors) process.stderr.write(`${formatDiagnostic(d, {excerpt: false})}\n`)
+      const written = writeInitProfile(opts, out, flags.force)
+      if ('usage' in written) this.error(written.usage, {exit: 2})
+      if ('invalid' in written) {
+        for (const line of written.invalid) process.stderr.write(`${line}\n`)
         this.error('the answers do not make a valid profile; nothing was written', {exit: 1})
       }
-      if (existsSync(out) && !flags.force) this.error(`${out} exists; use --force to overwrite`, {exit: 1})
-      const tmp = `${out}.tmp-${process.pid}`
-      writeFileSync(tmp, text, {mode: 0o644})
-      renameSync(tmp, out)
-      const result = {path: out, cluster: name, nodes: check.cluster?.nodes.length ?? 0}
+      if ('exists' in written) this.error(`${out} exists; use --force to overwrite`, {exit: 1})
+      const result = written
       if (!this.jsonEnabled()) this.log(`wrote ${out}: cluster ${name}, ${result.nodes} nodes. Next: nodegen plan ${out}`)
       return result
     } finally {

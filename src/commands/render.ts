@@ -1,23 +1,11 @@
 import path from 'node:path'
 import {Args, Flags} from '@oclif/core'
-import {nodeImages} from '../app/image.js'
 import {parseAt} from '../app/inputs.js'
-import {openClusterState} from '../app/material.js'
 import {QUICKSTART_PROFILE} from '../app/profile-file.js'
 import {progress} from '../app/progress.js'
-import {
-  defaultMediaFor,
-  type MediaKind,
-  mediaProblem,
-  pxeTokens,
-  RenderError,
-  type RenderResult,
-  render,
-  renderReport,
-  selectNodes,
-  sourceDateEpoch,
-} from '../app/render.js'
+import {type MediaKind, type RenderResult, renderReport} from '../app/render.js'
 import {prestartRenderThreads} from '../app/render-pool.js'
+import {renderProfile} from '../app/render-profile.js'
 import {BaseCommand} from './base.js'
 
 export default class Render extends BaseCommand {
@@ -83,48 +71,25 @@ DIR/dnsmasq-dhcp.conf (dnsmasq as the DHCP server, a fixed lease per MAC) for TF
     prestartRenderThreads(args.profile ?? QUICKSTART_PROFILE, flags.media as MediaKind | undefined)
     const {cluster, profile} = await this.loadCluster(args.profile, {insecureInlineSecrets: flags['insecure-inline-secrets']})
     const dir = this.stateDir(flags.state, profile, cluster)
-    const media = (flags.media as MediaKind | undefined) ?? defaultMediaFor(cluster)
-    let result: RenderResult
-    try {
-      // Refused before the state is created: a wrong medium changes nothing.
-      const refused = mediaProblem(selectNodes(cluster, flags.node), media)
-      if (refused) throw new RenderError(refused)
-      const at = parseAt(flags.at, (m) => this.error(m, {exit: 2}))
-      const state = await openClusterState(cluster, dir, {serveKey: flags['require-token']})
-      for (const w of state.warnings) this.warn(w)
-      if (state.created && !this.jsonEnabled())
-        this.log(`created the cluster's PKI in ${path.resolve(dir)} (its CA keys and tokens: keep it, later runs reuse it)`)
-      const images = await nodeImages(cluster, dir)
-      for (const w of images.warnings) this.warn(w)
-      const count = flags.node?.length ?? cluster.nodes.length
-      const bar = progress(count, 'render', process.stderr, !this.jsonEnabled())
-      result = await render({
-        cluster,
-        profilePath: profile.path,
-        outDir: flags.output,
-        material: state.material(at),
-        adminConf: state.secrets.adminConf,
-        ...(flags.node ? {nodes: flags.node} : {}),
-        media,
-        epoch: sourceDateEpoch(),
-        bundleFormat: flags['bundle-format'] as 'tar.gz' | 'zip',
-        progress: bar,
-        images: images.byNode,
-        seedFiles: flags['seed-files'],
-        // The serve key is opened exactly when --require-token asks for per-node URL tokens.
-        ...(state.serveKey !== undefined ? {pxeTokens: await pxeTokens(cluster, state.serveKey)} : {}),
-      })
-      bar.done(`rendered ${result.nodes.length} node(s) into ${flags.output} (${result.bytes} bytes)`)
-    } catch (e) {
-      const io = e as NodeJS.ErrnoException
-      if (io.code && io.syscall)
-        this.error(
-          `cannot write the output to ${flags.output}: ${io.code} (${io.syscall}${io.path ? ` ${io.path}` : ''}); the previous output, if any, is unchanged`,
-          {exit: 1},
-        )
-      throw e
-    }
-    if (!this.jsonEnabled()) {
+    const quiet = this.jsonEnabled()
+    const {result, media, bar} = await renderProfile(cluster, profile.path, {
+      stateDir: dir,
+      outDir: flags.output,
+      ...(flags.node ? {nodes: flags.node} : {}),
+      ...(flags.media ? {media: flags.media as MediaKind} : {}),
+      at: parseAt(flags.at, (m) => this.error(m, {exit: 2})),
+      requireToken: flags['require-token'],
+      seedFiles: flags['seed-files'],
+      bundleFormat: flags['bundle-format'] as 'tar.gz' | 'zip',
+      onState: (created, warnings) => {
+        for (const w of warnings) this.warn(w)
+        if (created && !quiet)
+          this.log(`created the cluster's PKI in ${path.resolve(dir)} (its CA keys and tokens: keep it, later runs reuse it)`)
+      },
+      progress: (count) => progress(count, 'render', process.stderr, !quiet),
+    })
+    bar.done(`rendered ${result.nodes.length} node(s) into ${flags.output} (${result.bytes} bytes)`)
+    if (!quiet) {
       // One write for the whole report: a large render's is thousands of lines.
       const launch = `${this.config.bin} launch ${cluster.platform.type} ${args.profile ?? 'PROFILE'}`
       this.log(renderReport(cluster, result, media, flags.output, launch).join('\n'))

@@ -1,10 +1,6 @@
 import {Args, Flags} from '@oclif/core'
-import {bundleMessage} from '../app/bundle/errors.js'
-import {openClusterState} from '../app/material.js'
-import {printable, readTls, startServer} from '../app/serve.js'
-import {bundleMount, openServedBundle, type ServedBundle} from '../app/serve-bundle.js'
-import {table} from '../app/table.js'
-import {parseWindow} from '../pki/index.js'
+import {parseListen, parseSeedTtl} from '../app/inputs.js'
+import {serveProfile, statusScreen} from '../app/serve-profile.js'
 import {BaseCommand} from './base.js'
 
 export default class Serve extends BaseCommand {
@@ -72,57 +68,32 @@ file outside it (symbolic links only into the bundle or a --bundle-link-root). S
     const {args, flags} = await this.parse(Serve)
     const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
-    const m = /^(.*):(\d+)$/.exec(flags.listen)
-    if (!m) this.error(`--listen ${flags.listen} is not ADDR:PORT`, {exit: 2})
-    const ttlSeconds = parseWindow(flags['seed-ttl'])
-    if (ttlSeconds === undefined) this.error(`--seed-ttl ${flags['seed-ttl']} is not a duration (like 30m, 2h)`, {exit: 2})
-    const state = await openClusterState(cluster, dir, {serveKey: !flags['insecure-no-token']})
+    const {host, port} = parseListen(flags.listen, (m) => this.error(m, {exit: 2}))
+    const seedTtlSeconds = parseSeedTtl(flags['seed-ttl'], (m) => this.error(m, {exit: 2}))
     if (flags['insecure-no-token'])
       process.stderr.write(
         'WARNING: --insecure-no-token: every node seed, control-plane CA keys included, is served to ANYONE who can reach this server, and anyone can post status reports. Use only on an isolated lab network.\n',
       )
-    const tokenKey = state.serveKey
-    let bundle: ServedBundle | undefined
-    if (flags.bundle) {
-      bundle = openServedBundle(flags.bundle, bundleMount(cluster.airgap?.bundle), dir, flags['bundle-link-root'] ?? [])
-    }
     const tty = process.stdout.isTTY === true
-    const tls = readTls(flags['tls-cert'], flags['tls-key'])
-    const publicUrl = flags['public-url'] ?? cluster.platform.pxe?.serverUrl
-    const server = await startServer({
-      profilePath: profile.path,
-      material: async (c, at) => state.material(at, c),
-      host: m?.[1] as string,
-      port: Number(m?.[2]),
-      ...(publicUrl ? {publicUrl} : {}),
-      ...(tokenKey ? {tokenKey} : {insecureNoToken: true}),
-      seedTtlMs: (ttlSeconds as number) * 1000,
+    const {server, notes, warnings} = await serveProfile(cluster, profile.path, {
+      stateDir: dir,
+      host,
+      port,
+      ...(flags['public-url'] ? {publicUrl: flags['public-url']} : {}),
+      insecureNoToken: flags['insecure-no-token'],
+      seedTtlSeconds,
       ...(flags.assets ? {assetsDir: flags.assets} : {}),
-      ...(bundle ? {bundle} : {}),
-      ...(tls ? {tls} : {}),
+      ...(flags.bundle ? {bundleDir: flags.bundle} : {}),
+      bundleLinkRoots: flags['bundle-link-root'] ?? [],
+      ...(flags['tls-cert'] ? {tlsCert: flags['tls-cert']} : {}),
+      ...(flags['tls-key'] ? {tlsKey: flags['tls-key']} : {}),
       log: (line) => {
         if (!tty) process.stdout.write(`${new Date().toISOString()} ${line}\n`)
       },
     })
-    this.log(`serving ${cluster.nodes.length} nodes of ${cluster.name} at ${server.url} (iPXE entry: ${server.url}/boot.ipxe)`)
-    if (bundle) {
-      const at = `${server.url}${bundle.prefix}`
-      this.log(`serving the air-gap bundle ${flags.bundle} at ${at}`)
-      const named = cluster.airgap?.bundle
-      if (named && new URL(named).origin !== new URL(server.url).origin)
-        process.stderr.write(`note: ${bundleMessage('NG1122', {bundle: named, server: at})} (NG1122)\n`)
-    }
-    const timer = tty
-      ? setInterval(() => {
-          const rows = cluster.nodes.map((n) => {
-            const s = server.status.get(n.name)
-            return [n.name, n.role, n.mac, s?.phase, s?.state, s?.reason, s?.received].map((c) => (c === undefined ? c : printable(c)))
-          })
-          process.stdout.write(
-            `\x1b[H\x1b[2J${server.url}\n\n${table(['NODE', 'ROLE', 'MAC', 'PHASE', 'STATE', 'REASON', 'LAST REPORT'], rows)}\n`,
-          )
-        }, 1000)
-      : undefined
+    for (const n of notes) this.log(n)
+    for (const w of warnings) process.stderr.write(`${w}\n`)
+    const timer = tty ? setInterval(() => process.stdout.write(statusScreen(cluster, server)), 1000) : undefined
     await new Promise<void>((resolve) => {
       const stop = () => resolve()
       process.once('SIGINT', stop)

@@ -1,6 +1,5 @@
 import {Args, Flags} from '@oclif/core'
-import {table} from '../app/table.js'
-import {type UpgradeResult, upgrade} from '../app/upgrade.js'
+import {type UpgradeResult, upgrade, upgradeReport} from '../app/upgrade.js'
 import {BaseCommand} from './base.js'
 
 export default class Upgrade extends BaseCommand {
@@ -52,64 +51,7 @@ Exit status: 0 planned (or handed over), 1 the step is not allowed or the cluste
       ...(flags.kubeconfig !== undefined ? {kubeconfig: flags.kubeconfig} : {}),
       handOver: !flags['dry-run'],
     })
-    if (!this.jsonEnabled()) this.log(formatUpgrade(result))
+    if (!this.jsonEnabled()) this.log(upgradeReport(result))
     return result
   }
-}
-
-function formatUpgrade(r: UpgradeResult): string {
-  const p = r.plan
-  const from = {flag: '--from', api: 'the API server', state: 'the state'}[p.fromSource]
-  const out = [
-    `upgrade ${p.cluster}: ${p.from} to ${p.to} (${p.kind === 'none' ? 'nothing to do' : `${p.kind} release`}; ${p.from} from ${from})`,
-  ]
-  if (p.kind === 'none') return out.join('\n')
-  out.push('', 'control planes, one at a time (after installing the new kubeadm on each):')
-  out.push(
-    table(
-      ['ORDER', 'NODE', 'RUNS'],
-      p.controlPlanes.map((c) => [c.order, c.node, c.command]),
-    ),
-  )
-  out.push('  then on each, once its turn is done: the new kubelet and kubectl, systemctl daemon-reload, systemctl restart kubelet')
-  out.push('', 'packages:')
-  out.push(
-    table(
-      ['OS', 'NODES', 'PACKAGES', 'FROM'],
-      p.packages.map((k) => [k.os, k.nodes.join(','), k.requests.join(' ') || undefined, k.sysext ?? k.repository]),
-    ),
-  )
-  out.push(
-    '',
-    p.etcd.stacked
-      ? `etcd (stacked): kubeadm upgrades it with each control plane, ${p.etcd.changes ? `${p.etcd.from} to ${p.etcd.to}` : `${p.etcd.to} unchanged`}`
-      : `etcd (external: ${p.etcd.members.join(', ')}): ${p.etcd.changes ? `${p.etcd.from} to ${p.etcd.to}; re-render the members' seeds, kubeadm does not upgrade external etcd` : `${p.etcd.to} unchanged`}`,
-  )
-  if (p.containerd)
-    out.push(`containerd: nodegen pins ${p.containerd.to} for the new minor (was ${p.containerd.from}); new seeds install it`)
-  out.push(
-    '',
-    p.workers.batches.length > 0
-      ? `workers, ${p.workers.maxUnavailable} at a time: ${p.workers.batches.map((b) => b.join(', ')).join(' | ')}`
-      : 'workers: none',
-  )
-  for (const s of p.workers.steps) out.push(`  - ${s}`)
-  out.push(
-    '',
-    p.images.length > 0 ? `images new in ${p.to} (pre-pull them, or put them in the mirror first):` : `no image is new in ${p.to}`,
-  )
-  if (p.images.length > 0)
-    out.push(
-      table(
-        ['IMAGE', 'COMPONENT', 'ROLES'],
-        p.images.map((i) => [i.image, i.component, i.roles.join(',')]),
-      ),
-    )
-  out.push('', `plan ${p.hash}`)
-  if (r.handedOver)
-    out.push(
-      `handed over: ConfigMap ${r.handedOver.namespace}/${r.handedOver.name} at ${r.handedOver.server} holds version ${r.handedOver.version} and the plan's hash; run the steps above on the nodes (docs/day-two.md)`,
-    )
-  else out.push('dry run: nothing was changed')
-  return out.join('\n')
 }

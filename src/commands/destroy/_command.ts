@@ -1,8 +1,7 @@
 /** What `destroy aws` and `destroy gcp` share. */
 import {Args, Flags} from '@oclif/core'
-import {type CloudPlatform, destroy} from '../../app/launch.js'
+import {type CloudPlatform, type DestroyReport, destroy} from '../../app/launch.js'
 import {progress} from '../../app/progress.js'
-import type {DestroyReport} from '../../cloud/types.js'
 import {BaseCommand} from '../base.js'
 
 export abstract class DestroyCommand extends BaseCommand {

@@ -1,19 +1,18 @@
 import {Args, Flags} from '@oclif/core'
-import {defaultBuildDir, loadImageAssets} from '../../app/image.js'
-import {parseVars} from '../../app/inputs.js'
-import {progress} from '../../app/progress.js'
-import {readCniManifest} from '../../app/render.js'
 import {
   BUILDERS,
   type Builder,
   type BuildResult,
-  buildImage,
-  detectPacker,
+  bakeImage,
+  defaultBuildDir,
   IMAGE_OS_IDS,
   type ImageOs,
   MILESTONES,
-} from '../../image/index.js'
-import {loadOrCreateState, passphraseFrom, systemPkiContext} from '../../pki/index.js'
+  packerFor,
+} from '../../app/image.js'
+import {parseVars} from '../../app/inputs.js'
+import {progress} from '../../app/progress.js'
+import {ensureState} from '../../app/state.js'
 import {BaseCommand} from '../base.js'
 
 export default class ImageBuild extends BaseCommand {
@@ -57,9 +56,8 @@ current directory for a bundled profile) keeps packer.log, manifest.json and qem
     const vars = parseVars(flags.var ?? [], (m) => this.error(m, {exit: 2}))
     const stateDir = this.stateDir(flags.state, profile, cluster)
     const quiet = this.jsonEnabled()
-    const packer = detectPacker(flags.packer)
-    const cniManifest = readCniManifest(cluster, profile.path)
-    const state = await loadOrCreateState(stateDir, cluster, systemPkiContext({passphrase: passphraseFrom(process.env)}))
+    const packer = packerFor(flags.packer)
+    const state = await ensureState(cluster, stateDir)
     if (state.created && !quiet) this.log(`created the cluster's PKI in ${stateDir}`)
     const label = `image ${os}/${builder}`
     const buildDir = flags['build-dir'] ?? defaultBuildDir(profile.path, cluster.name, os, builder, process.cwd())
@@ -68,17 +66,13 @@ current directory for a bundled profile) keeps packer.log, manifest.json and qem
     const bar = progress(MILESTONES.length, label, process.stderr, !quiet)
     let shown = 0
     if (!quiet) process.stderr.write(`${label}: Packer ${packer.version.text}, building in ${buildDir}\n`)
-    const result = await buildImage({
-      cluster,
+    const result = await bakeImage(cluster, profile.path, {
       os,
       builder,
       packer,
       buildDir,
       stateDir,
-      assets: loadImageAssets(),
-      ...(cniManifest !== undefined ? {cniManifest} : {}),
       vars,
-      now: () => new Date(),
       onMilestone: (m, i, total) => {
         if (quiet) return
         if (!tty) {

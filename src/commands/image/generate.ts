@@ -1,15 +1,7 @@
 import {Args, Flags} from '@oclif/core'
-import {packerTree, writePackerTree} from '../../app/image.js'
-import {readCniManifest} from '../../app/render.js'
-import {CURRENT_FEATURES, featuresFor, IMAGE_OS_IDS, type ImageOs, parsePackerVersion} from '../../image/index.js'
+import {CURRENT_PACKER_FEATURES, generateImages, IMAGE_OS_IDS, type ImageGenerateResult, type ImageOs} from '../../app/image.js'
+import {parsePackerFeatures} from '../../app/inputs.js'
 import {BaseCommand} from '../base.js'
-
-export interface ImageGenerateResult {
-  dir: string
-  files: number
-  oses: string[]
-  packer: string
-}
 
 export default class ImageGenerate extends BaseCommand {
   static override summary = 'Write the Packer templates and provisioning files for a profile, without building.'
@@ -35,16 +27,13 @@ atomically. The repository's packer/ is this command's output for profiles/quick
   async run(): Promise<ImageGenerateResult> {
     const {args, flags} = await this.parse(ImageGenerate)
     const {cluster, profile} = await this.loadCluster(args.profile)
-    let features = CURRENT_FEATURES
-    if (flags['packer-version'] !== undefined) {
-      const v = parsePackerVersion(`Packer v${flags['packer-version']}`)
-      if (!v) this.error(`--packer-version ${flags['packer-version']} is not a version like 1.6.6`, {exit: 2})
-      features = featuresFor(v)
-    }
+    const features =
+      flags['packer-version'] === undefined
+        ? CURRENT_PACKER_FEATURES
+        : parsePackerFeatures(flags['packer-version'], (m) => this.error(m, {exit: 2}))
     const oses = (flags.os as ImageOs[] | undefined) ?? [...IMAGE_OS_IDS]
-    const cniManifest = readCniManifest(cluster, profile.path)
-    const r = writePackerTree(flags.output, packerTree(cluster, features, {oses, ...(cniManifest !== undefined ? {cniManifest} : {})}))
+    const r = generateImages(cluster, profile.path, {out: flags.output, oses, features})
     if (!this.jsonEnabled()) this.log(`wrote ${r.files} files for ${oses.length} OS(es) into ${r.dir}`)
-    return {dir: r.dir, files: r.files, oses, packer: features.requiredVersion}
+    return r
   }
 }

@@ -1,8 +1,6 @@
 import {Args, Flags} from '@oclif/core'
-import {loadImageAssets} from '../../app/image.js'
+import {BUILDERS, type Builder, IMAGE_OS_IDS, type ImageOs, packerFor, type ValidateResult, validateProfileImages} from '../../app/image.js'
 import {parseVars} from '../../app/inputs.js'
-import {readCniManifest} from '../../app/render.js'
-import {BUILDERS, type Builder, detectPacker, IMAGE_OS_IDS, type ImageOs, type ValidateResult, validateImages} from '../../image/index.js'
 import {BaseCommand} from '../base.js'
 
 export default class ImageValidate extends BaseCommand {
@@ -35,17 +33,12 @@ placeholder project (reported in the output).`
     const {cluster, profile} = await this.loadCluster(args.profile)
     const vars = parseVars(flags.var ?? [], (m) => this.error(m, {exit: 2}))
     const quiet = this.jsonEnabled()
-    let result: ValidateResult
-    const packer = detectPacker(flags.packer)
-    const cniManifest = readCniManifest(cluster, profile.path)
+    const packer = packerFor(flags.packer)
     if (!quiet) this.log(`Packer ${packer.version.text} (${packer.features.requiredPlugins ? 'with' : 'without'} required_plugins)`)
-    result = await validateImages({
-      cluster,
+    const result = await validateProfileImages(cluster, profile.path, {
       oses: (flags.os as ImageOs[] | undefined) ?? IMAGE_OS_IDS,
       builders: (flags.builder as Builder[] | undefined) ?? BUILDERS,
       packer,
-      assets: loadImageAssets(),
-      ...(cniManifest !== undefined ? {cniManifest} : {}),
       offline: flags.offline,
       vars,
       onResult: (r) => {

@@ -1,10 +1,9 @@
 /** What `launch aws` and `launch gcp` share: flags, the state and material, the report and exit code. */
 import {Args, Flags} from '@oclif/core'
 import {parseAt} from '../../app/inputs.js'
-import {type CloudPlatform, formatLaunchReport, launch} from '../../app/launch.js'
+import {type CloudPlatform, formatLaunchReport, type LaunchReport, launch} from '../../app/launch.js'
 import {openClusterState} from '../../app/material.js'
 import {progress} from '../../app/progress.js'
-import type {LaunchReport} from '../../cloud/types.js'
 import {BaseCommand} from '../base.js'
 
 export abstract class LaunchCommand extends BaseCommand {

@@ -1,30 +1,7 @@
 import {Args, Flags} from '@oclif/core'
-import {type ServedCertificates, servedCertificates} from '../../app/served-certificates.js'
-import {table} from '../../app/table.js'
-import {type Expiring, expirations, inventoryState, PkiError, parseWindow} from '../../pki/index.js'
+import {parseWindowFlag} from '../../app/inputs.js'
+import {type CheckExpirationResult, checkExpiration, expirationReport} from '../../app/state.js'
 import {BaseCommand} from '../base.js'
-
-export interface CheckExpirationResult {
-  cluster: string
-  state: string
-  now: string
-  within: string
-  withinSeconds: number
-  /** Certificates that expire inside the window (or have expired). */
-  expiring: number
-  certificates: Expiring[]
-  /** With --kubeconfig or --server: what the running API server presents over TLS. */
-  served?: ServedCertificates
-}
-
-/** `400d`, `23h`, `expired`: the time left, coarse like `kubeadm certs check-expiration`. */
-export function residual(seconds: number): string {
-  if (seconds <= 0) return 'expired'
-  if (seconds >= 365 * 86400) return `${Math.floor(seconds / (365 * 86400))}y`
-  if (seconds >= 86400) return `${Math.floor(seconds / 86400)}d`
-  if (seconds >= 3600) return `${Math.floor(seconds / 3600)}h`
-  return `${Math.ceil(seconds / 60)}m`
-}
 
 export default class PkiCheckExpiration extends BaseCommand {
   static override summary = "Check when the state's certificates expire; exit 1 when one expires inside the window."
@@ -64,65 +41,18 @@ there by nodegen-cert-renewal.timer; \`kubeadm certs check-expiration\` lists th
 
   async run(): Promise<CheckExpirationResult> {
     const {args, flags} = await this.parse(PkiCheckExpiration)
-    const withinSeconds = parseWindow(flags.within)
-    if (withinSeconds === undefined) this.usageError(new PkiError('NG0910', {value: flags.within}))
+    const withinSeconds = parseWindowFlag(flags.within, (e) => this.usageError(e))
     const {cluster, profile} = await this.loadCluster(args.profile)
-    const dir = this.stateDir(flags.state, profile, cluster)
-    const now = new Date()
-    const certificates = expirations((await inventoryState(dir, cluster, args.profile)).certificates, now, withinSeconds)
-    let served: ServedCertificates | undefined
-    if (flags.kubeconfig !== undefined || flags.server !== undefined) {
-      try {
-        served = await servedCertificates({kubeconfig: flags.kubeconfig, server: flags.server}, now, withinSeconds)
-      } catch (e) {
-        throw new PkiError('NG0914', {reason: (e as Error).message})
-      }
-    }
-    const result: CheckExpirationResult = {
-      cluster: cluster.name,
-      state: dir,
-      now: now.toISOString(),
+    const running = flags.kubeconfig !== undefined || flags.server !== undefined
+    const result = await checkExpiration(cluster, this.stateDir(flags.state, profile, cluster), {
+      profileArg: args.profile,
       within: flags.within,
       withinSeconds,
-      expiring: certificates.filter((c) => c.within).length + (served?.certificates.filter((c) => c.within).length ?? 0),
-      certificates,
-      ...(served ? {served} : {}),
-    }
+      ...(running ? {running: {kubeconfig: flags.kubeconfig, server: flags.server}} : {}),
+    })
     // Exit 1 without throwing: oclif would print an error object after the --json result.
     if (result.expiring > 0) process.exitCode = 1
-    if (this.jsonEnabled()) return result
-    this.log(
-      table(
-        ['FILE', 'CERTIFICATE', 'EXPIRES', 'RESIDUAL', 'STATUS'],
-        certificates.map((c) => [
-          c.file,
-          c.member ? `${c.name} (${c.member})` : c.name,
-          c.notAfter,
-          residual(c.remainingSeconds),
-          c.expired ? 'EXPIRED' : c.within ? `expires within ${flags.within}` : 'ok',
-        ]),
-      ),
-    )
-    if (served) {
-      this.log('')
-      this.log(`presented by ${served.server}${served.version ? ` (Kubernetes ${served.version})` : ''}:`)
-      this.log(
-        table(
-          ['CERTIFICATE', 'SUBJECT', 'EXPIRES', 'RESIDUAL', 'STATUS'],
-          served.certificates.map((c) => [
-            c.name,
-            c.subject,
-            c.notAfter,
-            residual(c.remainingSeconds),
-            c.expired ? 'EXPIRED' : c.within ? `expires within ${flags.within}` : 'ok',
-          ]),
-        ),
-      )
-    }
-    if (result.expiring > 0) {
-      this.log('')
-      this.log(`${result.expiring} certificate(s) expire within ${flags.within}.`)
-    }
+    if (!this.jsonEnabled()) this.log(expirationReport(result))
     return result
   }
 }

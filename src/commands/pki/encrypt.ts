@@ -1,37 +1,7 @@
 import {Args, Flags} from '@oclif/core'
-import {encryptState, MIN_PASSPHRASE_LENGTH, PASSPHRASE_ENV, passphraseFrom, readStateInfo} from '../../pki/index.js'
+import {promptHidden} from '../../app/prompt.js'
+import {encryptClusterState, MIN_PASSPHRASE_LENGTH, NEW_PASSPHRASE_ENV, PASSPHRASE_ENV, stateEncrypted} from '../../app/state.js'
 import {BaseCommand} from '../base.js'
-
-/** The environment variable holding the new passphrase of `pki encrypt`. */
-export const NEW_PASSPHRASE_ENV = 'NODEGEN_PKI_NEW_PASSPHRASE'
-
-/** Reads a line from the terminal without echoing it. */
-async function promptHidden(question: string): Promise<string> {
-  const stdin = process.stdin
-  process.stderr.write(question)
-  stdin.setRawMode(true)
-  stdin.resume()
-  stdin.setEncoding('utf8')
-  return new Promise((resolve, reject) => {
-    let line = ''
-    const done = (f: () => void) => {
-      stdin.setRawMode(false)
-      stdin.pause()
-      stdin.off('data', onData)
-      process.stderr.write('\n')
-      f()
-    }
-    const onData = (chunk: string) => {
-      for (const ch of chunk) {
-        if (ch === '\r' || ch === '\n') return done(() => resolve(line))
-        if (ch === '\u0003') return done(() => reject(new Error('interrupted')))
-        if (ch === '\u007f') line = line.slice(0, -1)
-        else line += ch
-      }
-    }
-    stdin.on('data', onData)
-  })
-}
 
 export default class PkiEncrypt extends BaseCommand {
   static override summary = "Encrypt an existing state's secrets at rest, or re-key an encrypted one."
@@ -56,21 +26,19 @@ terminal; an encrypted state's current one from ${PASSPHRASE_ENV}. At least ${MI
     const {args, flags} = await this.parse(PkiEncrypt)
     const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
-    const info = await readStateInfo(dir, cluster, args.profile)
-    if (info.encrypted && !flags.rekey)
-      this.error(`the state in ${dir} is encrypted already: pass --rekey to change its passphrase`, {exit: 2})
-    if (!info.encrypted && flags.rekey) this.error(`the state in ${dir} is not encrypted: run without --rekey`, {exit: 2})
-    const current = info.encrypted ? passphraseFrom(process.env) : undefined
+    const encrypted = await stateEncrypted(cluster, dir, args.profile)
+    if (encrypted && !flags.rekey) this.error(`the state in ${dir} is encrypted already: pass --rekey to change its passphrase`, {exit: 2})
+    if (!encrypted && flags.rekey) this.error(`the state in ${dir} is not encrypted: run without --rekey`, {exit: 2})
     let next = process.env[NEW_PASSPHRASE_ENV]
     if (!next && process.stdin.isTTY) {
       next = await promptHidden('New passphrase: ')
       if ((await promptHidden('Again: ')) !== next) this.error('the passphrases differ', {exit: 2})
     }
     if (!next) this.error(`set ${NEW_PASSPHRASE_ENV} (or run on a terminal to be asked)`, {exit: 2})
-    const r = await encryptState(dir, cluster, {...(current !== undefined ? {passphrase: current} : {}), newPassphrase: next})
+    const r = await encryptClusterState(cluster, dir, {rekey: flags.rekey, newPassphrase: next as string})
     this.log(
       `${r.rekeyed ? 'Re-keyed' : 'Encrypted'} the state of cluster ${cluster.name} in ${dir} (${r.files} files): from now on set ${PASSPHRASE_ENV} to the new passphrase.`,
     )
-    return {state: dir, ...r}
+    return r
   }
 }

@@ -1,23 +1,6 @@
 import {Args} from '@oclif/core'
-import {listStateFiles, loadOrCreateState, passphraseFrom, systemPkiContext} from '../../pki/index.js'
+import {initState, type PkiInitResult} from '../../app/state.js'
 import {BaseCommand} from '../base.js'
-
-export interface PkiInitResult {
-  cluster: string
-  state: string
-  /** True when this run created the state; false when it existed (and was left as it was). */
-  created: boolean
-  /** Files added to an existing state (a new external etcd member's pairs). */
-  added: string[]
-  warnings: string[]
-  keyAlgorithm: string
-  encrypted: boolean
-  caCertHash: string
-  /** The current bootstrap token's public id (the secret stays in tokens.json). */
-  tokenId: string
-  /** Every file of the state, relative to it. */
-  files: string[]
-}
 
 export default class PkiInit extends BaseCommand {
   static override summary = "Create the cluster's PKI offline: CAs, service-account key, etcd certificates, admin.conf and the init token."
@@ -45,23 +28,8 @@ re-key an existing state: \`nodegen pki encrypt\`.`
     const {args, flags} = await this.parse(PkiInit)
     const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
-    const passphrase = passphraseFrom(process.env)
-    const r = await loadOrCreateState(dir, cluster, systemPkiContext({passphrase}))
-    const s = r.secrets
-    const warnings = [...r.warnings]
-    const result: PkiInitResult = {
-      cluster: cluster.name,
-      state: dir,
-      created: r.created,
-      added: r.added,
-      warnings,
-      keyAlgorithm: s.keyAlgorithm,
-      encrypted: s.encrypted,
-      caCertHash: s.caCertHash,
-      tokenId: s.bootstrapToken.tokenId,
-      files: await listStateFiles(dir),
-    }
-    for (const w of warnings) this.warn(w)
+    const result = await initState(cluster, dir)
+    for (const w of result.warnings) this.warn(w)
     if (!this.jsonEnabled()) this.report(result)
     return result
   }

@@ -1,22 +1,7 @@
 import {Args} from '@oclif/core'
+import {type PkiShowResult, showState} from '../../app/state.js'
 import {table} from '../../app/table.js'
-import {type CertificateInfo, inventoryState, type StateInventory} from '../../pki/index.js'
 import {BaseCommand} from '../base.js'
-
-export interface PkiShowResult {
-  cluster: string
-  state: string
-  created: string
-  keyAlgorithm: string
-  topology: string
-  encrypted: boolean
-  /** kubeadm's `--discovery-token-ca-cert-hash`. */
-  caCertHash: string
-  certificates: CertificateInfo[]
-  serviceAccount: StateInventory['serviceAccount']
-  /** Token ids and lifetimes; never the secrets. */
-  tokens: StateInventory['tokens']
-}
 
 export default class PkiShow extends BaseCommand {
   static override summary = "List the state's certificates: file, subject, issuer, expiry, key algorithm and SANs."
@@ -36,19 +21,7 @@ dates and the bootstrap tokens' ids and expiry. Token secrets and private keys a
     const {args, flags} = await this.parse(PkiShow)
     const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
-    const inv = await inventoryState(dir, cluster, args.profile)
-    const result: PkiShowResult = {
-      cluster: inv.info.cluster,
-      state: dir,
-      created: inv.info.created,
-      keyAlgorithm: inv.info.keyAlgorithm,
-      topology: inv.info.topology,
-      encrypted: inv.info.encrypted,
-      caCertHash: inv.info.caCertHash,
-      certificates: inv.certificates,
-      serviceAccount: inv.serviceAccount,
-      tokens: inv.tokens,
-    }
+    const result = await showState(cluster, dir, args.profile)
     if (!this.jsonEnabled()) {
       this.log(
         table(

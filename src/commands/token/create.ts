@@ -1,19 +1,8 @@
 import {Args, Flags} from '@oclif/core'
-import {createToken, PkiError, parseWindow, passphraseFrom, systemPkiContext} from '../../pki/index.js'
-import {formatDuration} from '../../profile/index.js'
+import {parseWindowFlag} from '../../app/inputs.js'
+import {createJoinToken, type TokenCreateResult} from '../../app/state.js'
+import {formatDuration} from '../../app/table.js'
 import {BaseCommand} from '../base.js'
-
-export interface TokenCreateResult {
-  cluster: string
-  state: string
-  tokenId: string
-  ttlSeconds: number
-  created: string
-  expires: string
-  description: string
-  /** `<id>.<secret>`: only with --print-secret. */
-  token?: string
-}
 
 export default class TokenCreate extends BaseCommand {
   static override summary = 'Record a new bootstrap token in the state for later renders.'
@@ -41,26 +30,17 @@ is registered in the cluster (kubeadm init or the control planes' token timer).`
 
   async run(): Promise<TokenCreateResult> {
     const {args, flags} = await this.parse(TokenCreate)
-    const ttlSeconds = flags.ttl === undefined ? undefined : parseWindow(flags.ttl)
-    if (flags.ttl !== undefined && ttlSeconds === undefined) this.usageError(new PkiError('NG0910', {value: flags.ttl}))
+    const ttlSeconds = flags.ttl === undefined ? undefined : parseWindowFlag(flags.ttl, (e) => this.usageError(e))
     const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
-    const t = await createToken(dir, cluster, systemPkiContext({passphrase: passphraseFrom(process.env)}), {
-      ttlSeconds: ttlSeconds ?? cluster.bootstrapToken.ttlSeconds,
+    const result = await createJoinToken(cluster, dir, {
+      ...(ttlSeconds !== undefined ? {ttlSeconds} : {}),
       description: flags.description,
+      withSecret: flags['print-secret'],
     })
-    const result: TokenCreateResult = {
-      cluster: cluster.name,
-      state: dir,
-      tokenId: t.tokenId,
-      ttlSeconds: t.ttlSeconds,
-      created: t.created,
-      expires: t.expires,
-      description: t.description,
-      ...(flags['print-secret'] ? {token: t.token} : {}),
-    }
+    const t = result
     if (!this.jsonEnabled()) {
-      this.log(flags['print-secret'] ? t.token : t.tokenId)
+      this.log(t.token ?? t.tokenId)
       this.logToStderr(`token ${t.tokenId} recorded in ${dir}/tokens.json (ttl ${formatDuration(t.ttlSeconds)})`)
     }
     return result

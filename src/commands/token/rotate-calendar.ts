@@ -1,14 +1,6 @@
-import {randomBytes} from 'node:crypto'
 import {Args} from '@oclif/core'
-import {passphraseFrom, readStateInfo, rotateCalendar} from '../../pki/index.js'
+import {type RotateCalendarResult, rotateTokenCalendar} from '../../app/state.js'
 import {BaseCommand} from '../base.js'
-
-export interface RotateCalendarResult {
-  cluster: string
-  state: string
-  /** The new calendar's generation (the secret itself is never printed). */
-  generation: number
-}
 
 export default class TokenRotateCalendar extends BaseCommand {
   static override summary = 'Replace the token calendar secret that control planes mint bootstrap tokens from.'
@@ -27,11 +19,9 @@ every control plane has the new secret.`
     const {args, flags} = await this.parse(TokenRotateCalendar)
     const {cluster, profile} = await this.loadCluster(args.profile)
     const dir = this.stateDir(flags.state, profile, cluster)
-    await readStateInfo(dir, cluster, args.profile)
-    const c = await rotateCalendar(dir, {now: new Date(), randomBytes: (n) => randomBytes(n), passphrase: passphraseFrom(process.env)})
-    const result = {cluster: cluster.name, state: dir, generation: c.generation}
+    const result = await rotateTokenCalendar(cluster, dir, args.profile)
     if (!this.jsonEnabled())
-      this.log(`token calendar of ${cluster.name} rotated (generation ${c.generation}); re-render and update every control plane next`)
+      this.log(`token calendar of ${cluster.name} rotated (generation ${result.generation}); re-render and update every control plane next`)
     return result
   }
 }
