@@ -57,14 +57,6 @@ export async function launchAws(opts: AwsLaunchOptions, clients: AwsClients): Pr
       if (ready.targetGroupArn) await registerControlPlanes(elb, cluster, ready.targetGroupArn, outcome)
     },
   }
-  report.nodes = await runLaunchSequence(adapter, {
-    cluster,
-    nodes: opts.nodes,
-    dryRun: opts.dryRun,
-    prepareSecrets: opts.prepareSecrets,
-    concurrency: opts.concurrency,
-    recorder,
-    onProgress: opts.onProgress,
-  })
+  report.nodes = await runLaunchSequence(adapter, {...opts, recorder})
   return report
 }

@@ -46,14 +46,6 @@ export async function launchGcp(opts: GcpLaunchOptions, clients: ComputeClients)
     // Control planes into the backend: control plane 0 at once, the others when they report ready.
     register: (outcome) => addReadyControlPlanes(api, cluster, outcome, runId, report),
   }
-  report.nodes = await runLaunchSequence(adapter, {
-    cluster,
-    nodes: opts.nodes,
-    dryRun: opts.dryRun,
-    prepareSecrets: opts.prepareSecrets,
-    concurrency: opts.concurrency,
-    recorder,
-    onProgress: opts.onProgress,
-  })
+  report.nodes = await runLaunchSequence(adapter, {...opts, recorder})
   return report
 }

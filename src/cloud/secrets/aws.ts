@@ -36,19 +36,13 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm'
 import type {SecretBundle} from '../../plan/secrets/index.js'
+import {callLog, type SecretCall} from './calls.js'
 import {awsIdentityName} from './names.js'
 
 export interface AwsSecretClients {
   secretsManager: SecretsManagerClient
   ssm: SSMClient
   iam: IAMClient
-}
-
-/** One API call, as dry runs and logs show it: never a secret value. */
-export interface SecretCall {
-  service: string
-  action: string
-  target: string
 }
 
 export interface AwsSecretOptions {
@@ -100,12 +94,7 @@ export async function prepareAwsSecrets(
   bundles: readonly SecretBundle[],
   opts: AwsSecretOptions = {},
 ): Promise<AwsPrepared> {
-  const calls: SecretCall[] = []
-  const note = (service: string, action: string, target: string) => {
-    const c = {service, action, target}
-    calls.push(c)
-    opts.onCall?.(c)
-  }
+  const {calls, note} = callLog(opts.onCall)
   const perNode: AwsPrepared['perNode'] = {}
   for (const b of bundles) {
     if (b.backend !== 'aws-secrets-manager' && b.backend !== 'ssm-parameter-store')
@@ -228,12 +217,7 @@ export async function destroyAwsSecrets(
   nodes: readonly string[],
   opts: Omit<AwsSecretOptions, 'tags'> & {backend?: 'aws-secrets-manager' | 'ssm-parameter-store'} = {},
 ): Promise<{calls: SecretCall[]}> {
-  const calls: SecretCall[] = []
-  const note = (service: string, action: string, target: string) => {
-    const c = {service, action, target}
-    calls.push(c)
-    opts.onCall?.(c)
-  }
+  const {calls, note} = callLog(opts.onCall)
   const backend = opts.backend ?? 'aws-secrets-manager'
   if (backend === 'aws-secrets-manager') {
     const prefix = `nodegen/${cluster}/`

@@ -8,7 +8,8 @@ import {SSMClient} from '@aws-sdk/client-ssm'
 import {SecretManagerServiceClient} from '@google-cloud/secret-manager'
 import {type SecretBundle, secretBackendOf} from '../../plan/secrets/index.js'
 import type {Cluster} from '../../profile/index.js'
-import {type AwsSecretClients, destroyAwsSecrets, prepareAwsSecrets, type SecretCall} from './aws.js'
+import {type AwsSecretClients, destroyAwsSecrets, prepareAwsSecrets} from './aws.js'
+import type {SecretCall} from './calls.js'
 import {destroyGcpSecrets, type GcpSecretClients, prepareGcpSecrets} from './gcp.js'
 
 /** The SDK clients with the default credential chain, in the profile's region. */

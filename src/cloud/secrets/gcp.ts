@@ -10,7 +10,7 @@
  */
 import type {SecretManagerServiceClient} from '@google-cloud/secret-manager'
 import type {SecretBundle} from '../../plan/secrets/index.js'
-import type {SecretCall} from './aws.js'
+import {callLog, type SecretCall} from './calls.js'
 import {gcpServiceAccountEmail, gcpServiceAccountId} from './names.js'
 
 /** What google-auth-library's clients offer (`GoogleAuth#request`, `OAuth2Client#request`). */
@@ -56,12 +56,7 @@ export async function prepareGcpSecrets(
   bundles: readonly SecretBundle[],
   opts: GcpSecretOptions = {},
 ): Promise<GcpPrepared> {
-  const calls: SecretCall[] = []
-  const note = (service: string, action: string, target: string) => {
-    const c = {service, action, target}
-    calls.push(c)
-    opts.onCall?.(c)
-  }
+  const {calls, note} = callLog(opts.onCall)
   const iam = (clients.iamEndpoint ?? 'https://iam.googleapis.com').replace(/\/+$/, '')
   const sm = clients.secretManager
   const perNode: GcpPrepared['perNode'] = {}
@@ -136,12 +131,7 @@ export async function destroyGcpSecrets(
   nodes: readonly string[],
   opts: Omit<GcpSecretOptions, 'labels'> = {},
 ): Promise<{calls: SecretCall[]}> {
-  const calls: SecretCall[] = []
-  const note = (service: string, action: string, target: string) => {
-    const c = {service, action, target}
-    calls.push(c)
-    opts.onCall?.(c)
-  }
+  const {calls, note} = callLog(opts.onCall)
   const iam = (clients.iamEndpoint ?? 'https://iam.googleapis.com').replace(/\/+$/, '')
   note('secretmanager', 'listSecrets', `projects/${project} labels.nodegen-cluster=${cluster}`)
   if (!opts.dryRun) {

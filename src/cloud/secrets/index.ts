@@ -12,8 +12,8 @@ export {
   nodePolicy,
   prepareAwsSecrets,
   ROLE_POLICY_NAME,
-  type SecretCall,
 } from './aws.js'
+export type {SecretCall} from './calls.js'
 export {
   type CloudSecretClients,
   defaultAwsSecretClients,

@@ -1,6 +1,6 @@
 /** Shapes that v1beta3 and v1beta4 spell the same way (bootstrap tokens, taints, endpoints, discovery). */
 import {formatDuration} from '../../profile/text.js'
-import type {ApiEndpointSpec, BootstrapTokenSpec, JoinSpec, NodeRegistrationSpec} from './spec.js'
+import type {ApiEndpointSpec, Arg, BootstrapTokenSpec, ClusterSpec, JoinSpec, NodeRegistrationSpec} from './spec.js'
 
 export function bootstrapTokens(tokens: BootstrapTokenSpec[]): Record<string, unknown>[] {
   return tokens.map((t) => ({
@@ -33,4 +33,24 @@ export function discovery(d: JoinSpec['discovery']): Record<string, unknown> {
 
 export function patches(directory: string | undefined): Record<string, unknown> | undefined {
   return directory === undefined ? undefined : {directory}
+}
+
+/**
+ * The sections that carry extra arguments, for a version's spelling of them (`args`: a map in
+ * v1beta3, a list of `{name, value}` in v1beta4).
+ */
+export function argSections(args: (list: Arg[]) => unknown) {
+  return {
+    /** A component's section of ClusterConfiguration: only its extraArgs, and only when there are some. */
+    component(list: Arg[]): {extraArgs: unknown} | undefined {
+      return list.length > 0 ? {extraArgs: args(list)} : undefined
+    },
+    /** A local etcd carries the profile's etcd flags; an external one is nodegen's own manifest. */
+    etcd(spec: ClusterSpec): unknown {
+      return 'local' in spec.etcd ? {local: {...spec.etcd.local, extraArgs: args(spec.extraArgs.etcd)}} : spec.etcd
+    },
+    nodeRegistration(n: NodeRegistrationSpec): Record<string, unknown> {
+      return {...nodeRegistrationBase(n), kubeletExtraArgs: args(n.kubeletExtraArgs)}
+    },
+  }
 }

@@ -4,8 +4,8 @@
  * issues RSA-2048 leaf certificates valid for a year, whatever CA nodegen placed.
  */
 import {formatDuration} from '../../../profile/text.js'
-import {apiEndpoint, bootstrapTokens, discovery, nodeRegistrationBase, patches} from '../shared.js'
-import type {Arg, ClusterSpec, InitSpec, JoinSpec, KubeadmApiModule, NodeRegistrationSpec} from '../spec.js'
+import {apiEndpoint, argSections, bootstrapTokens, discovery, patches} from '../shared.js'
+import type {Arg, ClusterSpec, InitSpec, JoinSpec, KubeadmApiModule} from '../spec.js'
 
 const API_VERSION = 'kubeadm.k8s.io/v1beta3'
 
@@ -19,19 +19,7 @@ function duration(seconds: number | undefined): string | undefined {
   return seconds !== undefined ? formatDuration(seconds) : undefined
 }
 
-/** A component's section of ClusterConfiguration: only its extraArgs, and only when there are some. */
-function component(list: Arg[]): {extraArgs: unknown} | undefined {
-  return list.length > 0 ? {extraArgs: args(list)} : undefined
-}
-
-/** A local etcd carries the profile's etcd flags; an external one is nodegen's own manifest. */
-function etcd(spec: ClusterSpec): unknown {
-  return 'local' in spec.etcd ? {local: {...spec.etcd.local, extraArgs: args(spec.extraArgs.etcd)}} : spec.etcd
-}
-
-function nodeRegistration(n: NodeRegistrationSpec): Record<string, unknown> {
-  return {...nodeRegistrationBase(n), kubeletExtraArgs: args(n.kubeletExtraArgs)}
-}
+const {component, etcd, nodeRegistration} = argSections(args)
 
 export const v1beta3: KubeadmApiModule = Object.freeze({
   api: 'v1beta3' as const,
