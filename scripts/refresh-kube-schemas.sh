@@ -10,7 +10,7 @@
 # apiVersions nodegen writes are taken; a missing one is an error, so a refresh never silently
 # drops a schema. After a refresh, update the "Sources" section of PROVENANCE.md by hand (which
 # Kubernetes release each schema follows) and run the schema tests:
-#   node --import tsx --test test/unit/plan-kubeadm/schemas-support.test.ts
+#   node --import tsx --test test/unit/plan/kubeadm/schemas-support.test.ts
 set -euo pipefail
 if [ "$#" -ne 1 ] || [ ! -d "$1" ]; then
   echo "usage: scripts/refresh-kube-schemas.sh SRC_DIR" >&2

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import {describe, test} from 'node:test'
 import {parseAllDocuments} from 'yaml'
-import {buildKubeadmFiles, certSANs, KUBEADM_CONFIG, kubeadmDocuments} from '../../../src/plan/kubeadm/index.js'
-import {KUBEADM_APIS, kubeadmApiFor} from '../../../src/plan/target.js'
-import {type Cluster, type ClusterNode, controlPlanes, etcdMembers, kubernetesTarget, SUPPORTED} from '../../../src/profile/index.js'
-import {validateKubeDocuments} from '../../support/schemas.js'
+import {buildKubeadmFiles, certSANs, KUBEADM_CONFIG, kubeadmDocuments} from '../../../../src/plan/kubeadm/index.js'
+import {KUBEADM_APIS, kubeadmApiFor} from '../../../../src/plan/target.js'
+import {type Cluster, type ClusterNode, controlPlanes, etcdMembers, kubernetesTarget, SUPPORTED} from '../../../../src/profile/index.js'
+import {validateKubeDocuments} from '../../../support/schemas.js'
 import {cluster, firstOf, KEY_ALGORITHMS, SECRETS, type Spec, VERSIONS} from './fixtures.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: documents are read as plain data

@@ -16,10 +16,10 @@ import {
   CHECK_SCRIPT_PATH,
   HAPROXY_CFG_PATH,
   KEEPALIVED_CONF_PATH,
-} from '../../../src/plan/ha/index.js'
-import {type Cluster, controlPlanes} from '../../../src/profile/index.js'
-import {findTool, requireTool, run} from '../../support/tools.js'
-import {cluster} from '../../unit/plan-kubeadm/fixtures.js'
+} from '../../../../src/plan/ha/index.js'
+import {type Cluster, controlPlanes} from '../../../../src/profile/index.js'
+import {findTool, requireTool, run} from '../../../support/tools.js'
+import {cluster} from '../../../unit/plan/kubeadm/fixtures.js'
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'nodegen-endpoint-'))
 after(() => rmSync(tmp, {recursive: true, force: true}))

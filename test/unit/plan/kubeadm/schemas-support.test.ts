@@ -3,7 +3,7 @@ import {createHash} from 'node:crypto'
 import {readdirSync, readFileSync} from 'node:fs'
 import path from 'node:path'
 import {test} from 'node:test'
-import {SCHEMAS_DIR, schemaApiVersions, validateKubeDocuments} from '../../support/schemas.js'
+import {SCHEMAS_DIR, schemaApiVersions, validateKubeDocuments} from '../../../support/schemas.js'
 
 // The checker the planner tests rely on must itself be shown to accept and to refuse.
 

@@ -12,10 +12,10 @@ import os from 'node:os'
 import path from 'node:path'
 import {after, test} from 'node:test'
 import {parse} from 'yaml'
-import {buildEtcdMemberFiles, ETCD_MANIFEST_PATH} from '../../../src/plan/etcd/index.js'
-import type {Cluster} from '../../../src/profile/index.js'
-import {requireTool, run} from '../../support/tools.js'
-import {cluster} from '../../unit/plan-kubeadm/fixtures.js'
+import {buildEtcdMemberFiles, ETCD_MANIFEST_PATH} from '../../../../src/plan/etcd/index.js'
+import type {Cluster} from '../../../../src/profile/index.js'
+import {requireTool, run} from '../../../support/tools.js'
+import {cluster} from '../../../unit/plan/kubeadm/fixtures.js'
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'nodegen-etcd-'))
 const children: ChildProcess[] = []

@@ -3,9 +3,9 @@
  * YAML (so every variant still passes the profile's own validation), and fixed secrets.
  */
 import {parse, stringify} from 'yaml'
-import type {KubeadmSecrets} from '../../../src/plan/kubeadm/index.js'
-import type {Cluster, ClusterNode, KeyAlgorithm} from '../../../src/profile/index.js'
-import {loadCluster, PROFILES_DIR, profileText} from '../../support/profiles.js'
+import type {KubeadmSecrets} from '../../../../src/plan/kubeadm/index.js'
+import type {Cluster, ClusterNode, KeyAlgorithm} from '../../../../src/profile/index.js'
+import {loadCluster, PROFILES_DIR, profileText} from '../../../support/profiles.js'
 
 /**
  * The quickstart fixture state's token (test/fixtures/state/quickstart/tokens.json) and the hash of

@@ -7,10 +7,10 @@ import {
   ETCD_MANIFEST_PATH,
   ETCD_VERSIONS,
   etcdImageTag,
-} from '../../../src/plan/etcd/index.js'
-import {etcdMembers, SUPPORTED} from '../../../src/profile/index.js'
-import {validateKubeDocuments} from '../../support/schemas.js'
-import {cluster, firstOf} from './fixtures.js'
+} from '../../../../src/plan/etcd/index.js'
+import {etcdMembers, SUPPORTED} from '../../../../src/profile/index.js'
+import {validateKubeDocuments} from '../../../support/schemas.js'
+import {cluster, firstOf} from '../kubeadm/fixtures.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: manifests read as plain data
 type Doc = any

@@ -11,9 +11,9 @@ import {
   KUBE_VIP_INIT_PATH,
   KUBE_VIP_PATH,
   NONLOCAL_BIND_SYSCTL_PATH,
-} from '../../../src/plan/ha/index.js'
-import {type Cluster, type ClusterNode, controlPlanes} from '../../../src/profile/index.js'
-import {cluster, firstOf} from './fixtures.js'
+} from '../../../../src/plan/ha/index.js'
+import {type Cluster, type ClusterNode, controlPlanes} from '../../../../src/profile/index.js'
+import {cluster, firstOf} from '../kubeadm/fixtures.js'
 
 function fileOf(c: Cluster, node: ClusterNode, path: string) {
   const f = buildEndpointFiles(c, node).files.find((x) => x.path === path)
