@@ -18,13 +18,23 @@
  * emulation the bake alone takes tens of minutes.
  */
 import assert from 'node:assert/strict'
-import {spawn, spawnSync} from 'node:child_process'
+import {spawn} from 'node:child_process'
 import {copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import {after, describe, it} from 'node:test'
 import {fileURLToPath} from 'node:url'
-import {bootNode, type ClusterNode, endpointReady, milestones, profileNodes, sleep, Timeline, waitForReady} from '../e2e/cluster.js'
+import {
+  bootNode,
+  type ClusterNode,
+  endpointReady,
+  milestones,
+  profileNodes,
+  sha256File,
+  Timeline,
+  waitForReady,
+  waitNodesReady,
+} from '../e2e/cluster.js'
 import {builtCli, nodegen} from '../support/cli.js'
 import {buildArtifacts} from '../support/kube-artifacts.js'
 import {requireKubeCommand} from '../support/kubernetes.js'
@@ -58,10 +68,6 @@ const probeMissing = segmentProbeUnavailable()
 const skipReason = missing.length > 0 ? `missing ${missing.join(', ')} (npm run test:tools)` : probeMissing
 const skip = skipReason && !process.env.CI ? skipReason : false
 
-function sha256(file: string): string {
-  return spawnSync('sha256sum', [file], {encoding: 'utf8'}).stdout.slice(0, 64)
-}
-
 /** Runs the built CLI without blocking the event loop; its output goes to `log`. */
 function nodegenAsync(args: string[], log: string, timeoutMs: number): Promise<{status: number; output: string}> {
   return new Promise((resolve) => {
@@ -93,7 +99,7 @@ function writeProfile(dir: string, bundle: string, version = VERSION): string {
     profile,
     readFileSync(path.join(FIXTURES, 'baked-debian.yaml'), 'utf8')
       .replace('bundle: BUNDLE_URL', `bundle: ${BUNDLE_URL}`)
-      .replace('sha256: BUNDLE_SHA256', `sha256: ${sha256(path.join(bundle, 'SHA256SUMS'))}`)
+      .replace('sha256: BUNDLE_SHA256', `sha256: ${sha256File(path.join(bundle, 'SHA256SUMS'))}`)
       .replace(`version: ${VERSION}`, `version: ${version}`),
   )
   copyFileSync(path.join(bundle, 'cni', 'kube-flannel.yml'), path.join(dir, 'kube-flannel.yml'))
@@ -252,23 +258,11 @@ describe('the real bake: Packer bakes a Debian 12 node image here, and nodes boo
     try {
       await waitForReady(nodes, timeline, BRING_UP_S * 1000, tick)
       const k = (args: string[]) => probe.exec(kubectl, ['--kubeconfig', adminConf, '--request-timeout=20s', ...args], 30_000)
-      let notReady = specs.map((s) => s.name)
-      for (let i = 0; i < 120 && notReady.length > 0; i++) {
-        const got = await k(['get', 'nodes', '-o', 'json'])
-        if (got.status === 0) {
-          const items = (
-            JSON.parse(got.stdout) as {
-              items: Array<{metadata: {name: string}; status: {conditions: Array<{type: string; status: string}>}}>
-            }
-          ).items
-          const ready = new Set(
-            items.filter((n) => n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata.name),
-          )
-          notReady = specs.map((s) => s.name).filter((n) => !ready.has(n))
-          if (notReady.length === 0) timeline.add('probe', `kubectl: Ready ${[...ready].sort().join(', ')}`)
-        }
-        if (notReady.length > 0) await sleep(5000)
-      }
+      const notReady = await waitNodesReady(
+        k,
+        specs.map((s) => s.name),
+        timeline,
+      )
       assert.deepEqual(notReady, [], `nodes not Ready: ${notReady.join(', ')}`)
 
       // Nothing installed or imported at boot: the consoles say so.

@@ -19,7 +19,6 @@
  * hour, and the run itself tens of minutes under software emulation.
  */
 import assert from 'node:assert/strict'
-import {spawnSync} from 'node:child_process'
 import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -34,9 +33,11 @@ import {
   milestones,
   profileNodes,
   SegmentFollower,
+  sha256File,
   sleep,
   Timeline,
   waitForReady,
+  waitNodesReady,
 } from '../e2e/cluster.js'
 import {nodegen} from '../support/cli.js'
 import {buildArtifacts} from '../support/kube-artifacts.js'
@@ -69,11 +70,6 @@ const probeMissing = segmentProbeUnavailable()
 const skipReason = missing.length > 0 ? `missing ${missing.join(', ')} (npm run test:tools)` : probeMissing
 const skip = skipReason && !process.env.CI ? skipReason : false
 
-function sha256(file: string): string {
-  const r = spawnSync('sha256sum', [file], {encoding: 'utf8'})
-  return r.stdout.slice(0, 64)
-}
-
 describe('a real cluster on VMs: real kubeadm, firewall on, installed from an air-gap bundle', {skip, timeout: 120 * 60_000}, () => {
   it('two control planes and a worker come up Ready, with pod-to-pod traffic across nodes', {timeout: 115 * 60_000}, async (t) => {
     if (skipReason) throw new Error(`${skipReason}; under CI=true this is a failure, not a skip`)
@@ -91,7 +87,7 @@ describe('a real cluster on VMs: real kubeadm, firewall on, installed from an ai
       profile,
       readFileSync(path.join(FIXTURES, 'real-debian.yaml'), 'utf8')
         .replace('bundle: BUNDLE_URL', `bundle: http://${PROBE_IP}:${BUNDLE_PORT}/`)
-        .replace('sha256: BUNDLE_SHA256', `sha256: ${sha256(path.join(bundle, 'SHA256SUMS'))}`),
+        .replace('sha256: BUNDLE_SHA256', `sha256: ${sha256File(path.join(bundle, 'SHA256SUMS'))}`),
     )
     copyFileSync(path.join(bundle, 'cni', 'kube-flannel.yml'), path.join(dir, 'kube-flannel.yml'))
     const isoDir = path.join(dir, 'out')
@@ -193,24 +189,11 @@ describe('a real cluster on VMs: real kubeadm, firewall on, installed from an ai
       await waitForReady(nodes, timeline, BRING_UP_S * 1000, tick, {retried: true})
 
       // Every node Ready, as the API server (through the VIP) says.
-      let notReady = specs.map((s) => s.name)
-      for (let i = 0; i < 120 && notReady.length > 0; i++) {
-        const got = await k(['get', 'nodes', '-o', 'json'])
-        if (got.status === 0) {
-          const items = (
-            JSON.parse(got.stdout) as {
-              items: Array<{metadata: {name: string}; status: {conditions: Array<{type: string; status: string}>}}>
-            }
-          ).items
-          const ready = new Set(
-            items.filter((n) => n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata.name),
-          )
-          const before = notReady.length
-          notReady = specs.map((s) => s.name).filter((n) => !ready.has(n))
-          if (notReady.length < before) timeline.add('probe', `kubectl: Ready ${[...ready].sort().join(', ')}`)
-        }
-        if (notReady.length > 0) await sleep(5000)
-      }
+      const notReady = await waitNodesReady(
+        k,
+        specs.map((s) => s.name),
+        timeline,
+      )
       assert.deepEqual(notReady, [], `nodes not Ready: ${notReady.join(', ')}`)
       const readyz = await k(['get', '--raw', '/readyz'])
       assert.equal(readyz.stdout.trim(), 'ok', `the API server through the VIP: ${readyz.stderr}`)

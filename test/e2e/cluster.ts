@@ -363,3 +363,38 @@ export type {SegmentSniffer}
 export function bringUpNice(spec: NodeSpec): number {
   return spec.role === 'control-plane' ? Math.min(2 * spec.ordinal, 8) : 6
 }
+
+/**
+ * Polls `kubectl get nodes` (through `k`) every 5 s, up to 120 times, until every named node is
+ * Ready; each time more are Ready the timeline gets a row. Answers the names still not Ready.
+ */
+export async function waitNodesReady(
+  k: (args: string[]) => Promise<{status: number | null; stdout: string}>,
+  names: readonly string[],
+  timeline: Timeline,
+): Promise<string[]> {
+  let notReady = [...names]
+  for (let i = 0; i < 120 && notReady.length > 0; i++) {
+    const got = await k(['get', 'nodes', '-o', 'json'])
+    if (got.status === 0) {
+      const items = (
+        JSON.parse(got.stdout) as {
+          items: Array<{metadata: {name: string}; status: {conditions: Array<{type: string; status: string}>}}>
+        }
+      ).items
+      const ready = new Set(
+        items.filter((n) => n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata.name),
+      )
+      const before = notReady.length
+      notReady = names.filter((n) => !ready.has(n))
+      if (notReady.length < before) timeline.add('probe', `kubectl: Ready ${[...ready].sort().join(', ')}`)
+    }
+    if (notReady.length > 0) await sleep(5000)
+  }
+  return notReady
+}
+
+/** A file's SHA-256, as sha256sum prints it. */
+export function sha256File(file: string): string {
+  return spawnSync('sha256sum', [file], {encoding: 'utf8'}).stdout.slice(0, 64)
+}
