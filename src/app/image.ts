@@ -117,6 +117,12 @@ function platformImageSet(cluster: Cluster): boolean {
   )
 }
 
+/** What every template of the profile is generated from besides the profile: the shipped scripts and its CNI manifest file. */
+function templateInputs(cluster: Cluster, profilePath: string): {assets: ImageAssets; cniManifest?: string} {
+  const cniManifest = readCniManifest(cluster, profilePath)
+  return {assets: loadImageAssets(), ...(cniManifest !== undefined ? {cniManifest} : {})}
+}
+
 /** The Packer a build or a validation runs (--packer, else PATH), with what its version can do. */
 export function packerFor(explicit?: string): PackerInfo {
   return detectPacker(explicit)
@@ -135,7 +141,7 @@ export function generateImages(
   profilePath: string,
   opts: {out: string; oses: readonly ImageOs[]; features: PackerFeatures},
 ): ImageGenerateResult {
-  const cniManifest = readCniManifest(cluster, profilePath)
+  const {cniManifest} = templateInputs(cluster, profilePath)
   const tree = packerTree(cluster, opts.features, {oses: opts.oses, ...(cniManifest !== undefined ? {cniManifest} : {})})
   const r = writePackerTree(opts.out, tree)
   return {dir: r.dir, files: r.files, oses: [...opts.oses], packer: opts.features.requiredVersion}
@@ -154,13 +160,7 @@ export async function validateProfileImages(
     onResult: (r: ValidateEntry) => void
   },
 ): Promise<ValidateResult> {
-  const cniManifest = readCniManifest(cluster, profilePath)
-  return validateImages({
-    cluster,
-    ...opts,
-    assets: loadImageAssets(),
-    ...(cniManifest !== undefined ? {cniManifest} : {}),
-  })
+  return validateImages({cluster, ...opts, ...templateInputs(cluster, profilePath)})
 }
 
 /** Bakes the profile's image for one OS and builder with Packer and records it in the state. */
@@ -177,12 +177,5 @@ export async function bakeImage(
     onMilestone: (m: Milestone, index: number, total: number) => void
   },
 ): Promise<BuildResult> {
-  const cniManifest = readCniManifest(cluster, profilePath)
-  return buildImage({
-    cluster,
-    ...opts,
-    assets: loadImageAssets(),
-    ...(cniManifest !== undefined ? {cniManifest} : {}),
-    now: () => new Date(),
-  })
+  return buildImage({cluster, ...opts, ...templateInputs(cluster, profilePath), now: () => new Date()})
 }

@@ -5,9 +5,9 @@ import {buildInventory, type Inventory} from '../plan/inventory.js'
 import {type Cluster, Report} from '../profile/index.js'
 import {table} from './table.js'
 
-/** The inventory of a loaded cluster; an unreadable CNI manifest file is a diagnostic like the others. */
 export type {Inventory} from '../plan/inventory.js'
 
+/** The inventory of a loaded cluster; an unreadable CNI manifest file is a diagnostic like the others. */
 export function inventoryOf(cluster: Cluster, profilePath: string): Inventory {
   const file = cluster.networking.cni.manifestFile
   if (file === undefined) return buildInventory(cluster)

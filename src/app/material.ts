@@ -15,6 +15,14 @@ import {
 import type {ClusterMaterial} from '../plan/build.js'
 import type {Cluster} from '../profile/index.js'
 
+/**
+ * The PKI context every command works with: the system's clock and keys, and an encrypted state's
+ * passphrase from the environment (never a flag).
+ */
+export function envPkiContext(): ReturnType<typeof systemPkiContext> {
+  return systemPkiContext({passphrase: passphraseFrom(process.env)})
+}
+
 /** Windows ahead of the current one whose tokens control planes keep registered. */
 export const WINDOWS_AHEAD = 2
 
@@ -64,7 +72,7 @@ export interface OpenedState {
  * PKI, then the token calendar, then the serve key when asked for, with NODEGEN_PKI_PASSPHRASE.
  */
 export async function openClusterState(cluster: Cluster, dir: string, opts: {serveKey?: boolean} = {}): Promise<OpenedState> {
-  const ctx = systemPkiContext({passphrase: passphraseFrom(process.env)})
+  const ctx = envPkiContext()
   const state = await loadOrCreateState(dir, cluster, ctx)
   const calendar = await loadOrCreateCalendar(dir, ctx)
   const serveKey = opts.serveKey ? await loadOrCreateServeKey(dir, ctx) : undefined

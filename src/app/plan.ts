@@ -18,7 +18,7 @@ import {
   windowOf,
 } from '../pki/index.js'
 import type {Cluster} from '../profile/index.js'
-import {materialFromSecrets} from './material.js'
+import {envPkiContext, materialFromSecrets} from './material.js'
 import {readCniManifest, renderNode} from './render.js'
 
 export interface PlanNode {
@@ -115,9 +115,7 @@ async function sizes(cluster: Cluster, stateDir: string, profilePath: string, at
   try {
     if (existsSync(path.join(stateDir, 'state.json'))) {
       secrets = await loadState(stateDir, cluster, {passphrase: passphraseFrom(process.env)})
-      calendar = existsSync(path.join(stateDir, 'calendar.json'))
-        ? await loadOrCreateCalendar(stateDir, systemPkiContext({passphrase: passphraseFrom(process.env)}))
-        : undefined
+      calendar = existsSync(path.join(stateDir, 'calendar.json')) ? await loadOrCreateCalendar(stateDir, envPkiContext()) : undefined
     } else {
       kind = 'estimated'
       scratch = mkdtempSync(path.join(os.tmpdir(), 'nodegen-plan-'))

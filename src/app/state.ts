@@ -18,9 +18,9 @@ import {
   readStateInfo,
   rotateCalendar,
   type StateInventory,
-  systemPkiContext,
 } from '../pki/index.js'
 import type {Cluster} from '../profile/index.js'
+import {envPkiContext} from './material.js'
 import {type ServedCertificates, servedCertificates} from './served-certificates.js'
 import {residual, table} from './table.js'
 
@@ -48,7 +48,7 @@ export interface PkiInitResult {
 
 /** Creates the state, or completes an existing one with what the profile added; never overwrites. */
 export async function initState(cluster: Cluster, dir: string): Promise<PkiInitResult> {
-  const r = await loadOrCreateState(dir, cluster, systemPkiContext({passphrase: passphraseFrom(process.env)}))
+  const r = await loadOrCreateState(dir, cluster, envPkiContext())
   const s = r.secrets
   return {
     cluster: cluster.name,
@@ -69,7 +69,7 @@ export async function initState(cluster: Cluster, dir: string): Promise<PkiInitR
  * something of its own in it (the bundle key), so that render finds a state and not a stray folder.
  */
 export async function ensureState(cluster: Cluster, dir: string): Promise<{created: boolean}> {
-  const r = await loadOrCreateState(dir, cluster, systemPkiContext({passphrase: passphraseFrom(process.env)}))
+  const r = await loadOrCreateState(dir, cluster, envPkiContext())
   return {created: r.created}
 }
 
@@ -180,7 +180,7 @@ export async function createJoinToken(
   dir: string,
   opts: {ttlSeconds?: number; description: string; withSecret: boolean},
 ): Promise<TokenCreateResult> {
-  const t = await createToken(dir, cluster, systemPkiContext({passphrase: passphraseFrom(process.env)}), {
+  const t = await createToken(dir, cluster, envPkiContext(), {
     ttlSeconds: opts.ttlSeconds ?? cluster.bootstrapToken.ttlSeconds,
     description: opts.description,
   })
